@@ -1,0 +1,90 @@
+/* corpus: loads a retrieval data set into memory: documents, queries and
+ * relevance judgements (qrels) per split.
+ *
+ * Formats (see README "File formats"):
+ *   CORPUS_BEIR     DIR/corpus.jsonl ({"_id","title","text"}), DIR/queries.jsonl
+ *                   ({"_id","text"}), DIR/qrels/<split>.tsv ("query-id corpus-id score"
+ *                   header, then tab-separated rows).
+ *   CORPUS_MSMARCO  DIR/collection.tsv (pid \t text), DIR/queries.<split>.tsv
+ *                   (qid \t text), DIR/qrels.<split>.tsv (TREC: qid 0 pid rel).
+ *   CORPUS_FLAG     one FlagEmbedding JSONL file ({"query","pos":[..],"neg":[..]});
+ *                   passages are de-duplicated by text and given ids "p<N>",
+ *                   queries "q<N>" (line order); pos become qrels of split
+ *                   "train" (rel 1); neg are kept as given negatives.
+ *
+ * String ids map to dense indices 0..n-1 in file order; all text lives in one
+ * arena owned by the corpus.  Every pointer a getter returns is borrowed and
+ * lives until corpus_free.  A loaded corpus is immutable, so concurrent readers
+ * are safe.  Bad input never crashes: fatal problems (missing file, missing
+ * qrels header, `pos` given as a string) fail with an sy_err naming file and
+ * line; recoverable ones (a malformed line, invalid UTF-8, duplicate id, qrels
+ * naming an unknown id, empty text) are counted as warnings, each naming file
+ * and line, and the offending row is skipped (invalid UTF-8 is repaired with
+ * U+FFFD instead). */
+#ifndef SY_CORPUS_H
+#define SY_CORPUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+typedef enum { CORPUS_BEIR, CORPUS_MSMARCO, CORPUS_FLAG } corpus_format;
+
+typedef struct corpus corpus;
+
+typedef struct {
+    uint32_t query, doc;   /* dense indices */
+    int32_t rel;           /* graded relevance as in the file (may be <= 0) */
+} corpus_qrel;
+
+typedef struct {
+    const char *name;          /* split name, e.g. "train", "test" */
+    const corpus_qrel *rows;   /* sorted by (query, doc) */
+    size_t n;
+} corpus_qrels;
+
+typedef struct {
+    uint32_t query, doc;       /* a negative given by the source (FlagEmbedding "neg") */
+} corpus_given_neg;
+
+/* Guess the format of PATH: a folder with corpus.jsonl is BEIR, with
+ * collection.tsv is MS MARCO, a .jsonl file is FlagEmbedding.  -1 if unknown. */
+int corpus_detect(const char *path, corpus_format *fmt, sy_err *err);
+corpus *corpus_load(const char *path, corpus_format fmt, sy_err *err);
+void corpus_free(corpus *c);
+
+uint32_t corpus_ndocs(const corpus *c);
+const char *corpus_doc_id(const corpus *c, uint32_t d);
+const char *corpus_doc_title(const corpus *c, uint32_t d);   /* "" when none */
+const char *corpus_doc_text(const corpus *c, uint32_t d);
+size_t corpus_doc_text_len(const corpus *c, uint32_t d);
+/* Index of a document id, or -1 when unknown. */
+int64_t corpus_doc_find(const corpus *c, const char *id);
+
+uint32_t corpus_nqueries(const corpus *c);
+const char *corpus_query_id(const corpus *c, uint32_t q);
+const char *corpus_query_text(const corpus *c, uint32_t q);
+int64_t corpus_query_find(const corpus *c, const char *id);
+
+size_t corpus_nsplits(const corpus *c);
+const corpus_qrels *corpus_split(const corpus *c, size_t i);
+const corpus_qrels *corpus_qrels_for(const corpus *c, const char *split); /* NULL if absent */
+/* Rows of one query within a split: *n rows starting at the returned pointer
+ * (NULL and *n = 0 when the query has none). Binary search, O(log n). */
+const corpus_qrel *corpus_qrels_of(const corpus_qrels *qr, uint32_t query, size_t *n);
+/* Number of distinct queries that have at least one row in the split. */
+size_t corpus_qrels_nqueries(const corpus_qrels *qr);
+
+const corpus_given_neg *corpus_given_negs(const corpus *c, size_t *n);
+
+/* Warnings collected while loading: the count of all, and the first few
+ * messages (each "FILE:LINE: what; hint"). */
+size_t corpus_nwarnings(const corpus *c);
+size_t corpus_nwarning_msgs(const corpus *c);
+const char *corpus_warning(const corpus *c, size_t i);
+
+/* Bytes the corpus holds in memory (arena + tables), for reports/benchmarks. */
+size_t corpus_memory(const corpus *c);
+
+#endif

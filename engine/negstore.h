@@ -1,0 +1,95 @@
+/* negstore: the session's store of candidate negatives, built for millions of rows.
+ *
+ * Each producer (a mining run, a synthesis job, an import, a manual add) writes
+ * its own immutable segment file under SESSION/negatives/ through a neg_writer:
+ * rows are buffered, then written to a temporary file, fsync'd and renamed
+ * into place on commit, so a reader never sees half a segment and a job never
+ * fights the TUI for a file.  A neg_store maps every segment (mmap) and keeps
+ * only compact references per query; neg_store_refresh picks up segments that
+ * background jobs committed since.  Merging rules, oldest segment first:
+ *   - the same (query, negative id) seen again: the later row wins;
+ *   - a segment written with NEG_REPLACE drops, for each query it holds, every
+ *     earlier row of the sources it holds for that query (re-mining replaces
+ *     the old bm25 list; synthesis appends beside the old).
+ * neg_store_compact rewrites the live rows into one segment (writer only).
+ *
+ * Negative ids: a corpus document's own id; synthetic texts get
+ * "<source>:<16 hex of the normalised text hash>" (see neg_synthetic_id).
+ * Rows returned by neg_store_get point into the mapped segments and live until
+ * neg_store_free or the next neg_store_refresh/compact.  Not thread-safe per
+ * object.  Segment format: README "negatives/*.seg". */
+#ifndef SY_NEGSTORE_H
+#define SY_NEGSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+typedef enum {
+    NEG_BM25, NEG_DENSE, NEG_LLM, NEG_OFFLINE, NEG_MANUAL, NEG_IMPORT,
+    NEG_NSOURCES
+} neg_source;
+
+/* row flags */
+enum {
+    NEG_F_SUSPECT    = 1 << 0,  /* suspected false negative: needs a person */
+    NEG_F_MAXREL     = 1 << 1,  /* removed by the --max-rel filter */
+    NEG_F_MARGIN     = 1 << 2,  /* removed by the --margin filter */
+    NEG_F_MAXSCORE   = 1 << 3,  /* removed by the --max-score filter */
+    NEG_F_REFLECT_FN = 1 << 4,  /* the reflection pass judged it a false negative */
+    NEG_F_DUP        = 1 << 5,  /* text duplicates a positive or another negative */
+};
+
+/* segment flags */
+enum { NEG_REPLACE = 1 };
+
+typedef struct {
+    const char *query_id;
+    const char *neg_id;
+    const char *text;      /* synthetic text; NULL for corpus documents */
+    const char *prov;      /* provenance, a JSON object as text, or NULL */
+    uint32_t rank;         /* 1-based rank within its source list, 0 if none */
+    float score;
+    uint8_t source;        /* neg_source */
+    uint8_t flags;         /* NEG_F_* */
+    uint64_t seq;          /* segment sequence: larger is newer */
+} neg_row;
+
+typedef struct { uint32_t seg, row; } neg_ref;
+
+const char *neg_source_name(int source);     /* "bm25", "dense", "llm", ... */
+int neg_source_parse(const char *name);      /* -1 when unknown */
+/* "<source>:<16 hex>" for a synthetic text, written into buf (>= 40 bytes). */
+void neg_synthetic_id(int source, const char *text, char *buf, size_t n);
+
+/* ---- writing ---- */
+typedef struct neg_writer neg_writer;
+/* tag: a short name for the producer ("mine-bm25", "synth"), used in the file name. */
+neg_writer *neg_writer_new(const char *session_dir, const char *tag, unsigned seg_flags, sy_err *err);
+int neg_writer_add(neg_writer *w, const neg_row *row, sy_err *err);  /* copies the strings */
+size_t neg_writer_count(const neg_writer *w);
+int neg_writer_commit(neg_writer *w, sy_err *err);   /* durable when it returns 0 */
+void neg_writer_free(neg_writer *w);                 /* discards uncommitted rows */
+
+/* ---- reading ---- */
+typedef struct neg_store neg_store;
+neg_store *neg_store_open(const char *session_dir, sy_err *err);
+void neg_store_free(neg_store *s);
+/* Load segments committed since open/last refresh; *changed = 1 if any. */
+int neg_store_refresh(neg_store *s, int *changed, sy_err *err);
+size_t neg_store_count(const neg_store *s);                    /* live rows */
+size_t neg_store_count_source(const neg_store *s, int source);
+size_t neg_store_count_flag(const neg_store *s, unsigned flag);
+size_t neg_store_nqueries(const neg_store *s);                 /* queries with rows */
+/* Live rows of one query, ordered by source then rank then segment age. */
+const neg_ref *neg_store_query(const neg_store *s, const char *query_id, size_t *n);
+/* The i-th query that has rows (0 <= i < nqueries), in first-seen order. */
+const char *neg_store_query_at(const neg_store *s, size_t i);
+void neg_store_get(const neg_store *s, neg_ref ref, neg_row *out);
+/* Find one live row; 1 if found. */
+int neg_store_find(const neg_store *s, const char *query_id, const char *neg_id, neg_row *out);
+/* Rewrite all live rows into one segment and remove the old ones. */
+int neg_store_compact(neg_store *s, sy_err *err);
+
+#endif

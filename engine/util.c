@@ -1,0 +1,422 @@
+#define _GNU_SOURCE
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- buffer ---- */
+
+int sy_buf_reserve(sy_buf *b, size_t extra)
+{
+    if (b->len + extra + 1 <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < b->len + extra + 1) cap *= 2;
+    char *d = realloc(b->data, cap);
+    if (!d) return -1;
+    b->data = d;
+    b->cap = cap;
+    return 0;
+}
+
+int sy_buf_append(sy_buf *b, const void *p, size_t n)
+{
+    if (sy_buf_reserve(b, n)) return -1;
+    if (n) memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int sy_buf_puts(sy_buf *b, const char *s) { return sy_buf_append(b, s, strlen(s)); }
+
+int sy_buf_printf(sy_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || sy_buf_reserve(b, (size_t)n)) return -1;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+void sy_buf_free(sy_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+/* ---- hashing: a 64-bit multiply-mix hash (wyhash-like folding) ---- */
+
+static inline uint64_t mix64(uint64_t a, uint64_t b)
+{
+    __uint128_t r = (__uint128_t)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+uint64_t sy_hash64_seed(const void *p, size_t n, uint64_t seed)
+{
+    const uint8_t *s = p;
+    const uint64_t k0 = 0xa0761d6478bd642full, k1 = 0xe7037ed1a0b428dbull;
+    uint64_t h = seed ^ mix64(seed ^ k0, k1) ^ n;
+    while (n >= 8) {
+        uint64_t v;
+        memcpy(&v, s, 8);
+        h = mix64(h ^ v ^ k0, k1);
+        s += 8;
+        n -= 8;
+    }
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) v |= (uint64_t)s[i] << (8 * i);
+    h = mix64(h ^ v ^ k1, k0 ^ n);
+    return mix64(h, k1 ^ 0x8ebc6af09c88c6e3ull);
+}
+
+uint64_t sy_hash64(const void *p, size_t n) { return sy_hash64_seed(p, n, 0x53594e4547ull); }
+
+uint64_t sy_text_hash(const char *s, size_t n)
+{
+    /* streaming FNV-1a over the normalised form, then a final mix */
+    uint64_t h = 0xcbf29ce484222325ull;
+    int gap = 0, any = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 128 && !isalnum(c)) { gap = 1; continue; }
+        if (gap && any) { h ^= ' '; h *= 0x100000001b3ull; }
+        gap = 0;
+        any = 1;
+        h ^= (c < 128) ? (unsigned char)tolower(c) : c;
+        h *= 0x100000001b3ull;
+    }
+    return mix64(h, 0x9e3779b97f4a7c15ull);
+}
+
+/* ---- string map ---- */
+
+int sy_strmap_init(sy_strmap *m, size_t expect)
+{
+    memset(m, 0, sizeof *m);
+    size_t cap = 16;
+    while (cap < expect * 2) cap *= 2;
+    m->keys = calloc(cap, sizeof *m->keys);
+    m->klen = calloc(cap, sizeof *m->klen);
+    m->vals = calloc(cap, sizeof *m->vals);
+    m->hashes = calloc(cap, sizeof *m->hashes);
+    if (!m->keys || !m->klen || !m->vals || !m->hashes) {
+        sy_strmap_free(m);
+        return -1;
+    }
+    m->cap = cap;
+    return 0;
+}
+
+static size_t strmap_find(const sy_strmap *m, const char *key, size_t klen, uint64_t h)
+{
+    size_t mask = m->cap - 1, i = h & mask;
+    while (m->keys[i]) {
+        if (m->hashes[i] == h && m->klen[i] == klen && memcmp(m->keys[i], key, klen) == 0) return i;
+        i = (i + 1) & mask;
+    }
+    return i;
+}
+
+static int strmap_grow(sy_strmap *m)
+{
+    sy_strmap nm;
+    memset(&nm, 0, sizeof nm);
+    size_t cap = m->cap * 2;
+    nm.keys = calloc(cap, sizeof *nm.keys);
+    nm.klen = calloc(cap, sizeof *nm.klen);
+    nm.vals = calloc(cap, sizeof *nm.vals);
+    nm.hashes = calloc(cap, sizeof *nm.hashes);
+    if (!nm.keys || !nm.klen || !nm.vals || !nm.hashes) {
+        sy_strmap_free(&nm);
+        return -1;
+    }
+    nm.cap = cap;
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->keys[i]) continue;
+        size_t j = strmap_find(&nm, m->keys[i], m->klen[i], m->hashes[i]);
+        nm.keys[j] = m->keys[i];
+        nm.klen[j] = m->klen[i];
+        nm.vals[j] = m->vals[i];
+        nm.hashes[j] = m->hashes[i];
+    }
+    nm.n = m->n;
+    sy_strmap_free(m);
+    *m = nm;
+    return 0;
+}
+
+int sy_strmap_put(sy_strmap *m, const char *key, size_t klen, uint32_t val, uint32_t *old)
+{
+    if (!m->cap && sy_strmap_init(m, 16)) return -1;
+    if ((m->n + 1) * 4 > m->cap * 3 && strmap_grow(m)) return -1;
+    uint64_t h = sy_hash64(key, klen);
+    size_t i = strmap_find(m, key, klen, h);
+    if (m->keys[i]) {
+        if (old) *old = m->vals[i];
+        return 0;
+    }
+    m->keys[i] = key;
+    m->klen[i] = (uint32_t)klen;
+    m->vals[i] = val;
+    m->hashes[i] = h;
+    m->n++;
+    return 1;
+}
+
+int sy_strmap_get(const sy_strmap *m, const char *key, size_t klen, uint32_t *val)
+{
+    if (!m->cap) return 0;
+    size_t i = strmap_find(m, key, klen, sy_hash64(key, klen));
+    if (!m->keys[i]) return 0;
+    if (val) *val = m->vals[i];
+    return 1;
+}
+
+void sy_strmap_free(sy_strmap *m)
+{
+    free(m->keys);
+    free(m->klen);
+    free(m->vals);
+    free(m->hashes);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- files ---- */
+
+char *sy_read_file(const char *path, size_t *len, sy_err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        sy_fail_errno(err, errno, "%s: cannot open", path);
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        sy_fail_errno(err, errno, "%s: cannot stat", path);
+        close(fd);
+        return NULL;
+    }
+    size_t cap = st.st_size > 0 ? (size_t)st.st_size : 4096, n = 0;
+    char *buf = malloc(cap + 1);
+    if (!buf) {
+        close(fd);
+        sy_fail(err, SY_ENOMEM, "%s: out of memory reading %zu bytes", path, cap);
+        return NULL;
+    }
+    for (;;) {
+        if (n == cap) {
+            char *nb = realloc(buf, cap * 2 + 1);
+            if (!nb) {
+                free(buf);
+                close(fd);
+                sy_fail(err, SY_ENOMEM, "%s: out of memory", path);
+                return NULL;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            sy_fail_errno(err, errno, "%s: read failed", path);
+            free(buf);
+            close(fd);
+            return NULL;
+        }
+        if (r == 0) break;
+        n += (size_t)r;
+    }
+    close(fd);
+    buf[n] = '\0';
+    if (len) *len = n;
+    return buf;
+}
+
+int sy_write_all(int fd, const void *p, size_t n)
+{
+    const char *s = p;
+    while (n) {
+        ssize_t w = write(fd, s, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (w == 0) {
+            errno = ENOSPC;
+            return -1;
+        }
+        s += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int sy_fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int r = fsync(fd);
+    close(fd);
+    return r;
+}
+
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) return strdup(".");
+    if (slash == path) return strdup("/");
+    return strndup(path, (size_t)(slash - path));
+}
+
+int sy_write_file_atomic(const char *path, const void *data, size_t len, sy_err *err)
+{
+    char *tmp = sy_strdup_printf("%s.tmp.%ld", path, (long)getpid());
+    if (!tmp) return sy_fail(err, SY_ENOMEM, "out of memory");
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        sy_fail_errno(err, errno, "%s: cannot create", tmp);
+        free(tmp);
+        return -1;
+    }
+    if (sy_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        sy_fail_errno(err, e, "%s: cannot write (the previous %s is untouched)", tmp, path);
+        free(tmp);
+        return -1;
+    }
+    close(fd);
+    if (rename(tmp, path) < 0) {
+        int e = errno;
+        unlink(tmp);
+        sy_fail_errno(err, e, "%s: cannot rename into place", path);
+        free(tmp);
+        return -1;
+    }
+    free(tmp);
+    char *dir = dir_of(path);
+    if (dir) {
+        sy_fsync_dir(dir);
+        free(dir);
+    }
+    return 0;
+}
+
+int sy_mkdir_p(const char *path, sy_err *err)
+{
+    char *p = strdup(path);
+    if (!p) return sy_fail(err, SY_ENOMEM, "out of memory");
+    for (char *s = p + 1;; s++) {
+        if (*s == '/' || *s == '\0') {
+            char c = *s;
+            *s = '\0';
+            if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+                sy_fail_errno(err, errno, "%s: cannot create folder", p);
+                free(p);
+                return -1;
+            }
+            *s = c;
+            if (!c) break;
+        }
+    }
+    free(p);
+    if (!sy_is_dir(path)) return sy_fail(err, SY_EIO, "%s: exists but is not a folder", path);
+    return 0;
+}
+
+int sy_file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+int sy_is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+char *sy_strdup_printf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0) s = NULL;
+    va_end(ap);
+    return s;
+}
+
+char *sy_path_join(const char *a, const char *b)
+{
+    if (!a || !*a || b[0] == '/') return strdup(b);
+    size_t la = strlen(a);
+    return sy_strdup_printf("%s%s%s", a, a[la - 1] == '/' ? "" : "/", b);
+}
+
+int sy_map_open(sy_map *m, const char *path, sy_err *err)
+{
+    m->data = NULL;
+    m->len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return sy_fail_errno(err, errno, "%s: cannot open", path);
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int e = errno;
+        close(fd);
+        return sy_fail_errno(err, e, "%s: cannot stat", path);
+    }
+    if (st.st_size == 0) {
+        close(fd);
+        static const uint8_t empty[1];
+        m->data = empty;
+        return 0;
+    }
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) return sy_fail_errno(err, errno, "%s: cannot map", path);
+    m->data = p;
+    m->len = (size_t)st.st_size;
+    return 0;
+}
+
+void sy_map_close(sy_map *m)
+{
+    if (m->len) munmap((void *)m->data, m->len);
+    m->data = NULL;
+    m->len = 0;
+}
+
+double sy_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void sy_iso_time(char *buf, size_t n)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char tmp[32];
+    strftime(tmp, sizeof tmp, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, n, "%s.%03ldZ", tmp, ts.tv_nsec / 1000000);
+}

@@ -1,0 +1,87 @@
+/* util: small shared helpers for the engine: growable buffers, a string->u32
+ * hash map, 64-bit hashing, and careful file operations (atomic replace with
+ * fsync, mkdir -p, whole-file reads, mmap).
+ *
+ * Ownership: sy_buf and sy_strmap own their memory and are released with
+ * sy_buf_free / sy_strmap_free.  sy_strmap does NOT copy keys: the caller
+ * keeps key bytes alive (the corpus arena does).  Nothing here is thread-safe
+ * per object; distinct objects may be used from distinct threads.
+ * Errors go through sy_err (see err.h). */
+#ifndef SY_UTIL_H
+#define SY_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+/* ---- growable byte buffer ---------------------------------------------- */
+typedef struct {
+    char *data;    /* always NUL-terminated when len > 0 or after any append */
+    size_t len, cap;
+} sy_buf;
+
+int sy_buf_reserve(sy_buf *b, size_t extra);           /* 0 or -1 (ENOMEM) */
+int sy_buf_append(sy_buf *b, const void *p, size_t n);
+int sy_buf_puts(sy_buf *b, const char *s);
+int sy_buf_printf(sy_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sy_buf_free(sy_buf *b);
+
+/* ---- hashing ------------------------------------------------------------ */
+uint64_t sy_hash64(const void *p, size_t n);           /* fast, non-cryptographic */
+uint64_t sy_hash64_seed(const void *p, size_t n, uint64_t seed);
+/* Normalised text hash: lower-cased ASCII, runs of whitespace and punctuation
+ * collapsed, so trivially different copies of one text hash alike. */
+uint64_t sy_text_hash(const char *s, size_t n);
+
+/* ---- string -> u32 map (keys not copied) -------------------------------- */
+typedef struct {
+    const char **keys;
+    uint32_t *klen, *vals;
+    uint64_t *hashes;
+    size_t cap, n;
+} sy_strmap;
+
+int sy_strmap_init(sy_strmap *m, size_t expect);
+/* Insert key -> val.  Returns 1 if inserted, 0 if the key existed (then
+ * *old, if given, receives the existing value and nothing changes), -1 on ENOMEM. */
+int sy_strmap_put(sy_strmap *m, const char *key, size_t klen, uint32_t val, uint32_t *old);
+/* Returns 1 and sets *val when found, 0 when absent. */
+int sy_strmap_get(const sy_strmap *m, const char *key, size_t klen, uint32_t *val);
+void sy_strmap_free(sy_strmap *m);
+
+/* ---- files ---------------------------------------------------------------- */
+/* Read a whole file; result NUL-terminated, *len excludes the NUL. Caller frees. */
+char *sy_read_file(const char *path, size_t *len, sy_err *err);
+/* Write data to path atomically: PATH.tmp.PID, fsync, rename, fsync the folder. */
+int sy_write_file_atomic(const char *path, const void *data, size_t len, sy_err *err);
+/* write(2) all of it, retrying on EINTR; on failure errno is kept. 0 / -1. */
+int sy_write_all(int fd, const void *p, size_t n);
+int sy_mkdir_p(const char *path, sy_err *err);
+int sy_fsync_dir(const char *dir);
+int sy_file_exists(const char *path);
+int sy_is_dir(const char *path);
+/* snprintf into a fresh malloc'd string. */
+char *sy_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *sy_path_join(const char *a, const char *b);     /* malloc'd "a/b" */
+
+/* Read-only whole-file mapping (empty files map to a valid zero-length view). */
+typedef struct {
+    const uint8_t *data;
+    size_t len;
+} sy_map;
+int sy_map_open(sy_map *m, const char *path, sy_err *err);
+void sy_map_close(sy_map *m);
+
+/* ---- time ------------------------------------------------------------------ */
+double sy_now(void);                    /* monotonic seconds */
+/* UTC "2026-11-21T06:10:12.345Z" into buf (>= 32 bytes). */
+void sy_iso_time(char *buf, size_t n);
+
+/* ---- little-endian fixed-size fields for binary formats -------------------- */
+static inline void sy_put_u32(uint8_t *p, uint32_t v) { p[0] = v; p[1] = v >> 8; p[2] = v >> 16; p[3] = v >> 24; }
+static inline uint32_t sy_get_u32(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+static inline void sy_put_u64(uint8_t *p, uint64_t v) { sy_put_u32(p, (uint32_t)v); sy_put_u32(p + 4, (uint32_t)(v >> 32)); }
+static inline uint64_t sy_get_u64(const uint8_t *p) { return sy_get_u32(p) | (uint64_t)sy_get_u32(p + 4) << 32; }
+
+#endif

@@ -1,0 +1,36 @@
+/* cli: what every `syneg CMD` shares: the command table, exit codes, error
+ * printing and help handling.  Commands live one per file, tui/cmd_NAME.c,
+ * each defining `int cmd_NAME(int argc, char **argv)` (argv[0] is "NAME")
+ * and `const char cmd_NAME_help[]` (the full text `syneg NAME --help` prints).
+ * To add a command, add one CMD line to tui/commands.def. */
+#ifndef SY_CLI_H
+#define SY_CLI_H
+
+#include <stdio.h>
+
+#include "../engine/err.h"
+
+enum { EXIT_OK = 0, EXIT_ERR = 1, EXIT_USAGE = 2 };
+
+#define CMD(name, summary) \
+    int cmd_##name(int argc, char **argv); \
+    extern const char cmd_##name##_help[];
+#include "commands.def"
+#undef CMD
+
+/* Print "syneg: MESSAGE" for an engine error to stderr; returns EXIT_ERR. */
+int cli_fail(const sy_err *err);
+/* Print "syneg CMD: MESSAGE" and "try 'syneg CMD --help'"; returns EXIT_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print a formatted error; returns EXIT_ERR. */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Parse numbers strictly: the whole string must be a number in range. 0 / -1. */
+int cli_parse_long(const char *s, long lo, long hi, long *out);
+int cli_parse_double(const char *s, double *out);
+/* True when stderr is a terminal (progress bars are drawn only then). */
+int cli_isatty_err(void);
+/* Draw/refresh a one-line progress bar on stderr (no-op when not a tty). */
+void cli_progress(const char *what, double done, double total, const char *extra);
+void cli_progress_end(void);
+
+#endif
