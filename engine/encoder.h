@@ -1,0 +1,135 @@
+/* encoder: a BERT-architecture text encoder (BERT, MiniLM, bge, e5,
+ * Contriever) read from a Hugging Face model folder, giving the same vectors
+ * as transformers' BertModel in float32.
+ *
+ * A model folder holds config.json (model_type "bert", hidden_act "gelu"),
+ * vocab.txt and model.safetensors (F32, F16 or BF16; tensor names with or
+ * without the "bert." prefix).  Optional: tokenizer_config.json (do_lower_case,
+ * strip_accents), and 1_Pooling/config.json (sentence-transformers pooling).
+ *
+ * Parameters live in ONE float allocation (enc_model.params_memory), pointed
+ * into by enc_params, whose layout enc_params_layout computes; a trainer
+ * allocates gradients and optimizer moments with the same function.  Q, K and
+ * V are fused into one [3C, C] matrix per layer (HF's three are stacked in the
+ * order query, key, value).  Per-layer tensors are stacked over layers:
+ * layer l of qkv_w starts at qkv_w + l * 3C*C.
+ *
+ * Activations likewise live in one allocation (enc_acts, enc_acts_layout),
+ * with everything the backward pass needs when allocated for training.
+ *
+ * Ownership: enc_load returns an owned model (enc_free).  A model is not
+ * modified by the forward pass, but enc_forward uses caller-owned activation
+ * buffers, so threads may share a model given their own enc_acts.  enc_embed
+ * allocates its own scratch.  Errors through sy_err. */
+#ifndef SY_ENCODER_H
+#define SY_ENCODER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "tokenizer.h"
+
+typedef struct {
+    int vocab_size;        /* V */
+    int hidden;            /* C */
+    int layers;            /* L */
+    int heads;             /* NH (C % NH == 0) */
+    int intermediate;      /* I */
+    int max_position;      /* P */
+    int type_vocab;        /* TT (>= 1) */
+    float ln_eps;          /* layer_norm_eps, 1e-12 for BERT */
+} enc_config;
+
+typedef struct {
+    float *wte;        /* [V, C]  word embeddings */
+    float *wpe;        /* [P, C]  position embeddings */
+    float *wtt;        /* [TT, C] token type embeddings (row 0 is used) */
+    float *emb_ln_w;   /* [C] */
+    float *emb_ln_b;   /* [C] */
+    float *qkv_w;      /* [L, 3C, C]  query | key | value weights (Linear layout) */
+    float *qkv_b;      /* [L, 3C] */
+    float *attproj_w;  /* [L, C, C]   attention.output.dense */
+    float *attproj_b;  /* [L, C] */
+    float *ln1_w;      /* [L, C]      attention.output.LayerNorm */
+    float *ln1_b;      /* [L, C] */
+    float *fc_w;       /* [L, I, C]   intermediate.dense */
+    float *fc_b;       /* [L, I] */
+    float *fcproj_w;   /* [L, C, I]   output.dense */
+    float *fcproj_b;   /* [L, C] */
+    float *ln2_w;      /* [L, C]      output.LayerNorm */
+    float *ln2_b;      /* [L, C] */
+} enc_params;
+
+/* Sizes (in floats) of the 17 tensors above, in struct order. */
+#define ENC_PARAM_TENSORS 17
+void enc_param_sizes(size_t sizes[ENC_PARAM_TENSORS], const enc_config *cfg);
+/* Point p's tensors into base (which holds at least the returned number of
+ * floats, 64-byte aligned offsets); with base NULL only counts.  Returns the
+ * total number of floats. */
+size_t enc_params_layout(enc_params *p, float *base, const enc_config *cfg);
+
+/* Activations of one forward pass over B sequences of padded length T.
+ * Per-layer tensors hold L layers when allocated for training (all_layers=1)
+ * and one reused slot for inference (all_layers=0). */
+typedef struct {
+    float *emb;        /* [B,T,C]  word + position + type, before LayerNorm */
+    float *emb_ln;     /* [B,T,C]  input of layer 0 */
+    float *emb_mean, *emb_rstd;   /* [B,T] */
+    float *qkv;        /* [L,B,T,3C] */
+    float *att;        /* [L,B,NH,T,T] softmax probabilities */
+    float *atty;       /* [L,B,T,C]  attention output, before attproj */
+    float *res1;       /* [L,B,T,C]  attproj(atty) + layer input (LN1 input) */
+    float *ln1;        /* [L,B,T,C] */
+    float *ln1_mean, *ln1_rstd;   /* [L,B,T] */
+    float *fch;        /* [L,B,T,I]  before GELU */
+    float *fch_gelu;   /* [L,B,T,I] */
+    float *res2;       /* [L,B,T,C]  fcproj(fch_gelu) + ln1 (LN2 input) */
+    float *ln2;        /* [L,B,T,C]  layer output; last layer's = last_hidden_state */
+    float *ln2_mean, *ln2_rstd;   /* [L,B,T] */
+} enc_acts;
+
+size_t enc_acts_layout(enc_acts *a, float *base, const enc_config *cfg, int B, int T,
+                       int all_layers);
+/* Pointer to last_hidden_state [B,T,C] inside acts after enc_forward. */
+float *enc_acts_output(const enc_acts *a, const enc_config *cfg, int B, int T, int all_layers);
+
+typedef enum { ENC_POOL_CLS = 0, ENC_POOL_MEAN = 1 } enc_pooling;
+
+typedef struct {
+    enc_config cfg;
+    enc_params params;
+    float *params_memory;       /* owned, num_params floats */
+    size_t num_params;
+    tokenizer *tok;             /* owned */
+    enc_pooling pooling;        /* default from 1_Pooling/config.json, else cls */
+    int normalize;              /* default 0 (1 when the folder has a Normalize module) */
+    int max_len;                /* default min(512, max_position) */
+    char *query_prefix;         /* NULL or owned string, e.g. "query: " */
+    char *passage_prefix;
+    char *dir;                  /* model folder, owned */
+    char *dtype;                /* dtype found in the file: "F32", "F16", "BF16" */
+} enc_model;
+
+enc_model *enc_load(const char *dir, sy_err *err);
+void enc_free(enc_model *m);
+/* Write the model as a HF folder (config.json, vocab.txt copy,
+ * model.safetensors F32 with "bert."-less HF names).  For trainers. */
+int enc_save(const enc_model *m, const char *dir, sy_err *err);
+
+/* Forward pass: ids[B,T] (padding ids beyond lens[b] are ignored), lens[B].
+ * Fills acts; enc_acts_output gives last_hidden_state.  -1 on ENOMEM/ids out
+ * of range. */
+int enc_forward(const enc_model *m, enc_acts *acts, const int *ids, const int *lens,
+                int B, int T, int all_layers, sy_err *err);
+
+/* Tokenize, encode, pool and (optionally) normalise n texts into out[n, C]
+ * in input order.  is_query picks the query or passage prefix.  Batches are
+ * formed from length-sorted texts (at most ~8k tokens each).  progress may be
+ * NULL; returning non-zero from it cancels (SY_ECANCEL). */
+typedef int (*enc_progress_fn)(void *ctx, size_t done, size_t total);
+int enc_embed(const enc_model *m, const char *const *texts, size_t n, int is_query,
+              float *out, enc_progress_fn progress, void *ctx, sy_err *err);
+int enc_dim(const enc_model *m);
+
+#endif
