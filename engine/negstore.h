@@ -17,7 +17,7 @@
  * "<source>:<16 hex of the normalised text hash>" (see neg_synthetic_id).
  * Rows returned by neg_store_get point into the mapped segments and live until
  * neg_store_free or the next neg_store_refresh/compact.  Not thread-safe per
- * object.  Segment format: README "negatives/*.seg". */
+ * object.  Segment format: README, "negatives/NAME.seg". */
 #ifndef SY_NEGSTORE_H
 #define SY_NEGSTORE_H
 

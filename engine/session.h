@@ -4,7 +4,7 @@
  *   SESSION/lock                flock(2)ed by the one writer; holds its pid
  *   SESSION/labels.jsonl        the labels journal (labels.h)
  *   SESSION/labels.snap.jsonl   its compacted snapshot
- *   SESSION/negatives/*.seg     the negatives store (negstore.h)
+ *   SESSION/negatives/NAME.seg  the negatives store (negstore.h)
  *   SESSION/runs/ID/            one folder per training run
  *   SESSION/jobs/ID/            one folder per background job (its own log/progress files)
  *   SESSION/cache/              caches (LLM responses, indexes, embeddings)

@@ -1,0 +1,681 @@
+/* negstore: immutable, mmap'd segments of candidate negatives.  See negstore.h.
+ *
+ * Segment file, little-endian:
+ *   0  "SYNEGSEG"           8 bytes magic
+ *   8  u32 version (1)      12 u32 flags (NEG_REPLACE)
+ *   16 u64 nrows            24 u64 blob_len        32 u64 created (unix ns)
+ *   40 24 bytes reserved (0)
+ *   64 rows, 32 bytes each: u32 query_off, u32 neg_off, u32 text_off, u32 prov_off,
+ *      u32 rank, f32 score, u8 source, u8 flags, u16 0, u32 0
+ *   then blob_len bytes of NUL-terminated strings (offset 0 is "", meaning none)
+ *   then u64 sy_hash64 of everything before it. */
+#include "negstore.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define SEG_MAGIC "SYNEGSEG"
+#define SEG_VERSION 1
+#define HDR 64
+#define ROW 32
+
+static const char *const source_names[NEG_NSOURCES] = {"bm25", "dense", "llm", "offline", "manual", "import"};
+
+const char *neg_source_name(int source)
+{
+    return source >= 0 && source < NEG_NSOURCES ? source_names[source] : "?";
+}
+
+int neg_source_parse(const char *name)
+{
+    for (int i = 0; name && i < NEG_NSOURCES; i++)
+        if (!strcmp(name, source_names[i])) return i;
+    return -1;
+}
+
+void neg_synthetic_id(int source, const char *text, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s:%016llx", neg_source_name(source),
+             (unsigned long long)sy_text_hash(text, strlen(text)));
+}
+
+/* ======================= writer ======================= */
+
+struct neg_writer {
+    char *dir, *tag;
+    unsigned flags;
+    uint8_t *rows;
+    size_t nrows, cap;
+    sy_buf blob;
+    /* intern table: hash -> blob offset (0 = empty slot) */
+    uint32_t *slots;
+    uint64_t *slot_hash;
+    size_t nslots, nused;
+};
+
+neg_writer *neg_writer_new(const char *session_dir, const char *tag, unsigned seg_flags, sy_err *err)
+{
+    neg_writer *w = calloc(1, sizeof *w);
+    if (!w) goto oom;
+    w->dir = sy_path_join(session_dir, "negatives");
+    w->tag = strdup(tag && *tag ? tag : "neg");
+    w->flags = seg_flags;
+    w->nslots = 1024;
+    w->slots = calloc(w->nslots, sizeof *w->slots);
+    w->slot_hash = calloc(w->nslots, sizeof *w->slot_hash);
+    if (!w->dir || !w->tag || !w->slots || !w->slot_hash || sy_buf_append(&w->blob, "", 1)) goto oom;
+    for (char *p = w->tag; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-')) *p = '-';
+    if (sy_mkdir_p(w->dir, err) < 0) {
+        neg_writer_free(w);
+        return NULL;
+    }
+    return w;
+oom:
+    neg_writer_free(w);
+    sy_fail(err, SY_ENOMEM, "out of memory");
+    return NULL;
+}
+
+static int intern_grow(neg_writer *w)
+{
+    size_t n = w->nslots * 2;
+    uint32_t *s = calloc(n, sizeof *s);
+    uint64_t *h = calloc(n, sizeof *h);
+    if (!s || !h) {
+        free(s);
+        free(h);
+        return -1;
+    }
+    for (size_t i = 0; i < w->nslots; i++) {
+        if (!w->slots[i]) continue;
+        size_t j = w->slot_hash[i] & (n - 1);
+        while (s[j]) j = (j + 1) & (n - 1);
+        s[j] = w->slots[i];
+        h[j] = w->slot_hash[i];
+    }
+    free(w->slots);
+    free(w->slot_hash);
+    w->slots = s;
+    w->slot_hash = h;
+    w->nslots = n;
+    return 0;
+}
+
+/* offset of str in the blob (0 for NULL/""), or -1 */
+static int64_t intern(neg_writer *w, const char *str)
+{
+    if (!str || !*str) return 0;
+    size_t len = strlen(str);
+    uint64_t h = sy_hash64(str, len);
+    size_t i = h & (w->nslots - 1);
+    while (w->slots[i]) {
+        if (w->slot_hash[i] == h && !strcmp(w->blob.data + w->slots[i], str)) return w->slots[i];
+        i = (i + 1) & (w->nslots - 1);
+    }
+    if (w->blob.len + len + 1 > UINT32_MAX) return -1;
+    uint32_t off = (uint32_t)w->blob.len;
+    if (sy_buf_append(&w->blob, str, len + 1)) return -1;
+    w->slots[i] = off;
+    w->slot_hash[i] = h;
+    if (++w->nused * 2 > w->nslots && intern_grow(w)) return -1;
+    return off;
+}
+
+int neg_writer_add(neg_writer *w, const neg_row *r, sy_err *err)
+{
+    if (!r->query_id || !*r->query_id || !r->neg_id || !*r->neg_id)
+        return sy_fail(err, SY_EINVAL, "a negative needs a query id and a negative id");
+    if (r->source >= NEG_NSOURCES) return sy_fail(err, SY_EINVAL, "unknown negative source %d", r->source);
+    if (w->nrows == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 256;
+        uint8_t *nr = realloc(w->rows, cap * ROW);
+        if (!nr) return sy_fail(err, SY_ENOMEM, "out of memory");
+        w->rows = nr;
+        w->cap = cap;
+    }
+    int64_t q = intern(w, r->query_id), n = intern(w, r->neg_id), t = intern(w, r->text), p = intern(w, r->prov);
+    if (q < 0 || n < 0 || t < 0 || p < 0)
+        return sy_fail(err, SY_ENOMEM, "negatives segment too large or out of memory; commit and start another");
+    uint8_t *row = w->rows + w->nrows * ROW;
+    memset(row, 0, ROW);
+    sy_put_u32(row, (uint32_t)q);
+    sy_put_u32(row + 4, (uint32_t)n);
+    sy_put_u32(row + 8, (uint32_t)t);
+    sy_put_u32(row + 12, (uint32_t)p);
+    sy_put_u32(row + 16, r->rank);
+    uint32_t sb;
+    memcpy(&sb, &r->score, 4);
+    sy_put_u32(row + 20, sb);
+    row[24] = r->source;
+    row[25] = r->flags;
+    w->nrows++;
+    return 0;
+}
+
+size_t neg_writer_count(const neg_writer *w) { return w->nrows; }
+
+static int write_segment(const char *dir, const char *tag, unsigned flags, const uint8_t *rows, size_t nrows,
+                         const char *blob, size_t blob_len, uint64_t *seq_out, sy_err *err)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t created = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    uint8_t hdr[HDR] = {0};
+    memcpy(hdr, SEG_MAGIC, 8);
+    sy_put_u32(hdr + 8, SEG_VERSION);
+    sy_put_u32(hdr + 12, flags);
+    sy_put_u64(hdr + 16, nrows);
+    sy_put_u64(hdr + 24, blob_len);
+    sy_put_u64(hdr + 32, created);
+    /* checksum over header, rows and blob, computed over one contiguous copy */
+    size_t total = HDR + nrows * ROW + blob_len;
+    uint8_t *all = malloc(total + 8);
+    if (!all) return sy_fail(err, SY_ENOMEM, "out of memory writing a negatives segment");
+    memcpy(all, hdr, HDR);
+    if (nrows) memcpy(all + HDR, rows, nrows * ROW);
+    memcpy(all + HDR + nrows * ROW, blob, blob_len);
+    sy_put_u64(all + total, sy_hash64(all, total));
+    char name[256];
+    snprintf(name, sizeof name, "%016llx-%06ld-%s.seg", (unsigned long long)created, (long)getpid(), tag);
+    char *path = sy_path_join(dir, name);
+    if (!path) {
+        free(all);
+        return sy_fail(err, SY_ENOMEM, "out of memory");
+    }
+    int r = sy_write_file_atomic(path, all, total + 8, err);
+    free(all);
+    free(path);
+    if (r == 0 && seq_out) *seq_out = created;
+    return r;
+}
+
+int neg_writer_commit(neg_writer *w, sy_err *err)
+{
+    if (write_segment(w->dir, w->tag, w->flags, w->rows, w->nrows, w->blob.data, w->blob.len, NULL, err) < 0)
+        return -1;
+    w->nrows = 0;
+    return 0;
+}
+
+void neg_writer_free(neg_writer *w)
+{
+    if (!w) return;
+    free(w->dir);
+    free(w->tag);
+    free(w->rows);
+    free(w->slots);
+    free(w->slot_hash);
+    sy_buf_free(&w->blob);
+    free(w);
+}
+
+/* ======================= store ======================= */
+
+typedef struct {
+    char *name;
+    sy_map map;
+    uint64_t seq;
+    unsigned flags;
+    size_t nrows;
+    const uint8_t *rows;
+    const char *blob;
+    size_t blob_len;
+} segment;
+
+typedef struct {
+    neg_ref *v;
+    uint32_t n, cap;
+    int dirty;
+} qlist;
+
+struct neg_store {
+    char *dir;
+    segment *segs;
+    size_t nsegs, capsegs;
+    sy_strmap qmap;      /* query id (points into a segment blob) -> index in qs */
+    qlist *qs;
+    const char **qids;
+    size_t nq, capq;
+    size_t total, by_source[NEG_NSOURCES], by_flag[8];
+};
+
+static const char *seg_str(const segment *g, uint32_t off) { return off ? g->blob + off : NULL; }
+
+static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Map and validate one segment file. */
+static int seg_load(segment *g, const char *dir, const char *name, sy_err *err)
+{
+    memset(g, 0, sizeof *g);
+    char *path = sy_path_join(dir, name);
+    if (!path) return sy_fail(err, SY_ENOMEM, "out of memory");
+    if (sy_map_open(&g->map, path, err) < 0) {
+        free(path);
+        return -1;
+    }
+    const uint8_t *d = g->map.data;
+    size_t len = g->map.len;
+    const char *why = NULL;
+    if (len < HDR + 8 || memcmp(d, SEG_MAGIC, 8)) why = "not a syneg negatives segment";
+    else if (sy_get_u32(d + 8) != SEG_VERSION) why = "unsupported segment version (made by a newer syneg?)";
+    else {
+        uint64_t nrows = sy_get_u64(d + 16), blob_len = sy_get_u64(d + 24);
+        if (nrows > (len - HDR - 8) / ROW || blob_len != len - HDR - 8 - nrows * ROW || blob_len == 0)
+            why = "segment sizes do not match the file";
+        else if (sy_get_u64(d + len - 8) != sy_hash64(d, len - 8))
+            why = "segment checksum mismatch (the file was damaged)";
+        else {
+            g->nrows = nrows;
+            g->blob_len = blob_len;
+            g->rows = d + HDR;
+            g->blob = (const char *)d + HDR + nrows * ROW;
+            if (g->blob[blob_len - 1] != '\0') why = "segment string table is not terminated";
+            for (size_t i = 0; !why && i < nrows; i++) {
+                const uint8_t *r = g->rows + i * ROW;
+                for (int k = 0; k < 4; k++)
+                    if (sy_get_u32(r + 4 * k) >= blob_len) why = "a row points outside the string table";
+                if (!sy_get_u32(r) || !sy_get_u32(r + 4)) why = "a row lacks its query or negative id";
+                if (r[24] >= NEG_NSOURCES) why = "a row has an unknown source";
+            }
+        }
+    }
+    if (why) {
+        sy_fail(err, SY_EFORMAT, "%s: %s; move the file out of the negatives folder to open the session", path,
+                why);
+        sy_map_close(&g->map);
+        free(path);
+        return -1;
+    }
+    free(path);
+    g->flags = sy_get_u32(d + 12);
+    g->seq = sy_get_u64(d + 32);
+    g->name = strdup(name);
+    if (!g->name) {
+        sy_map_close(&g->map);
+        return sy_fail(err, SY_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+static void seg_free(segment *g)
+{
+    sy_map_close(&g->map);
+    free(g->name);
+}
+
+static int64_t query_slot(neg_store *s, const char *qid)
+{
+    uint32_t idx;
+    size_t len = strlen(qid);
+    if (sy_strmap_get(&s->qmap, qid, len, &idx)) return idx;
+    if (s->nq == s->capq) {
+        size_t cap = s->capq ? s->capq * 2 : 1024;
+        qlist *nq = realloc(s->qs, cap * sizeof *nq);
+        if (!nq) return -1;
+        s->qs = nq;
+        const char **ni = realloc(s->qids, cap * sizeof *ni);
+        if (!ni) return -1;
+        s->qids = ni;
+        s->capq = cap;
+    }
+    memset(&s->qs[s->nq], 0, sizeof s->qs[s->nq]);
+    s->qids[s->nq] = qid;
+    if (sy_strmap_put(&s->qmap, qid, len, (uint32_t)s->nq, NULL) < 0) return -1;
+    return (int64_t)s->nq++;
+}
+
+static void row_at(const neg_store *s, neg_ref r, const uint8_t **row, const segment **seg)
+{
+    *seg = &s->segs[r.seg];
+    *row = (*seg)->rows + (size_t)r.row * ROW;
+}
+
+/* Fold segment gi into the per-query lists. */
+static int apply_segment(neg_store *s, uint32_t gi)
+{
+    const segment *g = &s->segs[gi];
+    /* replace: first pass collects, per query, the sources this segment holds */
+    if (g->flags & NEG_REPLACE) {
+        for (size_t i = 0; i < g->nrows; i++) {
+            const uint8_t *r = g->rows + i * ROW;
+            int64_t qi = query_slot(s, g->blob + sy_get_u32(r));
+            if (qi < 0) return -1;
+            qlist *ql = &s->qs[qi];
+            unsigned src = r[24];
+            uint32_t k = 0;
+            for (uint32_t j = 0; j < ql->n; j++) {
+                const uint8_t *orow;
+                const segment *og;
+                row_at(s, ql->v[j], &orow, &og);
+                if (ql->v[j].seg != gi && orow[24] == src) continue; /* dropped */
+                ql->v[k++] = ql->v[j];
+            }
+            if (k != ql->n) ql->dirty = 1;
+            ql->n = k;
+        }
+    }
+    for (size_t i = 0; i < g->nrows; i++) {
+        const uint8_t *r = g->rows + i * ROW;
+        int64_t qi = query_slot(s, g->blob + sy_get_u32(r));
+        if (qi < 0) return -1;
+        qlist *ql = &s->qs[qi];
+        const char *nid = g->blob + sy_get_u32(r + 4);
+        neg_ref ref = {gi, (uint32_t)i};
+        int replaced = 0;
+        for (uint32_t j = 0; j < ql->n; j++) {
+            const uint8_t *orow;
+            const segment *og;
+            row_at(s, ql->v[j], &orow, &og);
+            if (!strcmp(og->blob + sy_get_u32(orow + 4), nid)) {
+                ql->v[j] = ref;
+                replaced = 1;
+                break;
+            }
+        }
+        if (!replaced) {
+            if (ql->n == ql->cap) {
+                uint32_t cap = ql->cap ? ql->cap * 2 : 8;
+                neg_ref *nv = realloc(ql->v, cap * sizeof *nv);
+                if (!nv) return -1;
+                ql->v = nv;
+                ql->cap = cap;
+            }
+            ql->v[ql->n++] = ref;
+        }
+        ql->dirty = 1;
+    }
+    return 0;
+}
+
+static int cmp_refs_ctx(const neg_store *s, const neg_ref *a, const neg_ref *b)
+{
+    const uint8_t *ra, *rb;
+    const segment *ga, *gb;
+    row_at(s, *a, &ra, &ga);
+    row_at(s, *b, &rb, &gb);
+    if (ra[24] != rb[24]) return ra[24] < rb[24] ? -1 : 1;
+    uint32_t ka = sy_get_u32(ra + 16), kb = sy_get_u32(rb + 16);
+    if (ka != kb) return ka == 0 ? 1 : kb == 0 ? -1 : (ka < kb ? -1 : 1);
+    if (a->seg != b->seg) return a->seg < b->seg ? -1 : 1;
+    return a->row < b->row ? -1 : a->row > b->row;
+}
+
+static int cmp_refs(const void *a, const void *b, void *ctx)
+{
+    return cmp_refs_ctx(ctx, a, b);
+}
+
+static void finish(neg_store *s)
+{
+    s->total = 0;
+    memset(s->by_source, 0, sizeof s->by_source);
+    memset(s->by_flag, 0, sizeof s->by_flag);
+    for (size_t q = 0; q < s->nq; q++) {
+        qlist *ql = &s->qs[q];
+        if (ql->dirty) {
+            qsort_r(ql->v, ql->n, sizeof *ql->v, cmp_refs, s);
+            ql->dirty = 0;
+        }
+        for (uint32_t j = 0; j < ql->n; j++) {
+            const uint8_t *r;
+            const segment *g;
+            row_at(s, ql->v[j], &r, &g);
+            s->total++;
+            s->by_source[r[24]]++;
+            for (int b = 0; b < 8; b++)
+                if (r[25] & (1u << b)) s->by_flag[b]++;
+        }
+    }
+}
+
+static void clear_index(neg_store *s)
+{
+    for (size_t q = 0; q < s->nq; q++) free(s->qs[q].v);
+    free(s->qs);
+    free(s->qids);
+    s->qs = NULL;
+    s->qids = NULL;
+    s->nq = s->capq = 0;
+    sy_strmap_free(&s->qmap);
+}
+
+/* List segment names in the folder, sorted (= commit order). */
+static char **list_segments(const char *dir, size_t *n, sy_err *err)
+{
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d) {
+        if (errno == ENOENT) return calloc(1, sizeof(char *));
+        sy_fail_errno(err, errno, "%s: cannot list", dir);
+        return NULL;
+    }
+    size_t cap = 16;
+    char **names = malloc(cap * sizeof *names);
+    struct dirent *e;
+    while (names && (e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l < 5 || strcmp(e->d_name + l - 4, ".seg") || e->d_name[0] == '.') continue;
+        if (*n == cap) {
+            char **nn = realloc(names, (cap *= 2) * sizeof *nn);
+            if (!nn) break;
+            names = nn;
+        }
+        names[(*n)++] = strdup(e->d_name);
+    }
+    closedir(d);
+    if (!names) {
+        sy_fail(err, SY_ENOMEM, "out of memory");
+        return NULL;
+    }
+    qsort(names, *n, sizeof *names, cmp_names);
+    return names;
+}
+
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+}
+
+/* Load every segment not loaded yet; rebuild from scratch when a new one sorts
+ * before one already folded in. */
+static int load_new(neg_store *s, int *changed, sy_err *err)
+{
+    size_t n;
+    char **names = list_segments(s->dir, &n, err);
+    if (!names) return -1;
+    int rebuild = 0, any = 0;
+    size_t have = s->nsegs;
+    /* which names are new? segments are named in commit order */
+    for (size_t i = 0; i < n; i++) {
+        int known = 0;
+        for (size_t j = 0; j < have && !known; j++) known = !strcmp(s->segs[j].name, names[i]);
+        if (known) continue;
+        if (have && strcmp(names[i], s->segs[have - 1].name) < 0) rebuild = 1;
+        if (s->nsegs == s->capsegs) {
+            size_t cap = s->capsegs ? s->capsegs * 2 : 16;
+            segment *ns = realloc(s->segs, cap * sizeof *ns);
+            if (!ns) {
+                free_names(names, n);
+                return sy_fail(err, SY_ENOMEM, "out of memory");
+            }
+            s->segs = ns;
+            s->capsegs = cap;
+        }
+        if (seg_load(&s->segs[s->nsegs], s->dir, names[i], err) < 0) {
+            free_names(names, n);
+            return -1;
+        }
+        s->nsegs++;
+        any = 1;
+    }
+    free_names(names, n);
+    if (changed) *changed = any;
+    if (!any) return 0;
+    if (rebuild) {
+        /* keep segments in name order, then fold all again */
+        for (size_t i = 1; i < s->nsegs; i++)
+            for (size_t j = i; j > 0 && strcmp(s->segs[j - 1].name, s->segs[j].name) > 0; j--) {
+                segment t = s->segs[j];
+                s->segs[j] = s->segs[j - 1];
+                s->segs[j - 1] = t;
+            }
+        clear_index(s);
+        have = 0;
+    }
+    if (!s->qmap.cap && sy_strmap_init(&s->qmap, 1024)) return sy_fail(err, SY_ENOMEM, "out of memory");
+    for (size_t i = have; i < s->nsegs; i++)
+        if (apply_segment(s, (uint32_t)i) < 0) return sy_fail(err, SY_ENOMEM, "out of memory loading negatives");
+    finish(s);
+    return 0;
+}
+
+neg_store *neg_store_open(const char *session_dir, sy_err *err)
+{
+    neg_store *s = calloc(1, sizeof *s);
+    if (!s || !(s->dir = sy_path_join(session_dir, "negatives"))) {
+        free(s);
+        sy_fail(err, SY_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (load_new(s, NULL, err) < 0) {
+        neg_store_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void neg_store_free(neg_store *s)
+{
+    if (!s) return;
+    clear_index(s);
+    for (size_t i = 0; i < s->nsegs; i++) seg_free(&s->segs[i]);
+    free(s->segs);
+    free(s->dir);
+    free(s);
+}
+
+int neg_store_refresh(neg_store *s, int *changed, sy_err *err) { return load_new(s, changed, err); }
+
+size_t neg_store_count(const neg_store *s) { return s->total; }
+
+size_t neg_store_count_source(const neg_store *s, int source)
+{
+    return source >= 0 && source < NEG_NSOURCES ? s->by_source[source] : 0;
+}
+
+size_t neg_store_count_flag(const neg_store *s, unsigned flag)
+{
+    for (int b = 0; b < 8; b++)
+        if (flag == (1u << b)) return s->by_flag[b];
+    return 0;
+}
+
+size_t neg_store_nqueries(const neg_store *s)
+{
+    size_t n = 0;
+    for (size_t q = 0; q < s->nq; q++) n += s->qs[q].n > 0;
+    return n;
+}
+
+const neg_ref *neg_store_query(const neg_store *s, const char *query_id, size_t *n)
+{
+    uint32_t idx;
+    if (!s->qmap.cap || !sy_strmap_get(&s->qmap, query_id, strlen(query_id), &idx)) {
+        *n = 0;
+        return NULL;
+    }
+    *n = s->qs[idx].n;
+    return s->qs[idx].v;
+}
+
+const char *neg_store_query_at(const neg_store *s, size_t i)
+{
+    /* skip queries whose rows were all replaced away */
+    for (size_t q = 0, k = 0; q < s->nq; q++) {
+        if (!s->qs[q].n) continue;
+        if (k++ == i) return s->qids[q];
+    }
+    return NULL;
+}
+
+void neg_store_get(const neg_store *s, neg_ref ref, neg_row *out)
+{
+    const uint8_t *r;
+    const segment *g;
+    row_at(s, ref, &r, &g);
+    out->query_id = g->blob + sy_get_u32(r);
+    out->neg_id = g->blob + sy_get_u32(r + 4);
+    out->text = seg_str(g, sy_get_u32(r + 8));
+    out->prov = seg_str(g, sy_get_u32(r + 12));
+    out->rank = sy_get_u32(r + 16);
+    uint32_t sb = sy_get_u32(r + 20);
+    memcpy(&out->score, &sb, 4);
+    out->source = r[24];
+    out->flags = r[25];
+    out->seq = g->seq;
+}
+
+int neg_store_find(const neg_store *s, const char *query_id, const char *neg_id, neg_row *out)
+{
+    size_t n;
+    const neg_ref *refs = neg_store_query(s, query_id, &n);
+    for (size_t i = 0; i < n; i++) {
+        neg_row row;
+        neg_store_get(s, refs[i], &row);
+        if (!strcmp(row.neg_id, neg_id)) {
+            if (out) *out = row;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int neg_store_compact(neg_store *s, sy_err *err)
+{
+    if (s->nsegs <= 1) return 0;
+    char *session_dir = strndup(s->dir, strlen(s->dir) - strlen("/negatives"));
+    neg_writer *w = session_dir ? neg_writer_new(session_dir, "compact", 0, err) : NULL;
+    free(session_dir);
+    if (!w) return -1;
+    for (size_t q = 0; q < s->nq; q++)
+        for (uint32_t j = 0; j < s->qs[q].n; j++) {
+            neg_row row;
+            neg_store_get(s, s->qs[q].v[j], &row);
+            if (neg_writer_add(w, &row, err) < 0) {
+                neg_writer_free(w);
+                return -1;
+            }
+        }
+    if (neg_writer_commit(w, err) < 0) {
+        neg_writer_free(w);
+        return -1;
+    }
+    neg_writer_free(w);
+    /* the compacted segment holds every live row: the old ones can go */
+    size_t old = s->nsegs;
+    char **names = malloc(old * sizeof *names);
+    if (!names) return sy_fail(err, SY_ENOMEM, "out of memory");
+    for (size_t i = 0; i < old; i++) names[i] = strdup(s->segs[i].name);
+    clear_index(s);
+    for (size_t i = 0; i < s->nsegs; i++) seg_free(&s->segs[i]);
+    s->nsegs = 0;
+    for (size_t i = 0; i < old; i++) {
+        char *p = names[i] ? sy_path_join(s->dir, names[i]) : NULL;
+        if (p) unlink(p);
+        free(p);
+        free(names[i]);
+    }
+    free(names);
+    sy_fsync_dir(s->dir);
+    return load_new(s, NULL, err);
+}

@@ -1,0 +1,390 @@
+/* session: folder layout, session.json, the writer lock.  See session.h. */
+#include "session.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "util.h"
+
+struct session {
+    char *dir, *name, *source_path;
+    json_t *cfg;
+    int lock_fd, readonly;
+    long holder;
+    corpus *corpus;
+    labels *labels;
+    neg_store *negs;
+};
+
+static const char *const format_names[] = {"beir", "msmarco", "flag"};
+
+static int format_parse(const char *s)
+{
+    for (int i = 0; s && i < 3; i++)
+        if (!strcmp(s, format_names[i])) return i;
+    return -1;
+}
+
+static char *abs_path(const char *p)
+{
+    char *r = realpath(p, NULL);
+    return r ? r : strdup(p);
+}
+
+/* path as stored in session.json: relative to dir when inside it */
+static char *stored_source_path(const char *dir, const char *src)
+{
+    char *ad = abs_path(dir), *as = abs_path(src), *out = NULL;
+    size_t l = ad ? strlen(ad) : 0;
+    if (ad && as && !strncmp(as, ad, l) && as[l] == '/') out = strdup(as + l + 1);
+    else if (as) out = strdup(as);
+    free(ad);
+    free(as);
+    return out;
+}
+
+int session_create(const char *dir, const session_source *src, sy_err *err)
+{
+    char *cfg_path = sy_path_join(dir, "session.json");
+    if (!cfg_path) return sy_fail(err, SY_ENOMEM, "out of memory");
+    if (sy_file_exists(cfg_path)) {
+        sy_fail(err, SY_EEXIST, "%s: a session already exists here; open it, or choose another folder", cfg_path);
+        free(cfg_path);
+        return -1;
+    }
+    const char *train = src->train_split ? src->train_split : "train";
+    const char *evals = src->eval_split ? src->eval_split : "test";
+    /* the data must load, and the named splits must exist, before anything is written */
+    corpus *c = corpus_load(src->path, src->format, err);
+    if (!c) {
+        free(cfg_path);
+        return -1;
+    }
+    const char *missing = !corpus_qrels_for(c, train) ? train : !corpus_qrels_for(c, evals) ? evals : NULL;
+    if (missing) {
+        sy_buf have = {0};
+        for (size_t i = 0; i < corpus_nsplits(c); i++)
+            sy_buf_printf(&have, "%s%s", i ? ", " : "", corpus_split(c, i)->name);
+        sy_fail(err, SY_ENOTFOUND, "%s: no qrels for split '%s' (splits found: %s); choose with --train-split / --eval-split",
+                src->path, missing, have.len ? have.data : "none");
+        sy_buf_free(&have);
+        corpus_free(c);
+        free(cfg_path);
+        return -1;
+    }
+    corpus_free(c);
+    if (sy_mkdir_p(dir, err) < 0) {
+        free(cfg_path);
+        return -1;
+    }
+    static const char *const sub[] = {"negatives", "runs", "jobs", "cache"};
+    for (size_t i = 0; i < sizeof sub / sizeof *sub; i++) {
+        char *p = sy_path_join(dir, sub[i]);
+        int r = p ? sy_mkdir_p(p, err) : sy_fail(err, SY_ENOMEM, "out of memory");
+        free(p);
+        if (r < 0) {
+            free(cfg_path);
+            return -1;
+        }
+    }
+    char *stored = stored_source_path(dir, src->path);
+    char created[32];
+    sy_iso_time(created, sizeof created);
+    json_t *cfg = json_pack("{s:s,s:i,s:s,s:{s:s,s:s,s:s,s:s},s:{s:{s:f,s:f}},s:{}}",
+                            "format", SESSION_FORMAT, "version", SESSION_VERSION, "created", created,
+                            "source", "format", format_names[src->format], "path", stored ? stored : src->path,
+                            "train_split", train, "eval_split", evals,
+                            "settings", "bm25", "k1", 0.9, "b", 0.4,
+                            "attributes");
+    free(stored);
+    char *text = cfg ? json_dumps(cfg, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(cfg);
+    if (!text) {
+        free(cfg_path);
+        return sy_fail(err, SY_ENOMEM, "out of memory");
+    }
+    size_t tl = strlen(text);
+    char *full = realloc(text, tl + 2);
+    if (full) {
+        full[tl] = '\n';
+        full[tl + 1] = '\0';
+    }
+    int r = full ? sy_write_file_atomic(cfg_path, full, tl + 1, err) : sy_fail(err, SY_ENOMEM, "out of memory");
+    free(full ? full : text);
+    free(cfg_path);
+    return r;
+}
+
+static int take_lock(session *s, sy_err *err)
+{
+    char *p = sy_path_join(s->dir, "lock");
+    if (!p) return sy_fail(err, SY_ENOMEM, "out of memory");
+    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        /* a folder we cannot write to: read-only */
+        free(p);
+        s->readonly = 1;
+        return 0;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        char buf[32] = {0};
+        if (pread(fd, buf, sizeof buf - 1, 0) > 0) s->holder = strtol(buf, NULL, 10);
+        if (s->holder <= 0) s->holder = -1;
+        close(fd);
+        free(p);
+        s->readonly = 1;
+        return 0;
+    }
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) == 0) {
+        if (pwrite(fd, buf, (size_t)n, 0) < 0) { /* the pid is informative only */
+        }
+    }
+    free(p);
+    s->lock_fd = fd;
+    return 0;
+}
+
+session *session_open(const char *dir, int mode, sy_err *err)
+{
+    session *s = calloc(1, sizeof *s);
+    if (!s) {
+        sy_fail(err, SY_ENOMEM, "out of memory");
+        return NULL;
+    }
+    s->lock_fd = -1;
+    s->readonly = mode != SESSION_WRITE;
+    s->dir = strdup(dir);
+    char *cfg_path = sy_path_join(dir, "session.json");
+    if (!s->dir || !cfg_path) {
+        free(cfg_path);
+        session_close(s);
+        sy_fail(err, SY_ENOMEM, "out of memory");
+        return NULL;
+    }
+    {
+        size_t l = strlen(s->dir);
+        while (l > 1 && s->dir[l - 1] == '/') s->dir[--l] = '\0';
+        const char *slash = strrchr(s->dir, '/');
+        s->name = strdup(slash ? slash + 1 : s->dir);
+    }
+    if (!sy_file_exists(cfg_path)) {
+        sy_fail(err, SY_ENOTFOUND, "%s: no session here (session.json missing); create one with 'syneg init %s --beir DIR'",
+                dir, dir);
+        free(cfg_path);
+        session_close(s);
+        return NULL;
+    }
+    json_error_t je;
+    s->cfg = json_load_file(cfg_path, 0, &je);
+    if (!s->cfg || !json_is_object(s->cfg)) {
+        sy_fail(err, SY_EPARSE, "%s:%d: %s; fix the JSON by hand (labels and negatives are untouched)", cfg_path,
+                je.line, s->cfg ? "not a JSON object" : je.text);
+        free(cfg_path);
+        session_close(s);
+        return NULL;
+    }
+    const char *fmt = json_string_value(json_object_get(s->cfg, "format"));
+    json_int_t ver = json_integer_value(json_object_get(s->cfg, "version"));
+    if (!fmt || strcmp(fmt, SESSION_FORMAT) || ver < 1 || ver > SESSION_VERSION) {
+        sy_fail(err, SY_EFORMAT, "%s: format '%s' version %lld is not a syneg session this build can read (%s %d)",
+                cfg_path, fmt ? fmt : "?", (long long)ver, SESSION_FORMAT, SESSION_VERSION);
+        free(cfg_path);
+        session_close(s);
+        return NULL;
+    }
+    const char *sp = json_string_value(json_object_get(json_object_get(s->cfg, "source"), "path"));
+    if (!sp || format_parse(json_string_value(json_object_get(json_object_get(s->cfg, "source"), "format"))) < 0) {
+        sy_fail(err, SY_EPARSE, "%s: \"source\" needs \"path\" and \"format\" (beir, msmarco or flag)", cfg_path);
+        free(cfg_path);
+        session_close(s);
+        return NULL;
+    }
+    free(cfg_path);
+    s->source_path = sp[0] == '/' ? strdup(sp) : sy_path_join(dir, sp);
+    if (!s->readonly && take_lock(s, err) < 0) {
+        session_close(s);
+        return NULL;
+    }
+    s->labels = labels_open(dir, s->readonly, err);
+    if (!s->labels) {
+        session_close(s);
+        return NULL;
+    }
+    s->negs = neg_store_open(dir, err);
+    if (!s->negs) {
+        session_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+void session_close(session *s)
+{
+    if (!s) return;
+    corpus_free(s->corpus);
+    labels_free(s->labels);
+    neg_store_free(s->negs);
+    json_decref(s->cfg);
+    if (s->lock_fd >= 0) close(s->lock_fd); /* releases the flock */
+    free(s->dir);
+    free(s->name);
+    free(s->source_path);
+    free(s);
+}
+
+const char *session_dir(const session *s) { return s->dir; }
+const char *session_name(const session *s) { return s->name; }
+int session_readonly(const session *s) { return s->readonly; }
+long session_lock_holder(const session *s) { return s->readonly ? s->holder : 0; }
+labels *session_labels(session *s) { return s->labels; }
+neg_store *session_negs(session *s) { return s->negs; }
+const char *session_source_path(const session *s) { return s->source_path; }
+
+const char *session_train_split(const session *s)
+{
+    const char *v = json_string_value(json_object_get(json_object_get(s->cfg, "source"), "train_split"));
+    return v ? v : "train";
+}
+
+const char *session_eval_split(const session *s)
+{
+    const char *v = json_string_value(json_object_get(json_object_get(s->cfg, "source"), "eval_split"));
+    return v ? v : "test";
+}
+
+corpus *session_corpus(session *s, sy_err *err)
+{
+    if (s->corpus) return s->corpus;
+    int fmt = format_parse(json_string_value(json_object_get(json_object_get(s->cfg, "source"), "format")));
+    s->corpus = corpus_load(s->source_path, (corpus_format)fmt, err);
+    if (!s->corpus) sy_err_prefix(err, "session %s", s->dir);
+    return s->corpus;
+}
+
+json_t *session_config(session *s) { return s->cfg; }
+
+/* Walk "a.b.c" under "settings" (or from the root when the path starts with
+ * "source." or "attributes").  create: make missing objects. */
+static json_t *walk(session *s, const char *path, int create, char *last, size_t lastn)
+{
+    json_t *o = s->cfg;
+    if (strncmp(path, "source.", 7) && strncmp(path, "attributes", 10)) {
+        json_t *st = json_object_get(o, "settings");
+        if (!st && create) json_object_set_new(o, "settings", st = json_object());
+        o = st;
+    }
+    const char *p = path;
+    for (;;) {
+        const char *dot = strchr(p, '.');
+        size_t l = dot ? (size_t)(dot - p) : strlen(p);
+        if (l == 0 || l >= lastn) return NULL;
+        memcpy(last, p, l);
+        last[l] = '\0';
+        if (!dot) return json_is_object(o) ? o : NULL;
+        json_t *next = json_object_get(o, last);
+        if (!next && create) {
+            next = json_object();
+            json_object_set_new(o, last, next);
+        }
+        if (!json_is_object(next)) return NULL;
+        o = next;
+        p = dot + 1;
+    }
+}
+
+json_t *session_get(session *s, const char *path)
+{
+    char last[256];
+    json_t *o = walk(s, path, 0, last, sizeof last);
+    return o ? json_object_get(o, last) : NULL;
+}
+
+const char *session_get_str(session *s, const char *path, const char *def)
+{
+    const char *v = json_string_value(session_get(s, path));
+    return v ? v : def;
+}
+
+double session_get_num(session *s, const char *path, double def)
+{
+    json_t *v = session_get(s, path);
+    return json_is_number(v) ? json_number_value(v) : def;
+}
+
+int session_save(session *s, sy_err *err)
+{
+    if (s->readonly) return sy_fail(err, SY_EREADONLY, "%s: the session is open read-only; settings not saved", s->dir);
+    char *text = json_dumps(s->cfg, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *path = sy_path_join(s->dir, "session.json");
+    int r = -1;
+    if (text && path) {
+        sy_buf b = {0};
+        if (!sy_buf_puts(&b, text) && !sy_buf_puts(&b, "\n")) r = sy_write_file_atomic(path, b.data, b.len, err);
+        else sy_fail(err, SY_ENOMEM, "out of memory");
+        sy_buf_free(&b);
+    } else {
+        sy_fail(err, SY_ENOMEM, "out of memory");
+    }
+    free(text);
+    free(path);
+    return r;
+}
+
+int session_set(session *s, const char *path, json_t *value, sy_err *err)
+{
+    if (!value) return sy_fail(err, SY_EINVAL, "%s: no value", path);
+    if (s->readonly) {
+        json_decref(value);
+        return sy_fail(err, SY_EREADONLY, "%s: the session is open read-only; setting %s not saved", s->dir, path);
+    }
+    if (!strncmp(path, "source", 6)) {
+        json_decref(value);
+        return sy_fail(err, SY_EINVAL, "%s: the data source is fixed when the session is created", path);
+    }
+    char last[256];
+    json_t *o = walk(s, path, 1, last, sizeof last);
+    if (!o) {
+        json_decref(value);
+        return sy_fail(err, SY_EINVAL, "'%s' is not a valid setting path (use dotted names like bm25.k1)", path);
+    }
+    /* secrets never reach session.json */
+    size_t ll = strlen(last);
+    if ((ll >= 3 && !strcmp(last + ll - 3, "key")) || !strcmp(last, "token") || !strcmp(last, "secret") ||
+        !strcmp(last, "password") || !strcmp(last, "authorization")) {
+        json_decref(value);
+        return sy_fail(err, SY_EINVAL, "'%s' looks like a secret; API keys come from the environment "
+                                       "(SYNEG_LLM_KEY or OPENAI_API_KEY) and are never saved", path);
+    }
+    json_object_set_new(o, last, value);
+    return session_save(s, err);
+}
+
+char *session_path(const session *s, const char *rel) { return sy_path_join(s->dir, rel); }
+
+char *session_new_job_dir(const session *s, const char *kind, sy_err *err)
+{
+    char t[32];
+    sy_iso_time(t, sizeof t);
+    for (char *p = t; *p; p++)
+        if (*p == ':' || *p == '.') *p = '-';
+    char *rel = sy_strdup_printf("jobs/%s-%s-%ld", t, kind, (long)getpid());
+    char *p = rel ? sy_path_join(s->dir, rel) : NULL;
+    free(rel);
+    if (!p) {
+        sy_fail(err, SY_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (sy_mkdir_p(p, err) < 0) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
