@@ -1,0 +1,158 @@
+/* negatives store: segments, merge rules, refresh, compaction, damaged files. */
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "../check.h"
+#include "negstore.h"
+#include "util.h"
+
+static int add(neg_writer *w, const char *q, const char *n, int src, unsigned rank, float score, const char *text)
+{
+    neg_row r = {0};
+    r.query_id = q;
+    r.neg_id = n;
+    r.source = (uint8_t)src;
+    r.rank = rank;
+    r.score = score;
+    r.text = text;
+    r.prov = text ? "{\"model\":\"m\"}" : NULL;
+    sy_err err;
+    return neg_writer_add(w, &r, &err);
+}
+
+TEST(write_read_merge)
+{
+    char *d = check_tmpdir("negs");
+    sy_err err = {0};
+    neg_writer *w = neg_writer_new(d, "mine-bm25", NEG_REPLACE, &err);
+    CHECK(w != NULL, "%s", err.msg);
+    add(w, "q1", "d3", NEG_BM25, 2, 7.5f, NULL);
+    add(w, "q1", "d2", NEG_BM25, 1, 9.0f, NULL);
+    add(w, "q2", "d9", NEG_BM25, 1, 3.0f, NULL);
+    CHECK_EQ_INT(neg_writer_commit(w, &err), 0);
+    neg_writer_free(w);
+    /* nothing committed: nothing visible */
+    w = neg_writer_new(d, "aborted", 0, &err);
+    add(w, "q1", "d7", NEG_BM25, 1, 1.0f, NULL);
+    neg_writer_free(w);
+
+    neg_store *s = neg_store_open(d, &err);
+    CHECK(s != NULL, "%s", err.msg);
+    CHECK_EQ_INT(neg_store_count(s), 3);
+    CHECK_EQ_INT(neg_store_nqueries(s), 2);
+    size_t n;
+    const neg_ref *refs = neg_store_query(s, "q1", &n);
+    CHECK_EQ_INT(n, 2);
+    neg_row r;
+    neg_store_get(s, refs[0], &r);
+    CHECK_EQ_STR(r.neg_id, "d2"); /* ordered by rank */
+    CHECK_NEAR(r.score, 9.0, 0);
+    CHECK(r.text == NULL && r.prov == NULL, "corpus rows have no text/prov");
+
+    /* synthesis appends beside, a job commits while the store is open */
+    w = neg_writer_new(d, "synth", 0, &err);
+    char id[64];
+    neg_synthetic_id(NEG_LLM, "A made-up passage.", id, sizeof id);
+    CHECK(!strncmp(id, "llm:", 4) && strlen(id) == 20, "synthetic id %s", id);
+    add(w, "q1", id, NEG_LLM, 0, 0, "A made-up passage.");
+    neg_writer_commit(w, &err);
+    neg_writer_free(w);
+    int changed = 0;
+    CHECK_EQ_INT(neg_store_refresh(s, &changed, &err), 0);
+    CHECK_EQ_INT(changed, 1);
+    CHECK_EQ_INT(neg_store_count(s), 4);
+    CHECK_EQ_INT(neg_store_count_source(s, NEG_LLM), 1);
+    CHECK(neg_store_find(s, "q1", id, &r), "find synthetic");
+    CHECK_EQ_STR(r.text, "A made-up passage.");
+    CHECK_EQ_STR(r.prov, "{\"model\":\"m\"}");
+
+    /* re-mining q1 replaces q1's bm25 rows only; q2 and the llm row stay */
+    w = neg_writer_new(d, "mine-bm25", NEG_REPLACE, &err);
+    unsigned char fl = NEG_F_SUSPECT | NEG_F_MAXREL;
+    neg_row sr = {.query_id = "q1", .neg_id = "d5", .source = NEG_BM25, .rank = 1, .score = 11, .flags = fl};
+    neg_writer_add(w, &sr, &err);
+    neg_writer_commit(w, &err);
+    neg_writer_free(w);
+    neg_store_refresh(s, &changed, &err);
+    refs = neg_store_query(s, "q1", &n);
+    CHECK_EQ_INT(n, 2);
+    CHECK(!neg_store_find(s, "q1", "d2", NULL), "old bm25 row replaced");
+    CHECK(neg_store_find(s, "q1", "d5", &r) && r.flags == fl, "new row with flags");
+    CHECK(neg_store_find(s, "q2", "d9", NULL), "other query untouched");
+    CHECK_EQ_INT(neg_store_count_flag(s, NEG_F_SUSPECT), 1);
+    neg_store_free(s);
+
+    /* a fresh open sees the same state; compaction keeps it in one segment */
+    s = neg_store_open(d, &err);
+    CHECK_EQ_INT(neg_store_count(s), 3);
+    CHECK_EQ_INT(neg_store_compact(s, &err), 0);
+    CHECK_EQ_INT(neg_store_count(s), 3);
+    neg_store_free(s);
+    s = neg_store_open(d, &err);
+    CHECK_EQ_INT(neg_store_count(s), 3);
+    CHECK(neg_store_find(s, "q1", "d5", NULL) && neg_store_find(s, "q1", id, NULL), "compacted rows");
+    neg_store_free(s);
+    char *nd = sy_path_join(d, "negatives");
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "test $(ls '%s' | wc -l) -eq 1", nd);
+    CHECK(system(cmd) == 0, "one segment after compaction");
+    free(nd);
+    check_rmrf(d);
+    free(d);
+}
+
+TEST(damaged_segment_is_named)
+{
+    char *d = check_tmpdir("damaged");
+    sy_err err = {0};
+    neg_writer *w = neg_writer_new(d, "x", 0, &err);
+    add(w, "q1", "d1", NEG_BM25, 1, 1, NULL);
+    neg_writer_commit(w, &err);
+    neg_writer_free(w);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "f=$(ls '%s'/negatives/*.seg); printf 'Z' | dd of=$f bs=1 seek=70 conv=notrunc 2>/dev/null", d);
+    CHECK(system(cmd) == 0, "corrupt");
+    neg_store *s = neg_store_open(d, &err);
+    CHECK(s == NULL, "damaged segment refused");
+    CHECK_EQ_INT(err.code, SY_EFORMAT);
+    CHECK(strstr(err.msg, ".seg") && strstr(err.msg, "checksum"), "message names the file: %s", err.msg);
+    neg_store_free(s);
+    check_rmrf(d);
+    free(d);
+}
+
+TEST(many_rows)
+{
+    char *d = check_tmpdir("many");
+    sy_err err = {0};
+    neg_writer *w = neg_writer_new(d, "big", 0, &err);
+    char q[32], n[32];
+    for (int i = 0; i < 200000; i++) {
+        snprintf(q, sizeof q, "q%d", i / 20);
+        snprintf(n, sizeof n, "d%d", i);
+        add(w, q, n, NEG_BM25, (unsigned)(i % 20) + 1, (float)i, NULL);
+    }
+    CHECK_EQ_INT(neg_writer_commit(w, &err), 0);
+    neg_writer_free(w);
+    neg_store *s = neg_store_open(d, &err);
+    CHECK_EQ_INT(neg_store_count(s), 200000);
+    CHECK_EQ_INT(neg_store_nqueries(s), 10000);
+    size_t cnt;
+    const neg_ref *refs = neg_store_query(s, "q777", &cnt);
+    CHECK_EQ_INT(cnt, 20);
+    neg_row r;
+    neg_store_get(s, refs[19], &r);
+    CHECK_EQ_INT(r.rank, 20);
+    CHECK_EQ_STR(neg_store_query_at(s, 3), "q3");
+    neg_store_free(s);
+    check_rmrf(d);
+    free(d);
+}
+
+int main(void)
+{
+    RUN(write_read_merge);
+    RUN(damaged_segment_is_named);
+    RUN(many_rows);
+    return check_done();
+}
