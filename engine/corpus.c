@@ -411,8 +411,8 @@ static int add_query(corpus *c, const char *id, size_t idlen, const char *text, 
 /* A field read from one JSON line: kind tells what was found. */
 enum { JF_ABSENT, JF_STRING, JF_NULL, JF_OTHER };
 
-/* Copy a string or number field of obj into buf; returns JF_*. */
-static int json_field(json_t *obj, const char *key, sy_buf *buf)
+/* Copy a string field of obj (or an integer when allow_int) into buf; returns JF_*. */
+static int json_field(json_t *obj, const char *key, sy_buf *buf, int allow_int)
 {
     json_t *v = json_object_get(obj, key);
     buf->len = 0;
@@ -423,7 +423,7 @@ static int json_field(json_t *obj, const char *key, sy_buf *buf)
         sy_buf_append(buf, json_string_value(v), json_string_length(v));
         return JF_STRING;
     }
-    if (json_is_integer(v)) {
+    if (allow_int && json_is_integer(v)) {
         sy_buf_printf(buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         return JF_STRING;
     }
@@ -477,7 +477,7 @@ static int beir_doc_line(corpus *c, char *line, size_t len, const char *path, si
     json_t *o = json_line(c, line, len, path, lineno);
     if (!o) return 0;
     int rc = 0;
-    int k1 = json_field(o, "_id", &c->s1), k2 = json_field(o, "title", &c->s2), k3 = json_field(o, "text", &c->s3);
+    int k1 = json_field(o, "_id", &c->s1, 1), k2 = json_field(o, "title", &c->s2, 0), k3 = json_field(o, "text", &c->s3, 0);
     if (k1 != JF_STRING)
         warnf(c, "%s:%zu: no \"_id\" string; line skipped; every document needs {\"_id\",\"title\",\"text\"}",
               path, lineno);
@@ -495,7 +495,7 @@ static int beir_query_line(corpus *c, char *line, size_t len, const char *path, 
     json_t *o = json_line(c, line, len, path, lineno);
     if (!o) return 0;
     int rc = 0;
-    int k1 = json_field(o, "_id", &c->s1), k3 = json_field(o, "text", &c->s3);
+    int k1 = json_field(o, "_id", &c->s1, 1), k3 = json_field(o, "text", &c->s3, 0);
     if (k1 != JF_STRING)
         warnf(c, "%s:%zu: no \"_id\" string; line skipped; every query needs {\"_id\",\"text\"}", path, lineno);
     else if (k3 == JF_OTHER)
@@ -626,7 +626,7 @@ static int load_qrels(corpus *c, const char *path, const char *name, int trec, s
         return -1;
     }
     if (r.lineno == 0) warnf(c, "%s: empty qrels file; the split \"%s\" has no judgements", path, name);
-    qsort(rows, n, sizeof *rows, qrow_cmp);
+    if (n) qsort(rows, n, sizeof *rows, qrow_cmp);
     corpus_qrel *out = malloc((n ? n : 1) * sizeof *out);
     split_rec *ns = realloc(c->splits, (c->nsplits + 1) * sizeof *ns);
     char *nm = arena_strndup(&c->ar, name, strlen(name));
@@ -908,9 +908,16 @@ out:
     return rc;
 }
 
-static int pair_cmp(const void *a, const void *b)
+static int neg_cmp(const void *a, const void *b)
 {
-    const corpus_given_neg *x = a, *y = b;   /* also used for corpus_qrel: query, doc lead both */
+    const corpus_given_neg *x = a, *y = b;
+    if (x->query != y->query) return x->query < y->query ? -1 : 1;
+    return x->doc < y->doc ? -1 : x->doc > y->doc;
+}
+
+static int qrel_cmp(const void *a, const void *b)
+{
+    const corpus_qrel *x = a, *y = b;
     if (x->query != y->query) return x->query < y->query ? -1 : 1;
     return x->doc < y->doc ? -1 : x->doc > y->doc;
 }
@@ -940,14 +947,14 @@ static int load_flag(corpus *c, const char *path, sy_err *err)
         return -1;
     }
     /* positives -> split "train" (duplicates merged); negatives sorted, deduplicated */
-    qsort(fs.pos, fs.npos, sizeof *fs.pos, pair_cmp);
+    if (fs.npos) qsort(fs.pos, fs.npos, sizeof *fs.pos, qrel_cmp);
     size_t m = 0, nq = 0;
     for (size_t i = 0; i < fs.npos; i++) {
         if (m && fs.pos[m - 1].query == fs.pos[i].query && fs.pos[m - 1].doc == fs.pos[i].doc) continue;
         if (!m || fs.pos[m - 1].query != fs.pos[i].query) nq++;
         fs.pos[m++] = fs.pos[i];
     }
-    qsort(c->negs, c->nnegs, sizeof *c->negs, pair_cmp);
+    if (c->nnegs) qsort(c->negs, c->nnegs, sizeof *c->negs, neg_cmp);
     size_t k = 0;
     for (size_t i = 0; i < c->nnegs; i++) {
         if (k && c->negs[k - 1].query == c->negs[i].query && c->negs[k - 1].doc == c->negs[i].doc) continue;
@@ -1028,6 +1035,7 @@ corpus *corpus_load(const char *path, corpus_format fmt, sy_err *err)
     sy_buf_free(&c->s1);
     sy_buf_free(&c->s2);
     sy_buf_free(&c->s3);
+    if (!rc && !c->ndocs) warnf(c, "%s: no documents loaded; check that this is the right data set", path);
     if (rc) {
         corpus_free(c);
         return NULL;
