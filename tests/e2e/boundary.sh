@@ -1,0 +1,13 @@
+#!/bin/sh
+# The engine stays a UI-free library: no curses/readline includes, no printing
+# to stdout, no exit(), and tui/ reaches the engine only through engine/*.h.
+. tests/e2e/lib.sh.inc
+hits=$(grep -nE '#include[[:space:]]*[<"](n?curses|ncursesw/|readline/)' engine/*.[ch])
+[ -z "$hits" ] && ok "engine includes no UI headers" || fail "engine includes UI headers" "$hits"
+hits=$(grep -nE '(^|[^_a-zA-Z])(exit|printf|puts|putchar|perror)[[:space:]]*\(' engine/*.c | grep -v '^[^:]*:[0-9]*:[[:space:]]*/\?\*' | grep -v '^[^:]*:[0-9]*:[[:space:]]*"')
+[ -z "$hits" ] && ok "engine neither prints nor exits" || fail "engine prints or exits" "$hits"
+hits=$(grep -nE '(stdout|stderr)' engine/*.c | grep -v '^[^:]*:[0-9]*:[[:space:]]*/\?\*' | grep -v '^[^:]*:[0-9]*:[[:space:]]*"')
+[ -z "$hits" ] && ok "engine does not touch stdout/stderr" || fail "engine uses stdout/stderr" "$hits"
+hits=$(grep -nE '#include[[:space:]]*"' tui/*.c tui/*.h 2>/dev/null | grep -vE '"(\.\./engine/[a-z_0-9]+\.h|[a-z_0-9]+\.(h|def))"')
+[ -z "$hits" ] && ok "tui includes only engine headers and its own" || fail "tui includes something else" "$hits"
+done_tests
