@@ -1,0 +1,267 @@
+/* gencorpus: write a synthetic retrieval data set for benchmarks.
+ *
+ *   gencorpus [--format beir|msmarco] [--docs N] [--queries Q] [--words W]
+ *             [--vocab V] [--seed S] OUTDIR
+ *
+ * Documents have W words on average (uniform in [W/2, 3W/2]) drawn from a
+ * Zipfian vocabulary of V pseudo-words (rank r -> syllables "ka", "lo", ...;
+ * exponent 1.0, alias-table sampling).  Each query is 3-6 words picked from one
+ * random target document, which becomes its only relevant document (rel 1);
+ * the first 80% of queries go to split "train", the rest to "test" (BEIR) or
+ * "dev" (MS MARCO).  Same arguments and seed -> byte-identical output.
+ *
+ * BEIR:     OUTDIR/corpus.jsonl {"_id":"d<i>","title":..,"text":..},
+ *           OUTDIR/queries.jsonl {"_id":"q<i>","text":..}, OUTDIR/qrels/{train,test}.tsv
+ * MS MARCO: OUTDIR/collection.tsv (i<TAB>text), OUTDIR/queries.{train,dev}.tsv,
+ *           OUTDIR/qrels.{train,dev}.tsv (TREC "qid 0 pid 1"). */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static uint64_t rng_state;
+static uint64_t rng(void)   /* splitmix64 */
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static uint64_t rng_below(uint64_t n) { return n ? rng() % n : 0; }
+static double rng_unit(void) { return (double)(rng() >> 11) * (1.0 / 9007199254740992.0); }
+
+/* Vose alias table over Zipf(1.0) ranks. */
+static double *alias_p;
+static uint32_t *alias_a;
+static size_t nvocab;
+static char **words;
+static size_t *word_len;
+
+static void build_vocab(size_t v)
+{
+    static const char cons[] = "kltmnprsdbgvzfhjwcxy", vow[] = "aeiou";
+    nvocab = v;
+    words = malloc(v * sizeof *words);
+    word_len = malloc(v * sizeof *word_len);
+    for (size_t r = 0; r < v; r++) {
+        char buf[32];
+        int digits[8], nd = 0;
+        size_t x = r;
+        do {
+            digits[nd++] = (int)(x % 100);
+            x /= 100;
+        } while (x);
+        int l = 0;
+        for (int i = nd - 1; i >= 0; i--) {
+            buf[l++] = cons[digits[i] / 5];
+            buf[l++] = vow[digits[i] % 5];
+        }
+        buf[l] = '\0';
+        words[r] = strdup(buf);
+        word_len[r] = (size_t)l;
+    }
+    double *p = malloc(v * sizeof *p), sum = 0;
+    for (size_t r = 0; r < v; r++) sum += p[r] = 1.0 / (double)(r + 1);
+    alias_p = malloc(v * sizeof *alias_p);
+    alias_a = malloc(v * sizeof *alias_a);
+    uint32_t *small = malloc(v * sizeof *small), *large = malloc(v * sizeof *large);
+    size_t ns = 0, nl = 0;
+    for (size_t r = 0; r < v; r++) {
+        p[r] = p[r] / sum * (double)v;
+        if (p[r] < 1.0) small[ns++] = (uint32_t)r;
+        else large[nl++] = (uint32_t)r;
+    }
+    while (ns && nl) {
+        uint32_t s = small[--ns], g = large[--nl];
+        alias_p[s] = p[s];
+        alias_a[s] = g;
+        p[g] -= 1.0 - p[s];
+        if (p[g] < 1.0) small[ns++] = g;
+        else large[nl++] = g;
+    }
+    while (nl) alias_p[large[--nl]] = 1.0;
+    while (ns) alias_p[small[--ns]] = 1.0;
+    free(p);
+    free(small);
+    free(large);
+}
+
+static uint32_t zipf_word(void)
+{
+    uint32_t i = (uint32_t)rng_below(nvocab);
+    return rng_unit() < alias_p[i] ? i : alias_a[i];
+}
+
+static void die(const char *what, const char *path)
+{
+    fprintf(stderr, "gencorpus: %s %s: %s\n", what, path, strerror(errno));
+    exit(1);
+}
+
+static FILE *open_out(const char *dir, const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f) die("cannot create", path);
+    setvbuf(f, NULL, _IOFBF, 1 << 20);
+    return f;
+}
+
+static void close_out(FILE *f, const char *name)
+{
+    if (ferror(f) || fclose(f)) die("cannot write", name);
+}
+
+typedef struct {
+    uint32_t doc, query;
+} target;
+
+static int target_cmp(const void *a, const void *b)
+{
+    const target *x = a, *y = b;
+    return x->doc != y->doc ? (x->doc < y->doc ? -1 : 1) : (x->query < y->query ? -1 : x->query > y->query);
+}
+
+static const char usage[] =
+    "usage: gencorpus [--format beir|msmarco] [--docs N] [--queries Q] [--words W] [--vocab V] [--seed S] OUTDIR\n"
+    "  --format   beir (default) or msmarco\n"
+    "  --docs     number of documents (default 10000)\n"
+    "  --queries  number of queries, each with one relevant document (default 100)\n"
+    "  --words    mean words per document (default 55)\n"
+    "  --vocab    vocabulary size, Zipf-distributed (default 50000)\n"
+    "  --seed     random seed (default 1)\n";
+
+int main(int argc, char **argv)
+{
+    int msmarco = 0;
+    size_t ndocs = 10000, nq = 100, mean = 55, vocab = 50000;
+    uint64_t seed = 1;
+    static const struct option opts[] = {{"format", 1, 0, 'f'}, {"docs", 1, 0, 'n'},  {"queries", 1, 0, 'q'},
+                                         {"words", 1, 0, 'w'},  {"vocab", 1, 0, 'v'}, {"seed", 1, 0, 's'},
+                                         {"help", 0, 0, 'h'},   {0, 0, 0, 0}};
+    int o;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (o) {
+        case 'f':
+            if (strcmp(optarg, "beir") == 0) msmarco = 0;
+            else if (strcmp(optarg, "msmarco") == 0) msmarco = 1;
+            else { fprintf(stderr, "gencorpus: --format must be beir or msmarco\n%s", usage); return 2; }
+            break;
+        case 'n': ndocs = strtoull(optarg, NULL, 10); break;
+        case 'q': nq = strtoull(optarg, NULL, 10); break;
+        case 'w': mean = strtoull(optarg, NULL, 10); break;
+        case 'v': vocab = strtoull(optarg, NULL, 10); break;
+        case 's': seed = strtoull(optarg, NULL, 10); break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: fputs(usage, stderr); return 2;
+        }
+    }
+    if (optind != argc - 1 || !ndocs || !mean || !vocab || ndocs > UINT32_MAX || nq > UINT32_MAX) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    const char *out = argv[optind];
+    if (mkdir(out, 0755) < 0 && errno != EEXIST) die("cannot create", out);
+    rng_state = seed;
+    build_vocab(vocab);
+
+    target *tg = malloc((nq ? nq : 1) * sizeof *tg);
+    for (size_t q = 0; q < nq; q++) tg[q] = (target){(uint32_t)rng_below(ndocs), (uint32_t)q};
+    qsort(tg, nq, sizeof *tg, target_cmp);
+    char **qtext = calloc(nq ? nq : 1, sizeof *qtext);
+
+    FILE *fc = open_out(out, msmarco ? "collection.tsv" : "corpus.jsonl");
+    size_t cap = 64 + mean * 2, *doc = malloc(cap * 2 * sizeof *doc), ti = 0;
+    char *line = malloc(cap * 2 * 40 + 256);
+    for (size_t d = 0; d < ndocs; d++) {
+        size_t nw = mean / 2 + rng_below(mean + 1), l = 0;
+        if (!nw) nw = 1;
+        for (size_t i = 0; i < nw; i++) doc[i] = zipf_word();
+        if (msmarco) {
+            l = (size_t)sprintf(line, "%zu\t", d);
+        } else {
+            l = (size_t)sprintf(line, "{\"_id\": \"d%zu\", \"title\": \"", d);
+            size_t nt = 2 + rng_below(4);
+            for (size_t i = 0; i < nt; i++) {
+                uint32_t w = zipf_word();
+                if (i) line[l++] = ' ';
+                memcpy(line + l, words[w], word_len[w]);
+                l += word_len[w];
+            }
+            memcpy(line + l, "\", \"text\": \"", 12);
+            l += 12;
+        }
+        for (size_t i = 0; i < nw; i++) {
+            if (i) line[l++] = ' ';
+            memcpy(line + l, words[doc[i]], word_len[doc[i]]);
+            l += word_len[doc[i]];
+        }
+        if (!msmarco) {
+            memcpy(line + l, "\"}", 2);
+            l += 2;
+        }
+        line[l++] = '\n';
+        fwrite(line, 1, l, fc);
+        for (; ti < nq && tg[ti].doc == d; ti++) {
+            size_t k = 3 + rng_below(4), ql = 0;
+            char *qt = malloc(k * 24 + 1);
+            for (size_t i = 0; i < k; i++) {
+                size_t w = doc[rng_below(nw)];
+                if (i) qt[ql++] = ' ';
+                memcpy(qt + ql, words[w], word_len[w]);
+                ql += word_len[w];
+            }
+            qt[ql] = '\0';
+            qtext[tg[ti].query] = qt;
+        }
+    }
+    close_out(fc, "corpus");
+    free(line);
+    free(doc);
+
+    /* queries and qrels; doc of query q: look it up in the sorted targets */
+    uint32_t *qdoc = malloc((nq ? nq : 1) * sizeof *qdoc);
+    for (size_t i = 0; i < nq; i++) qdoc[tg[i].query] = tg[i].doc;
+    size_t ntrain = nq * 8 / 10;
+    if (msmarco) {
+        FILE *f[2] = {open_out(out, "queries.train.tsv"), open_out(out, "queries.dev.tsv")};
+        FILE *r[2] = {open_out(out, "qrels.train.tsv"), open_out(out, "qrels.dev.tsv")};
+        for (size_t q = 0; q < nq; q++) {
+            int s = q >= ntrain;
+            fprintf(f[s], "%zu\t%s\n", q, qtext[q]);
+            fprintf(r[s], "%zu\t0\t%u\t1\n", q, qdoc[q]);
+        }
+        for (int s = 0; s < 2; s++) {
+            close_out(f[s], "queries");
+            close_out(r[s], "qrels");
+        }
+    } else {
+        FILE *f = open_out(out, "queries.jsonl");
+        char qdir[4096];
+        snprintf(qdir, sizeof qdir, "%s/qrels", out);
+        if (mkdir(qdir, 0755) < 0 && errno != EEXIST) die("cannot create", qdir);
+        FILE *r[2] = {open_out(qdir, "train.tsv"), open_out(qdir, "test.tsv")};
+        for (int s = 0; s < 2; s++) fputs("query-id\tcorpus-id\tscore\n", r[s]);
+        for (size_t q = 0; q < nq; q++) {
+            fprintf(f, "{\"_id\": \"q%zu\", \"text\": \"%s\"}\n", q, qtext[q]);
+            fprintf(r[q >= ntrain], "q%zu\td%u\t1\n", q, qdoc[q]);
+        }
+        close_out(f, "queries");
+        for (int s = 0; s < 2; s++) close_out(r[s], "qrels");
+    }
+    for (size_t q = 0; q < nq; q++) free(qtext[q]);
+    free(qtext);
+    free(qdoc);
+    free(tg);
+    for (size_t r = 0; r < nvocab; r++) free(words[r]);
+    free(words);
+    free(word_len);
+    free(alias_p);
+    free(alias_a);
+    return 0;
+}
