@@ -103,10 +103,14 @@ int cmd_info(int argc, char **argv)
         printf("qrels    ");
         for (size_t i = 0; i < corpus_nsplits(co); i++)
             printf(" %s %zu", corpus_split(co, i)->name, corpus_split(co, i)->n);
-        printf("\nnegatives %zu over %zu queries:", neg_store_count(ns), neg_store_nqueries(ns));
+        printf("\nnegatives %zu over %zu queries", neg_store_count(ns), neg_store_nqueries(ns));
+        const char *sep = " (";
         for (int src = 0; src < NEG_NSOURCES; src++)
-            if (neg_store_count_source(ns, src)) printf(" %s %zu", neg_source_name(src), neg_store_count_source(ns, src));
-        printf(", %zu suspected false negatives\n", neg_store_count_flag(ns, NEG_F_SUSPECT));
+            if (neg_store_count_source(ns, src)) {
+                printf("%s%s %zu", sep, neg_source_name(src), neg_store_count_source(ns, src));
+                sep = ", ";
+            }
+        printf("%s; %zu suspected false negatives\n", *sep == ',' ? ")" : "", neg_store_count_flag(ns, NEG_F_SUSPECT));
         printf("labels    %zu accepted, %zu rejected, %zu cleared\n", labels_count(lb, LABEL_ACCEPT),
                labels_count(lb, LABEL_REJECT), labels_count(lb, LABEL_NONE));
         printf("runs      %zu\n", count_runs(s));
