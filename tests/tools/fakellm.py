@@ -1,0 +1,279 @@
+#!/usr/bin/env python3
+"""fakellm: a local OpenAI-compatible chat-completions server that injects faults.
+
+Used by tests/unit/test_llm.c, test_synth.c, tests/e2e/synth.sh and the
+benchmark.  Standard library only (asyncio); listens on 127.0.0.1.
+
+    python3 tests/tools/fakellm.py --port-file F [--port N] [--latency S]
+        [--mix SPEC] [--seed N] [--fn-rate R] [--key KEY]
+
+Endpoints
+  POST .../chat/completions   the API (any prefix before /chat/completions)
+  GET  /stats                 {"requests": N, "ok": N, "faults": {name: N},
+                               "authorized": N, "bad_key": N, "bodies": N}
+  POST /reset                 zero the counters (and the per-body attempt counts)
+  POST /control               {"mix": SPEC, "latency": S, "fn_rate": R}
+
+Directed faults: a request whose messages contain the marker
+[[fault:NAME:N]] gets fault NAME on its first N attempts (counted per exact
+request body), then a normal answer.  NAME is one of
+  429      HTTP 429 with "Retry-After: 1"
+  500 503  HTTP 5xx with an error body
+  timeout  no answer for 30 s (the client's timeout must fire)
+  drop     the connection is closed without an answer
+  empty    200 with "choices": []
+  length   200, finish_reason "length", the JSON cut in half
+  garbage  200 with a body that is not JSON
+  prose    200, the JSON answer wrapped in prose (not a fault: always)
+  fence    200, the JSON answer in a ```json fence (not a fault: always)
+  nonjson  200, an answer with no JSON object in it
+Random faults: --mix "429:0.1,500:0.05,drop:0.05,timeout:0.01,empty:0.05,
+length:0.02,garbage:0.02,fence:0.2,prose:0.1" draws one per attempt (seeded).
+
+Answers: a reflection prompt (mentions "verdict") gets {"verdict","reason"}:
+"false_negative" when the judged text contains FALSE_NEG, or with
+probability --fn-rate (seeded by the body).  Otherwise a synthesis answer
+{"reasoning","negatives":[{"text","attributes"}]} with as many negatives as
+the prompt asks for ("Write N hard negative").
+"""
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import random
+import re
+import sys
+
+STATE = {
+    "requests": 0, "ok": 0, "faults": {}, "authorized": 0, "bad_key": 0,
+    "attempts": {}, "mix": [], "latency": 0.0, "fn_rate": 0.0, "seed": 1, "key": None,
+}
+
+
+def parse_mix(spec):
+    out = []
+    for part in (spec or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        name, _, p = part.partition(":")
+        out.append((name, float(p)))
+    return out
+
+
+def count_fault(name):
+    STATE["faults"][name] = STATE["faults"].get(name, 0) + 1
+
+
+def all_text(body):
+    msgs = body.get("messages") or []
+    return "\n".join(str(m.get("content", "")) for m in msgs if isinstance(m, dict))
+
+
+def make_answer(body, text):
+    h = int(hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12], 16)
+    if "verdict" in text and "false_negative" in text:
+        m = re.search(r"<<<\s*(.*?)\s*>>>", text, re.S)
+        judged = m.group(1) if m else text
+        fn = "FALSE_NEG" in judged or (h % 1000) < STATE["fn_rate"] * 1000
+        if fn:
+            return {"verdict": "false_negative", "reason": "the passage states the answer to the query"}
+        return {"verdict": "negative", "reason": "related topic, but it does not answer the query"}
+    m = re.search(r"Write (\d+) hard negative", text)
+    k = int(m.group(1)) if m else 2
+    q = re.search(r"Query:\s*(.*)", text)
+    query = q.group(1).strip() if q else "the query"
+    words = [w for w in re.findall(r"[A-Za-z]+", query) if len(w) > 3][:4] or ["topic"]
+    negs = []
+    for i in range(k):
+        w = words[(h + i) % len(words)]
+        negs.append({"text": "A study of %s in %s variant %d, covering setup %d but not the asked result."
+                             % (w, " ".join(words), i + 1, (h >> (i % 16)) % 97),
+                     "attributes": {"variant": i + 1}})
+    return {"reasoning": "The query asks about %s; these passages share its terms but not its answer." % query,
+            "negatives": negs}
+
+
+def completion(body, content, finish="stop"):
+    ptoks = max(1, len(json.dumps(body.get("messages", []))) // 4)
+    return {
+        "id": "chatcmpl-fake", "object": "chat.completion", "created": 0,
+        "model": body.get("model", "fake"),
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                     "finish_reason": finish}],
+        "usage": {"prompt_tokens": ptoks, "completion_tokens": max(1, len(content) // 4),
+                  "total_tokens": ptoks + max(1, len(content) // 4)},
+    }
+
+
+async def respond(writer, status, obj=None, raw=None, headers=()):
+    reason = {200: "OK", 429: "Too Many Requests", 500: "Internal Server Error",
+              503: "Service Unavailable", 404: "Not Found", 400: "Bad Request", 401: "Unauthorized"}.get(status, "X")
+    data = raw if raw is not None else json.dumps(obj).encode()
+    head = "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n" % (status, reason, len(data))
+    for k, v in headers:
+        head += "%s: %s\r\n" % (k, v)
+    writer.write(head.encode() + b"\r\n" + data)
+    await writer.drain()
+
+
+async def handle_chat(writer, headers, raw):
+    """Returns False when the connection must be dropped."""
+    STATE["requests"] += 1
+    auth = headers.get("authorization")
+    if auth:
+        STATE["authorized"] += 1
+        if STATE["key"] and auth != "Bearer " + STATE["key"]:
+            STATE["bad_key"] += 1
+            await respond(writer, 401, {"error": {"message": "bad key"}})
+            return True
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        await respond(writer, 400, {"error": {"message": "body is not JSON"}})
+        return True
+    text = all_text(body)
+    bkey = hashlib.sha256(raw).hexdigest()
+    attempt = STATE["attempts"].get(bkey, 0) + 1
+    STATE["attempts"][bkey] = attempt
+    fault = None
+    for m in re.finditer(r"\[\[fault:([a-z0-9]+):(\d+)\]\]", text):
+        if attempt <= int(m.group(2)):
+            fault = m.group(1)
+            break
+    wrap = None
+    for w in ("prose", "fence", "nonjson"):
+        if "[[fault:%s" % w in text:
+            wrap = w
+    if fault in ("prose", "fence", "nonjson"):
+        fault = None
+    if fault is None and STATE["mix"]:
+        rnd = random.Random("%s:%s:%d" % (STATE["seed"], bkey, attempt))
+        x = rnd.random()
+        for name, p in STATE["mix"]:
+            if x < p:
+                if name in ("prose", "fence"):
+                    wrap = name
+                else:
+                    fault = name
+                break
+            x -= p
+    if STATE["latency"]:
+        await asyncio.sleep(STATE["latency"])
+    if fault:
+        count_fault(fault)
+    if fault == "429":
+        await respond(writer, 429, {"error": {"message": "rate limited"}}, headers=[("Retry-After", "1")])
+        return True
+    if fault in ("500", "503"):
+        await respond(writer, int(fault), {"error": {"message": "server error"}})
+        return True
+    if fault == "timeout":
+        await asyncio.sleep(30)
+        return False
+    if fault == "drop":
+        return False
+    if fault == "empty":
+        c = completion(body, "x")
+        c["choices"] = []
+        await respond(writer, 200, c)
+        return True
+    if fault == "garbage":
+        await respond(writer, 200, raw=b"<html>502 bad gateway</html>")
+        return True
+    ans = json.dumps(make_answer(body, text))
+    if fault == "length":
+        await respond(writer, 200, completion(body, ans[: len(ans) // 2], "length"))
+        return True
+    if wrap == "fence":
+        ans = "```json\n" + ans + "\n```"
+    elif wrap == "prose":
+        ans = "Sure! Here is the JSON you asked for:\n" + ans + "\nLet me know if you need more."
+    elif wrap == "nonjson":
+        ans = "I am sorry, I cannot help with that."
+    STATE["ok"] += 1
+    await respond(writer, 200, completion(body, ans))
+    return True
+
+
+async def client(reader, writer):
+    try:
+        while True:
+            line = await reader.readline()
+            if not line:
+                break
+            parts = line.decode("latin-1").split()
+            if len(parts) < 2:
+                break
+            method, path = parts[0], parts[1]
+            headers = {}
+            while True:
+                h = await reader.readline()
+                if h in (b"\r\n", b"\n", b""):
+                    break
+                k, _, v = h.decode("latin-1").partition(":")
+                headers[k.strip().lower()] = v.strip()
+            n = int(headers.get("content-length", "0") or 0)
+            raw = await reader.readexactly(n) if n else b""
+            if method == "POST" and path.endswith("/chat/completions"):
+                if not await handle_chat(writer, headers, raw):
+                    break
+            elif method == "GET" and path == "/stats":
+                s = {k: STATE[k] for k in ("requests", "ok", "faults", "authorized", "bad_key")}
+                s["bodies"] = len(STATE["attempts"])
+                await respond(writer, 200, s)
+            elif method == "POST" and path == "/reset":
+                STATE.update(requests=0, ok=0, faults={}, authorized=0, bad_key=0, attempts={})
+                await respond(writer, 200, {"ok": True})
+            elif method == "POST" and path == "/control":
+                c = json.loads(raw or b"{}")
+                if "mix" in c:
+                    STATE["mix"] = parse_mix(c["mix"])
+                if "latency" in c:
+                    STATE["latency"] = float(c["latency"])
+                if "fn_rate" in c:
+                    STATE["fn_rate"] = float(c["fn_rate"])
+                await respond(writer, 200, {"ok": True})
+            else:
+                await respond(writer, 404, {"error": {"message": "no such endpoint " + path}})
+            if headers.get("connection", "").lower() == "close":
+                break
+    except (ConnectionError, asyncio.IncompleteReadError):
+        pass
+    finally:
+        try:
+            writer.close()
+        except Exception:
+            pass
+
+
+async def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--port-file")
+    ap.add_argument("--latency", type=float, default=0.0)
+    ap.add_argument("--mix", default="")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--fn-rate", type=float, default=0.0)
+    ap.add_argument("--key", default=None, help="require this bearer key (401 otherwise)")
+    a = ap.parse_args()
+    STATE.update(latency=a.latency, mix=parse_mix(a.mix), seed=a.seed, fn_rate=a.fn_rate, key=a.key)
+    server = await asyncio.start_server(client, "127.0.0.1", a.port, backlog=512)
+    port = server.sockets[0].getsockname()[1]
+    if a.port_file:
+        tmp = a.port_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("%d\n" % port)
+        os.rename(tmp, a.port_file)
+    else:
+        print(port, flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        sys.exit(0)
