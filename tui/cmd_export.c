@@ -1,0 +1,221 @@
+/* syneg export: the curated pool as training data (flag, st, tevatron, trec),
+ * a report beside it, and optionally a torchrun launch script. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../engine/export.h"
+#include "../engine/launch.h"
+#include "../engine/session.h"
+#include "cli.h"
+
+const char cmd_export_help[] =
+    "usage: syneg export SESSION --format FORMAT -o FILE [options]\n"
+    "\n"
+    "Write the session's curated pool, with every human label applied, as training\n"
+    "data.  One line per training instance (query, positive) with a group of N\n"
+    "negatives, a fraction R synthetic (llm, offline) and 1-R retrieved (bm25, dense,\n"
+    "import, manual).  Rejected negatives never appear; suspected false negatives\n"
+    "and filtered rows only when a person accepted them.  The same seed gives\n"
+    "byte-identical files.  A report (instances, negatives per source, fills,\n"
+    "exclusions by reason) is printed and written to FILE.report.json.\n"
+    "\n"
+    "formats:\n"
+    "  flag       FlagEmbedding JSONL {query, pos, neg[, pos_scores, neg_scores][, prompt]}\n"
+    "  st         sentence-transformers JSONL {anchor, positive, negative_1..negative_N}\n"
+    "  tevatron   Tevatron JSONL {query_id, query, positive_passages, negative_passages}\n"
+    "  trec       the pool as a TREC run (FILE) and the labels applied to the split's\n"
+    "             qrels as TREC qrels (FILE.qrels): rejected negatives become relevant\n"
+    "\n"
+    "options:\n"
+    "  -f, --format FORMAT   flag | st | tevatron | trec (required)\n"
+    "  -o, --output FILE     output file (required)\n"
+    "  --mix R | R0:R1       synthetic fraction per group, 0..1 (default 0.5); R0:R1 moves\n"
+    "                        it linearly from R0 to R1 over the instances and epochs written\n"
+    "  --num N               negatives per instance (default 7)\n"
+    "  --strategy S          instance: every group mixes both kinds (default);\n"
+    "                        batch: each instance from one kind, batches balanced to R\n"
+    "  --batch-size B        batch window for --strategy batch (default 32)\n"
+    "  --seed S              sampling seed (default 42)\n"
+    "  --epochs E            write E epochs one after another, fresh draws each (default 1)\n"
+    "  --shuffle             seeded shuffle of the instances of each epoch (default: corpus order)\n"
+    "  --promote             rejected negatives (false negatives) join the positives\n"
+    "  --reviewed-only       only negatives a person accepted\n"
+    "  --split NAME          qrels split giving the positives (default: the session's train split)\n"
+    "  --scores              flag: add pos_scores (qrels grade) and neg_scores (source score)\n"
+    "  --prompt TEXT         flag: add \"prompt\": TEXT (query instruction) to every line\n"
+    "  --no-title            flag/st: passages without their title (default \"title text\")\n"
+    "  --json                print the report as JSON instead of text\n"
+    "  --launch torchrun     also write FILE.launch.sh for a multi-GPU run of an existing trainer\n"
+    "  --trainer T           flag (FlagEmbedding embedder fine-tuning, for --format flag) or\n"
+    "                        st (train_st.py, MultipleNegativesRankingLoss, for --format st);\n"
+    "                        default follows the format\n"
+    "  --gpus G              GPUs per node in the launch script (default 1)\n"
+    "  --nodes K             nodes in the launch script (default 1)\n"
+    "Hyper-parameters of the launch script come from the session's train.* settings\n"
+    "(train.init, train.epochs, train.batch, train.lr, train.temp, train.max_len, ...).\n";
+
+static void print_report(const char *path, const export_opts *o, const export_stats *st)
+{
+    if (o->format == EXPORT_TREC) {
+        printf("wrote %s (trec run: %zu rows over %zu queries, %zu bytes)\n", path, st->lines, st->run_queries, st->bytes);
+        printf("wrote %s.qrels (%zu rows; labels made %zu relevant, %zu non-relevant)\n", path, st->qrels_rows,
+               st->labels_relevant, st->labels_nonrelevant);
+        if (st->synthetic_skipped) printf("  %zu synthetic negatives left out (no corpus docid)\n", st->synthetic_skipped);
+        printf("report %s.report.json\n", path);
+        return;
+    }
+    const mix_report *m = &st->mix;
+    printf("wrote %s (%s, %zu lines, %zu bytes)\n", path, export_format_name(o->format), st->lines, st->bytes);
+    printf("  instances %zu per epoch over %zu queries (positives: %zu from qrels, %zu promoted)\n",
+           m->instances, m->queries, m->positives_qrels, m->positives_promoted);
+    if (m->skipped_no_negatives)
+        printf("  skipped %zu positives whose query has no usable negative\n", m->skipped_no_negatives);
+    size_t syn = 0, ret = 0;
+    for (int i = 0; i < NEG_NSOURCES; i++) {
+        if (mix_source_class(i) == MIX_SYNTHETIC) syn += m->drawn[i];
+        else ret += m->drawn[i];
+    }
+    printf("  negatives %zu: synthetic %zu (", syn + ret, syn);
+    int first = 1;
+    for (int i = 0; i < NEG_NSOURCES; i++)
+        if (mix_source_class(i) == MIX_SYNTHETIC) { printf("%s%s %zu", first ? "" : ", ", neg_source_name(i), m->drawn[i]); first = 0; }
+    printf("), retrieved %zu (", ret);
+    first = 1;
+    for (int i = 0; i < NEG_NSOURCES; i++)
+        if (mix_source_class(i) == MIX_RETRIEVED) { printf("%s%s %zu", first ? "" : ", ", neg_source_name(i), m->drawn[i]); first = 0; }
+    printf(")\n");
+    printf("  fills: %zu retrieved for missing synthetic, %zu synthetic for missing retrieved; repeats %zu\n",
+           m->fill_synthetic_short, m->fill_retrieved_short, m->repeats);
+    printf("  excluded:");
+    for (int i = 0; i < MIX_NX; i++) printf("%s %s %zu", i ? "," : "", mix_exclusion_name(i), m->excluded[i]);
+    printf("\nreport %s.report.json\n", path);
+}
+
+int cmd_export(int argc, char **argv)
+{
+    enum { O_MIX = 256, O_NUM, O_STRATEGY, O_BATCH, O_SEED, O_EPOCHS, O_SHUFFLE, O_PROMOTE, O_REVIEWED,
+           O_SPLIT, O_SCORES, O_PROMPT, O_NOTITLE, O_JSON, O_LAUNCH, O_TRAINER, O_GPUS, O_NODES };
+    static const struct option opts[] = {
+        {"format", required_argument, 0, 'f'}, {"output", required_argument, 0, 'o'},
+        {"mix", required_argument, 0, O_MIX}, {"num", required_argument, 0, O_NUM},
+        {"strategy", required_argument, 0, O_STRATEGY}, {"batch-size", required_argument, 0, O_BATCH},
+        {"seed", required_argument, 0, O_SEED}, {"epochs", required_argument, 0, O_EPOCHS},
+        {"shuffle", no_argument, 0, O_SHUFFLE}, {"promote", no_argument, 0, O_PROMOTE},
+        {"reviewed-only", no_argument, 0, O_REVIEWED}, {"split", required_argument, 0, O_SPLIT},
+        {"scores", no_argument, 0, O_SCORES}, {"prompt", required_argument, 0, O_PROMPT},
+        {"no-title", no_argument, 0, O_NOTITLE}, {"json", no_argument, 0, O_JSON},
+        {"launch", required_argument, 0, O_LAUNCH}, {"trainer", required_argument, 0, O_TRAINER},
+        {"gpus", required_argument, 0, O_GPUS}, {"nodes", required_argument, 0, O_NODES},
+        {0, 0, 0, 0}};
+    export_opts eo;
+    export_opts_default(&eo);
+    eo.format = -1;
+    const char *out = NULL, *launcher = NULL;
+    int trainer = -1, json = 0;
+    long v, gpus = 1, nodes = 1;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":f:o:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            if ((eo.format = export_format_parse(optarg)) < 0)
+                return cli_usage("export", "unknown format '%s': use flag, st, tevatron or trec", optarg);
+            break;
+        case 'o': out = optarg; break;
+        case O_MIX:
+            if (mix_parse_ratio(optarg, &eo.mix.mix_start, &eo.mix.mix_end))
+                return cli_usage("export", "--mix takes R or R0:R1 with values in 0..1, not '%s'", optarg);
+            break;
+        case O_NUM:
+            if (cli_parse_long(optarg, 1, 10000, &v)) return cli_usage("export", "--num takes 1..10000, not '%s'", optarg);
+            eo.mix.num = (unsigned)v;
+            break;
+        case O_STRATEGY:
+            if ((eo.mix.strategy = mix_strategy_parse(optarg)) < 0)
+                return cli_usage("export", "unknown strategy '%s': use instance or batch", optarg);
+            break;
+        case O_BATCH:
+            if (cli_parse_long(optarg, 1, 1000000, &v)) return cli_usage("export", "--batch-size takes a positive number, not '%s'", optarg);
+            eo.mix.batch_size = (unsigned)v;
+            break;
+        case O_SEED:
+            if (cli_parse_long(optarg, 0, 0x7fffffffffffffffL, &v)) return cli_usage("export", "--seed takes a non-negative integer, not '%s'", optarg);
+            eo.mix.seed = (uint64_t)v;
+            break;
+        case O_EPOCHS:
+            if (cli_parse_long(optarg, 1, 1000, &v)) return cli_usage("export", "--epochs takes 1..1000, not '%s'", optarg);
+            eo.epochs = (unsigned)v;
+            break;
+        case O_SHUFFLE: eo.mix.shuffle = 1; break;
+        case O_PROMOTE: eo.mix.promote = 1; break;
+        case O_REVIEWED: eo.mix.reviewed_only = 1; break;
+        case O_SPLIT: eo.mix.split = optarg; break;
+        case O_SCORES: eo.scores = 1; break;
+        case O_PROMPT: eo.prompt = optarg; break;
+        case O_NOTITLE: eo.no_title = 1; break;
+        case O_JSON: json = 1; break;
+        case O_LAUNCH: launcher = optarg; break;
+        case O_TRAINER:
+            if ((trainer = launch_trainer_parse(optarg)) < 0)
+                return cli_usage("export", "unknown trainer '%s': use flag or st", optarg);
+            break;
+        case O_GPUS:
+            if (cli_parse_long(optarg, 1, 4096, &gpus)) return cli_usage("export", "--gpus takes 1..4096, not '%s'", optarg);
+            break;
+        case O_NODES:
+            if (cli_parse_long(optarg, 1, 4096, &nodes)) return cli_usage("export", "--nodes takes 1..4096, not '%s'", optarg);
+            break;
+        case ':': return cli_usage("export", "option '%s' needs a value", argv[optind - 1]);
+        default: return cli_usage("export", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (argc - optind != 1) return cli_usage("export", "expected one SESSION folder");
+    if (eo.format < 0) return cli_usage("export", "--format is required (flag, st, tevatron or trec)");
+    if (!out) return cli_usage("export", "-o FILE is required");
+    if (launcher) {
+        if (strcmp(launcher, "torchrun")) return cli_usage("export", "--launch supports torchrun, not '%s'", launcher);
+        if (trainer < 0) trainer = eo.format == EXPORT_ST ? LAUNCH_ST : LAUNCH_FLAG;
+        if ((trainer == LAUNCH_FLAG && eo.format != EXPORT_FLAG) || (trainer == LAUNCH_ST && eo.format != EXPORT_ST))
+            return cli_usage("export", "--trainer %s reads --format %s data", launch_trainer_name(trainer),
+                             trainer == LAUNCH_ST ? "st" : "flag");
+    } else if (trainer >= 0 || gpus != 1 || nodes != 1) {
+        return cli_usage("export", "--trainer, --gpus and --nodes go with --launch torchrun");
+    }
+
+    sy_err err = {0};
+    session *s = session_open(argv[optind], SESSION_READ, &err);
+    if (!s) return cli_fail(&err);
+    export_stats st;
+    if (export_write(s, &eo, out, &st, &err)) {
+        session_close(s);
+        return cli_fail(&err);
+    }
+    if (json) {
+        sy_buf b = {0};
+        if (export_report_json(s, &eo, &st, &b) == 0) fputs(b.data, stdout);
+        sy_buf_free(&b);
+    } else {
+        print_report(out, &eo, &st);
+    }
+    if (launcher) {
+        launch_opts lo = {
+            .trainer = trainer, .launcher = launcher, .gpus = (unsigned)gpus, .nodes = (unsigned)nodes,
+            .num = eo.mix.num, .scores = eo.scores, .schedule = eo.mix.mix_start != eo.mix.mix_end,
+            .prompt = eo.prompt, .session_name = session_name(s),
+        };
+        char *sp = NULL;
+        if (launch_write(s, &lo, out, &sp, &err)) {
+            session_close(s);
+            return cli_fail(&err);
+        }
+        fprintf(json ? stderr : stdout, "launch %s (torchrun, %ld node%s x %ld GPU%s, %s)%s\n", sp, nodes,
+                nodes > 1 ? "s" : "", gpus, gpus > 1 ? "s" : "",
+                trainer == LAUNCH_ST ? "sentence-transformers MNRL" : "FlagEmbedding",
+                trainer == LAUNCH_ST ? "; trainer train_st.py beside it" : "");
+        free(sp);
+    }
+    session_close(s);
+    return EXIT_OK;
+}
