@@ -1,0 +1,226 @@
+/* analyzer: UAX#29-style word splitting, possessive removal, lower-casing,
+ * stop words and Porter stemming (see analyzer.h). */
+#include "analyzer.h"
+
+#include <libstemmer.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+#define AN_MAX_TOKEN 255   /* Lucene StandardTokenizer's default max token length (chars) */
+
+/* word-break classes we distinguish */
+enum {
+    WB_OTHER, WB_ALETTER, WB_NUMERIC, WB_KATAKANA, WB_EXTENDNUMLET,
+    WB_MIDLETTER, WB_MIDNUM, WB_MIDNUMLET, WB_EXTEND, WB_IDEO
+};
+
+struct analyzer {
+    struct sb_stemmer *stem;
+    char *buf;       /* lower-cased token */
+    size_t cap;
+};
+
+static const char *const stopwords[] = {
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into",
+    "is", "it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then",
+    "there", "these", "they", "this", "to", "was", "will", "with",
+};
+
+int an_is_stopword(const char *w, size_t len)
+{
+    if (len < 1 || len > 5) return 0;
+    for (size_t i = 0; i < sizeof stopwords / sizeof stopwords[0]; i++)
+        if (strlen(stopwords[i]) == len && memcmp(stopwords[i], w, len) == 0) return 1;
+    return 0;
+}
+
+analyzer *an_new(sy_err *err)
+{
+    analyzer *a = calloc(1, sizeof *a);
+    if (!a) { sy_fail(err, SY_ENOMEM, "analyzer: out of memory"); return NULL; }
+    a->stem = sb_stemmer_new("porter", "UTF_8");
+    if (!a->stem) {
+        free(a);
+        sy_fail(err, SY_EUNSUP, "libstemmer has no \"porter\" algorithm; install libstemmer0d");
+        return NULL;
+    }
+    a->cap = 4 * AN_MAX_TOKEN + 8;
+    a->buf = malloc(a->cap);
+    if (!a->buf) { an_free(a); sy_fail(err, SY_ENOMEM, "analyzer: out of memory"); return NULL; }
+    return a;
+}
+
+void an_free(analyzer *a)
+{
+    if (!a) return;
+    if (a->stem) sb_stemmer_delete(a->stem);
+    free(a->buf);
+    free(a);
+}
+
+static int wb_class(int32_t c)
+{
+    if (c < 128) {
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return WB_ALETTER;
+        if (c >= '0' && c <= '9') return WB_NUMERIC;
+        switch (c) {
+        case '_': return WB_EXTENDNUMLET;
+        case ':': return WB_MIDLETTER;
+        case '.': case '\'': return WB_MIDNUMLET;
+        case ',': case ';': return WB_MIDNUM;
+        default: return WB_OTHER;
+        }
+    }
+    switch (c) {
+    case 0x00B7: case 0x0387: case 0x05F4: case 0x2027: case 0xFE13: case 0xFE55: case 0xFF1A:
+        return WB_MIDLETTER;
+    case 0x2018: case 0x2019: case 0x2024: case 0xFE52: case 0xFF07: case 0xFF0E:
+        return WB_MIDNUMLET;
+    case 0x037E: case 0x0589: case 0x060C: case 0x060D: case 0x066C: case 0x07F8:
+    case 0x2044: case 0xFE10: case 0xFE14: case 0xFE50: case 0xFE54: case 0xFF0C: case 0xFF1B:
+        return WB_MIDNUM;
+    default: break;
+    }
+    if ((c >= 0x3040 && c <= 0x309F) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x4E00 && c <= 0x9FFF) ||
+        (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x20000 && c <= 0x2FA1F))
+        return WB_IDEO;
+    if ((c >= 0x30A0 && c <= 0x30FF) || (c >= 0x31F0 && c <= 0x31FF) || (c >= 0xFF66 && c <= 0xFF9F))
+        return WB_KATAKANA;
+    switch (utf8proc_category(c)) {
+    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_NL:
+        return WB_ALETTER;
+    case UTF8PROC_CATEGORY_ND: return WB_NUMERIC;
+    case UTF8PROC_CATEGORY_MN: case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME:
+    case UTF8PROC_CATEGORY_CF: return WB_EXTEND;
+    case UTF8PROC_CATEGORY_PC: return WB_EXTENDNUMLET;
+    default: return WB_OTHER;
+    }
+}
+
+/* Decode one code point at p (n bytes left); invalid bytes read as U+FFFD, 1 byte. */
+static inline size_t next_cp(const uint8_t *p, size_t n, int32_t *cp)
+{
+    if (p[0] < 0x80) { *cp = p[0]; return 1; }
+    utf8proc_ssize_t k = utf8proc_iterate(p, (utf8proc_ssize_t)(n > 4 ? 4 : n), cp);
+    if (k <= 0) { *cp = 0xFFFD; return 1; }
+    return (size_t)k;
+}
+
+/* Skip Extend/Format code points from i; returns the new position. */
+static size_t skip_extend(const uint8_t *s, size_t n, size_t i)
+{
+    while (i < n) {
+        int32_t cp;
+        size_t k = next_cp(s + i, n - i, &cp);
+        if (wb_class(cp) != WB_EXTEND) break;
+        i += k;
+    }
+    return i;
+}
+
+static int joins(int prev, int next)
+{
+    switch (next) {
+    case WB_ALETTER: return prev == WB_ALETTER || prev == WB_NUMERIC || prev == WB_EXTENDNUMLET;
+    case WB_NUMERIC: return prev == WB_ALETTER || prev == WB_NUMERIC || prev == WB_EXTENDNUMLET;
+    case WB_KATAKANA: return prev == WB_KATAKANA || prev == WB_EXTENDNUMLET;
+    case WB_EXTENDNUMLET:
+        return prev == WB_ALETTER || prev == WB_NUMERIC || prev == WB_KATAKANA || prev == WB_EXTENDNUMLET;
+    default: return 0;
+    }
+}
+
+/* Possessive, lower-case, stop, stem one raw token; emit it.  Returns 0 none
+ * emitted, 1 emitted, -1 stop requested. */
+static int emit(analyzer *a, const uint8_t *s, size_t n, an_term_fn fn, void *ctx)
+{
+    /* EnglishPossessiveFilter: drop a trailing 's (also ’s, ＇s) */
+    if (n >= 2 && (s[n - 1] == 's' || s[n - 1] == 'S')) {
+        if (s[n - 2] == '\'') n -= 2;
+        else if (n >= 4 && s[n - 4] == 0xE2 && s[n - 3] == 0x80 && s[n - 2] == 0x99) n -= 4;
+        else if (n >= 4 && s[n - 4] == 0xEF && s[n - 3] == 0xBC && s[n - 2] == 0x87) n -= 4;
+    }
+    size_t o = 0, chars = 0;
+    for (size_t i = 0; i < n && chars < AN_MAX_TOKEN;) {
+        int32_t cp;
+        size_t k = next_cp(s + i, n - i, &cp);
+        i += k;
+        chars++;
+        if (cp < 128) {
+            a->buf[o++] = (char)(cp >= 'A' && cp <= 'Z' ? cp + 32 : cp);
+        } else {
+            o += (size_t)utf8proc_encode_char(utf8proc_tolower(cp), (utf8proc_uint8_t *)a->buf + o);
+        }
+    }
+    if (!o) return 0;
+    a->buf[o] = '\0';
+    if (an_is_stopword(a->buf, o)) return 0;
+    const char *t = a->buf;
+    size_t tl = o;
+    if (chars > 2) {
+        const sb_symbol *st = sb_stemmer_stem(a->stem, (const sb_symbol *)a->buf, (int)o);
+        if (st) { t = (const char *)st; tl = (size_t)sb_stemmer_length(a->stem); }
+    }
+    if (fn && fn(ctx, t, tl)) return -1;
+    return 1;
+}
+
+long an_analyze(analyzer *a, const char *text, size_t len, an_term_fn fn, void *ctx)
+{
+    const uint8_t *s = (const uint8_t *)text;
+    long count = 0;
+    size_t i = 0;
+    while (i < len) {
+        int32_t cp;
+        size_t k = next_cp(s + i, len - i, &cp);
+        int cls = wb_class(cp);
+        if (cls == WB_IDEO) {
+            size_t end = skip_extend(s, len, i + k);
+            int r = emit(a, s + i, end - i, fn, ctx);
+            if (r < 0) return -1;
+            count += r;
+            i = end;
+            continue;
+        }
+        if (cls != WB_ALETTER && cls != WB_NUMERIC && cls != WB_KATAKANA && cls != WB_EXTENDNUMLET) {
+            i += k;
+            continue;
+        }
+        size_t start = i, end = skip_extend(s, len, i + k);
+        int last = cls, has_alnum = cls != WB_EXTENDNUMLET;
+        while (end < len) {
+            int32_t c2;
+            size_t k2 = next_cp(s + end, len - end, &c2);
+            int nc = wb_class(c2);
+            if (joins(last, nc)) {
+                last = nc;
+                has_alnum |= nc != WB_EXTENDNUMLET;
+                end = skip_extend(s, len, end + k2);
+                continue;
+            }
+            if (nc == WB_MIDLETTER || nc == WB_MIDNUM || nc == WB_MIDNUMLET) {
+                size_t j = skip_extend(s, len, end + k2);
+                if (j >= len) break;
+                int32_t c3;
+                size_t k3 = next_cp(s + j, len - j, &c3);
+                int nn = wb_class(c3);
+                int ok = (last == WB_ALETTER && nn == WB_ALETTER && (nc == WB_MIDLETTER || nc == WB_MIDNUMLET)) ||
+                         (last == WB_NUMERIC && nn == WB_NUMERIC && (nc == WB_MIDNUM || nc == WB_MIDNUMLET));
+                if (!ok) break;
+                end = skip_extend(s, len, j + k3);
+                continue;
+            }
+            break;
+        }
+        if (has_alnum) {
+            int r = emit(a, s + start, end - start, fn, ctx);
+            if (r < 0) return -1;
+            count += r;
+        }
+        i = end;
+    }
+    return count;
+}

@@ -1,0 +1,42 @@
+/* analyzer: English text analysis in the manner of Lucene's EnglishAnalyzer /
+ * Anserini's DefaultEnglishAnalyzer (the analyzer of the BEIR "flat" BM25
+ * baselines):
+ *   1. Unicode word splitting after UAX#29 word-boundary rules (the core of
+ *      Lucene's StandardTokenizer): letters and digits join into words; "." and
+ *      "'" join letters ("u.s", "don't") and digits ("3.14"); "," and ";" join
+ *      digits ("1,000"); "_" joins anything; combining marks stay with their
+ *      base; Han ideographs and Hiragana are one token per character.
+ *   2. English possessive removal: a trailing 's / ’s / ＇s is dropped.
+ *   3. Lower-casing per code point (utf8proc).
+ *   4. Lucene's 33 English stop words removed (they do not count in lengths).
+ *   5. Porter stemming with libstemmer's "porter" algorithm; as in Lucene's
+ *      PorterStemmer, tokens of at most two characters are left unstemmed.
+ * Differences from Lucene are listed in README (BM25 notes).
+ *
+ * An analyzer owns a stemmer and scratch buffers: not thread-safe, so each
+ * thread makes its own (cheap).  Terms passed to the callback are borrowed and
+ * valid only during the call.  Errors through sy_err. */
+#ifndef SY_ANALYZER_H
+#define SY_ANALYZER_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+typedef struct analyzer analyzer;
+
+/* Called once per emitted term (UTF-8, NUL-terminated, len bytes).  Return
+ * non-zero to stop the analysis early. */
+typedef int (*an_term_fn)(void *ctx, const char *term, size_t len);
+
+analyzer *an_new(sy_err *err);
+void an_free(analyzer *a);
+
+/* Analyze len bytes of text (need not be NUL-terminated).  Returns the number
+ * of terms emitted (the Lucene field length), or -1 when the callback stopped. */
+long an_analyze(analyzer *a, const char *text, size_t len, an_term_fn fn, void *ctx);
+
+/* 1 when the lower-cased word is one of Lucene's English stop words. */
+int an_is_stopword(const char *w, size_t len);
+
+#endif
