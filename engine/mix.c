@@ -238,6 +238,7 @@ static int build_query(mix_set *m, neg_store *ns, labels *lb, uint32_t q,
 {
     const char *qid = corpus_query_id(m->c, q);
     mix_query mq = { .query = q, .pos_off = m->npos, .pool_off = m->npool };
+    size_t excl[MIX_NX] = {0}, cand[NEG_NSOURCES] = {0}, promoted = 0, from_qrels = 0;
 
     for (size_t i = 0; i < nrows; i++) {
         if (rows[i].rel <= 0) continue;
@@ -248,7 +249,7 @@ static int build_query(mix_set *m, neg_store *ns, labels *lb, uint32_t q,
             .score = (float)rows[i].rel, .label = LABEL_NONE,
         };
         if (add_pos(m, &p)) goto nomem;
-        m->rep.positives_qrels++;
+        from_qrels++;
     }
 
     size_t nref = 0;
@@ -276,16 +277,16 @@ static int build_query(mix_set *m, neg_store *ns, labels *lb, uint32_t q,
         if (rc < 0) goto nomem;
         if (x == -1 && rc == 1) x = MIX_X_UNKNOWN;
         if (x >= 0) {
-            m->rep.excluded[x]++;
+            excl[x]++;
             if (x == MIX_X_REJECTED && m->o.promote && rc == 0) {
                 if (add_pos(m, &p)) goto nomem;
-                m->rep.positives_promoted++;
+                promoted++;
             }
             continue;
         }
         if (GROW(m->pool, m->npool, m->cappool)) goto nomem;
         m->pool[m->npool++] = p;
-        m->rep.candidates[r.source < NEG_NSOURCES ? r.source : NEG_IMPORT]++;
+        cand[r.source < NEG_NSOURCES ? r.source : NEG_IMPORT]++;
     }
 
     /* rejected labels on corpus documents that are not in the store */
@@ -300,12 +301,20 @@ static int build_query(mix_set *m, neg_store *ns, labels *lb, uint32_t q,
             .score = 0, .label = LABEL_REJECT,
         };
         if (add_pos(m, &p)) goto nomem;
-        m->rep.positives_promoted++;
+        promoted++;
     }
 
     mq.npos = m->npos - mq.pos_off;
     mq.npool = m->npool - mq.pool_off;
-    if (mq.npos == 0) return 0;
+    if (mq.npos == 0) {
+        m->npool = mq.pool_off;     /* a query without positives gives nothing */
+        return 0;
+    }
+    /* counted only for queries that have positives: what training would see */
+    m->rep.positives_qrels += from_qrels;
+    m->rep.positives_promoted += promoted;
+    for (int i = 0; i < MIX_NX; i++) m->rep.excluded[i] += excl[i];
+    for (int i = 0; i < NEG_NSOURCES; i++) m->rep.candidates[i] += cand[i];
     if (mq.npool == 0) {
         m->rep.skipped_no_negatives += mq.npos;
         return 0;

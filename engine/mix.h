@@ -22,7 +22,8 @@
  *   flag DUP                         excluded unless accepted ("duplicate");
  *   a qrels positive of the query    always excluded ("positive");
  *   an id neither in the corpus nor carrying text: excluded ("unknown").
- * Each exclusion is counted once per (query, row) in mix_report.
+ * Each exclusion is counted once per (query, row) in mix_report, for the
+ * queries that have positives (the ones training sees).
  *
  * Drawing (mix_draw, per epoch).  Strategy MIX_INSTANCE: each group takes
  * round(R*N) synthetic and the rest retrieved, sampled without replacement;
