@@ -1,0 +1,87 @@
+/* mine: positive-aware hard-negative mining from a retriever into the
+ * session's negatives store.
+ *
+ * For every query of the training split that has a positive (rel >= 1):
+ *   1. retrieve the top range_hi documents; keep ranks range_lo+1..range_hi
+ *      (1-based ranks of the retriever's list, positives included in the count);
+ *   2. mask every known positive;
+ *   3. text de-duplication with sy_text_hash over "title text": a candidate
+ *      whose text equals a positive's is kept only as a suspect (NEG_F_DUP |
+ *      NEG_F_SUSPECT); a candidate repeating an earlier candidate's text is dropped;
+ *   4. positive-aware false-negative filters against the query's best positive
+ *      score P (bm25: scored exactly; dense: known only when a positive is in
+ *      the retrieved list, otherwise these filters are skipped for the query):
+ *        max_score S: score > S                 -> NEG_F_MAXSCORE
+ *        margin M:    score > P - M             -> NEG_F_MARGIN
+ *        max_rel R:   score > R * P (R = 0.95)  -> NEG_F_MAXREL
+ *      a filtered candidate is kept as a suspected false negative (NEG_F_SUSPECT);
+ *   5. from the clean candidates take `num`: the best-ranked (sample top) or a
+ *      seeded random choice (sample random; the seed mixed with the query id,
+ *      so the choice does not depend on order or threads).
+ * Rows go to one segment written with NEG_REPLACE (re-mining replaces this
+ * source's earlier rows of each query) with source, 1-based rank, score,
+ * flags and prov, a JSON object {"pos":P,"ratio":score/P,"filters":[...]}.
+ * The report (counts and score distributions) is returned and saved as
+ * SESSION/cache/mine-<retriever>-report.json.
+ *
+ * Borrows session and retriever; not thread-safe.  Errors through sy_err. */
+#ifndef SY_MINE_H
+#define SY_MINE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "retriever.h"
+#include "session.h"
+
+typedef struct {
+    const char *split;        /* NULL: the session's train split */
+    unsigned range_lo, range_hi;   /* default 10:100 */
+    unsigned num;             /* negatives per query, default 8 */
+    int sample_random;        /* 0: top, 1: random */
+    uint64_t seed;
+    double max_rel;           /* <= 0: off; default 0.95 */
+    double margin;            /* NAN: off */
+    double max_score;         /* NAN: off */
+    size_t max_queries;       /* 0: all (for tests and benchmarks) */
+    void (*progress)(void *ctx, size_t done, size_t total);
+    void *progress_ctx;
+} mine_opts;
+
+typedef struct {
+    size_t n;
+    double mean, min, p10, p50, p90, max;
+} mine_dist;
+
+typedef struct {
+    char retriever[16], split[64];
+    unsigned range_lo, range_hi, num;
+    int sample_random;
+    uint64_t seed;
+    double max_rel, margin, max_score;   /* the filters used (NAN: off) */
+    size_t queries;           /* queries in the split */
+    size_t mined;             /* queries with a positive that were mined */
+    size_t no_positive;       /* queries without any positive (skipped) */
+    size_t short_queries;     /* mined queries left with fewer than num negatives */
+    size_t no_pos_score;      /* queries where the positive score was unknown */
+    size_t candidates;        /* candidates in the rank window */
+    size_t masked_pos;        /* positives masked */
+    size_t dup_pos, dup_neg;  /* texts equal to a positive / to another candidate */
+    size_t by_max_score, by_margin, by_max_rel;   /* removed by each filter (overlapping) */
+    size_t suspects;          /* rows written as suspected false negatives */
+    size_t negatives;         /* clean negatives written */
+    mine_dist pos, neg, gap, suspect;  /* score distributions; gap = P - negative score */
+    double seconds, retrieve_seconds;
+} mine_report;
+
+void mine_opts_default(mine_opts *o);
+/* Parse "A:B" (0 <= A < B). */
+int mine_parse_range(const char *s, unsigned *lo, unsigned *hi, sy_err *err);
+
+int mine_run(session *s, retriever *r, const mine_opts *o, mine_report *rep, sy_err *err);
+/* The report as a JSON object (caller owns the reference). */
+json_t *mine_report_json(const mine_report *rep);
+
+#endif
