@@ -1,0 +1,281 @@
+/* runs: run folders, status files, progress logs, listing, cancel.
+ * Contract in runs.h. */
+#include "runs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static int valid_id(const char *id)
+{
+    if (!id || !*id || strlen(id) >= sizeof ((run_status *)0)->id) return 0;
+    for (const char *p = id; *p; p++)
+        if (!(('a' <= *p && *p <= 'z') || ('A' <= *p && *p <= 'Z') || ('0' <= *p && *p <= '9') ||
+              *p == '-' || *p == '_' || *p == '.'))
+            return 0;
+    return id[0] != '.';
+}
+
+char *runs_create(const char *session_dir, const char *tag, char **id_out, sy_err *err)
+{
+    char *root = sy_path_join(session_dir, "runs");
+    if (!root) { sy_fail(err, SY_ENOMEM, "out of memory"); return NULL; }
+    if (sy_mkdir_p(root, err)) { free(root); return NULL; }
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    char id[96];
+    for (int n = 1; n < 1000; n++) {
+        if (n == 1) snprintf(id, sizeof id, "%s-%s", stamp, tag && *tag ? tag : "run");
+        else snprintf(id, sizeof id, "%s-%s-%d", stamp, tag && *tag ? tag : "run", n);
+        char *dir = sy_path_join(root, id);
+        if (!dir) break;
+        if (mkdir(dir, 0755) == 0) {
+            free(root);
+            if (id_out) *id_out = strdup(id);
+            return dir;
+        }
+        int e = errno;
+        free(dir);
+        if (e != EEXIST) {
+            sy_fail_errno(err, e, "%s/%s: cannot create the run folder", root, id);
+            free(root);
+            return NULL;
+        }
+    }
+    sy_fail(err, SY_EEXIST, "%s: cannot find a free run id", root);
+    free(root);
+    return NULL;
+}
+
+char *runs_find(const char *session_dir, const char *id, sy_err *err)
+{
+    if (!valid_id(id)) {
+        sy_fail(err, SY_EINVAL, "'%s' is not a run id; 'syneg runs %s' lists them", id ? id : "",
+                session_dir);
+        return NULL;
+    }
+    char *dir = sy_strdup_printf("%s/runs/%s", session_dir, id);
+    if (!dir) { sy_fail(err, SY_ENOMEM, "out of memory"); return NULL; }
+    if (!sy_is_dir(dir)) {
+        sy_fail(err, SY_ENOTFOUND, "%s: no such run; 'syneg runs %s' lists them", dir, session_dir);
+        free(dir);
+        return NULL;
+    }
+    return dir;
+}
+
+int runs_state_final(const char *state)
+{
+    return strcmp(state, "running") != 0;
+}
+
+int runs_write_status(const char *run_dir, const run_status *st, sy_err *err)
+{
+    json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:s}",
+                          "format", RUNS_STATUS_FORMAT, "version", RUNS_STATUS_VERSION,
+                          "id", st->id, "state", st->state, "pid", (json_int_t)st->pid,
+                          "step", (json_int_t)st->step, "total", (json_int_t)st->total,
+                          "epoch", (json_int_t)st->epoch, "updated", st->updated,
+                          "message", st->message);
+    if (!o) return sy_fail(err, SY_ENOMEM, "out of memory");
+    json_object_set_new(o, "checkpoint",
+                        st->checkpoint[0] ? json_string(st->checkpoint) : json_null());
+    char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (!s) return sy_fail(err, SY_ENOMEM, "out of memory");
+    char *path = sy_path_join(run_dir, "status.json");
+    size_t n = strlen(s);
+    s[n] = '\0';
+    int rc = path ? sy_write_file_atomic(path, s, n, err) : sy_fail(err, SY_ENOMEM, "out of memory");
+    free(path);
+    free(s);
+    return rc;
+}
+
+static void copy_str(char *dst, size_t n, json_t *v)
+{
+    const char *s = json_is_string(v) ? json_string_value(v) : "";
+    snprintf(dst, n, "%s", s);
+}
+
+int runs_read_status(const char *run_dir, run_status *st, sy_err *err)
+{
+    memset(st, 0, sizeof *st);
+    const char *slash = strrchr(run_dir, '/');
+    snprintf(st->id, sizeof st->id, "%s", slash ? slash + 1 : run_dir);
+    char *path = sy_path_join(run_dir, "status.json");
+    if (!path) return sy_fail(err, SY_ENOMEM, "out of memory");
+    json_error_t je;
+    json_t *o = json_load_file(path, 0, &je);
+    if (!o) {
+        int rc = sy_fail(err, sy_file_exists(path) ? SY_EPARSE : SY_ENOTFOUND,
+                         "%s:%d: %s; the run may have died before its first status", path,
+                         je.line, je.text);
+        free(path);
+        return rc;
+    }
+    free(path);
+    if (json_is_string(json_object_get(o, "id"))) copy_str(st->id, sizeof st->id, json_object_get(o, "id"));
+    copy_str(st->state, sizeof st->state, json_object_get(o, "state"));
+    copy_str(st->updated, sizeof st->updated, json_object_get(o, "updated"));
+    copy_str(st->checkpoint, sizeof st->checkpoint, json_object_get(o, "checkpoint"));
+    copy_str(st->message, sizeof st->message, json_object_get(o, "message"));
+    st->pid = (long)json_integer_value(json_object_get(o, "pid"));
+    st->step = (long)json_integer_value(json_object_get(o, "step"));
+    st->total = (long)json_integer_value(json_object_get(o, "total"));
+    st->epoch = (long)json_integer_value(json_object_get(o, "epoch"));
+    json_decref(o);
+    if (strcmp(st->state, "running") == 0 &&
+        (st->pid <= 0 || (kill((pid_t)st->pid, 0) < 0 && errno == ESRCH)))
+        snprintf(st->state, sizeof st->state, "killed");
+    return 0;
+}
+
+int runs_log(const char *run_dir, const char *json_line, sy_err *err)
+{
+    char *path = sy_path_join(run_dir, "progress.jsonl");
+    if (!path) return sy_fail(err, SY_ENOMEM, "out of memory");
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        int rc = sy_fail_errno(err, errno, "%s: cannot open", path);
+        free(path);
+        return rc;
+    }
+    size_t n = strlen(json_line);
+    char *line = malloc(n + 2);
+    if (!line) { close(fd); free(path); return sy_fail(err, SY_ENOMEM, "out of memory"); }
+    memcpy(line, json_line, n);
+    line[n] = '\n';
+    int rc = 0;
+    if (sy_write_all(fd, line, n + 1) < 0) rc = sy_fail_errno(err, errno, "%s: cannot append", path);
+    close(fd);
+    free(line);
+    free(path);
+    return rc;
+}
+
+static int cmp_status(const void *a, const void *b)
+{
+    return strcmp(((const run_status *)a)->id, ((const run_status *)b)->id);
+}
+
+int runs_list(const char *session_dir, run_status **out, size_t *n, sy_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    char *root = sy_path_join(session_dir, "runs");
+    if (!root) return sy_fail(err, SY_ENOMEM, "out of memory");
+    DIR *d = opendir(root);
+    if (!d) {
+        int e = errno;
+        free(root);
+        if (e == ENOENT) return 0;
+        return sy_fail_errno(err, e, "%s/runs: cannot list", session_dir);
+    }
+    size_t cap = 0;
+    struct dirent *de;
+    int rc = 0;
+    while ((de = readdir(d))) {
+        if (!valid_id(de->d_name)) continue;
+        char *dir = sy_path_join(root, de->d_name);
+        if (!dir) { rc = sy_fail(err, SY_ENOMEM, "out of memory"); break; }
+        if (!sy_is_dir(dir)) { free(dir); continue; }
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            run_status *p = realloc(*out, cap * sizeof *p);
+            if (!p) { free(dir); rc = sy_fail(err, SY_ENOMEM, "out of memory"); break; }
+            *out = p;
+        }
+        run_status *st = &(*out)[*n];
+        if (runs_read_status(dir, st, NULL) < 0) {
+            /* a folder without a readable status: show it rather than hide it */
+            memset(st, 0, sizeof *st);
+            snprintf(st->id, sizeof st->id, "%.95s", de->d_name);
+            snprintf(st->state, sizeof st->state, "unknown");
+            snprintf(st->message, sizeof st->message, "no readable status.json");
+        }
+        (*n)++;
+        free(dir);
+    }
+    closedir(d);
+    free(root);
+    if (rc) { free(*out); *out = NULL; *n = 0; return rc; }
+    qsort(*out, *n, sizeof **out, cmp_status);
+    return 0;
+}
+
+int runs_cancel(const char *session_dir, const char *id, sy_err *err)
+{
+    char *dir = runs_find(session_dir, id, err);
+    if (!dir) return -1;
+    run_status st;
+    if (runs_read_status(dir, &st, err) < 0) { free(dir); return -1; }
+    if (strcmp(st.state, "running") != 0) {
+        free(dir);
+        return sy_fail(err, SY_EINVAL, "run %s is %s, not running; nothing to cancel", id, st.state);
+    }
+    char *flag = sy_path_join(dir, "cancel");
+    int rc = 0;
+    if (!flag || sy_write_file_atomic(flag, "cancel\n", 7, err) < 0) rc = -1;
+    if (!rc && kill((pid_t)st.pid, SIGTERM) < 0 && errno != ESRCH)
+        rc = sy_fail_errno(err, errno, "run %s: cannot signal process %ld", id, st.pid);
+    free(flag);
+    free(dir);
+    return rc;
+}
+
+int runs_cancel_requested(const char *run_dir)
+{
+    char *flag = sy_path_join(run_dir, "cancel");
+    int r = flag && sy_file_exists(flag);
+    free(flag);
+    return r;
+}
+
+void runs_clear_cancel(const char *run_dir)
+{
+    char *flag = sy_path_join(run_dir, "cancel");
+    if (flag) unlink(flag);
+    free(flag);
+}
+
+int runs_read_progress(const char *run_dir, size_t *offset, sy_buf *out, sy_err *err)
+{
+    char *path = sy_path_join(run_dir, "progress.jsonl");
+    if (!path) return sy_fail(err, SY_ENOMEM, "out of memory");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        free(path);
+        return e == ENOENT ? 0 : sy_fail_errno(err, e, "%s/progress.jsonl: cannot open", run_dir);
+    }
+    free(path);
+    if (lseek(fd, (off_t)*offset, SEEK_SET) < 0) { close(fd); return 0; }
+    size_t start = out->len;
+    char buf[65536];
+    for (;;) {
+        ssize_t r = read(fd, buf, sizeof buf);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        if (sy_buf_append(out, buf, (size_t)r)) { close(fd); return sy_fail(err, SY_ENOMEM, "out of memory"); }
+    }
+    close(fd);
+    /* keep complete lines only */
+    size_t end = out->len;
+    while (end > start && out->data[end - 1] != '\n') end--;
+    *offset += end - start;
+    out->len = end;
+    if (out->data) out->data[end] = '\0';
+    return 0;
+}

@@ -1,0 +1,111 @@
+/* train: contrastive fine-tuning of the BERT encoder on the CPU, as a run.
+ *
+ * A run is a folder SESSION/runs/ID (runs.h) whose config.json holds the
+ * train_opts below.  train_create makes the folder and writes the config;
+ * train_run trains it to the end (or to a cancel), resuming from its last
+ * checkpoint when it has one, so a killed run continues with the same data
+ * order and ends with the same weights and metrics as an uninterrupted run of
+ * the same seed and thread count.
+ *
+ * One step = accum micro-batches of `batch` training instances (mix.h: a
+ * query, its positive and group-1 negatives; with group 1 the positives of the
+ * train split alone).  Loss: InfoNCE (kernels_bwd.h) of the L2-normalised
+ * pooled embeddings with temperature temp, in-batch negatives on by default.
+ * Passage activations are cached for backward in chunks of at most
+ * act_budget_mb; when a batch does not fit, embeddings are computed first and
+ * each chunk is recomputed for its backward (gradient caching), so memory
+ * stays bounded for any batch.  AdamW (betas 0.9/0.999, eps 1e-8, no decay on
+ * biases and LayerNorm), linear warm-up then linear decay to 0, clipping of
+ * the global gradient norm.  No dropout.  Deterministic given the seed and
+ * the thread count.
+ *
+ * Checkpoints: SESSION/runs/ID/ckpt/step-NNNNNNN/ is a Hugging Face folder
+ * (config.json, model.safetensors, vocab.txt, tokenizer_config.json,
+ * modules.json, sentence_bert_config.json, 1_Pooling/config.json,
+ * 2_Normalize/) plus train_state.bin (AdamW moments and position, format in
+ * train.c); the finished model is written the same way to final/.  The last
+ * two checkpoints are kept.
+ *
+ * Progress: one JSON line per step in progress.jsonl
+ *   {"t":ISO,"step":N,"epoch":E,"loss":..,"acc":..,"lr":..,"grad_norm":..,"seq_s":..}
+ * and per evaluation (at step 0, every eval_every steps, and at the end)
+ *   {"t":ISO,"step":N,"eval":{"split":..,"queries":..,"ndcg@10":..,"mrr@10":..,"recall@100":..}}
+ *
+ * Not thread-safe per run; uses kern_set_threads.  Errors through sy_err. */
+#ifndef SY_TRAIN_H
+#define SY_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "err.h"
+
+typedef struct {
+    char init[1024];       /* HF model folder ("" with scratch) */
+    char scratch[16];      /* "tiny" | "mini" | "" */
+    int vocab_size;        /* scratch vocabulary size (default 8000) */
+    int epochs;            /* default 1 */
+    long max_steps;        /* > 0: stop after this many updates (and size the schedule on it) */
+    int batch;             /* instances per micro-batch (default 16) */
+    int group;             /* passages per instance: 1 positive + group-1 negatives (default 8) */
+    int accum;             /* micro-batches per update (default 1) */
+    double lr;             /* default 2e-5 with init, 1e-3 with scratch */
+    double temp;           /* default 0.02 */
+    double weight_decay;   /* default 0.01 */
+    double warmup;         /* fraction of updates spent warming up (default 0.1) */
+    double clip;           /* max global gradient norm, 0 = off (default 1.0) */
+    int max_len_q;         /* default 32 */
+    int max_len_p;         /* default 128 */
+    double mix_start, mix_end;  /* synthetic fraction of each group (mix.h; default 0.5) */
+    int inbatch;           /* in-batch negatives (default 1) */
+    int eval_every;        /* updates between evaluations, 0 = start and end only */
+    int ckpt_every;        /* updates between checkpoints, 0 = end only (default 100) */
+    int eval_queries;      /* cap on evaluated queries, 0 = all */
+    int threads;           /* 0 = all cores */
+    uint64_t seed;         /* default 42 */
+    char pooling[8];       /* "cls" | "mean" | "" (model default; mean for scratch) */
+    int act_budget_mb;     /* activation cache per chunk (default 1024) */
+} train_opts;
+
+void train_opts_default(train_opts *o);
+/* Defaults that depend on other choices (lr by init/scratch); call after
+ * setting options and before train_create. */
+void train_opts_finish(train_opts *o);
+json_t *train_opts_to_json(const train_opts *o);
+/* Missing keys keep their defaults; bad types fail naming the key. */
+int train_opts_from_json(train_opts *o, json_t *j, const char *what, sy_err *err);
+/* Check values; the message names the option and its range. */
+int train_opts_check(const train_opts *o, sy_err *err);
+
+/* Create SESSION/runs/ID with config.json and a status "running" owned by
+ * this process.  Returns the malloc'd run folder (and ID via id_out). */
+char *train_create(const char *session_dir, const train_opts *o, char **id_out, sy_err *err);
+
+typedef struct {
+    /* polled at every step boundary; non-zero stops the run cleanly (a
+     * checkpoint is written and the status becomes "cancelled") */
+    int (*should_stop)(void *ctx);
+    /* every progress line as it is written (may be NULL) */
+    void (*on_line)(void *ctx, const char *json_line);
+    void *ctx;
+} train_hooks;
+
+/* Train the run in run_dir (a folder made by train_create) to its end,
+ * resuming from its last checkpoint.  Writes the status (pid = this process)
+ * as it goes: "done", "cancelled" (returns SY_ECANCEL) or "failed" (with the
+ * message). */
+int train_run(const char *session_dir, const char *run_dir, const train_hooks *hooks, sy_err *err);
+
+/* ---- pieces, public for tests ---- */
+/* Learning rate of update `step` (0-based) of `total`, warm-up `warm` updates. */
+double train_lr_at(double lr, long step, long total, long warm);
+/* AdamW on n floats (update t >= 1 counts from 1). */
+void train_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1,
+                 float b2, float eps, float wd, long t);
+/* Scale g so its L2 norm is at most clip (clip <= 0: no change); returns the
+ * norm before clipping. */
+double train_clip(float *g, size_t n, double clip);
+
+#endif
