@@ -240,7 +240,7 @@ int export_report_json(const session *s, const export_opts *o, const export_stat
         json_object_set_new(r, "qrels_rows", jsize(st->qrels_rows));
         json_object_set_new(r, "labels_relevant", jsize(st->labels_relevant));
         json_object_set_new(r, "labels_nonrelevant", jsize(st->labels_nonrelevant));
-        json_object_set_new(r, "synthetic_skipped", jsize(st->synthetic_skipped));
+        json_object_set_new(r, "not_in_corpus", jsize(st->not_in_corpus));
     } else {
         const mix_report *m = &st->mix;
         json_object_set_new(r, "seed", json_integer((json_int_t)o->mix.seed));
@@ -326,7 +326,7 @@ static int write_trec(session *s, const export_opts *o, const char *path, export
         for (size_t i = 0; i < n; i++) {
             neg_row r;
             neg_store_get(ns, refs[i], &r);
-            if ((r.text && *r.text) || corpus_doc_find(c, r.neg_id) < 0) { st->synthetic_skipped++; continue; }
+            if ((r.text && *r.text) || corpus_doc_find(c, r.neg_id) < 0) { st->not_in_corpus++; continue; }
             k++;
         }
         size_t rank = 0;
@@ -377,7 +377,7 @@ static int write_trec(session *s, const export_opts *o, const char *path, export
         while (li < nql && ql[li].q < q) li++;
         for (; li < nql && ql[li].q == q; li++) {
             int64_t d = corpus_doc_find(c, ql[li].e.neg_id);
-            if (d < 0) { st->synthetic_skipped++; continue; }
+            if (d < 0) { st->not_in_corpus++; continue; }
             int inq = 0;
             for (size_t i = 0; i < nr; i++) if (rows[i].doc == (uint32_t)d) inq = 1;
             if (inq) continue;

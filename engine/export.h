@@ -13,8 +13,8 @@
  *                    and the judgements as TREC qrels (PATH.qrels: "qid 0 docid rel"):
  *                    the split's qrels with every label applied (rejected
  *                    negative -> 1, accepted negative -> 0).  Corpus documents
- *                    only: synthetic texts have no docid an evaluator knows
- *                    (counted as synthetic_skipped).
+ *                    only: synthetic texts (and ids the corpus lacks) have no
+ *                    docid an evaluator knows (counted as not_in_corpus).
  * Flag and st passages are "title text" when the document has a title
  * (opts.no_title: text only); tevatron keeps the title apart.
  *
@@ -49,7 +49,7 @@ typedef struct {
     size_t lines;          /* JSONL lines, or TREC run rows */
     size_t bytes;          /* bytes of the main file */
     /* trec */
-    size_t run_queries, qrels_rows, labels_relevant, labels_nonrelevant, synthetic_skipped;
+    size_t run_queries, qrels_rows, labels_relevant, labels_nonrelevant, not_in_corpus;
 } export_stats;
 
 const char *export_format_name(int fmt);     /* "flag", "st", "tevatron", "trec" */

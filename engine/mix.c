@@ -279,6 +279,7 @@ static int build_query(mix_set *m, neg_store *ns, labels *lb, uint32_t q,
         if (x >= 0) {
             excl[x]++;
             if (x == MIX_X_REJECTED && m->o.promote && rc == 0) {
+                p.score = 1;       /* judged relevant: a positive of grade 1 */
                 if (add_pos(m, &p)) goto nomem;
                 promoted++;
             }
@@ -298,7 +299,7 @@ static int build_query(mix_set *m, neg_store *ns, labels *lb, uint32_t q,
         mix_passage p = {
             .id = corpus_doc_id(m->c, (uint32_t)d), .title = corpus_doc_title(m->c, (uint32_t)d),
             .text = corpus_doc_text(m->c, (uint32_t)d), .source = NEG_MANUAL,
-            .score = 0, .label = LABEL_REJECT,
+            .score = 1, .label = LABEL_REJECT,
         };
         if (add_pos(m, &p)) goto nomem;
         promoted++;

@@ -90,7 +90,7 @@ typedef struct {
     const char *title;    /* "" when none (always "" for synthetic) */
     const char *text;
     int source;           /* neg_source, or MIX_SRC_QRELS for a qrels positive */
-    float score;          /* row score; for a qrels positive its rel */
+    float score;          /* row score; for a positive its grade (qrels rel, 1 if promoted) */
     int label;            /* label_kind the person gave (LABEL_NONE if none) */
 } mix_passage;
 

@@ -61,7 +61,7 @@ static void print_report(const char *path, const export_opts *o, const export_st
         printf("wrote %s (trec run: %zu rows over %zu queries, %zu bytes)\n", path, st->lines, st->run_queries, st->bytes);
         printf("wrote %s.qrels (%zu rows; labels made %zu relevant, %zu non-relevant)\n", path, st->qrels_rows,
                st->labels_relevant, st->labels_nonrelevant);
-        if (st->synthetic_skipped) printf("  %zu synthetic negatives left out (no corpus docid)\n", st->synthetic_skipped);
+        if (st->not_in_corpus) printf("  %zu rows left out: synthetic or not in the corpus (no docid)\n", st->not_in_corpus);
         printf("report %s.report.json\n", path);
         return;
     }
