@@ -7,8 +7,10 @@
  *   - each split holds its qrels sorted by (query, doc).
  * Files are read with read(2) in big chunks (not mmap), so the resident size is
  * the arena + tables, not arena + file.  Every line is checked for UTF-8 first
- * (invalid bytes become U+FFFD, with a warning); JSON lines are parsed with
- * jansson (json_loadb per line). */
+ * (invalid bytes become U+FFFD, with a warning); BEIR JSON lines go through a
+ * strict hand-written fast path that falls back to jansson for anything
+ * unusual, so jansson has the last word on what is malformed (FlagEmbedding
+ * lines use jansson directly). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -210,6 +212,10 @@ static int lr_next(line_reader *r, char **line, size_t *len, sy_err *err)
             r->start = nl ? r->start + n + 1 : r->end;
             if (n && s[n - 1] == '\r') n--;
             s[n] = '\0';
+            if (r->lineno == 0 && n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {   /* a UTF-8 byte-order mark */
+                s += 3;
+                n -= 3;
+            }
             r->lineno++;
             *line = s;
             *len = n;
@@ -448,6 +454,265 @@ static json_t *json_line(corpus *c, const char *line, size_t len, const char *pa
     return o;
 }
 
+
+/* ---- the JSON fast path ------------------------------------------------------
+ * A strict parser for one JSON object per line that decodes the wanted
+ * top-level string fields and validates (skips) everything else.  It accepts
+ * only what jansson accepts and gives the same values (last duplicate key
+ * wins); whenever it meets anything unusual (escaped keys, exponents, long or
+ * "-0" numbers, \u0000, lone surrogates, deep nesting) or malformed, it
+ * returns 0 and the caller asks jansson, whose verdict and message count. */
+
+typedef struct {
+    const char *p, *e;
+} jcur;
+
+static void jws(jcur *j)
+{
+    while (j->p < j->e && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')) j->p++;
+}
+
+static int hex4(const char *p, const char *e, uint32_t *u)
+{
+    if (e - p < 4) return -1;
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9') v |= (uint32_t)(c - '0');
+        else if (c >= 'a' && c <= 'f') v |= (uint32_t)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F') v |= (uint32_t)(c - 'A' + 10);
+        else return -1;
+    }
+    *u = v;
+    return 0;
+}
+
+static size_t utf8_enc(uint32_t u, char *b)
+{
+    if (u < 0x80) { b[0] = (char)u; return 1; }
+    if (u < 0x800) { b[0] = (char)(0xC0 | u >> 6); b[1] = (char)(0x80 | (u & 0x3F)); return 2; }
+    if (u < 0x10000) {
+        b[0] = (char)(0xE0 | u >> 12);
+        b[1] = (char)(0x80 | ((u >> 6) & 0x3F));
+        b[2] = (char)(0x80 | (u & 0x3F));
+        return 3;
+    }
+    b[0] = (char)(0xF0 | u >> 18);
+    b[1] = (char)(0x80 | ((u >> 12) & 0x3F));
+    b[2] = (char)(0x80 | ((u >> 6) & 0x3F));
+    b[3] = (char)(0x80 | (u & 0x3F));
+    return 4;
+}
+
+/* The string after an opening quote: decoded into out, or only checked when
+ * out is NULL.  0 ok, -1 leave it to jansson. */
+static int jstr(jcur *j, sy_buf *out)
+{
+    const char *p = j->p, *e = j->e;
+    for (;;) {
+        const char *s = p;
+        while (p < e && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20) p++;
+        if (out && p > s && sy_buf_append(out, s, (size_t)(p - s))) return -1;
+        if (p >= e || (unsigned char)*p < 0x20) return -1;
+        if (*p == '"') {
+            j->p = p + 1;
+            return 0;
+        }
+        if (e - p < 2) return -1;
+        char ch, c = p[1];
+        p += 2;
+        switch (c) {
+        case '"': ch = '"'; break;
+        case '\\': ch = '\\'; break;
+        case '/': ch = '/'; break;
+        case 'b': ch = '\b'; break;
+        case 'f': ch = '\f'; break;
+        case 'n': ch = '\n'; break;
+        case 'r': ch = '\r'; break;
+        case 't': ch = '\t'; break;
+        case 'u': {
+            uint32_t u, lo;
+            if (hex4(p, e, &u)) return -1;
+            p += 4;
+            if (u >= 0xD800 && u <= 0xDBFF) {
+                if (e - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, e, &lo) || lo < 0xDC00 || lo > 0xDFFF)
+                    return -1;
+                p += 6;
+                u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+            } else if (u == 0 || (u >= 0xDC00 && u <= 0xDFFF)) {
+                return -1;
+            }
+            char b[4];
+            if (out && sy_buf_append(out, b, utf8_enc(u, b))) return -1;
+            continue;
+        }
+        default: return -1;
+        }
+        if (out && sy_buf_append(out, &ch, 1)) return -1;
+    }
+}
+
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* A number; *is_int when it has no fraction.  Exponents and long literals are
+ * left to jansson (its overflow rules). */
+static int jnum(jcur *j, int *is_int)
+{
+    const char *p = j->p, *e = j->e, *s = p;
+    if (p < e && *p == '-') p++;
+    if (p >= e) return -1;
+    if (*p == '0') p++;
+    else if (*p >= '1' && *p <= '9')
+        while (p < e && is_digit(*p)) p++;
+    else return -1;
+    *is_int = 1;
+    if (p < e && *p == '.') {
+        p++;
+        if (p >= e || !is_digit(*p)) return -1;
+        while (p < e && is_digit(*p)) p++;
+        *is_int = 0;
+    }
+    if (p < e && (*p == 'e' || *p == 'E')) return -1;
+    if (p - s > 18 || (p - s == 2 && s[0] == '-' && s[1] == '0')) return -1;
+    j->p = p;
+    return 0;
+}
+
+static int jskip(jcur *j, int depth)
+{
+    if (j->p >= j->e) return -1;
+    char c = *j->p;
+    if (c == '"') {
+        j->p++;
+        return jstr(j, NULL);
+    }
+    if (c == '{' || c == '[') {
+        if (depth > 64) return -1;
+        char close = c == '{' ? '}' : ']';
+        j->p++;
+        jws(j);
+        if (j->p < j->e && *j->p == close) {
+            j->p++;
+            return 0;
+        }
+        for (;;) {
+            if (c == '{') {
+                if (j->p >= j->e || *j->p != '"') return -1;
+                j->p++;
+                if (jstr(j, NULL)) return -1;
+                jws(j);
+                if (j->p >= j->e || *j->p != ':') return -1;
+                j->p++;
+                jws(j);
+            }
+            if (jskip(j, depth + 1)) return -1;
+            jws(j);
+            if (j->p >= j->e) return -1;
+            if (*j->p == ',') {
+                j->p++;
+                jws(j);
+                continue;
+            }
+            if (*j->p == close) {
+                j->p++;
+                return 0;
+            }
+            return -1;
+        }
+    }
+    if (c == '-' || is_digit(c)) {
+        int is_int;
+        return jnum(j, &is_int);
+    }
+    static const char *const lit[] = {"true", "false", "null"};
+    for (int i = 0; i < 3; i++) {
+        size_t l = strlen(lit[i]);
+        if ((size_t)(j->e - j->p) >= l && memcmp(j->p, lit[i], l) == 0) {
+            j->p += l;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Decode the top-level fields names[0..nf) of the object on this line into
+ * bufs (kinds[i] = JF_*); field int_field may also be an integer.  1 when the
+ * line was parsed, 0 when jansson must decide. */
+static int fast_fields(const char *s, size_t n, const char *const *names, sy_buf **bufs, int *kinds, int nf,
+                       int int_field)
+{
+    jcur j = {s, s + n};
+    for (int i = 0; i < nf; i++) {
+        kinds[i] = JF_ABSENT;
+        bufs[i]->len = 0;
+        if (sy_buf_reserve(bufs[i], 0)) return 0;
+        bufs[i]->data[0] = '\0';
+    }
+    jws(&j);
+    if (j.p >= j.e || *j.p != '{') return 0;
+    j.p++;
+    jws(&j);
+    if (j.p < j.e && *j.p == '}') {
+        j.p++;
+    } else {
+        for (;;) {
+            if (j.p >= j.e || *j.p != '"') return 0;
+            const char *k = ++j.p;
+            while (j.p < j.e && *j.p != '"' && *j.p != '\\' && (unsigned char)*j.p >= 0x20) j.p++;
+            if (j.p >= j.e || *j.p != '"') return 0;
+            size_t kl = (size_t)(j.p - k);
+            j.p++;
+            jws(&j);
+            if (j.p >= j.e || *j.p != ':') return 0;
+            j.p++;
+            jws(&j);
+            int f = -1;
+            for (int i = 0; i < nf && f < 0; i++)
+                if (strlen(names[i]) == kl && memcmp(names[i], k, kl) == 0) f = i;
+            if (f < 0) {
+                if (jskip(&j, 1)) return 0;
+            } else {
+                sy_buf *b = bufs[f];
+                b->len = 0;
+                b->data[0] = '\0';
+                char c = j.p < j.e ? *j.p : 0;
+                const char *ns = j.p;
+                int is_int;
+                if (c == '"') {
+                    j.p++;
+                    if (jstr(&j, b)) return 0;
+                    kinds[f] = JF_STRING;
+                } else if (f == int_field && (c == '-' || is_digit(c))) {
+                    if (jnum(&j, &is_int)) return 0;
+                    if (is_int && sy_buf_append(b, ns, (size_t)(j.p - ns))) return 0;
+                    kinds[f] = is_int ? JF_STRING : JF_OTHER;
+                } else if (j.e - j.p >= 4 && memcmp(j.p, "null", 4) == 0) {
+                    j.p += 4;
+                    kinds[f] = JF_NULL;
+                } else {
+                    if (jskip(&j, 1)) return 0;
+                    kinds[f] = JF_OTHER;
+                }
+            }
+            jws(&j);
+            if (j.p >= j.e) return 0;
+            if (*j.p == ',') {
+                j.p++;
+                jws(&j);
+                continue;
+            }
+            if (*j.p == '}') {
+                j.p++;
+                break;
+            }
+            return 0;
+        }
+    }
+    jws(&j);
+    return j.p == j.e;
+}
+
 /* ---- BEIR ------------------------------------------------------------------- */
 
 typedef int (*line_fn)(corpus *c, char *line, size_t len, const char *path, size_t lineno, sy_err *err);
@@ -472,38 +737,53 @@ static int each_line(corpus *c, const char *path, line_fn fn, sy_err *err)
     return rc < 0 ? -1 : 0;
 }
 
+static const char *const beir_doc_keys[] = {"_id", "title", "text"};
+
 static int beir_doc_line(corpus *c, char *line, size_t len, const char *path, size_t lineno, sy_err *err)
 {
-    json_t *o = json_line(c, line, len, path, lineno);
-    if (!o) return 0;
-    int rc = 0;
-    int k1 = json_field(o, "_id", &c->s1, 1), k2 = json_field(o, "title", &c->s2, 0), k3 = json_field(o, "text", &c->s3, 0);
-    if (k1 != JF_STRING)
+    sy_buf *b[3] = {&c->s1, &c->s2, &c->s3};
+    int k[3];
+    if (!fast_fields(line, len, beir_doc_keys, b, k, 3, 0)) {
+        json_t *o = json_line(c, line, len, path, lineno);
+        if (!o) return 0;
+        for (int i = 0; i < 3; i++) k[i] = json_field(o, beir_doc_keys[i], b[i], i == 0);
+        json_decref(o);
+    }
+    if (k[0] != JF_STRING) {
         warnf(c, "%s:%zu: no \"_id\" string; line skipped; every document needs {\"_id\",\"title\",\"text\"}",
               path, lineno);
-    else if (k2 == JF_OTHER || k3 == JF_OTHER)
-        warnf(c, "%s:%zu: \"%s\" is not a string; line skipped", path, lineno, k2 == JF_OTHER ? "title" : "text");
-    else
-        rc = add_doc(c, c->s1.data, c->s1.len, c->s2.data ? c->s2.data : "", c->s2.len,
-                     c->s3.data ? c->s3.data : "", c->s3.len, path, lineno, err);
-    json_decref(o);
-    return rc;
+        return 0;
+    }
+    if (k[1] == JF_OTHER || k[2] == JF_OTHER) {
+        warnf(c, "%s:%zu: \"%s\" is not a string; line skipped", path, lineno, k[1] == JF_OTHER ? "title" : "text");
+        return 0;
+    }
+    return add_doc(c, c->s1.data, c->s1.len, k[1] == JF_STRING ? c->s2.data : "", k[1] == JF_STRING ? c->s2.len : 0,
+                   k[2] == JF_STRING ? c->s3.data : "", k[2] == JF_STRING ? c->s3.len : 0, path, lineno, err);
 }
+
+static const char *const beir_query_keys[] = {"_id", "text"};
 
 static int beir_query_line(corpus *c, char *line, size_t len, const char *path, size_t lineno, sy_err *err)
 {
-    json_t *o = json_line(c, line, len, path, lineno);
-    if (!o) return 0;
-    int rc = 0;
-    int k1 = json_field(o, "_id", &c->s1, 1), k3 = json_field(o, "text", &c->s3, 0);
-    if (k1 != JF_STRING)
+    sy_buf *b[2] = {&c->s1, &c->s3};
+    int k[2];
+    if (!fast_fields(line, len, beir_query_keys, b, k, 2, 0)) {
+        json_t *o = json_line(c, line, len, path, lineno);
+        if (!o) return 0;
+        for (int i = 0; i < 2; i++) k[i] = json_field(o, beir_query_keys[i], b[i], i == 0);
+        json_decref(o);
+    }
+    if (k[0] != JF_STRING) {
         warnf(c, "%s:%zu: no \"_id\" string; line skipped; every query needs {\"_id\",\"text\"}", path, lineno);
-    else if (k3 == JF_OTHER)
+        return 0;
+    }
+    if (k[1] == JF_OTHER) {
         warnf(c, "%s:%zu: \"text\" is not a string; line skipped", path, lineno);
-    else
-        rc = add_query(c, c->s1.data, c->s1.len, c->s3.data ? c->s3.data : "", c->s3.len, path, lineno, err);
-    json_decref(o);
-    return rc;
+        return 0;
+    }
+    return add_query(c, c->s1.data, c->s1.len, k[1] == JF_STRING ? c->s3.data : "", k[1] == JF_STRING ? c->s3.len : 0,
+                     path, lineno, err);
 }
 
 /* ---- qrels -------------------------------------------------------------------- */

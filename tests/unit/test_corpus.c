@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 
 #include "../check.h"
+#include <jansson.h>
+
 #include "corpus.h"
 
 static char *tmp;
@@ -134,10 +136,10 @@ TEST(beir_small)
 
 TEST(beir_edge_lines)
 {
-    /* no newline at the end, CRLF, a line longer than the 4 MiB read chunk */
+    /* a byte-order mark, no newline at the end, CRLF, a line longer than the 4 MiB read chunk */
     size_t big = 5u << 20;
     char *s = malloc(big + 200);
-    strcpy(s, "{\"_id\": \"a\", \"text\": \"x\"}\r\n{\"_id\": \"big\", \"text\": \"");
+    strcpy(s, "\xEF\xBB\xBF{\"_id\": \"a\", \"text\": \"x\"}\r\n{\"_id\": \"big\", \"text\": \"");
     size_t l = strlen(s);
     for (size_t i = 0; i < big; i++) s[l + i] = (char)('a' + i % 26);
     strcpy(s + l + big, "\"}\n{\"_id\": \"z\", \"title\": \"tz\", \"text\": \"last\"}");
@@ -244,6 +246,130 @@ TEST(detect)
     CHECK(strstr(err.msg, "nothing-here") != NULL, "names path: %s", err.msg);
 }
 
+
+/* The loader's JSON fast path against jansson, the reference: for tricky lines
+ * and thousands of seeded random mutations of them, the loaded document (or its
+ * absence) must equal what jansson makes of the line. */
+static int twin_check(const char *line, size_t len)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/twin/corpus.jsonl", tmp);
+    FILE *f = fopen(path, "wb");
+    if (!f) return 0;
+    fwrite(line, 1, len, f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/twin", tmp);
+    corpus *c = corpus_load(path, CORPUS_BEIR, NULL);
+    if (!c) return 0;
+    /* what jansson says */
+    json_error_t je;
+    json_t *o = json_loadb(line, len, 0, &je);
+    char id[64] = "";
+    const char *title = "", *text = "";
+    int want = 0;
+    if (o && json_is_object(o)) {
+        json_t *i = json_object_get(o, "_id"), *t = json_object_get(o, "title"), *x = json_object_get(o, "text");
+        int ok = 1;
+        if (json_is_string(i)) snprintf(id, sizeof id, "%s", json_string_value(i));
+        else if (json_is_integer(i)) snprintf(id, sizeof id, "%" JSON_INTEGER_FORMAT, json_integer_value(i));
+        else ok = 0;
+        if (json_is_string(t)) title = json_string_value(t);
+        else if (t && !json_is_null(t)) ok = 0;
+        if (json_is_string(x)) text = json_string_value(x);
+        else if (x && !json_is_null(x)) ok = 0;
+        int blank = 1;
+        for (const char *p = id; *p; p++)
+            if (*p != ' ' && *p != '\t') blank = 0;
+        want = ok && !blank;
+    }
+    int same = corpus_ndocs(c) == (uint32_t)want;
+    if (same && want)
+        same = strcmp(corpus_doc_id(c, 0), id) == 0 && strcmp(corpus_doc_title(c, 0), title) == 0 &&
+               strcmp(corpus_doc_text(c, 0), text) == 0 && corpus_doc_text_len(c, 0) == strlen(text);
+    if (!same)
+        fprintf(stderr, "twin mismatch on <%.*s>: loader %u docs%s%s, jansson %d (%s)\n", (int)len, line,
+                corpus_ndocs(c), corpus_ndocs(c) ? " text=" : "", corpus_ndocs(c) ? corpus_doc_text(c, 0) : "",
+                want, o ? "parsed" : je.text);
+    json_decref(o);
+    corpus_free(c);
+    return same;
+}
+
+TEST(json_fast_vs_jansson)
+{
+    static const char *const lines[] = {
+        "{\"_id\": \"a\", \"text\": \"plain\"}",
+        "  {  \"_id\"  :  \"a\"  ,  \"text\"  :  \"spaces\"  }  ",
+        "{\"_id\":\"a\",\"title\":null,\"text\":\"t\"}",
+        "{\"_id\": 12, \"text\": \"int id\"}",
+        "{\"_id\": -0, \"text\": \"minus zero\"}",
+        "{\"_id\": 1.5, \"text\": \"real id\"}",
+        "{\"_id\": 123456789012345678901234, \"text\": \"huge\"}",
+        "{\"_id\": \"a\", \"text\": \"t\", \"x\": 1e400}",
+        "{\"_id\": \"a\", \"text\": \"t\", \"x\": 1e5}",
+        "{\"_\\u0069d\": \"esc\", \"text\": \"escaped key\"}",
+        "{\"_id\": \"a\", \"text\": \"\\ud83d\\ude00 \\u00e9 \\u20ac \\b\\f\\n\\r\\t\\\"\\\\\\/\"}",
+        "{\"_id\": \"a\", \"text\": \"lone \\udc00\"}",
+        "{\"_id\": \"a\", \"text\": \"nul \\u0000\"}",
+        "{\"_id\": \"a\", \"text\": \"bad \\x\"}",
+        "{\"_id\": \"a\", \"text\": \"tab\tinside\"}",
+        "{\"_id\": \"a\", \"text\": \"t\"} trailing",
+        "{\"_id\": \"a\", \"text\": \"t\",}",
+        "{\"_id\": \"a\" \"text\": \"t\"}",
+        "{\"_id\": \"a\", \"text\": \"t\", \"m\": {\"a\": [1, 2, {\"b\": null}], \"c\": true, \"d\": false}}",
+        "{\"_id\": \"a\", \"text\": \"t\", \"m\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+        "{\"_id\": \"a\", \"text\": \"first\", \"text\": \"second\"}",
+        "{\"_id\": \"a\", \"text\": \"first\", \"text\": 3}",
+        "{\"_id\": \"a\", \"text\": true}",
+        "{\"_id\": \"a\", \"text\": tru}",
+        "{\"_id\": \"a\", \"text\": nul}",
+        "{\"_id\": \"a\", \"text\": \"t\", \"n\": 01}",
+        "{\"_id\": \"a\", \"text\": \"t\", \"n\": -}",
+        "{\"_id\": \"a\", \"text\": \"t\", \"n\": 1.}",
+        "{\"_id\": \"a\", \"text\": \"t\", \"n\": .5}",
+        "{}",
+        "[]",
+        "\"str\"",
+        "{\"_id\": \"\", \"text\": \"empty id\"}",
+        "{\"_id\": \"a\", \"text\": \"t\"",
+        "{\"_id\": \"a\", \"text\": \"t\\",
+    };
+    char dir[600];
+    snprintf(dir, sizeof dir, "mkdir -p '%s/twin'", tmp);
+    if (system(dir) != 0) exit(2);
+    int bad = 0;
+    for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) bad += !twin_check(lines[i], strlen(lines[i]));
+    CHECK_EQ_INT(bad, 0);
+    /* seeded mutations: replace, insert or delete one to three ASCII bytes */
+    static const char alphabet[] = "{}[]\":,\\ u0dD8eE-.1ntrfal_x";
+    uint64_t st = 12345;
+    int fuzz_bad = 0;
+    char buf[512];
+    for (int it = 0; it < 3000 && fuzz_bad < 5; it++) {
+        const char *base = lines[it % 12 == 0 ? 18 : it % 3 == 0 ? 10 : it % 3 == 1 ? 3 : 2];
+        size_t n = strlen(base);
+        memcpy(buf, base, n);
+        int muts = 1 + (int)((st >> 40) % 3);
+        for (int m = 0; m < muts; m++) {
+            st = st * 6364136223846793005ull + 1442695040888963407ull;
+            size_t pos = (size_t)((st >> 33) % (n + 1));
+            char ch = alphabet[(st >> 20) % (sizeof alphabet - 1)];
+            int op = (int)((st >> 10) % 3);
+            if (op == 0 && pos < n) buf[pos] = ch;
+            else if (op == 1 && n < sizeof buf - 1) {
+                memmove(buf + pos + 1, buf + pos, n - pos);
+                buf[pos] = ch;
+                n++;
+            } else if (pos < n) {
+                memmove(buf + pos, buf + pos + 1, n - pos - 1);
+                n--;
+            }
+        }
+        fuzz_bad += !twin_check(buf, n);
+    }
+    CHECK_EQ_INT(fuzz_bad, 0);
+}
+
 static void check_real(const char *name, unsigned ndocs, unsigned nq, long train, long test)
 {
     char dir[512], path[600];
@@ -305,6 +431,7 @@ int main(void)
     RUN(msmarco_small);
     RUN(flag_small);
     RUN(detect);
+    RUN(json_fast_vs_jansson);
     RUN(cranfield);
     RUN(cisi);
     check_rmrf(tmp);

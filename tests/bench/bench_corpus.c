@@ -1,0 +1,217 @@
+/* bench_corpus: load time and peak memory of corpus_load on a generated
+ * MS MARCO-shaped corpus (and its BEIR twin), against peers measured in the
+ * same run on the same files:
+ *   read    plain read(2) of every file in 4 MiB chunks, counting newlines (what `wc -l` does)
+ *   wc -l   the real `wc -l` on the documents file
+ *   jansson json_loadb + json_decref of every line (BEIR only): parsing alone, storing nothing
+ * Each measurement runs in its own forked child, so its peak RSS (ru_maxrss from
+ * wait4) is its own.  Environment:
+ *   BENCH_CORPUS_DOCS   passages to generate (default 1000000; MS MARCO has 8841823)
+ *   BENCH_CORPUS_WORDS  mean words per passage (default 55)
+ *   BENCH_CORPUS_DIR    where to generate (default $TMPDIR or /tmp; removed afterwards)
+ *   BUILD               build folder holding tools/gencorpus (default "build") */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "corpus.h"
+#include "util.h"
+
+#define MSMARCO_PASSAGES 8841823.0
+
+typedef struct {
+    double secs;
+    double value;      /* work-specific: newlines, docs, bytes of corpus_memory */
+    long maxrss_kb;
+    int ok;
+} result;
+
+typedef double (*work_fn)(const char *arg, double *value);
+
+/* Run fn in a child; its time comes back through a pipe, its peak RSS from wait4. */
+static result measure(work_fn fn, const char *arg)
+{
+    result r = {0};
+    int p[2];
+    if (pipe(p)) return r;
+    pid_t pid = fork();
+    if (pid < 0) return r;
+    if (pid == 0) {
+        close(p[0]);
+        double v = 0, t = fn(arg, &v);
+        double out[2] = {t, v};
+        if (write(p[1], out, sizeof out) != sizeof out) _exit(1);
+        _exit(t < 0 ? 1 : 0);
+    }
+    close(p[1]);
+    double in[2];
+    ssize_t got = read(p[0], in, sizeof in);
+    close(p[0]);
+    int st;
+    struct rusage ru;
+    if (wait4(pid, &st, 0, &ru) < 0) return r;
+    if (got == sizeof in && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+        r.ok = 1;
+        r.secs = in[0];
+        r.value = in[1];
+        r.maxrss_kb = ru.ru_maxrss;
+    }
+    return r;
+}
+
+static double work_read(const char *path, double *lines)
+{
+    double t0 = sy_now();
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return -1;
+    char *buf = malloc(4 << 20);
+    double n = 0;
+    ssize_t k;
+    while ((k = read(fd, buf, 4 << 20)) > 0)
+        for (char *s = buf, *e = buf + k; (s = memchr(s, '\n', (size_t)(e - s))); s++) n++;
+    close(fd);
+    free(buf);
+    *lines = n;
+    return sy_now() - t0;
+}
+
+static double work_wc(const char *path, double *unused)
+{
+    (void)unused;
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "wc -l '%s' >/dev/null", path);
+    double t0 = sy_now();
+    if (system(cmd) != 0) return -1;
+    return sy_now() - t0;
+}
+
+static double work_jansson(const char *path, double *n)
+{
+    double t0 = sy_now();
+    sy_map m;
+    if (sy_map_open(&m, path, NULL)) return -1;
+    const char *s = (const char *)m.data, *e = s + m.len;
+    double ok = 0;
+    while (s < e) {
+        const char *nl = memchr(s, '\n', (size_t)(e - s));
+        if (!nl) nl = e;
+        json_error_t je;
+        json_t *o = json_loadb(s, (size_t)(nl - s), 0, &je);
+        if (o) ok++;
+        json_decref(o);
+        s = nl + 1;
+    }
+    sy_map_close(&m);
+    *n = ok;
+    return sy_now() - t0;
+}
+
+static corpus_format load_fmt;
+static double work_load(const char *dir, double *mem)
+{
+    double t0 = sy_now();
+    sy_err err;
+    corpus *c = corpus_load(dir, load_fmt, &err);
+    double t = sy_now() - t0;
+    if (!c) {
+        fprintf(stderr, "bench_corpus: %s\n", err.msg);
+        return -1;
+    }
+    *mem = (double)corpus_memory(c);
+    corpus_free(c);
+    return t;
+}
+
+static double work_nothing(const char *arg, double *v)
+{
+    (void)arg;
+    *v = 0;
+    return 0;
+}
+
+static double file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (double)st.st_size : 0;
+}
+
+static void warm(const char *path)   /* page-cache the file so every peer reads from memory */
+{
+    double v;
+    work_read(path, &v);
+}
+
+static int bench_one(const char *gen, const char *base, const char *fmt, size_t ndocs, size_t words)
+{
+    char dir[4096], cmd[8400], docs[4200];
+    snprintf(dir, sizeof dir, "%s/bench-corpus-%s-%ld", base, fmt, (long)getpid());
+    snprintf(cmd, sizeof cmd, "'%s' --format %s --docs %zu --queries %zu --words %zu --seed 7 '%s'", gen, fmt,
+             ndocs, ndocs / 100 + 1, words, dir);
+    double t0 = sy_now();
+    if (system(cmd) != 0) {
+        fprintf(stderr, "bench_corpus: generating failed: %s\n", cmd);
+        return 1;
+    }
+    double tgen = sy_now() - t0;
+    int ms = strcmp(fmt, "msmarco") == 0;
+    snprintf(docs, sizeof docs, "%s/%s", dir, ms ? "collection.tsv" : "corpus.jsonl");
+    double raw = file_size(docs);
+    warm(docs);
+    load_fmt = ms ? CORPUS_MSMARCO : CORPUS_BEIR;
+    result base_r = measure(work_nothing, "");
+    result rd = measure(work_read, docs), wc = measure(work_wc, docs);
+    result ld = measure(work_load, dir);
+    result ld2 = measure(work_load, dir);   /* best of two */
+    if (ld2.ok && ld2.secs < ld.secs) ld = ld2;
+    result js = {0};
+    if (!ms) js = measure(work_jansson, docs);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "bench_corpus: could not remove %s\n", dir);
+    if (!rd.ok || !ld.ok || !wc.ok) {
+        fprintf(stderr, "bench_corpus: a measurement failed\n");
+        return 1;
+    }
+    double mb = raw / 1e6, rss = (double)ld.maxrss_kb * 1024.0, scale = MSMARCO_PASSAGES / (double)ndocs;
+    printf("corpus %-8s %zu docs, %.0f MB raw (%.0f B/doc), generated in %.1f s\n", fmt, ndocs, mb, raw / ndocs, tgen);
+    printf("  read (peer)     %7.3f s  %7.0f MB/s  peak RSS %6.0f MB\n", rd.secs, mb / rd.secs,
+           rd.maxrss_kb / 1024.0);
+    printf("  wc -l (peer)    %7.3f s  %7.0f MB/s\n", wc.secs, mb / wc.secs);
+    if (js.ok)
+        printf("  jansson (peer)  %7.3f s  %7.0f MB/s  (parse + free each line, nothing kept)\n", js.secs,
+               mb / js.secs);
+    printf("  corpus_load     %7.3f s  %7.0f MB/s  peak RSS %6.0f MB (empty child %0.0f MB), corpus_memory %.0f MB\n",
+           ld.secs, mb / ld.secs, rss / 1e6, base_r.maxrss_kb / 1024.0, ld.value / 1e6);
+    printf("  ratio load/read %.1fx   load/wc %.1fx", ld.secs / rd.secs, ld.secs / wc.secs);
+    if (js.ok) printf("   load/jansson %.2fx", ld.secs / js.secs);
+    printf("\n  ratio peak RSS/raw %.2f   corpus_memory/raw %.2f  (goal: about 2 or less)\n", rss / raw,
+           ld.value / raw);
+    if (scale > 1.01)
+        printf("  extrapolated to MS MARCO's 8.8M passages: load %.0f s, peak RSS %.1f GB for %.1f GB raw\n",
+               ld.secs * scale, rss * scale / 1e9, raw * scale / 1e9);
+    fflush(stdout);
+    return 0;
+}
+
+int main(void)
+{
+    const char *b = getenv("BUILD"), *e;
+    char gen[4096];
+    snprintf(gen, sizeof gen, "%s/tools/gencorpus", b && *b ? b : "build");
+    if (access(gen, X_OK)) {
+        fprintf(stderr, "bench_corpus: %s not found; build it first (make bench builds tests/tools)\n", gen);
+        return 1;
+    }
+    size_t ndocs = (e = getenv("BENCH_CORPUS_DOCS")) && *e ? strtoull(e, NULL, 10) : 1000000;
+    size_t words = (e = getenv("BENCH_CORPUS_WORDS")) && *e ? strtoull(e, NULL, 10) : 55;
+    const char *base = (e = getenv("BENCH_CORPUS_DIR")) && *e ? e : (e = getenv("TMPDIR")) && *e ? e : "/tmp";
+    int rc = bench_one(gen, base, "msmarco", ndocs, words);
+    rc |= bench_one(gen, base, "beir", ndocs, words);
+    return rc;
+}
