@@ -1,0 +1,125 @@
+/* pane_negs: one column of negatives (synthetic or retrieved) for the current
+ * query.  Each item: a header line (label badge, rank, source, score, id,
+ * flags, reflection verdict), the attributes it was asked for (synthetic),
+ * its text wrapped to a few lines, and the label's note.  Two panes share
+ * this file, one per column. */
+#include <curses.h>
+#include <jansson.h>
+#include <string.h>
+
+#include "tui.h"
+
+/* "name=value ..." of the provenance's attributes, into buf */
+static void attrs_line(const char *prov, char *buf, size_t n)
+{
+    buf[0] = 0;
+    if (!prov || !*prov) return;
+    json_t *j = json_loads(prov, 0, NULL);
+    if (!j) return;
+    json_t *a = json_object_get(j, "attributes");
+    if (!a) a = json_object_get(j, "attrs");
+    const char *k;
+    json_t *v;
+    size_t o = 0;
+    json_object_foreach(a, k, v) {
+        if (!json_is_string(v) || o >= n - 1) continue;
+        o += (size_t)snprintf(buf + o, n - o, "%s%s=%s", o ? " " : "", k, json_string_value(v));
+    }
+    json_decref(j);
+}
+
+static const char *verdict(const char *prov, char *buf, size_t n)
+{
+    buf[0] = 0;
+    if (!prov || !strstr(prov, "verdict")) return buf;
+    json_t *j = json_loads(prov, 0, NULL);
+    json_t *v = json_object_get(j, "verdict");
+    if (json_is_string(v)) snprintf(buf, n, "%s", json_string_value(v));
+    json_decref(j);
+    return buf;
+}
+
+static int text_lines(tui_rect r) { return r.h >= 18 ? 3 : 2; }
+
+/* the height of one item in rows, and (if draw) draw it at y, clipped to end */
+static int item(tui *t, tui_col *col, size_t i, int syn, tui_rect r, int y, int end, int draw)
+{
+    neg_row row;
+    neg_store_get(t->ns, col->refs[i], &row);
+    label_entry e;
+    int kind = tui_row_label(t, &row, &e);
+    const char *title, *text = tui_row_text(t, &row, &title);
+    char attrs[256] = "";
+    if (syn) attrs_line(row.prov, attrs, sizeof attrs);
+    size_t ps[4], pe[4];
+    size_t nl = tui_wrap(text, strlen(text), r.w - 4, ps, pe, (size_t)text_lines(r));
+    int h = 1 + (attrs[0] ? 1 : 0) + (int)nl + (e.note ? 1 : 0);
+    if (!draw) return h;
+    int focused = (syn ? FOCUS_SYN : FOCUS_RET) == t->focus, cur = i == col->cur;
+    int base = cur ? (focused ? tui_attr(t, C_CURSOR) : (int)A_REVERSE) : 0;
+    if (y >= end) return h;
+    tui_fill(y, r.x, r.w, base);
+    int x = r.x;
+    const char *badge = kind == LABEL_ACCEPT ? "[+]" : kind == LABEL_REJECT ? "[X]" : "[ ]";
+    int battr = kind == LABEL_ACCEPT ? tui_attr(t, C_ACCEPT) : kind == LABEL_REJECT ? tui_attr(t, C_REJECT) : 0;
+    x += tui_put(y, x, r.w, col->sel[i] ? "*" : " ", 1, base | tui_attr(t, C_SEL));
+    x += tui_put(y, x, r.x + r.w - x, badge, 3, cur ? base | (int)A_BOLD : battr);
+    char head[256];
+    int o = snprintf(head, sizeof head, " %u %s", row.rank, neg_source_name(row.source));
+    if (!syn || row.score != 0) o += snprintf(head + o, sizeof head - o, " %.3g", (double)row.score);
+    snprintf(head + o, sizeof head - o, " %s", row.text ? "" : row.neg_id);
+    x += tui_put(y, x, r.x + r.w - x, head, strlen(head), base);
+    char vb[64];
+    verdict(row.prov, vb, sizeof vb);
+    if (row.flags & NEG_F_REFLECT_FN) x += tui_put(y, x, r.x + r.w - x, " refl:FN", 8, base | tui_attr(t, C_SUSPECT));
+    else if (vb[0]) x += tui_putf(y, x, r.x + r.w - x, base, " refl:%s", vb);
+    if (row.flags & NEG_F_SUSPECT) x += tui_put(y, x, r.x + r.w - x, " SUSPECT", 8, base | tui_attr(t, C_SUSPECT));
+    if (row.flags & NEG_F_DUP) x += tui_put(y, x, r.x + r.w - x, " dup", 4, base);
+    if (row.flags & (NEG_F_MAXREL | NEG_F_MARGIN | NEG_F_MAXSCORE)) x += tui_put(y, x, r.x + r.w - x, " filtered", 9, base | tui_attr(t, C_DIM));
+    y++;
+    if (attrs[0] && y < end) tui_put(y++, r.x + 4, r.w - 4, attrs, strlen(attrs), tui_attr(t, C_DIM));
+    for (size_t k = 0; k < nl && y < end; k++, y++) {
+        tui_put(y, r.x + 4, r.w - 4, text + ps[k], pe[k] - ps[k], kind == LABEL_REJECT ? tui_attr(t, C_DIM) : 0);
+    }
+    if (e.note && y < end) tui_putf(y++, r.x + 4, r.w - 4, tui_attr(t, C_KEY), "note: %s", e.note);
+    return h;
+}
+
+static void draw_col(tui *t, tui_rect r, int c)
+{
+    tui_col *col = &t->col[c];
+    int syn = c == COL_SYN, focused = t->focus == (syn ? FOCUS_SYN : FOCUS_RET);
+    char title[128];
+    int o = snprintf(title, sizeof title, " %s %zu", syn ? "SYNTHETIC" : "RETRIEVED", col->n);
+    if (col->nsel) o += snprintf(title + o, sizeof title - o, "  %zu selected", col->nsel);
+    if (syn && t->offline) snprintf(title + o, sizeof title - o, "  (offline generator)");
+    tui_box_title(t, (tui_rect){r.y, r.x, 1, r.w}, title, focused);
+    int top = r.y + 1, end = r.y + r.h;
+    if (!col->n) {
+        tui_put(top, r.x + 1, r.w - 1, syn ? "none yet: R regenerates, :synth makes them" : "none yet: :mine retrieves them",
+                syn ? 42 : 30, tui_attr(t, C_DIM));
+        return;
+    }
+    if (col->cur < col->top) col->top = col->cur;
+    /* scroll so the whole cursor item fits */
+    for (;;) {
+        int need = 0;
+        for (size_t i = col->top; i <= col->cur; i++) need += item(t, col, i, syn, r, 0, 0, 0) + 1;
+        if (need - 1 <= end - top || col->top == col->cur) break;
+        col->top++;
+    }
+    int y = top;
+    size_t i = col->top;
+    for (; i < col->n && y < end; i++) {
+        y += item(t, col, i, syn, r, y, end, 1);
+        y++;   /* a blank line between items */
+    }
+    if (col->top > 0) tui_put(top, r.x + r.w - 1, 1, "^", 1, tui_attr(t, C_DIM));
+    if (i < col->n || y > end + 1) tui_put(end - 1, r.x + r.w - 1, 1, "v", 1, tui_attr(t, C_DIM));
+}
+
+static void draw_syn(tui *t, tui_rect r) { draw_col(t, r, COL_SYN); }
+static void draw_ret(tui *t, tui_rect r) { draw_col(t, r, COL_RET); }
+
+const tui_pane pane_negs_syn = {"synthetic", NULL, draw_syn, NULL, NULL};
+const tui_pane pane_negs_ret = {"retrieved", NULL, draw_ret, NULL, NULL};

@@ -1,0 +1,273 @@
+/* tui: the workbench, an ncurses front end over one session.
+ *
+ * Shape (tig/htop style):
+ *   - tui_main.c   the one main loop: reads keys (or a script), dispatches them
+ *                  through the key map to actions, and is the only place that
+ *                  draws.  Handlers return what changed (TUI_REDRAW, TUI_RELOAD,
+ *                  TUI_RESIZE, TUI_QUIT); the loop acts on that.
+ *   - actions.def  every user action, declared once (name, default keys, help);
+ *                  it feeds the key map (keys.c), the `:` command line
+ *                  (tui_cmd.c, tui_prompt.c completion) and the help pane.
+ *   - tui_model.c  what the screen shows: the query list (filter/sort), the
+ *                  current query's synthetic and retrieved negatives, per-query
+ *                  counts (computed lazily), labelling through the journal with
+ *                  undo/redo.
+ *   - pane_*.c     one pane per file, each a table of hooks (open/draw/key/close)
+ *                  with private state; tui_panes[] registers them.
+ *   - tui_jobs.c   long work as child processes (`syneg mine ...`) writing to
+ *                  SESSION/jobs/ID/log; the loop polls their progress.
+ *   - tui_prompt.c readline inside curses through the callback interface.
+ * Everything here is single-threaded and owned by the one `tui` struct. */
+#ifndef SY_TUI_H
+#define SY_TUI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../engine/corpus.h"
+#include "../engine/labels.h"
+#include "../engine/negstore.h"
+#include "../engine/session.h"
+#include "../engine/util.h"
+
+/* what a handler changed; the main loop redraws/reloads accordingly */
+enum {
+    TUI_NONE = 0,
+    TUI_REDRAW = 1 << 0,   /* repaint the screen */
+    TUI_RELOAD = 1 << 1,   /* query rows / counts may have changed */
+    TUI_RESIZE = 1 << 2,   /* terminal size changed */
+    TUI_QUIT = 1 << 3,
+    TUI_UNHANDLED = 1 << 4 /* pane key hook: not mine, run the global action */
+};
+
+/* action ids, one per line of actions.def */
+typedef enum {
+#define ACTION(id, name, keys, flags, args, help) ACT_##id,
+#include "actions.def"
+#undef ACTION
+    ACT_COUNT,
+    ACT_NONE = -1
+} tui_action;
+
+enum { AF_BAR = 1, AF_WRITE = 2, AF_HIDDEN = 4 }; /* key bar; needs a writable session; not in help */
+
+typedef struct tui tui;
+typedef int (*tui_handler)(tui *t, int argc, char **argv);
+
+typedef struct {
+    const char *name, *keys, *args, *help;
+    unsigned flags;
+    tui_handler fn;
+} tui_action_info;
+extern const tui_action_info tui_actions[ACT_COUNT];
+int tui_action_find(const char *name);   /* exact, then unique prefix; -1 */
+/* the handlers, defined in tui_cmd.c and the pane files */
+#define ACTION(id, name, keys, flags, args, help) int act_##id(tui *t, int argc, char **argv);
+#include "actions.def"
+#undef ACTION
+
+typedef struct { int y, x, h, w; } tui_rect;
+
+/* A pane: a table of hooks with private state (static in its file). */
+typedef struct {
+    const char *name;
+    void (*open)(tui *t);
+    void (*draw)(tui *t, tui_rect r);
+    /* key: a keypress already mapped to an action (ACT_NONE when unbound);
+     * returns TUI_* flags, TUI_UNHANDLED to fall through to the global action */
+    int (*key)(tui *t, int action, int key);
+    void (*close)(tui *t);
+} tui_pane;
+
+extern const tui_pane pane_queries, pane_query, pane_negs_syn, pane_negs_ret,
+    pane_help, pane_detail, pane_jobs, pane_attrs, pane_train, pane_prompt_view;
+
+/* ---- model ---- */
+enum { COL_SYN = 0, COL_RET = 1 };
+enum { FOCUS_QUERIES = 0, FOCUS_SYN = 1, FOCUS_RET = 2 };
+enum { FILTER_ALL, FILTER_UNREVIEWED, FILTER_SUSPECTS, FILTER_REVIEWED, FILTER_NEGS, FILTER_TEXT, FILTER_COUNT };
+enum { SORT_ID, SORT_SUSPECTS, SORT_UNREVIEWED, SORT_NEGS, SORT_COUNT };
+extern const char *const tui_filter_names[FILTER_COUNT];
+extern const char *const tui_sort_names[SORT_COUNT];
+
+typedef struct {
+    uint32_t nsyn, nret, reviewed, suspects;
+} tui_qstat;
+
+typedef struct {
+    neg_ref *refs;
+    size_t n, cap;
+    size_t cur, top;
+    uint8_t *sel;       /* selection marks, n of them */
+    size_t nsel;
+} tui_col;
+
+typedef struct {
+    char *qid, *nid;
+    int prev_kind, new_act;
+    char *prev_note, *new_note;
+    unsigned group;     /* acts of one bulk command share a group: undone together */
+} tui_undo;
+
+#define TUI_MAX_JOBS 32
+typedef struct {
+    char *dir;          /* SESSION/jobs/ID */
+    char *kind;         /* "mine", "synth", "train", ... */
+    char *args;         /* the command line, for the panel */
+    long pid;           /* 0 when not ours (found on disk) */
+    int running, status;/* status: exit code, -1 unknown */
+    double started, ended;
+    off_t log_off;      /* bytes of the log already read */
+    double done, total, rate;
+    double last_t, last_done;
+    char what[64], extra[128], last[256];
+    float hist[64];     /* last values of a "loss=" figure, for a sparkline */
+    int nhist;
+    char query[128];    /* regenerate jobs: the query they serve */
+} tui_job;
+
+struct tui {
+    session *s;
+    corpus *c;
+    neg_store *ns;
+    labels *lb;
+    const corpus_qrels *qrels;   /* train split */
+    int readonly;
+    long lock_pid;
+
+    /* queries */
+    uint32_t *qlist;             /* corpus query indices being curated */
+    size_t nq;
+    tui_qstat *stats;            /* per qlist entry */
+    uint8_t *stat_ok;
+    uint32_t *view;              /* positions in qlist after filter+sort */
+    size_t nview, qcur, qtop;
+    int filter, sort;
+    char filter_text[128];
+    long shown;                  /* qlist position whose rows are loaded, -1 none */
+
+    tui_col col[2];
+    int focus;
+
+    /* undo/redo */
+    tui_undo *undo;
+    size_t nundo, undo_pos, undo_cap;
+    unsigned undo_group;
+
+    /* screen */
+    int rows, cols, color, headless, utf8;
+    const tui_pane *overlay;     /* NULL: the browse layout */
+    char msg[512];
+    int msg_err;
+    int keymap[1024];            /* key code -> action, -1 none (keys < 1024) */
+
+    /* prompt */
+    int prompting;
+    char history_path[4096];
+
+    /* jobs */
+    tui_job jobs[TUI_MAX_JOBS];
+    int njobs;
+    double last_poll, last_refresh;
+
+    /* attribute panel: the current values by name (JSON object) */
+    void *attrs;                 /* json_t*, owned */
+    int offline;                 /* no LLM endpoint in the environment */
+    FILE *devnull;
+    void *screen;                /* SCREEN* from newterm */
+    const char *exe;             /* path to re-exec ourselves for jobs */
+};
+
+/* model (tui_model.c) */
+int tui_model_open(tui *t, sy_err *err);
+void tui_model_close(tui *t);
+void tui_rebuild_view(tui *t);                 /* apply filter + sort, keep the cursor's query */
+const tui_qstat *tui_stat(tui *t, size_t pos);  /* counts for qlist position, computed on demand */
+void tui_stat_invalidate(tui *t, size_t pos);
+void tui_load_query(tui *t);                    /* load rows of view[qcur] when it changed */
+long tui_cur_pos(const tui *t);                 /* qlist position under the cursor or -1 */
+const char *tui_cur_qid(const tui *t);
+int tui_cur_row(tui *t, neg_row *row);          /* negative under the cursor (focus column); 1 if any */
+const char *tui_row_text(tui *t, const neg_row *row, const char **title);
+int tui_row_label(tui *t, const neg_row *row, label_entry *e);
+/* record: 0 not for undo (undo/redo themselves), 1 a new undo step, 2 part of the last step */
+int tui_label(tui *t, const char *qid, const char *nid, int act, const char *note, int record);
+int tui_undo_step(tui *t, int redo);
+int tui_goto_query(tui *t, const char *qid);
+int tui_refresh_store(tui *t);                  /* pick up segments jobs committed; TUI_* flags */
+void tui_overall(tui *t, size_t *reviewed, size_t *total);
+double tui_row_rel(tui *t, const neg_row *row); /* score relative to the best of its source list */
+size_t tui_find_view(const tui *t, size_t pos); /* index in view of a qlist position or SIZE_MAX */
+
+/* messages on the status line */
+void tui_msg(tui *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void tui_err(tui *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* commands (tui_cmd.c) */
+int tui_run_command(tui *t, const char *line);  /* TUI_* flags */
+int tui_run_action(tui *t, int action, int argc, char **argv);
+int tui_split_args(const char *line, char ***argv); /* shell-like words; free with tui_free_args */
+void tui_free_args(int argc, char **argv);
+int tui_source_file(tui *t, const char *path, int *flags, sy_err *err);
+
+/* keys (keys.c) */
+int keys_parse(const char *spec, int *keys, int max);   /* "jj<Down>^R" -> codes; count or -1 */
+const char *keys_name(int key, char *buf, size_t n);     /* code -> "<Down>", "^R", "j" */
+void keys_defaults(tui *t);
+int keys_bind(tui *t, const char *spec, const char *action, sy_err *err);
+int keys_first(const tui *t, int action, char *buf, size_t n);  /* a bound key name; 0 if none */
+
+/* prompt (tui_prompt.c) */
+void tui_prompt_init(tui *t);
+void tui_prompt_done(tui *t);
+void tui_prompt_open(tui *t, const char *prefill);
+int tui_prompt_key(tui *t, int key);            /* feed one key; TUI_* flags */
+void tui_prompt_draw(tui *t, int y);
+
+/* jobs (tui_jobs.c) */
+int tui_job_start(tui *t, const char *kind, int argc, char **argv, int detached, sy_err *err);
+int tui_jobs_poll(tui *t);                      /* TUI_* flags */
+void tui_jobs_scan(tui *t);                     /* jobs found on disk (started elsewhere) */
+int tui_jobs_running(const tui *t);
+int tui_job_kill(tui *t, int i);
+void tui_jobs_free(tui *t);
+
+/* attributes (pane_attrs.c) */
+void tui_attrs_load(tui *t);
+void tui_attrs_free(tui *t);
+int tui_attr_set(tui *t, const char *name, const char *value, sy_err *err);
+size_t tui_attr_names(tui *t, const char **names, size_t max);
+size_t tui_attr_values(tui *t, const char *name, const char **vals, size_t max);
+
+/* drawing (tui_draw.c); all drawing goes to stdscr, clipped to a rect */
+enum { C_NORMAL = 0, C_TITLE, C_CURSOR, C_ACCEPT, C_REJECT, C_SUSPECT, C_DIM, C_STATUS, C_KEY, C_HILITE, C_ERR, C_SEL, C_NCOLORS };
+void tui_colors_init(tui *t);
+int tui_attr(tui *t, int c);                    /* curses attribute for a colour class */
+/* Put UTF-8 text at y,x, at most w columns; returns columns used.  Control
+ * characters become spaces. */
+int tui_put(int y, int x, int w, const char *s, size_t n, int attr);
+int tui_putf(int y, int x, int w, int attr, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void tui_fill(int y, int x, int w, int attr);
+/* Greedy word wrap: byte offsets where each line starts (and ends), at most max lines. */
+size_t tui_wrap(const char *s, size_t n, int w, size_t *starts, size_t *ends, size_t max);
+/* Draw wrapped text, words found in `terms` (lowercased, space separated) get hl attr. */
+int tui_put_hl(int y, int x, int w, const char *s, size_t n, int attr, int hl, const char *terms);
+void tui_query_terms(const char *query, char *out, size_t n);
+size_t tui_width(const char *s, size_t n);
+void tui_box_title(tui *t, tui_rect r, const char *title, int focused);
+void tui_sparkline(int y, int x, int w, const float *v, int n, int attr, int utf8);
+
+/* main (tui_main.c) */
+typedef struct {
+    const char *session_dir;
+    const char *script, *dump;
+    int rows, cols;        /* headless size */
+    int readonly;
+} tui_opts;
+int tui_run(const tui_opts *o, sy_err *err);
+int tui_dump(tui *t, const char *path, sy_err *err);
+void tui_draw_all(tui *t);
+int tui_resize(tui *t, int rows, int cols);
+
+#endif

@@ -1,0 +1,293 @@
+/* tui_jobs: long work as child processes, never in the keyboard loop.
+ *
+ * A job is `syneg KIND SESSION ARGS...` run from /proc/self/exe in its own
+ * process group, with stdout and stderr appended to SESSION/jobs/ID/log and
+ * SYNEG_PROGRESS=1 in its environment, so cli_progress writes lines
+ *   progress: WHAT DONE/TOTAL EXTRA
+ * there.  The main loop reads new log bytes every 200 ms while jobs run,
+ * keeps the last progress figures (rate and ETA from their change) and the
+ * last other line, and collects `loss=` values for a sparkline.  A job's
+ * folder also holds `cmd` (its command line), `pid`, and `status` (exit code,
+ * written when it ends while the workbench watches).  Jobs started elsewhere
+ * (or by an earlier workbench) are found on disk by tui_jobs_scan.  Jobs write
+ * their own files (new negative segments, run folders); the store picks them
+ * up by neg_store_refresh, so a job never fights the workbench for a file. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tui.h"
+
+static void write_small(const char *dir, const char *name, const char *text)
+{
+    char *p = sy_path_join(dir, name);
+    if (p) sy_write_file_atomic(p, text, strlen(text), NULL);
+    free(p);
+}
+
+static char *read_small(const char *dir, const char *name)
+{
+    char *p = sy_path_join(dir, name);
+    size_t n;
+    char *s = p ? sy_read_file(p, &n, NULL) : NULL;
+    free(p);
+    if (s) s[strcspn(s, "\n")] = 0;
+    return s;
+}
+
+static tui_job *new_slot(tui *t)
+{
+    if (t->njobs == TUI_MAX_JOBS) {   /* forget the oldest finished job */
+        int i = 0;
+        while (i < t->njobs && t->jobs[i].running) i++;
+        if (i == t->njobs) return NULL;
+        free(t->jobs[i].dir), free(t->jobs[i].kind), free(t->jobs[i].args);
+        memmove(&t->jobs[i], &t->jobs[i + 1], (size_t)(t->njobs - i - 1) * sizeof t->jobs[0]);
+        t->njobs--;
+    }
+    tui_job *j = &t->jobs[t->njobs++];
+    memset(j, 0, sizeof *j);
+    j->status = -1;
+    return j;
+}
+
+int tui_job_start(tui *t, const char *kind, int argc, char **argv, int detached, sy_err *err)
+{
+    char *dir = session_new_job_dir(t->s, kind, err);
+    if (!dir) return -1;
+    sy_buf cmd = {0};
+    sy_buf_printf(&cmd, "syneg %s %s", kind, session_dir(t->s));
+    for (int i = 0; i < argc; i++) sy_buf_printf(&cmd, " %s", argv[i]);
+    tui_job *j = new_slot(t);
+    if (!j) {
+        free(dir);
+        sy_buf_free(&cmd);
+        return sy_fail(err, SY_EINVAL, "%d jobs are running already; wait or :kill-job", TUI_MAX_JOBS);
+    }
+    write_small(dir, "cmd", cmd.data);
+    char *log = sy_path_join(dir, "log");
+    int fd = log ? open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644) : -1;
+    free(log);
+    if (fd < 0) {
+        t->njobs--;
+        sy_buf_free(&cmd);
+        int e = errno;
+        sy_fail_errno(err, e, "%s/log: cannot create the job log", dir);
+        free(dir);
+        return -1;
+    }
+    char **av = calloc((size_t)argc + 4, sizeof *av);
+    av[0] = "syneg";
+    av[1] = (char *)kind;
+    av[2] = (char *)session_dir(t->s);
+    for (int i = 0; i < argc; i++) av[3 + i] = argv[i];
+    pid_t pid = fork();
+    if (pid == 0) {
+        setsid();   /* its own group: ^C in the workbench or closing it leaves the job running */
+        int in = open("/dev/null", O_RDONLY);
+        if (in >= 0) dup2(in, 0);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        setenv("SYNEG_PROGRESS", "1", 1);
+        setenv("SYNEG_JOB_DIR", dir, 1);
+        signal(SIGPIPE, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGHUP, detached ? SIG_IGN : SIG_DFL);
+        execv(t->exe, av);
+        dprintf(2, "syneg: cannot run %s: %s\n", t->exe, strerror(errno));
+        _exit(127);
+    }
+    free(av);
+    close(fd);
+    if (pid < 0) {
+        t->njobs--;
+        sy_buf_free(&cmd);
+        sy_fail_errno(err, errno, "cannot start the %s job", kind);
+        free(dir);
+        return -1;
+    }
+    char pidbuf[32];
+    snprintf(pidbuf, sizeof pidbuf, "%ld\n", (long)pid);
+    write_small(dir, "pid", pidbuf);
+    j->dir = dir;
+    j->kind = strdup(kind);
+    j->args = cmd.data;
+    j->pid = pid;
+    j->running = 1;
+    j->started = j->last_t = sy_now();
+    for (int i = 0; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--query")) snprintf(j->query, sizeof j->query, "%s", argv[i + 1]);
+    return 0;
+}
+
+static void parse_line(tui_job *j, char *line)
+{
+    char *cr = strrchr(line, '\r');   /* a terminal-style progress line: keep the last frame */
+    if (cr) line = cr + 1;
+    while (*line == ' ') line++;
+    if (!*line) return;
+    if (!strncmp(line, "progress: ", 10)) {
+        char what[64] = "", extra[128] = "";
+        double done, total;
+        int n = sscanf(line + 10, "%63s %lf/%lf %127[^\n]", what, &done, &total, extra);
+        if (n >= 3) {
+            double now = sy_now();
+            if (now > j->last_t + 0.5 && done >= j->last_done) {
+                double r = (done - j->last_done) / (now - j->last_t);
+                j->rate = j->rate > 0 ? 0.7 * j->rate + 0.3 * r : r;
+                j->last_t = now;
+                j->last_done = done;
+            }
+            snprintf(j->what, sizeof j->what, "%s", what);
+            j->done = done;
+            j->total = total;
+            snprintf(j->extra, sizeof j->extra, "%s", n == 4 ? extra : "");
+        }
+    } else {
+        size_t n = strlen(line) < sizeof j->last - 1 ? strlen(line) : sizeof j->last - 1;
+        memcpy(j->last, line, n);
+        j->last[n] = 0;
+    }
+    const char *l = strstr(line, "loss=");
+    if (!l) l = strstr(line, "loss ");
+    if (l) {
+        char *end;
+        double v = strtod(l + 5, &end);
+        if (end != l + 5) {
+            if (j->nhist == 64) memmove(j->hist, j->hist + 1, 63 * sizeof j->hist[0]), j->nhist--;
+            j->hist[j->nhist++] = (float)v;
+        }
+    }
+}
+
+static void read_log(tui_job *j)
+{
+    char *path = sy_path_join(j->dir, "log");
+    int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    free(path);
+    if (fd < 0) return;
+    char buf[8192];
+    for (;;) {
+        ssize_t n = pread(fd, buf, sizeof buf - 1, j->log_off);
+        if (n <= 0) break;
+        buf[n] = 0;
+        char *start = buf, *nl;
+        size_t used = 0;
+        while ((nl = memchr(start, '\n', (size_t)(buf + n - start)))) {
+            *nl = 0;
+            parse_line(j, start);
+            used += (size_t)(nl - start) + 1;
+            start = nl + 1;
+        }
+        if (used == 0 && n == (ssize_t)sizeof buf - 1) used = (size_t)n;   /* an overlong line: skip it */
+        j->log_off += (off_t)used;
+        if ((size_t)n < sizeof buf - 1) break;
+    }
+    close(fd);
+}
+
+int tui_jobs_poll(tui *t)
+{
+    int flags = 0;
+    for (int i = 0; i < t->njobs; i++) {
+        tui_job *j = &t->jobs[i];
+        if (!j->running) continue;
+        read_log(j);
+        int st;
+        if (j->pid > 0) {
+            pid_t r = waitpid((pid_t)j->pid, &st, WNOHANG);
+            if (r == 0) continue;
+            j->status = r < 0 ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        } else if (j->pid < 0 || kill((pid_t)-j->pid, 0) == 0) {
+            continue;   /* found on disk, still alive */
+        }
+        read_log(j);
+        j->running = 0;
+        j->ended = sy_now();
+        char sb[32];
+        snprintf(sb, sizeof sb, "%d\n", j->status);
+        if (j->pid > 0) write_small(j->dir, "status", sb);
+        size_t before = t->ns ? neg_store_count(t->ns) : 0;
+        flags |= tui_refresh_store(t) | TUI_REDRAW;
+        size_t after = t->ns ? neg_store_count(t->ns) : 0;
+        if (j->status == 0)
+            tui_msg(t, "%s finished%s%s: %zd negatives added or replaced%s", j->kind, j->query[0] ? " for " : "", j->query,
+                    (ssize_t)(after - before), after == before ? " (see J for its log)" : "");
+        else
+            tui_err(t, "%s failed (exit %d): %s", j->kind, j->status, j->last[0] ? j->last : "see J for its log");
+    }
+    return flags;
+}
+
+int tui_jobs_running(const tui *t)
+{
+    int n = 0;
+    for (int i = 0; i < t->njobs; i++) n += t->jobs[i].running;
+    return n;
+}
+
+static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+void tui_jobs_scan(tui *t)
+{
+    char *root = session_path(t->s, "jobs");
+    DIR *d = root ? opendir(root) : NULL;
+    if (!d) {
+        free(root);
+        return;
+    }
+    char *names[256];
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 256)
+        if (e->d_name[0] != '.') names[n++] = strdup(e->d_name);
+    closedir(d);
+    qsort(names, (size_t)n, sizeof names[0], cmp_name);
+    for (int i = n > 8 ? n - 8 : 0; i < n; i++) {   /* the last few, oldest first */
+        char *dir = sy_path_join(root, names[i]);
+        char *cmd = read_small(dir, "cmd");
+        if (!cmd) {
+            free(dir);
+            continue;
+        }
+        tui_job *j = new_slot(t);
+        if (!j) {
+            free(dir), free(cmd);
+            break;
+        }
+        j->dir = dir;
+        j->args = cmd;
+        char kind[32] = "job";
+        sscanf(cmd, "syneg %31s", kind);
+        j->kind = strdup(kind);
+        char *pid = read_small(dir, "pid"), *st = read_small(dir, "status");
+        long p = pid ? atol(pid) : 0;
+        j->status = st ? atoi(st) : -1;
+        j->running = !st && p > 0 && kill((pid_t)p, 0) == 0;
+        j->pid = j->running ? -p : 0;   /* negative: not our child, watched by kill(0) */
+        j->started = j->last_t = sy_now();
+        read_log(j);
+        free(pid), free(st);
+    }
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(root);
+}
+
+int tui_job_kill(tui *t, int i)
+{
+    if (i < 0 || i >= t->njobs || !t->jobs[i].running) return -1;
+    long p = t->jobs[i].pid < 0 ? -t->jobs[i].pid : t->jobs[i].pid;
+    return p > 0 ? kill((pid_t)-p, SIGTERM) : -1;
+}
+
+void tui_jobs_free(tui *t)
+{
+    for (int i = 0; i < t->njobs; i++) free(t->jobs[i].dir), free(t->jobs[i].kind), free(t->jobs[i].args);
+    t->njobs = 0;
+}
