@@ -133,6 +133,60 @@ static int joins(int prev, int next)
     }
 }
 
+/* ---- Lucene's PorterStemmer (the ANSI C port) departs from the published
+ * algorithm that libstemmer's "porter" follows in two Step-2 rules:
+ * "bli" -> "ble" (instead of "abli" -> "able") and "logi" -> "log".  Both
+ * leave libstemmer's output ending in "bli" / "logi", so we finish those
+ * words here the way Lucene does (Step 2 rule, then Steps 4 and 5). */
+static int p_cons(const char *w, int i)
+{
+    switch (w[i]) {
+    case 'a': case 'e': case 'i': case 'o': case 'u': return 0;
+    case 'y': return i == 0 ? 1 : !p_cons(w, i - 1);
+    default: return 1;
+    }
+}
+
+/* Porter's measure m of w[0..n) */
+static int p_measure(const char *w, int n)
+{
+    int i = 0, m = 0;
+    while (i < n && p_cons(w, i)) i++;
+    while (i < n) {
+        while (i < n && !p_cons(w, i)) i++;
+        if (i >= n) break;
+        while (i < n && p_cons(w, i)) i++;
+        m++;
+    }
+    return m;
+}
+
+/* w[n-3..n) is consonant-vowel-consonant and the last is not w, x, y */
+static int p_cvc(const char *w, int n)
+{
+    if (n < 3 || !p_cons(w, n - 1) || p_cons(w, n - 2) || !p_cons(w, n - 3)) return 0;
+    char c = w[n - 1];
+    return c != 'w' && c != 'x' && c != 'y';
+}
+
+static size_t lucene_porter_fix(char *w, size_t n)
+{
+    int len = (int)n;
+    if (len >= 5 && !memcmp(w + len - 4, "logi", 4) && p_measure(w, len - 4) > 0) return n - 1;
+    if (len >= 4 && !memcmp(w + len - 3, "bli", 3) && w[len - 4] != 'a' && p_measure(w, len - 3) > 0) {
+        w[len - 1] = 'e';                          /* Step 2: bli -> ble */
+        if (len >= 5 && w[len - 4] == 'i' && p_measure(w, len - 4) > 1) {
+            len -= 4;                              /* Step 4: drop "ible" */
+        } else {
+            int m = p_measure(w, len - 1);         /* Step 5a: drop the final e */
+            if (m > 1 || (m == 1 && !p_cvc(w, len - 1))) len--;
+        }
+        if (len >= 2 && w[len - 1] == 'l' && w[len - 2] == 'l' && p_measure(w, len) > 1) len--;  /* Step 5b */
+        return (size_t)len;
+    }
+    return n;
+}
+
 /* Possessive, lower-case, stop, stem one raw token; emit it.  Returns 0 none
  * emitted, 1 emitted, -1 stop requested. */
 static int emit(analyzer *a, const uint8_t *s, size_t n, an_term_fn fn, void *ctx)
@@ -162,7 +216,13 @@ static int emit(analyzer *a, const uint8_t *s, size_t n, an_term_fn fn, void *ct
     size_t tl = o;
     if (chars > 2) {
         const sb_symbol *st = sb_stemmer_stem(a->stem, (const sb_symbol *)a->buf, (int)o);
-        if (st) { t = (const char *)st; tl = (size_t)sb_stemmer_length(a->stem); }
+        if (st) {
+            tl = (size_t)sb_stemmer_length(a->stem);
+            memcpy(a->buf, st, tl);
+            a->buf[tl] = '\0';
+            tl = lucene_porter_fix(a->buf, tl);
+            a->buf[tl] = '\0';
+        }
     }
     if (fn && fn(ctx, t, tl)) return -1;
     return 1;

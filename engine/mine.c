@@ -216,6 +216,7 @@ int mine_run(session *s, retriever *r, const mine_opts *o, mine_report *rep, sy_
                         have_pos = 1;
                     }
             }
+            if (have_pos && P <= 0) have_pos = 0;   /* no positive matches at all: no scale to compare with */
             if (have_pos) dl_add(&dpos, P);
             else rep->no_pos_score++;
             /* candidates in the window */

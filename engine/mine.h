@@ -10,7 +10,8 @@
  *      NEG_F_SUSPECT); a candidate repeating an earlier candidate's text is dropped;
  *   4. positive-aware false-negative filters against the query's best positive
  *      score P (bm25: scored exactly; dense: known only when a positive is in
- *      the retrieved list, otherwise these filters are skipped for the query):
+ *      the retrieved list; when P is unknown or P <= 0 (no positive matches the
+ *      query at all) these filters are skipped for the query):
  *        max_score S: score > S                 -> NEG_F_MAXSCORE
  *        margin M:    score > P - M             -> NEG_F_MARGIN
  *        max_rel R:   score > R * P (R = 0.95)  -> NEG_F_MAXREL

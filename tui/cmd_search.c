@@ -48,7 +48,7 @@ int cmd_search(int argc, char **argv)
     int json = 0, c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+k:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "k:", opts, NULL)) != -1) {
         switch (c) {
         case 'k':
             if (cli_parse_long(optarg, 1, 100000, &k) < 0) return cli_usage("search", "-k '%s': expected 1..100000", optarg);

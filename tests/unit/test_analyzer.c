@@ -1,0 +1,97 @@
+/* analyzer: golden token lists for Lucene-EnglishAnalyzer-like analysis. */
+#include "../check.h"
+#include "analyzer.h"
+#include "util.h"
+
+static int collect(void *ctx, const char *t, size_t n)
+{
+    sy_buf *b = ctx;
+    sy_buf_puts(b, "[");
+    sy_buf_append(b, t, n);
+    sy_buf_puts(b, "]");
+    return 0;
+}
+
+static analyzer *A;
+
+static void expect(const char *text, const char *want, long want_n)
+{
+    sy_buf b = {0};
+    long n = an_analyze(A, text, strlen(text), collect, &b);
+    CHECK_EQ_STR(b.data ? b.data : "", want);
+    CHECK(n == want_n, "'%s': %ld terms, expected %ld", text, n, want_n);
+    sy_buf_free(&b);
+}
+
+TEST(words_and_punctuation)
+{
+    expect("The U.S. wing's lift, 1,000.5 tests", "[u.][wing][lift][1,000.5][test]", 5);
+    expect("hello:world 3.14abc e.g. end. x--y", "[hello:world][3.14abc][e.g][end][x][y]", 6);
+    expect("foo_bar x,y 1,2,3", "[foo_bar][x][y][1,2,3]", 4);
+    expect("", "", 0);
+    expect("  ...  --  ", "", 0);
+}
+
+TEST(stop_words_do_not_count)
+{
+    expect("a an and are as at be but by for if in into is it no not of on or such that "
+           "the their then there these they this to was will with", "", 0);
+    expect("To be OR not to be", "", 0);
+    CHECK(an_is_stopword("the", 3), "the is a stop word");
+    CHECK(!an_is_stopword("them", 4), "them is not a Lucene stop word");
+}
+
+TEST(possessives_and_case)
+{
+    expect("CAFÉ’s O'Neil's don't", "[café][o'neil][don't]", 3);
+    expect("WING'S Wing’S", "[wing][wing]", 2);
+    expect("Ünïcode ÉTÉ", "[ünïcode][été]", 2);
+}
+
+TEST(porter_like_lucene)
+{
+    expect("Running runners ran", "[run][runner][ran]", 3);
+    /* Lucene's PorterStemmer departures: bli -> ble, logi -> log */
+    expect("possibly responsibly humbly technology technological biology",
+           "[possibl][respons][humbl][technolog][technolog][biologi]", 6);
+    /* tokens of two characters are not stemmed (Lucene: k > 1) */
+    expect("us as is", "[us]", 1);
+    expect("generalizations aerodynamics", "[gener][aerodynam]", 2);
+}
+
+TEST(cjk_and_bad_bytes)
+{
+    expect("日本語 カタカナ", "[日][本][語][カタカナ]", 4);
+    expect("bad\xff\xfe" "bytes", "[bad][byte]", 2);
+    /* a combining mark stays with its base letter */
+    expect("cafe\xcc\x81 naïve", "[cafe\xcc\x81][naïv]", 2);
+}
+
+static int stop_after_one(void *ctx, const char *t, size_t n)
+{
+    (void)t; (void)n;
+    (*(int *)ctx)++;
+    return 1;
+}
+
+TEST(callback_can_stop)
+{
+    int calls = 0;
+    long n = an_analyze(A, "one two three", 13, stop_after_one, &calls);
+    CHECK(n == -1, "stopped analysis returns -1, got %ld", n);
+    CHECK_EQ_INT(calls, 1);
+}
+
+int main(void)
+{
+    A = an_new(NULL);
+    if (!A) { fprintf(stderr, "an_new failed\n"); return 1; }
+    RUN(words_and_punctuation);
+    RUN(stop_words_do_not_count);
+    RUN(possessives_and_case);
+    RUN(porter_like_lucene);
+    RUN(cjk_and_bad_bytes);
+    RUN(callback_can_stop);
+    an_free(A);
+    return check_done();
+}
