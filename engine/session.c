@@ -103,7 +103,7 @@ int session_create(const char *dir, const session_source *src, sy_err *err)
                             "settings", "bm25", "k1", 0.9, "b", 0.4,
                             "attributes");
     free(stored);
-    char *text = cfg ? json_dumps(cfg, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    char *text = cfg ? json_dumps(cfg, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12)) : NULL;
     json_decref(cfg);
     if (!text) {
         free(cfg_path);
@@ -322,7 +322,7 @@ double session_get_num(session *s, const char *path, double def)
 int session_save(session *s, sy_err *err)
 {
     if (s->readonly) return sy_fail(err, SY_EREADONLY, "%s: the session is open read-only; settings not saved", s->dir);
-    char *text = json_dumps(s->cfg, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *text = json_dumps(s->cfg, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
     char *path = sy_path_join(s->dir, "session.json");
     int r = -1;
     if (text && path) {
