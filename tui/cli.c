@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 int cli_fail(const sy_err *err)
@@ -58,9 +59,28 @@ int cli_parse_double(const char *s, double *out)
 
 int cli_isatty_err(void) { return isatty(2); }
 
+/* Under the workbench's jobs (SYNEG_PROGRESS set, stderr a log file) progress
+ * goes out as lines "progress: WHAT DONE/TOTAL EXTRA", at most 5 a second
+ * plus the last, which the jobs panel parses. */
+static void progress_line(const char *what, double done, double total, const char *extra)
+{
+    static double last;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double now = ts.tv_sec + ts.tv_nsec * 1e-9;
+    if (now - last < 0.2 && done < total) return;
+    last = now;
+    fprintf(stderr, "progress: %s %.0f/%.0f %s\n", what && *what ? what : "work", done, total, extra ? extra : "");
+    fflush(stderr);
+}
+
 void cli_progress(const char *what, double done, double total, const char *extra)
 {
-    if (!isatty(2)) return;
+    if (!isatty(2)) {
+        const char *p = getenv("SYNEG_PROGRESS");
+        if (p && *p) progress_line(what, done, total, extra);
+        return;
+    }
     int width = 30, fill = total > 0 ? (int)(width * done / total) : 0;
     if (fill > width) fill = width;
     char bar[64];
