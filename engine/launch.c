@@ -85,9 +85,13 @@ static const char st_script[] =
     "                     intermediate_size=512, max_position_embeddings=max(512, max_len))\n"
     "    BertModel(cfg).save_pretrained(work)\n"
     "    tok.save_pretrained(work)\n"
-    "    word = models.Transformer(work, max_seq_length=max_len)\n"
-    "    pool = models.Pooling(word.get_word_embedding_dimension(), \"mean\")\n"
-    "    return SentenceTransformer(modules=[word, pool])\n"
+    "    try:\n"
+    "        word = models.Transformer(work, max_seq_length=max_len)\n"
+    "        return SentenceTransformer(modules=[word, models.Pooling(cfg.hidden_size, \"mean\")])\n"
+    "    except Exception:  # API moved: a plain HF folder loads with mean pooling\n"
+    "        m = SentenceTransformer(work)\n"
+    "        m.max_seq_length = max_len\n"
+    "        return m\n"
     "\n"
     "\n"
     "def main():\n"
@@ -128,7 +132,7 @@ static const char st_script[] =
     "\n"
     "    def feats(texts):\n"
     "        f = model.tokenize(texts)\n"
-    "        return {k: v.to(device) for k, v in f.items()}\n"
+    "        return {k: (v.to(device) if hasattr(v, \"to\") else v) for k, v in f.items()}\n"
     "\n"
     "    model.train()\n"
     "    step, t0 = 0, time.time()\n"
@@ -263,7 +267,9 @@ int launch_script(const launch_opts *o, const launch_params *p, const char *data
     setting_num(b, "GROUP", o->num + 1);
     setting(b, "MAX_STEPS", "-1");
     sy_buf_puts(b,
-        "LAUNCH=(torchrun --nnodes \"$NODES\" --nproc_per_node \"$GPUS\" --node_rank \"$NODE_RANK\"\n"
+        "TORCHRUN=\"${TORCHRUN:-torchrun}\"\n"
+        "command -v \"$TORCHRUN\" >/dev/null 2>&1 || TORCHRUN=\"python3 -m torch.distributed.run\"\n"
+        "LAUNCH=($TORCHRUN --nnodes \"$NODES\" --nproc_per_node \"$GPUS\" --node_rank \"$NODE_RANK\"\n"
         "        --master_addr \"$MASTER_ADDR\" --master_port \"$MASTER_PORT\")\n");
     if (st) {
         sy_buf_printf(b, "SHUFFLE=\"${SHUFFLE:-%s}\"\n", o->schedule ? "--no-shuffle" : "");
