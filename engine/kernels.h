@@ -10,8 +10,8 @@
  *
  * Threads: matrix products go through OpenBLAS cblas_sgemm, which uses the
  * thread count set by kern_set_threads (the ONE place the BLAS thread count
- * is set; call it once at start-up; the encoder calls it when the count was
- * never set).  Kernels that are not sgemm split their outer loop over up to
+ * is set; call it once at start-up; until then OpenBLAS's default applies:
+ * OPENBLAS_NUM_THREADS, else all cores).  Kernels that are not sgemm split their outer loop over up to
  * kern_threads() pthreads when the work is large enough.  No mutable globals
  * of our own: the thread count lives in OpenBLAS.
  *
