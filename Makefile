@@ -108,8 +108,14 @@ bench: bench-deps $(BUILD)/syneg $(TOOL_BIN)
 	@$(MAKE) --no-print-directory $(BENCH_BIN) BENCH_LIBS=-lsqlite3
 	@BUILD=$(BUILD) SYNEG=$(abspath $(BUILD)/syneg) SHARED_DATA=$(SHARED_DATA) sh tests/bench/run.sh
 
+# The demo session ships its data and session.json; on first use its negatives
+# are made offline (BM25 mining, then the offline generator): no key, no network.
 demo: $(BUILD)/syneg
-	@sh tests/demo-prepare.sh $(BUILD)/syneg sessions/demo
+	@if ! ls sessions/demo/negatives/*.seg >/dev/null 2>&1; then \
+	  echo "preparing the demo session: BM25 mining, then offline synthesis"; \
+	  $(BUILD)/syneg mine sessions/demo --retriever bm25 && \
+	  $(BUILD)/syneg synth sessions/demo --offline || exit 1; \
+	fi
 	$(BUILD)/syneg tui sessions/demo
 
 install: $(BUILD)/syneg
