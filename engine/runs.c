@@ -279,3 +279,64 @@ int runs_read_progress(const char *run_dir, size_t *offset, sy_buf *out, sy_err 
     if (out->data) out->data[end] = '\0';
     return 0;
 }
+
+int runs_format_progress(const char *json_line, long total, sy_buf *out)
+{
+    json_t *j = json_loads(json_line, 0, NULL);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return sy_buf_puts(out, json_line);
+    }
+    long step = (long)json_integer_value(json_object_get(j, "step"));
+    json_t *ev = json_object_get(j, "eval");
+    int rc;
+    if (json_is_object(ev)) {
+        rc = sy_buf_printf(out, "eval @ step %ld (%s, %lld queries): nDCG@10 %.4f  MRR@10 %.4f  R@100 %.4f%s",
+                           step, json_string_value(json_object_get(ev, "split")) ? json_string_value(json_object_get(ev, "split")) : "?",
+                           (long long)json_integer_value(json_object_get(ev, "queries")),
+                           json_number_value(json_object_get(ev, "ndcg@10")),
+                           json_number_value(json_object_get(ev, "mrr@10")),
+                           json_number_value(json_object_get(ev, "recall@100")),
+                           json_is_true(json_object_get(j, "final")) ? "  (final)" : "");
+    } else if (json_object_get(j, "loss")) {
+        char tot[32] = "";
+        if (total > 0) snprintf(tot, sizeof tot, "/%ld", total);
+        rc = sy_buf_printf(out, "step %ld%s  epoch %lld  loss %.4f  acc %.3f  lr %.3g  |g| %.3g  %.1f seq/s",
+                           step, tot, (long long)json_integer_value(json_object_get(j, "epoch")),
+                           json_number_value(json_object_get(j, "loss")),
+                           json_number_value(json_object_get(j, "acc")),
+                           json_number_value(json_object_get(j, "lr")),
+                           json_number_value(json_object_get(j, "grad_norm")),
+                           json_number_value(json_object_get(j, "seq_s")));
+    } else if (json_is_string(json_object_get(j, "resumed"))) {
+        rc = sy_buf_printf(out, "resumed at step %ld from %s", step, json_string_value(json_object_get(j, "resumed")));
+    } else if (json_is_true(json_object_get(j, "cancelled"))) {
+        rc = sy_buf_printf(out, "cancelled at step %ld", step);
+    } else {
+        rc = sy_buf_puts(out, json_line);
+    }
+    json_decref(j);
+    return rc;
+}
+
+struct json_t *runs_last_eval(const char *run_dir)
+{
+    size_t off = 0;
+    sy_buf b = { 0 };
+    if (runs_read_progress(run_dir, &off, &b, NULL) < 0 || !b.len) { sy_buf_free(&b); return NULL; }
+    json_t *last = NULL;
+    char *save = NULL;
+    for (char *line = strtok_r(b.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (!strstr(line, "\"eval\"")) continue;
+        json_t *j = json_loads(line, 0, NULL);
+        json_t *ev = json_object_get(j, "eval");
+        if (json_is_object(ev)) {
+            json_decref(last);
+            last = json_incref(ev);
+            json_object_set(last, "step", json_object_get(j, "step"));
+        }
+        json_decref(j);
+    }
+    sy_buf_free(&b);
+    return last;
+}

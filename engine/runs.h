@@ -61,6 +61,16 @@ void runs_clear_cancel(const char *run_dir);
 /* Append to *out the complete lines of progress.jsonl past *offset and
  * advance *offset past them (a partial last line is left for later). */
 int runs_read_progress(const char *run_dir, size_t *offset, sy_buf *out, sy_err *err);
+/* One progress line as human text (no newline), e.g.
+ *   "step 120/400  epoch 0  loss 0.8123  acc 0.750  lr 9.1e-05  42.1 seq/s"
+ *   "eval @ step 120 (test, 75 queries): nDCG@10 0.3120  MRR@10 0.4010  R@100 0.7010"
+ * total may be 0 (unknown).  Unparsable lines are copied as they are. */
+int runs_format_progress(const char *json_line, long total, sy_buf *out);
+/* The last evaluation line of a run's progress log as a JSON object (NULL when
+ * none); caller json_decref()s it. */
+struct json_t;
+struct json_t *runs_last_eval(const char *run_dir);
+
 /* True when the state is final (done, failed, cancelled, killed). */
 int runs_state_final(const char *state);
 

@@ -584,33 +584,15 @@ static void head_backward(trainer *t, const float *demb, const float *emb, const
     else pool_cls_backward(t->dlast, t->dpool, n, T, C);
 }
 
-/* One micro-batch: instances first..first+B-1 of the current epoch.
- * Accumulates gradients (scaled by 1/accum); returns the loss. */
-static int micro_batch(trainer *t, size_t first, double scale, double *loss, double *acc,
-                       sy_err *err)
+/* Loss and gradient of the batch held in t->ids_q/lens_q/ids_p/lens_p/valid,
+ * gradient scaled by `scale`, accumulated into t->g. */
+static int batch_grad(trainer *t, double scale, double *loss, double *acc, sy_err *err)
 {
     const train_opts *o = &t->o;
     const enc_model *m = t->m;
     int B = t->B, G = t->G, P = t->P, C = m->cfg.hidden;
-    int pad = tok_pad(m->tok);
-    for (int b = 0; b < B; b++) {
-        instance *in = &t->inst[b];
-        get_instance(t, first + (size_t)b, in);
-        t->lens_q[b] = tokenize(t, m->query_prefix, NULL, in->qtext,
-                                t->ids_q + (size_t)b * o->max_len_q, o->max_len_q);
-        for (int k = 0; k < G; k++)
-            t->lens_p[b * G + k] = tokenize(t, m->passage_prefix, in->ptitle[k], in->ptext[k],
-                                            t->ids_p + (size_t)(b * G + k) * o->max_len_p,
-                                            o->max_len_p);
-    }
-    /* which in-batch passages are really positives of another query */
-    for (int b = 0; b < B; b++)
-        for (int j = 0; j < P; j++) {
-            int owner = j / G;
-            t->valid[(size_t)b * P + j] =
-                owner == b || !is_positive(t, t->inst[b].query, t->inst[owner].pdoc[j % G]);
-        }
-    /* queries: one cached forward */
+    int pad = m->tok ? tok_pad(m->tok) : 0;
+    if (pad < 0) pad = 0;
     int Tq = max_len_of(t->lens_q, B);
     int *packed_q = malloc((size_t)B * Tq * sizeof(int));
     int *packed_p = malloc((size_t)t->chunk * o->max_len_p * sizeof(int));
@@ -618,6 +600,7 @@ static int micro_batch(trainer *t, size_t first, double scale, double *loss, dou
     pack(packed_q, t->ids_q, t->lens_q, B, Tq, o->max_len_q, pad);
     enc_acts aq, ap;
     int rc = -1;
+    /* queries: one cached forward */
     if (forward_cached(t, t->acts_q, &aq, packed_q, t->lens_q, B, Tq, t->qemb, t->qnorm, err)) goto out;
     /* passages, chunk by chunk */
     int nchunks = (P + t->chunk - 1) / t->chunk;
@@ -657,6 +640,67 @@ oom:
 out:
     free(packed_q);
     free(packed_p);
+    return rc;
+}
+
+/* One micro-batch: instances first..first+B-1 of the current epoch.
+ * Accumulates gradients (scaled by `scale`); returns the loss. */
+static int micro_batch(trainer *t, size_t first, double scale, double *loss, double *acc,
+                       sy_err *err)
+{
+    const train_opts *o = &t->o;
+    const enc_model *m = t->m;
+    int B = t->B, G = t->G, P = t->P;
+    for (int b = 0; b < B; b++) {
+        instance *in = &t->inst[b];
+        get_instance(t, first + (size_t)b, in);
+        t->lens_q[b] = tokenize(t, m->query_prefix, NULL, in->qtext,
+                                t->ids_q + (size_t)b * o->max_len_q, o->max_len_q);
+        for (int k = 0; k < G; k++)
+            t->lens_p[b * G + k] = tokenize(t, m->passage_prefix, in->ptitle[k], in->ptext[k],
+                                            t->ids_p + (size_t)(b * G + k) * o->max_len_p,
+                                            o->max_len_p);
+    }
+    /* which in-batch passages are really positives of another query */
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < P; j++) {
+            int owner = j / G;
+            t->valid[(size_t)b * P + j] =
+                owner == b || !is_positive(t, t->inst[b].query, t->inst[owner].pdoc[j % G]);
+        }
+    return batch_grad(t, scale, loss, acc, err);
+}
+
+int train_grad_tokens(enc_model *m, float *grad, const int *qids, const int *qlens, int B, int Tq,
+                      const int *pids, const int *plens, int G, int Tp, double temp, int inbatch,
+                      int chunk, double *loss, sy_err *err)
+{
+    trainer T;
+    memset(&T, 0, sizeof T);
+    trainer *t = &T;
+    train_opts_default(&t->o);
+    t->o.batch = B;
+    t->o.group = G;
+    t->o.max_len_q = Tq;
+    t->o.max_len_p = Tp;
+    t->o.temp = temp;
+    t->o.inbatch = inbatch;
+    t->ninst = (size_t)B;
+    t->m = m;
+    enc_params_layout(&t->g, grad, &m->cfg);
+    int rc = alloc_buffers(t, err);
+    if (!rc) {
+        if (chunk > 0 && chunk < t->chunk) t->chunk = chunk;
+        memcpy(t->ids_q, qids, (size_t)B * Tq * sizeof(int));
+        memcpy(t->lens_q, qlens, (size_t)B * sizeof(int));
+        memcpy(t->ids_p, pids, (size_t)B * G * Tp * sizeof(int));
+        memcpy(t->lens_p, plens, (size_t)B * G * sizeof(int));
+        memset(t->valid, 1, (size_t)B * t->P);
+        double acc;
+        rc = batch_grad(t, 1.0, loss, &acc, err);
+    }
+    t->m = NULL;
+    trainer_free(t);
     return rc;
 }
 

@@ -40,6 +40,7 @@
 
 #include <jansson.h>
 
+#include "encoder.h"
 #include "err.h"
 
 typedef struct {
@@ -107,5 +108,16 @@ void train_adamw(float *p, const float *g, float *m, float *v, size_t n, float l
 /* Scale g so its L2 norm is at most clip (clip <= 0: no change); returns the
  * norm before clipping. */
 double train_clip(float *g, size_t n, double clip);
+
+/* Loss and gradient of one batch of pre-tokenised sequences (for tests and
+ * benchmarks): qids [B,Tq] with qlens [B], pids [B*G,Tp] with plens [B*G],
+ * passage b*G the positive of query b; every in-batch passage counts as a
+ * negative.  grad (m->num_params floats, laid out like the parameters)
+ * accumulates; chunk > 0 caps the passages per activation chunk (to test the
+ * gradient caching path).  The model's pooling is used; embeddings are
+ * L2-normalised. */
+int train_grad_tokens(enc_model *m, float *grad, const int *qids, const int *qlens, int B,
+                      int Tq, const int *pids, const int *plens, int G, int Tp, double temp,
+                      int inbatch, int chunk, double *loss, sy_err *err);
 
 #endif
