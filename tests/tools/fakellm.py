@@ -31,7 +31,7 @@ Random faults: --mix "429:0.1,500:0.05,drop:0.05,timeout:0.01,empty:0.05,
 length:0.02,garbage:0.02,fence:0.2,prose:0.1" draws one per attempt (seeded).
 
 Answers: a reflection prompt (mentions "verdict") gets {"verdict","reason"}:
-"false_negative" when the judged text contains FALSE_NEG, or with
+"false_negative" when the judged text contains FALSENEG, or with
 probability --fn-rate (seeded by the body).  Otherwise a synthesis answer
 {"reasoning","negatives":[{"text","attributes"}]} with as many negatives as
 the prompt asks for ("Write N hard negative").
@@ -76,7 +76,7 @@ def make_answer(body, text):
     if "verdict" in text and "false_negative" in text:
         m = re.search(r"<<<\s*(.*?)\s*>>>", text, re.S)
         judged = m.group(1) if m else text
-        fn = "FALSE_NEG" in judged or (h % 1000) < STATE["fn_rate"] * 1000
+        fn = "FALSENEG" in judged or (h % 1000) < STATE["fn_rate"] * 1000
         if fn:
             return {"verdict": "false_negative", "reason": "the passage states the answer to the query"}
         return {"verdict": "negative", "reason": "related topic, but it does not answer the query"}
