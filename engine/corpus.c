@@ -329,6 +329,39 @@ static int is_blank(const char *s, size_t n)
     return 1;
 }
 
+
+/* Expected number of lines of path, from its size and the first MiB, so the
+ * id map and the document table are sized once instead of grown and rehashed. */
+static size_t estimate_lines(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    struct stat st;
+    size_t est = 0;
+    char *buf = malloc(1u << 20);
+    if (buf && fstat(fd, &st) == 0) {
+        ssize_t got = pread(fd, buf, 1u << 20, 0);
+        size_t nl = 0;
+        for (char *s = buf, *e = buf + (got > 0 ? got : 0); (s = memchr(s, '\n', (size_t)(e - s))); s++) nl++;
+        if (got > 0) est = (size_t)st.st_size <= (size_t)got ? nl + 1 : (size_t)((double)st.st_size * nl / got) + 1;
+    }
+    free(buf);
+    close(fd);
+    return est;
+}
+
+static int presize_docs(corpus *c, const char *path)
+{
+    size_t est = estimate_lines(path);
+    if (est < 4096 || c->ndocs || est > UINT32_MAX) return 0;
+    sy_strmap m;
+    if (sy_strmap_init(&m, est * 2 / 3 + 1)) return 0;   /* cap >= 4/3 est: no rehash, load <= 3/4 */
+    sy_strmap_free(&c->doc_map);
+    c->doc_map = m;
+    grow((void **)&c->docs, &c->cap_docs, est + est / 32, sizeof *c->docs);
+    return 0;
+}
+
 /* ---- adding rows ----------------------------------------------------------- */
 
 static int oom(sy_err *err, const char *path, size_t line)
@@ -346,18 +379,21 @@ static int add_doc(corpus *c, const char *id, size_t idlen, const char *title, s
     }
     if (c->ndocs >= UINT32_MAX - 1 || xlen > UINT32_MAX)
         return sy_fail(err, SY_EUNSUP, "%s:%zu: too many or too long documents (limit 4G)", path, line);
-    if (sy_strmap_get(&c->doc_map, id, idlen, NULL)) {
+    if (grow((void **)&c->docs, &c->cap_docs, c->ndocs + 1, sizeof *c->docs)) return oom(err, path, line);
+    /* copy first, then insert the arena copy as the key; a duplicate is not committed */
+    char *p = arena_reserve(&c->ar, idlen + tlen + xlen + 3);
+    if (!p) return oom(err, path, line);
+    memcpy(p, id, idlen);
+    p[idlen] = '\0';
+    int put = sy_strmap_put(&c->doc_map, p, idlen, (uint32_t)c->ndocs, NULL);
+    if (put < 0) return oom(err, path, line);
+    if (put == 0) {
         warnf(c, "%s:%zu: duplicate document id \"%.*s\"; the first is kept, this line skipped", path, line,
               clip(id, idlen), id);
         return 0;
     }
-    if (grow((void **)&c->docs, &c->cap_docs, c->ndocs + 1, sizeof *c->docs)) return oom(err, path, line);
-    char *p = arena_reserve(&c->ar, idlen + tlen + xlen + 3);
-    if (!p) return oom(err, path, line);
     doc_rec *d = &c->docs[c->ndocs];
     d->id = p;
-    memcpy(p, id, idlen);
-    p[idlen] = '\0';
     p += idlen + 1;
     d->title = p;
     memcpy(p, title, tlen);
@@ -368,7 +404,6 @@ static int add_doc(corpus *c, const char *id, size_t idlen, const char *title, s
     p[xlen] = '\0';
     d->text_len = (uint32_t)xlen;
     arena_commit(&c->ar, idlen + tlen + xlen + 3);
-    if (sy_strmap_put(&c->doc_map, d->id, idlen, (uint32_t)c->ndocs, NULL) < 0) return oom(err, path, line);
     c->ndocs++;
     if (is_blank(title, tlen) && is_blank(text, xlen))
         warnf(c, "%s:%zu: document \"%.*s\" has an empty title and text; kept (so indices and qrels stay "
@@ -998,6 +1033,7 @@ static int load_beir(corpus *c, const char *dir, sy_err *err)
                 cp);
         goto out;
     }
+    presize_docs(c, cp);
     if (each_line(c, cp, beir_doc_line, err)) goto out;
     if (!sy_file_exists(qp)) warnf(c, "%s: missing; loaded documents only (no queries, no qrels)", qp);
     else if (each_line(c, qp, beir_query_line, err)) goto out;
@@ -1050,6 +1086,7 @@ static int load_msmarco(corpus *c, const char *dir, sy_err *err)
         free(cp);
         return -1;
     }
+    presize_docs(c, cp);
     int rc = each_line(c, cp, tsv_doc_line, err);
     free(cp);
     if (rc) return -1;
