@@ -133,8 +133,11 @@ def run_script(script, env_extra, timeout):
         rc, out = p.returncode, (p.stdout + p.stderr)
     except subprocess.TimeoutExpired as e:
         rc, out = "timeout", str(e.stdout or "") + str(e.stderr or "")
-    tail = [l for l in out.splitlines() if l.strip()][-8:]
-    return {"script": os.path.basename(script), "rc": rc, "seconds": round(time.time() - t0, 1), "tail": tail}
+    lines = [l for l in out.splitlines() if l.strip()]
+    steps = [l for l in lines if l.startswith("{")]          # train_st.py's JSON log lines
+    errors = [l for l in lines if "Error" in l or "error:" in l][:4]
+    return {"script": os.path.basename(script), "rc": rc, "seconds": round(time.time() - t0, 1),
+            "log": steps[-6:], "errors": errors, "tail": lines[-3:]}
 
 
 def main():
