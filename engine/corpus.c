@@ -1313,6 +1313,11 @@ int corpus_detect(const char *path, corpus_format *fmt, sy_err *err)
         return 0;
     }
     size_t l = strlen(path);
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (strcmp(base, "corpus.jsonl") == 0 || strcmp(base, "queries.jsonl") == 0 || strcmp(base, "collection.tsv") == 0)
+        return sy_fail(err, SY_EFORMAT, "%s: this is one file of a %s data set; hint: give the folder that holds it",
+                       path, base[0] == 'c' && base[1] == 'o' && base[2] == 'l' ? "MS MARCO" : "BEIR");
     if (l > 6 && strcmp(path + l - 6, ".jsonl") == 0) {
         *fmt = CORPUS_FLAG;
         return 0;

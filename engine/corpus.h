@@ -20,7 +20,10 @@
  * line; recoverable ones (a malformed line, invalid UTF-8, duplicate id, qrels
  * naming an unknown id, empty text) are counted as warnings, each naming file
  * and line, and the offending row is skipped (invalid UTF-8 is repaired with
- * U+FFFD instead). */
+ * U+FFFD instead; a document with empty title and text is kept, warned, so
+ * indices and qrels stay aligned; a query with empty text is skipped).
+ * Duplicate ids and duplicate qrels rows keep the first.  FlagEmbedding lines
+ * repeating a query text are merged into one query. */
 #ifndef SY_CORPUS_H
 #define SY_CORPUS_H
 

@@ -244,6 +244,9 @@ TEST(detect)
     CHECK_EQ_INT(corpus_detect(sub("nothing-here"), &fmt, &err), -1);
     CHECK_EQ_INT(err.code, SY_ENOTFOUND);
     CHECK(strstr(err.msg, "nothing-here") != NULL, "names path: %s", err.msg);
+    put("b2/corpus.jsonl", "{}\n");
+    CHECK_EQ_INT(corpus_detect(sub("b2/corpus.jsonl"), &fmt, &err), -1);
+    CHECK(strstr(err.msg, "give the folder") != NULL, "hint: %s", err.msg);
 }
 
 
