@@ -1,0 +1,1041 @@
+/* synth: synthesis, self-reflection and the answer parser (see synth.h). */
+#include "synth.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "llm.h"
+#include "negstore.h"
+#include "offline.h"
+#include "util.h"
+
+#define COMMIT_EVERY 50
+
+/* ======================= answer parsing ======================= */
+
+/* Find the first JSON object in content that has member `need`. */
+static json_t *find_object(const char *content, const char *need)
+{
+    /* 1. a ```json (or ```) fence */
+    const char *f = strstr(content, "```");
+    if (f) {
+        const char *b = f + 3;
+        while (isalpha((unsigned char)*b)) b++;
+        const char *e = strstr(b, "```");
+        if (e) {
+            json_t *j = json_loadb(b, (size_t)(e - b), 0, NULL);
+            if (json_is_object(j) && json_object_get(j, need)) return j;
+            json_decref(j);
+        }
+    }
+    /* 2. the first '{' from which an object with the member parses (prose around it) */
+    for (const char *p = strchr(content, '{'); p; p = strchr(p + 1, '{')) {
+        json_t *j = json_loads(p, JSON_DISABLE_EOF_CHECK, NULL);
+        if (json_is_object(j) && json_object_get(j, need)) return j;
+        json_decref(j);
+    }
+    return NULL;
+}
+
+void synth_answer_free(synth_answer *a)
+{
+    if (!a) return;
+    for (size_t i = 0; i < a->n; i++) {
+        free(a->negs[i].text);
+        json_decref(a->negs[i].attributes);
+    }
+    free(a->negs);
+    free(a->reasoning);
+    memset(a, 0, sizeof *a);
+}
+
+int synth_parse_answer(const char *content, synth_answer *out, char *why, size_t n)
+{
+    memset(out, 0, sizeof *out);
+    json_t *j = content ? find_object(content, "negatives") : NULL;
+    if (!j) {
+        snprintf(why, n, "no JSON object with a \"negatives\" member in the answer");
+        return -1;
+    }
+    json_t *negs = json_object_get(j, "negatives");
+    json_t *r = json_object_get(j, "reasoning");
+    if (!json_is_array(negs) || json_array_size(negs) == 0) {
+        snprintf(why, n, "\"negatives\" must be a non-empty array");
+        json_decref(j);
+        return -1;
+    }
+    if (r && !json_is_string(r) && !json_is_null(r)) {
+        snprintf(why, n, "\"reasoning\" must be a string");
+        json_decref(j);
+        return -1;
+    }
+    out->reasoning = strdup(json_is_string(r) ? json_string_value(r) : "");
+    out->negs = calloc(json_array_size(negs), sizeof *out->negs);
+    if (!out->reasoning || !out->negs) {
+        snprintf(why, n, "out of memory");
+        goto fail;
+    }
+    size_t i;
+    json_t *it;
+    json_array_foreach(negs, i, it) {
+        const char *text = NULL;
+        json_t *attrs = NULL;
+        if (json_is_string(it)) text = json_string_value(it);
+        else if (json_is_object(it)) {
+            text = json_string_value(json_object_get(it, "text"));
+            attrs = json_object_get(it, "attributes");
+            if (attrs && !json_is_object(attrs)) attrs = NULL;
+        } else {
+            snprintf(why, n, "negatives[%zu] is neither an object nor a string", i);
+            goto fail;
+        }
+        const char *t = text;
+        while (t && isspace((unsigned char)*t)) t++;
+        if (!t || !*t) {
+            snprintf(why, n, "negatives[%zu] has no \"text\"", i);
+            goto fail;
+        }
+        synth_neg *sn = &out->negs[out->n++];
+        sn->text = strdup(t);
+        size_t l = sn->text ? strlen(sn->text) : 0;
+        while (l && isspace((unsigned char)sn->text[l - 1])) sn->text[--l] = '\0';
+        sn->attributes = attrs ? json_incref(attrs) : NULL;
+    }
+    json_decref(j);
+    return 0;
+fail:
+    json_decref(j);
+    synth_answer_free(out);
+    return -1;
+}
+
+int synth_parse_verdict(const char *content, int *is_fn, char **reason, char *why, size_t n)
+{
+    *reason = NULL;
+    json_t *j = content ? find_object(content, "verdict") : NULL;
+    if (!j) {
+        snprintf(why, n, "no JSON object with a \"verdict\" member in the answer");
+        return -1;
+    }
+    const char *v = json_string_value(json_object_get(j, "verdict"));
+    const char *r = json_string_value(json_object_get(j, "reason"));
+    int rc = 0;
+    if (v && (!strcmp(v, "negative") || !strcmp(v, "not_relevant"))) *is_fn = 0;
+    else if (v && (!strcmp(v, "false_negative") || !strcmp(v, "false negative"))) *is_fn = 1;
+    else {
+        snprintf(why, n, "\"verdict\" must be \"negative\" or \"false_negative\", not %s%s%s", v ? "\"" : "",
+                 v ? v : "a non-string", v ? "\"" : "");
+        rc = -1;
+    }
+    if (!rc && !(*reason = strdup(r ? r : ""))) rc = -1;
+    json_decref(j);
+    return rc;
+}
+
+static int validate_answer(void *ctx, const char *content, char *why, size_t n)
+{
+    (void)ctx;
+    synth_answer a;
+    if (synth_parse_answer(content, &a, why, n) < 0) return -1;
+    synth_answer_free(&a);
+    return 0;
+}
+
+static int validate_verdict(void *ctx, const char *content, char *why, size_t n)
+{
+    (void)ctx;
+    int fn;
+    char *r;
+    if (synth_parse_verdict(content, &fn, &r, why, n) < 0) return -1;
+    free(r);
+    return 0;
+}
+
+/* ======================= the plan: everything taken from the session ======================= */
+typedef struct {
+    char *qid, *qtext, *pos_id, *pos_text;
+    uint32_t pos_doc;
+} task;
+
+typedef struct {
+    char *session_dir, *job_dir, *cache_dir, *job_name;
+    char *url, *model, *trace;
+    const char *key;            /* borrowed from the environment, never stored */
+    double temperature;
+    int max_tokens, json_mode, concurrency, max_retries;
+    long llm_seed, retry_budget;
+    double rpm, tpm, timeout_s, backoff_s, price_in, price_out, budget;
+    int per_query, reflect, offline;
+    uint64_t seed;
+    prompt_template *tpl, *rtpl;
+    prompt_catalogue *cat;
+    prompt_kv *over, *sess;
+    size_t nover, nsess;
+    char **strs;                /* owned strings behind over/sess */
+    size_t nstrs;
+    task *tasks;
+    size_t ntasks;
+    const corpus *corpus;
+    uint32_t *positives;        /* every positive doc of the selected queries' qrels, for exclusion */
+    size_t *pos_off;            /* [ntasks + 1] offsets into positives */
+    char *batch_export, *batch_import;
+} plan;
+
+static char *own(plan *p, const char *s)
+{
+    char *d = strdup(s ? s : "");
+    char **n = d ? realloc(p->strs, (p->nstrs + 1) * sizeof *n) : NULL;
+    if (!n) { free(d); return NULL; }
+    p->strs = n;
+    p->strs[p->nstrs++] = d;
+    return d;
+}
+
+static void plan_free(plan *p)
+{
+    if (!p) return;
+    free(p->session_dir); free(p->job_dir); free(p->cache_dir); free(p->job_name);
+    free(p->url); free(p->model); free(p->trace);
+    prompt_template_free(p->tpl);
+    prompt_template_free(p->rtpl);
+    prompt_catalogue_free(p->cat);
+    free(p->over);
+    free(p->sess);
+    for (size_t i = 0; i < p->nstrs; i++) free(p->strs[i]);
+    free(p->strs);
+    for (size_t i = 0; i < p->ntasks; i++) {
+        free(p->tasks[i].qid); free(p->tasks[i].qtext); free(p->tasks[i].pos_id); free(p->tasks[i].pos_text);
+    }
+    free(p->tasks);
+    free(p->positives);
+    free(p->pos_off);
+    free(p->batch_export);
+    free(p->batch_import);
+    free(p);
+}
+
+static char *doc_text(const corpus *c, uint32_t d)
+{
+    const char *t = corpus_doc_title(c, d);
+    if (t && *t) return sy_strdup_printf("%s\n%s", t, corpus_doc_text(c, d));
+    return strdup(corpus_doc_text(c, d));
+}
+
+static const char *env_or(const char *name, const char *def)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : def;
+}
+
+static int add_task(plan *p, const corpus *c, const corpus_qrels *qr, uint32_t q, size_t *cap, sy_err *err)
+{
+    size_t n;
+    const corpus_qrel *rows = corpus_qrels_of(qr, q, &n);
+    const corpus_qrel *pos = NULL;
+    for (size_t i = 0; i < n && !pos; i++)
+        if (rows[i].rel > 0) pos = &rows[i];
+    if (!pos) return 0;
+    if (p->ntasks == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 64;
+        task *nt = realloc(p->tasks, ncap * sizeof *nt);
+        if (!nt) return sy_fail(err, SY_ENOMEM, "out of memory");
+        p->tasks = nt;
+        size_t *no = realloc(p->pos_off, (ncap + 1) * sizeof *no);
+        if (!no) return sy_fail(err, SY_ENOMEM, "out of memory");
+        p->pos_off = no;
+        if (p->ntasks == 0) p->pos_off[0] = 0;
+        *cap = ncap;
+    }
+    task *t = &p->tasks[p->ntasks];
+    t->qid = strdup(corpus_query_id(c, q));
+    t->qtext = strdup(corpus_query_text(c, q));
+    t->pos_id = strdup(corpus_doc_id(c, pos->doc));
+    t->pos_text = doc_text(c, pos->doc);
+    t->pos_doc = pos->doc;
+    size_t base = p->pos_off[p->ntasks];
+    uint32_t *np = realloc(p->positives, (base + n + 1) * sizeof *np);
+    if (!t->qid || !t->qtext || !t->pos_id || !t->pos_text || !np) {
+        free(t->qid); free(t->qtext); free(t->pos_id); free(t->pos_text);
+        if (np) p->positives = np;
+        return sy_fail(err, SY_ENOMEM, "out of memory");
+    }
+    p->positives = np;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].rel > 0) np[base + k++] = rows[i].doc;
+    p->pos_off[++p->ntasks] = base + k;
+    return 1;
+}
+
+/* Read settings, prompts and the selected tasks from the session. */
+static plan *plan_new(session *s, const synth_opts *o, int make_job, sy_err *err)
+{
+    plan *p = calloc(1, sizeof *p);
+    if (!p) { sy_fail(err, SY_ENOMEM, "out of memory"); return NULL; }
+    p->session_dir = strdup(session_dir(s));
+    p->cache_dir = session_path(s, "cache/llm");
+    /* endpoint: settings, overridden by the environment */
+    p->url = strdup(env_or("SYNEG_LLM_URL", session_get_str(s, "llm.url", "")));
+    p->model = strdup(env_or("SYNEG_LLM_MODEL", session_get_str(s, "llm.model", "")));
+    p->key = getenv("SYNEG_LLM_KEY");
+    if (!p->key || !*p->key) p->key = getenv("OPENAI_API_KEY");
+    const char *tr = getenv("SYNEG_TRACE");
+    p->trace = tr && *tr ? strdup(tr) : NULL;
+    p->temperature = session_get_num(s, "llm.temperature", 0.7);
+    p->max_tokens = (int)session_get_num(s, "llm.max_tokens", 2048);
+    p->llm_seed = (long)session_get_num(s, "llm.seed", -1);
+    p->json_mode = json_is_true(session_get(s, "llm.json_mode"));
+    p->concurrency = o->concurrency > 0 ? o->concurrency : (int)session_get_num(s, "llm.concurrency", 8);
+    p->rpm = session_get_num(s, "llm.rpm", 0);
+    p->tpm = session_get_num(s, "llm.tpm", 0);
+    p->timeout_s = session_get_num(s, "llm.timeout_s", 120);
+    p->backoff_s = session_get_num(s, "llm.backoff_s", 1);
+    p->max_retries = (int)session_get_num(s, "llm.max_retries", 5);
+    p->retry_budget = (long)session_get_num(s, "llm.retry_budget", 1000);
+    p->budget = o->budget_usd >= 0 ? o->budget_usd : session_get_num(s, "llm.budget_usd", 0);
+    p->price_in = p->price_out = -1;
+    json_t *price = json_object_get(session_get(s, "llm.prices"), p->model ? p->model : "");
+    if (json_is_object(price)) {
+        json_t *pi = json_object_get(price, "input"), *po = json_object_get(price, "output");
+        if (json_is_number(pi)) p->price_in = json_number_value(pi);
+        if (json_is_number(po)) p->price_out = json_number_value(po);
+    }
+    p->per_query = o->per_query > 0 ? o->per_query : (int)session_get_num(s, "synth.per_query", 4);
+    p->reflect = o->reflect >= 0 ? o->reflect : (int)session_get_num(s, "synth.reflect", 1);
+    p->seed = o->seed ? o->seed : (uint64_t)session_get_num(s, "synth.seed", 1);
+    if (o->variant) p->llm_seed = o->variant;
+    p->offline = o->offline || !p->url || !*p->url;
+    p->batch_export = o->batch_export ? strdup(o->batch_export) : NULL;
+    p->batch_import = o->batch_import ? strdup(o->batch_import) : NULL;
+    if (!p->session_dir || !p->cache_dir || !p->url || !p->model) goto nomem;
+    if (p->per_query < 1 || p->per_query > 64) {
+        sy_fail(err, SY_EINVAL, "per-query count %d is out of range; use 1 to 64", p->per_query);
+        goto fail;
+    }
+    if (p->reflect < 0 || p->reflect > 2) {
+        sy_fail(err, SY_EINVAL, "reflection rounds %d out of range; use 0, 1 or 2", p->reflect);
+        goto fail;
+    }
+    if (p->offline && (p->batch_export || p->batch_import)) {
+        sy_fail(err, SY_EINVAL, "batch export/import needs an LLM endpoint (llm.url / SYNEG_LLM_URL) and model; "
+                "the offline generator makes no requests");
+        goto fail;
+    }
+    if (!p->offline && !*p->model) {
+        sy_fail(err, SY_EINVAL, "an LLM endpoint is set (%s) but no model; set SYNEG_LLM_MODEL or llm.model", p->url);
+        goto fail;
+    }
+    /* prompts and the catalogue */
+    char *pd = o->prompts_dir ? strdup(o->prompts_dir) : prompt_find_dir(p->session_dir, err);
+    if (!pd) goto fail;
+    char *sp = sy_path_join(pd, "synth.txt"), *rp = sy_path_join(pd, "reflect.txt"),
+         *ap = sy_path_join(pd, "attributes.txt");
+    free(pd);
+    p->tpl = sp ? prompt_template_load(sp, err) : NULL;
+    p->rtpl = p->tpl && rp ? prompt_template_load(rp, err) : NULL;
+    p->cat = p->rtpl && ap ? prompt_catalogue_load(ap, err) : NULL;
+    free(sp); free(rp); free(ap);
+    if (!p->cat) goto fail;
+    /* attribute overrides and session values, checked now */
+    p->over = calloc(o->nattrs + 1, sizeof *p->over);
+    if (!p->over) goto nomem;
+    for (size_t i = 0; i < o->nattrs; i++) {
+        if (prompt_check_attr(p->cat, o->attrs[i].name, o->attrs[i].value, err) < 0) goto fail;
+        p->over[i].name = own(p, o->attrs[i].name);
+        p->over[i].value = own(p, o->attrs[i].value);
+        if (!p->over[i].name || !p->over[i].value) goto nomem;
+    }
+    p->nover = o->nattrs;
+    json_t *sa = session_get(s, "synth.attributes");
+    p->sess = calloc(json_object_size(sa) + 1, sizeof *p->sess);
+    if (!p->sess) goto nomem;
+    const char *k;
+    json_t *v;
+    json_object_foreach(sa, k, v) {
+        if (!json_is_string(v)) {
+            sy_fail(err, SY_EINVAL, "session setting synth.attributes.%s must be a string", k);
+            goto fail;
+        }
+        if (prompt_check_attr(p->cat, k, json_string_value(v), err) < 0) {
+            sy_err_prefix(err, "session setting synth.attributes.%s: ", k);
+            goto fail;
+        }
+        p->sess[p->nsess].name = own(p, k);
+        p->sess[p->nsess].value = own(p, json_string_value(v));
+        if (!p->sess[p->nsess].name || !p->sess[p->nsess].value) goto nomem;
+        p->nsess++;
+    }
+    /* the queries */
+    corpus *c = session_corpus(s, err);
+    if (!c) goto fail;
+    p->corpus = c;
+    const char *split = session_train_split(s);
+    const corpus_qrels *qr = corpus_qrels_for(c, split);
+    if (!qr) {
+        sy_fail(err, SY_ENOTFOUND, "the data set has no qrels for the train split '%s'; synthesis needs each "
+                "query's positive from it", split);
+        goto fail;
+    }
+    size_t cap = 0;
+    if (o->query_ids) {
+        for (size_t i = 0; i < o->nquery_ids; i++) {
+            int64_t q = corpus_query_find(c, o->query_ids[i]);
+            if (q < 0) {
+                sy_fail(err, SY_ENOTFOUND, "unknown query id '%s'; see 'syneg info' for the queries", o->query_ids[i]);
+                goto fail;
+            }
+            int r = add_task(p, c, qr, (uint32_t)q, &cap, err);
+            if (r < 0) goto fail;
+            if (r == 0) {
+                sy_fail(err, SY_ENOTFOUND, "query '%s' has no positive (rel > 0) in the train split '%s'",
+                        o->query_ids[i], split);
+                goto fail;
+            }
+        }
+    } else {
+        for (uint32_t q = 0; q < corpus_nqueries(c); q++) {
+            if (o->limit && p->ntasks >= o->limit) break;
+            if (add_task(p, c, qr, q, &cap, err) < 0) goto fail;
+        }
+    }
+    if (make_job) {
+        p->job_dir = session_new_job_dir(s, "synth", err);
+        if (!p->job_dir || sy_mkdir_p(p->job_dir, err) < 0) goto fail;
+        const char *slash = strrchr(p->job_dir, '/');
+        p->job_name = strdup(slash ? slash + 1 : p->job_dir);
+        if (!p->job_name) goto nomem;
+    }
+    return p;
+nomem:
+    sy_fail(err, SY_ENOMEM, "out of memory");
+fail:
+    plan_free(p);
+    return NULL;
+}
+
+/* ======================= running ======================= */
+typedef struct run run;
+typedef struct qstate qstate;
+
+typedef struct {
+    qstate *q;
+    size_t i;
+    int round;          /* rounds done */
+    int verdict;        /* -1 not judged, 0 negative, 1 false negative, 2 unjudged (failed) */
+    char *reason;
+    json_t *rounds;     /* [{"verdict","reason"}] */
+} nstate;
+
+struct qstate {
+    run *r;
+    task *t;
+    prompt_kv *attrs;
+    size_t nattrs;
+    synth_answer ans;
+    nstate *ns;
+    size_t pending;
+    int deferred;
+    char key[65];
+};
+
+struct run {
+    plan *p;
+    llm_client *client;
+    neg_writer *w;
+    size_t since_commit;
+    FILE *failures;
+    synth_progress prog;
+    const volatile int *cancel;
+    void (*progress)(void *ctx, const synth_progress *p);
+    void *progress_ctx;
+    size_t active;          /* queries started and not finished */
+    int write_failed;
+    sy_err werr;
+};
+
+static int cancelled(const run *r) { return r->cancel && *r->cancel; }
+
+static void record_failure(run *r, const task *t, const char *stage, const char *outcome, const char *why,
+                           int attempts)
+{
+    if (!r->failures) return;
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:i}", "query_id", t->qid, "stage", stage, "outcome", outcome,
+                          "reason", why ? why : "", "attempts", attempts);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (s) { fprintf(r->failures, "%s\n", s); fflush(r->failures); }
+    free(s);
+    json_decref(o);
+}
+
+static int commit_rows(run *r)
+{
+    if (!r->w) return 0;
+    int rc = 0;
+    if (neg_writer_count(r->w) && neg_writer_commit(r->w, &r->werr) < 0) { r->write_failed = 1; rc = -1; }
+    neg_writer_free(r->w);
+    r->w = NULL;
+    r->since_commit = 0;
+    return rc;
+}
+
+static int add_row(run *r, const neg_row *row)
+{
+    if (r->write_failed) return -1;
+    if (!r->w && !(r->w = neg_writer_new(r->p->session_dir, "synth", 0, &r->werr))) {
+        r->write_failed = 1;
+        return -1;
+    }
+    if (neg_writer_add(r->w, row, &r->werr) < 0) { r->write_failed = 1; return -1; }
+    return 0;
+}
+
+static void query_finished(run *r, int ok)
+{
+    if (ok == 1) r->prog.queries_ok++;
+    else if (ok == 0) r->prog.queries_failed++;
+    else r->prog.queries_deferred++;
+    r->prog.queries_done++;
+    r->active--;
+    if (++r->since_commit >= COMMIT_EVERY) commit_rows(r);
+    if (r->client) {
+        llm_stats st;
+        llm_get_stats(r->client, &st);
+        r->prog.requests = st.http_requests;
+        r->prog.cache_hits = st.cache_hits;
+        r->prog.retries = st.retries;
+        r->prog.prompt_tokens = st.prompt_tokens;
+        r->prog.completion_tokens = st.completion_tokens;
+        r->prog.cost_usd = st.cost_usd;
+        r->prog.budget_reached = st.budget_reached;
+    }
+    if (r->progress) r->progress(r->progress_ctx, &r->prog);
+}
+
+static json_t *attrs_json(const prompt_kv *a, size_t n)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < n; i++) json_object_set_new(o, a[i].name, json_string(a[i].value));
+    return o;
+}
+
+static void emit_llm(run *r, qstate *q)
+{
+    plan *p = r->p;
+    uint64_t pos_hash = sy_text_hash(q->t->pos_text, strlen(q->t->pos_text));
+    for (size_t i = 0; i < q->ans.n; i++) {
+        synth_neg *sn = &q->ans.negs[i];
+        nstate *ns = q->ns ? &q->ns[i] : NULL;
+        const char *verdict = !ns ? "not_reflected" : ns->verdict == 1 ? "false_negative"
+                            : ns->verdict == 0 ? "negative" : "unjudged";
+        json_t *prov = json_pack("{s:s,s:s,s:s,s:s,s:o,s:O?,s:s,s:s,s:s?,s:O?,s:s,s:s,s:s?,s:I}",
+                                 "generator", "llm", "model", p->model, "template", prompt_template_hash(p->tpl),
+                                 "reflect_template", prompt_template_hash(p->rtpl),
+                                 "attributes", attrs_json(q->attrs, q->nattrs), "model_attributes", sn->attributes,
+                                 "reasoning", q->ans.reasoning, "verdict", verdict,
+                                 "verdict_reason", ns ? ns->reason : NULL, "rounds", ns ? ns->rounds : NULL,
+                                 "positive", q->t->pos_id, "request", q->key, "job", p->job_name,
+                                 "seed", (json_int_t)p->seed);
+        char *ps = prov ? json_dumps(prov, JSON_COMPACT) : NULL;
+        json_decref(prov);
+        char id[64];
+        neg_synthetic_id(NEG_LLM, sn->text, id, sizeof id);
+        uint8_t flags = 0;
+        if (ns && ns->verdict == 1) flags |= NEG_F_SUSPECT | NEG_F_REFLECT_FN;
+        if (sy_text_hash(sn->text, strlen(sn->text)) == pos_hash) flags |= NEG_F_DUP | NEG_F_SUSPECT;
+        neg_row row = {.query_id = q->t->qid, .neg_id = id, .text = sn->text, .prov = ps,
+                       .rank = (uint32_t)(i + 1), .score = 0, .source = NEG_LLM, .flags = flags};
+        if (add_row(r, &row) == 0) {
+            r->prog.negatives++;
+            if (flags & NEG_F_SUSPECT) r->prog.suspects++;
+        }
+        free(ps);
+    }
+}
+
+static void qstate_free(qstate *q)
+{
+    if (!q) return;
+    for (size_t i = 0; q->ns && i < q->ans.n; i++) {
+        free(q->ns[i].reason);
+        json_decref(q->ns[i].rounds);
+    }
+    free(q->ns);
+    synth_answer_free(&q->ans);
+    free(q->attrs);
+    free(q);
+}
+
+static void on_reflect(void *ctx, const llm_result *res);
+
+static int submit_reflect(run *r, nstate *ns)
+{
+    qstate *q = ns->q;
+    char prev[1200] = "";
+    if (ns->round > 0 && ns->reason)
+        snprintf(prev, sizeof prev, "verdict %s: %s", ns->verdict == 1 ? "false_negative" : "negative", ns->reason);
+    prompt_kv v[] = {{"query", q->t->qtext}, {"positive", q->t->pos_text}, {"negative", q->ans.negs[ns->i].text},
+                     {"previous", prev}};
+    sy_err err = {0};
+    json_t *m = prompt_render(r->p->rtpl, v, 4, &err);
+    if (!m) return -1;
+    llm_request rq = {m, validate_verdict, on_reflect, ns};
+    int rc = llm_submit(r->client, &rq, NULL, &err);
+    json_decref(m);
+    return rc;
+}
+
+static void reflect_done(run *r, qstate *q)
+{
+    if (--q->pending) return;
+    if (q->deferred) {
+        query_finished(r, -1);
+    } else {
+        emit_llm(r, q);
+        query_finished(r, 1);
+    }
+    qstate_free(q);
+}
+
+static void on_reflect(void *ctx, const llm_result *res)
+{
+    nstate *ns = ctx;
+    qstate *q = ns->q;
+    run *r = q->r;
+    if (res->outcome == LLM_DEFERRED || res->outcome == LLM_CANCELLED) {
+        q->deferred = 1;   /* no rows until every verdict is in */
+    } else if (res->outcome == LLM_OK) {
+        int fn = 0;
+        char *reason = NULL, why[256];
+        if (synth_parse_verdict(res->content, &fn, &reason, why, sizeof why) == 0) {
+            ns->verdict = fn;
+            free(ns->reason);
+            ns->reason = reason;
+            if (!ns->rounds) ns->rounds = json_array();
+            json_array_append_new(ns->rounds, json_pack("{s:s,s:s}", "verdict", fn ? "false_negative" : "negative",
+                                                        "reason", reason));
+            ns->round++;
+            if (ns->round < r->p->reflect && !cancelled(r) && submit_reflect(r, ns) == 0) return;
+        }
+    } else {
+        if (ns->round == 0) ns->verdict = 2;   /* a later round failing keeps the earlier verdict */
+        free(ns->reason);
+        ns->reason = sy_strdup_printf("reflection failed (%s): %s", llm_outcome_name(res->outcome), res->error);
+        record_failure(r, q->t, "reflection", llm_outcome_name(res->outcome), res->error, res->attempts);
+    }
+    reflect_done(r, q);
+}
+
+static void on_synth(void *ctx, const llm_result *res)
+{
+    qstate *q = ctx;
+    run *r = q->r;
+    if (res->outcome == LLM_DEFERRED) {
+        query_finished(r, -1);
+        qstate_free(q);
+        return;
+    }
+    char why[256];
+    if (res->outcome != LLM_OK) {
+        record_failure(r, q->t, "synthesis", llm_outcome_name(res->outcome), res->error, res->attempts);
+        query_finished(r, 0);
+        qstate_free(q);
+        return;
+    }
+    if (synth_parse_answer(res->content, &q->ans, why, sizeof why) < 0) {
+        record_failure(r, q->t, "parse", "invalid_answer", why, res->attempts);
+        query_finished(r, 0);
+        qstate_free(q);
+        return;
+    }
+    if (r->p->reflect == 0 || cancelled(r)) {
+        emit_llm(r, q);
+        query_finished(r, 1);
+        qstate_free(q);
+        return;
+    }
+    q->ns = calloc(q->ans.n, sizeof *q->ns);
+    if (!q->ns) {
+        record_failure(r, q->t, "reflection", "error", "out of memory", 0);
+        query_finished(r, 0);
+        qstate_free(q);
+        return;
+    }
+    q->pending = q->ans.n;
+    for (size_t i = 0; i < q->ans.n; i++) {
+        q->ns[i] = (nstate){.q = q, .i = i, .verdict = -1};
+    }
+    size_t n = q->ans.n;
+    for (size_t i = 0; i < n; i++) {
+        nstate *ns = &q->ns[i];
+        if (submit_reflect(r, ns) < 0) {
+            ns->verdict = 2;
+            ns->reason = strdup("the reflection prompt could not be rendered");
+            record_failure(r, q->t, "reflection", "error", ns->reason, 0);
+            reflect_done(r, q);   /* may free q on the last one */
+        }
+    }
+}
+
+/* Resolve attributes and build a query's synthesis messages. */
+static json_t *synth_messages(const plan *p, const task *t, prompt_kv **attrs, size_t *nattrs, sy_err *err)
+{
+    if (prompt_resolve(p->cat, p->over, p->nover, p->sess, p->nsess, p->seed, t->qid, attrs, nattrs, err) < 0)
+        return NULL;
+    char *list = prompt_attr_list(p->cat, *attrs, *nattrs);
+    char k[16];
+    snprintf(k, sizeof k, "%d", p->per_query);
+    size_t nv = 4 + *nattrs;
+    prompt_kv *v = calloc(nv, sizeof *v);
+    char **names = calloc(*nattrs + 1, sizeof *names);
+    json_t *m = NULL;
+    if (list && v && names) {
+        v[0] = (prompt_kv){"query", t->qtext};
+        v[1] = (prompt_kv){"positive", t->pos_text};
+        v[2] = (prompt_kv){"k", k};
+        v[3] = (prompt_kv){"attributes", list};
+        for (size_t i = 0; i < *nattrs; i++) {
+            names[i] = sy_strdup_printf("attr.%s", (*attrs)[i].name);
+            v[4 + i] = (prompt_kv){names[i] ? names[i] : "attr.?", (*attrs)[i].value};
+        }
+        m = prompt_render(p->tpl, v, nv, err);
+    } else {
+        sy_fail(err, SY_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; names && i < *nattrs; i++) free(names[i]);
+    free(names);
+    free(v);
+    free(list);
+    if (!m) { free(*attrs); *attrs = NULL; }
+    return m;
+}
+
+static int start_query(run *r, task *t, sy_err *err)
+{
+    qstate *q = calloc(1, sizeof *q);
+    if (!q) return sy_fail(err, SY_ENOMEM, "out of memory");
+    q->r = r;
+    q->t = t;
+    json_t *m = synth_messages(r->p, t, &q->attrs, &q->nattrs, err);
+    if (!m) { free(q); return -1; }
+    llm_request rq = {m, validate_answer, on_synth, q};
+    r->active++;
+    int rc = llm_submit(r->client, &rq, q->key, err);
+    json_decref(m);
+    if (rc < 0) { r->active--; qstate_free(q); }
+    return rc;
+}
+
+/* ---- offline ---- */
+static int run_offline(run *r, sy_err *err)
+{
+    plan *p = r->p;
+    r->prog.offline = 1;
+    offline_index *ix = offline_index_build(p->corpus, err);
+    if (!ix) return -1;
+    enum { NREL = 8 };
+    for (size_t ti = 0; ti < p->ntasks && !cancelled(r); ti++) {
+        task *t = &p->tasks[ti];
+        r->active++;
+        uint32_t rel[NREL];
+        size_t nrel = offline_related(ix, t->qtext, p->positives + p->pos_off[ti],
+                                      p->pos_off[ti + 1] - p->pos_off[ti], rel, NREL);
+        const char *texts[NREL];
+        for (size_t i = 0; i < nrel; i++) texts[i] = corpus_doc_text(p->corpus, rel[i]);
+        offline_neg *out = calloc((size_t)p->per_query, sizeof *out);
+        const char *body = corpus_doc_text(p->corpus, t->pos_doc);
+        uint64_t seed = p->seed ^ sy_hash64(t->qid, strlen(t->qid));
+        size_t n = out ? offline_generate(t->qtext, body, texts, nrel, seed, (size_t)p->per_query, out) : 0;
+        json_t *relids = json_array();
+        for (size_t i = 0; i < nrel; i++) json_array_append_new(relids, json_string(corpus_doc_id(p->corpus, rel[i])));
+        for (size_t i = 0; i < n; i++) {
+            json_t *prov = json_pack("{s:s,s:s,s:{s:s},s:s,s:s,s:s,s:O,s:s?,s:I}", "generator", "offline",
+                                     "method", out[i].method, "attributes", "method", out[i].method,
+                                     "reasoning", out[i].detail, "verdict", "not_reflected",
+                                     "positive", t->pos_id, "related", relids, "job", p->job_name,
+                                     "seed", (json_int_t)p->seed);
+            char *ps = prov ? json_dumps(prov, JSON_COMPACT) : NULL;
+            json_decref(prov);
+            char id[64];
+            neg_synthetic_id(NEG_OFFLINE, out[i].text, id, sizeof id);
+            neg_row row = {.query_id = t->qid, .neg_id = id, .text = out[i].text, .prov = ps,
+                           .rank = (uint32_t)(i + 1), .source = NEG_OFFLINE};
+            if (add_row(r, &row) == 0) r->prog.negatives++;
+            free(ps);
+            offline_neg_free(&out[i]);
+        }
+        json_decref(relids);
+        free(out);
+        if (n == 0)
+            record_failure(r, t, "offline", "no_edit",
+                           "the offline generator found nothing to edit in the positive (too short?)", 0);
+        query_finished(r, n > 0);
+    }
+    offline_index_free(ix);
+    return 0;
+}
+
+static void write_report(run *r)
+{
+    if (!r->p->job_dir) return;
+    const synth_progress *g = &r->prog;
+    json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:b,s:i,s:i}",
+                          "format", "syneg-synth-report", "generator", g->offline ? "offline" : "llm",
+                          "model", g->offline ? "" : r->p->model,
+                          "queries", (json_int_t)g->queries_total, "ok", (json_int_t)g->queries_ok,
+                          "failed", (json_int_t)g->queries_failed, "deferred", (json_int_t)g->queries_deferred,
+                          "negatives", (json_int_t)g->negatives, "suspects", (json_int_t)g->suspects,
+                          "requests", (json_int_t)g->requests, "cache_hits", (json_int_t)g->cache_hits,
+                          "retries", (json_int_t)g->retries, "prompt_tokens", (json_int_t)g->prompt_tokens,
+                          "completion_tokens", (json_int_t)g->completion_tokens, "per_query", (json_int_t)r->p->per_query,
+                          "cost_usd", g->cost_usd, "budget_reached", g->budget_reached,
+                          "reflect", r->p->reflect, "concurrency", r->p->concurrency);
+    char *s = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+    char *path = sy_path_join(r->p->job_dir, "report.json");
+    if (s && path) sy_write_file_atomic(path, s, strlen(s), NULL);
+    free(s);
+    free(path);
+    json_decref(o);
+}
+
+static int run_plan(plan *p, const synth_opts *o, synth_progress *report, sy_err *err)
+{
+    run r = {.p = p, .cancel = o->cancel, .progress = o->progress, .progress_ctx = o->progress_ctx};
+    r.prog.queries_total = p->ntasks;
+    int rc = 0;
+    if (p->job_dir) {
+        snprintf(r.prog.job_dir, sizeof r.prog.job_dir, "%s", p->job_dir);
+        char *fp = sy_path_join(p->job_dir, "failures.jsonl");
+        r.failures = fp ? fopen(fp, "a") : NULL;
+        free(fp);
+        if (!r.failures) return sy_fail_errno(err, errno, "cannot create %s/failures.jsonl", p->job_dir);
+    }
+    if (p->offline) {
+        rc = run_offline(&r, err);
+    } else {
+        if (p->batch_import) {
+            size_t stored, failed;
+            if (llm_batch_import(p->cache_dir, p->batch_import, &stored, &failed, err) < 0) { rc = -1; goto out; }
+        }
+        llm_config cfg;
+        llm_config_defaults(&cfg);
+        cfg.url = p->url;
+        cfg.model = p->model;
+        cfg.key = p->key;
+        cfg.temperature = p->temperature;
+        cfg.max_tokens = p->max_tokens;
+        cfg.seed = p->llm_seed;
+        cfg.json_mode = p->json_mode;
+        cfg.concurrency = p->concurrency;
+        cfg.timeout_s = p->timeout_s;
+        cfg.backoff_base_s = p->backoff_s;
+        cfg.max_retries = p->max_retries;
+        cfg.retry_budget = p->retry_budget;
+        cfg.rpm = p->rpm;
+        cfg.tpm = p->tpm;
+        cfg.price_in = p->price_in;
+        cfg.price_out = p->price_out;
+        cfg.budget_usd = p->budget;
+        cfg.cache_dir = p->cache_dir;
+        cfg.trace_path = p->trace;
+        cfg.batch_export_path = p->batch_export;
+        cfg.jitter_seed = p->seed;
+        if (!(r.client = llm_client_new(&cfg, err))) { rc = -1; goto out; }
+        size_t next = 0, window = (size_t)p->concurrency * 2 + 4;
+        while (!cancelled(&r) && (next < p->ntasks || llm_pending(r.client))) {
+            while (next < p->ntasks && r.active < window && !cancelled(&r)) {
+                if (start_query(&r, &p->tasks[next], err) < 0) {
+                    record_failure(&r, &p->tasks[next], "prompt", "error", err->msg, 0);
+                    r.active++;
+                    query_finished(&r, 0);
+                }
+                next++;
+            }
+            llm_step(r.client, 250);
+        }
+        if (cancelled(&r)) llm_cancel_all(r.client);
+        llm_stats st;
+        llm_get_stats(r.client, &st);
+        r.prog.requests = st.http_requests;
+        r.prog.cache_hits = st.cache_hits;
+        r.prog.retries = st.retries;
+        r.prog.prompt_tokens = st.prompt_tokens;
+        r.prog.completion_tokens = st.completion_tokens;
+        r.prog.cost_usd = st.cost_usd;
+        r.prog.budget_reached = st.budget_reached;
+    }
+out:
+    if (commit_rows(&r) < 0 || r.write_failed) {
+        if (!rc) { *err = r.werr; rc = -1; }
+    }
+    neg_writer_free(r.w);
+    llm_client_free(r.client);
+    write_report(&r);
+    if (r.failures) fclose(r.failures);
+    if (!rc && cancelled(&r)) rc = sy_fail(err, SY_ECANCEL, "synthesis cancelled after %zu of %zu queries; "
+                                           "run it again to finish (answers already received are cached)",
+                                           r.prog.queries_done, r.prog.queries_total);
+    if (report) *report = r.prog;
+    return rc;
+}
+
+void synth_opts_defaults(synth_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->budget_usd = -1;
+    o->reflect = -1;
+}
+
+int synth_run(session *s, const synth_opts *o, synth_progress *report, sy_err *err)
+{
+    if (report) memset(report, 0, sizeof *report);
+    if (session_readonly(s))
+        return sy_fail(err, SY_EREADONLY, "session %s is open read-only (pid %ld holds it); close the other "
+                       "syneg process first", session_dir(s), session_lock_holder(s));
+    plan *p = plan_new(s, o, 1, err);
+    if (!p) return -1;
+    int rc = run_plan(p, o, report, err);
+    plan_free(p);
+    return rc;
+}
+
+/* ======================= for the TUI ======================= */
+char *synth_render_prompt(session *s, const char *query_id, const prompt_kv *attrs, size_t nattrs, int which,
+                          const char *negative_text, sy_err *err)
+{
+    synth_opts o;
+    synth_opts_defaults(&o);
+    o.query_ids = &query_id;
+    o.nquery_ids = 1;
+    o.attrs = attrs;
+    o.nattrs = nattrs;
+    o.offline = 1;   /* rendering needs no endpoint */
+    plan *p = plan_new(s, &o, 0, err);
+    if (!p) return NULL;
+    char *out = NULL;
+    task *t = &p->tasks[0];
+    if (which == SYNTH_PROMPT_REFLECT) {
+        prompt_kv v[] = {{"query", t->qtext}, {"positive", t->pos_text},
+                         {"negative", negative_text ? negative_text : "(the negative)"}, {"previous", ""}};
+        out = prompt_render_text(p->rtpl, v, 4, err);
+    } else {
+        prompt_kv *a = NULL;
+        size_t na = 0;
+        json_t *m = synth_messages(p, t, &a, &na, err);
+        if (m) {
+            sy_buf b = {0};
+            size_t i;
+            json_t *it;
+            json_array_foreach(m, i, it)
+                sy_buf_printf(&b, "%s[%s]\n%s\n", i ? "\n" : "", json_string_value(json_object_get(it, "role")),
+                              json_string_value(json_object_get(it, "content")));
+            out = b.data;
+            if (!out) sy_fail(err, SY_ENOMEM, "out of memory");
+        }
+        json_decref(m);
+        free(a);
+    }
+    plan_free(p);
+    return out;
+}
+
+struct synth_job {
+    pthread_t th;
+    plan *p;
+    synth_opts o;
+    pthread_mutex_t mu;
+    synth_progress prog;
+    volatile int cancel;
+    atomic_int state;      /* 0 running, 1 done, -1 failed */
+    sy_err err;
+};
+
+static void job_progress(void *ctx, const synth_progress *p)
+{
+    synth_job *j = ctx;
+    pthread_mutex_lock(&j->mu);
+    j->prog = *p;
+    pthread_mutex_unlock(&j->mu);
+}
+
+static void *job_main(void *arg)
+{
+    synth_job *j = arg;
+    synth_progress fin;
+    int rc = run_plan(j->p, &j->o, &fin, &j->err);
+    job_progress(j, &fin);
+    atomic_store(&j->state, rc < 0 ? -1 : 1);
+    return NULL;
+}
+
+synth_job *synth_regen_start(session *s, const char *query_id, const prompt_kv *attrs, size_t nattrs,
+                             const synth_opts *base, sy_err *err)
+{
+    if (session_readonly(s)) {
+        sy_fail(err, SY_EREADONLY, "session %s is open read-only; cannot write negatives", session_dir(s));
+        return NULL;
+    }
+    synth_job *j = calloc(1, sizeof *j);
+    if (!j) { sy_fail(err, SY_ENOMEM, "out of memory"); return NULL; }
+    if (base) j->o = *base;
+    else synth_opts_defaults(&j->o);
+    j->o.query_ids = &query_id;
+    j->o.nquery_ids = 1;
+    j->o.limit = 0;
+    j->o.attrs = attrs;
+    j->o.nattrs = nattrs;
+    j->o.batch_export = j->o.batch_import = NULL;
+    if (!j->o.variant) j->o.variant = (long)(time(NULL) & 0x7fffffff) ^ (long)sy_hash64(query_id, strlen(query_id)) % 100000;
+    if (!j->o.variant) j->o.variant = 1;
+    j->p = plan_new(s, &j->o, 1, err);
+    if (!j->p) { free(j); return NULL; }
+    /* the job keeps no pointer into the caller's arrays */
+    j->o.query_ids = NULL;
+    j->o.attrs = NULL;
+    j->o.cancel = &j->cancel;
+    j->o.progress = job_progress;
+    j->o.progress_ctx = j;
+    j->prog.queries_total = 1;
+    pthread_mutex_init(&j->mu, NULL);
+    if (pthread_create(&j->th, NULL, job_main, j) != 0) {
+        pthread_mutex_destroy(&j->mu);
+        plan_free(j->p);
+        free(j);
+        sy_fail(err, SY_ENOMEM, "cannot start a worker thread");
+        return NULL;
+    }
+    return j;
+}
+
+int synth_job_poll(synth_job *j, synth_progress *p)
+{
+    int st = atomic_load(&j->state);
+    if (p) {
+        pthread_mutex_lock(&j->mu);
+        *p = j->prog;
+        pthread_mutex_unlock(&j->mu);
+    }
+    return st;
+}
+
+const char *synth_job_error(synth_job *j)
+{
+    return atomic_load(&j->state) == -1 ? j->err.msg : "";
+}
+
+void synth_job_cancel(synth_job *j) { j->cancel = 1; }
+
+void synth_job_free(synth_job *j)
+{
+    if (!j) return;
+    j->cancel = 1;
+    pthread_join(j->th, NULL);
+    pthread_mutex_destroy(&j->mu);
+    plan_free(j->p);
+    free(j);
+}
