@@ -15,123 +15,58 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../engine/prompt.h"
+#include "../engine/synth.h"
 #include "tui.h"
 
-#define MAX_ATTRS 64
-#define MAX_VALS 16
-typedef struct {
-    char *name, *desc, *def;
-    char *vals[MAX_VALS];
-    int nvals, any, sample;
-} attr_def;
-
-static attr_def cat[MAX_ATTRS];
-static int ncat, sel, pscroll;
+static prompt_catalogue *cat;
+static int sel, pscroll;
 static char cat_path[4096];
 
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t') s++;
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r')) s[--n] = 0;
-    return s;
-}
-
-static int find_prompt_file(tui *t, const char *name, char *out, size_t n)
-{
-    char *p = session_path(t->s, "prompts");
-    snprintf(out, n, "%s/%s", p ? p : ".", name);
-    free(p);
-    if (sy_file_exists(out)) return 1;
-    const char *env = getenv("SYNEG_PROMPTS");
-    if (env && *env) {
-        snprintf(out, n, "%s/%s", env, name);
-        if (sy_file_exists(out)) return 1;
-    }
-    snprintf(out, n, "prompts/%s", name);
-    if (sy_file_exists(out)) return 1;
-    snprintf(out, n, "/usr/local/share/syneg/prompts/%s", name);
-    return sy_file_exists(out);
-}
+static size_t ncat_(void) { return cat ? prompt_catalogue_size(cat) : 0; }
+#define ncat ((int)ncat_())
+static const prompt_attr *attr_at(int i) { return prompt_catalogue_at(cat, (size_t)i); }
 
 void tui_attrs_free(tui *t)
 {
     (void)t;
-    for (int i = 0; i < ncat; i++) {
-        free(cat[i].name), free(cat[i].desc), free(cat[i].def);
-        for (int k = 0; k < cat[i].nvals; k++) free(cat[i].vals[k]);
-    }
-    ncat = 0;
+    prompt_catalogue_free(cat);
+    cat = NULL;
 }
 
 void tui_attrs_load(tui *t)
 {
     tui_attrs_free(t);
-    if (!find_prompt_file(t, "attributes.txt", cat_path, sizeof cat_path)) {
-        cat_path[0] = 0;
-        return;
-    }
-    FILE *f = fopen(cat_path, "r");
-    if (!f) return;
-    char line[2048];
-    attr_def *a = NULL;
-    while (fgets(line, sizeof line, f)) {
-        char *s = trim(line);
-        if (!*s || *s == '#') continue;
-        if (*s == '[') {
-            char *e = strchr(s, ']');
-            if (!e || ncat == MAX_ATTRS) continue;
-            *e = 0;
-            a = &cat[ncat++];
-            memset(a, 0, sizeof *a);
-            a->name = strdup(s + 1);
-            continue;
-        }
-        char *eq = strchr(s, '=');
-        if (!a || !eq) continue;
-        *eq = 0;
-        char *k = trim(s), *v = trim(eq + 1);
-        if (!strcmp(k, "description")) free(a->desc), a->desc = strdup(v);
-        else if (!strcmp(k, "default")) free(a->def), a->def = strdup(v);
-        else if (!strcmp(k, "sample")) a->sample = !strcmp(v, "yes");
-        else if (!strcmp(k, "values")) {
-            for (char *tok = strtok(v, "|"); tok && a->nvals < MAX_VALS; tok = strtok(NULL, "|")) {
-                tok = trim(tok);
-                if (!strcmp(tok, "*")) a->any = 1;
-                else if (*tok) a->vals[a->nvals++] = strdup(tok);
-            }
-        }
-    }
-    fclose(f);
-}
-
-static attr_def *find_attr(const char *name)
-{
-    for (int i = 0; i < ncat; i++)
-        if (!strcmp(cat[i].name, name)) return &cat[i];
-    return NULL;
+    cat_path[0] = 0;
+    sy_err err;
+    char *dir = prompt_find_dir(session_dir(t->s), &err);
+    if (!dir) return;
+    snprintf(cat_path, sizeof cat_path, "%s/attributes.txt", dir);
+    free(dir);
+    cat = prompt_catalogue_load(cat_path, &err);
+    if (!cat) tui_err(t, "%s", err.msg);
 }
 
 size_t tui_attr_names(tui *t, const char **names, size_t max)
 {
     (void)t;
     size_t n = 0;
-    for (int i = 0; i < ncat && n < max; i++) names[n++] = cat[i].name;
+    for (int i = 0; i < ncat && n < max; i++) names[n++] = attr_at(i)->name;
     return n;
 }
 
 size_t tui_attr_values(tui *t, const char *name, const char **vals, size_t max)
 {
     (void)t;
-    attr_def *a = find_attr(name);
+    const prompt_attr *a = cat ? prompt_catalogue_find(cat, name) : NULL;
     size_t n = 0;
     if (!a) return 0;
-    for (int i = 0; i < a->nvals && n < max; i++) vals[n++] = a->vals[i];
+    for (size_t i = 0; i < a->nvalues && n < max; i++) vals[n++] = a->values[i];
     if (n < max) vals[n++] = "default";
     return n;
 }
 
-static const char *current(tui *t, const attr_def *a)
+static const char *current(tui *t, const prompt_attr *a)
 {
     char path[256];
     snprintf(path, sizeof path, "synth.attributes.%s", a->name);
@@ -140,13 +75,10 @@ static const char *current(tui *t, const attr_def *a)
 
 int tui_attr_set(tui *t, const char *name, const char *value, sy_err *err)
 {
-    attr_def *a = find_attr(name);
-    if (!a)
-        return sy_fail(err, SY_EINVAL, "set: no attribute '%s' in %s; Tab completes names", name,
-                       cat_path[0] ? cat_path : "prompts/attributes.txt");
-    int ok = a->any || !strcmp(value, "default");
-    for (int i = 0; i < a->nvals && !ok; i++) ok = !strcmp(a->vals[i], value);
-    if (!ok) return sy_fail(err, SY_EINVAL, "set: '%s' is not a value of %s; Tab completes values", value, name);
+    if (!cat) return sy_fail(err, SY_ENOTFOUND, "set: no attribute catalogue (prompts/attributes.txt) found");
+    if (strcmp(value, "default") && prompt_check_attr(cat, name, value, err) < 0) return -1;
+    if (!prompt_catalogue_find(cat, name))
+        return sy_fail(err, SY_EINVAL, "set: no attribute '%s' in %s; Tab completes names", name, cat_path);
     char path[256];
     snprintf(path, sizeof path, "synth.attributes.%s", name);
     return session_set(t->s, path, strcmp(value, "default") ? json_string(value) : json_null(), err);
@@ -162,12 +94,15 @@ static void draw(tui *t, tui_rect r)
     tui_putf(y++, r.x + 1, r.w - 1, t->offline ? tui_attr(t, C_SUSPECT) : tui_attr(t, C_ACCEPT), "%s",
              t->offline ? "offline generator (no SYNEG_LLM_URL): regenerate uses the built-in templates, no API calls"
                         : "LLM endpoint from SYNEG_LLM_URL: regenerate calls it (the budget applies)");
-    tui_putf(y++, r.x + 1, r.w - 1, tui_attr(t, C_DIM), "catalogue: %s", cat_path[0] ? cat_path : "(none found: prompts/attributes.txt)");
+    size_t sl = strlen(session_dir(t->s));   /* inside the session: say SESSION/..., not a temp path */
+    int inside = !strncmp(cat_path, session_dir(t->s), sl) && cat_path[sl] == '/';
+    tui_putf(y++, r.x + 1, r.w - 1, tui_attr(t, C_DIM), "catalogue: %s%s", inside ? "SESSION" : "",
+             cat_path[0] ? cat_path + (inside ? sl : 0) : "(none found: prompts/attributes.txt)");
     y++;
     if (sel >= ncat) sel = ncat - 1;
     if (sel < 0) sel = 0;
     for (int i = 0; i < ncat && y < end; i++) {
-        attr_def *a = &cat[i];
+        const prompt_attr *a = attr_at(i);
         const char *cur = current(t, a);
         int base = i == sel ? tui_attr(t, C_CURSOR) : 0;
         tui_fill(y, r.x, r.w, base);
@@ -176,12 +111,12 @@ static void draw(tui *t, tui_rect r)
         if (cur) tui_putf(y, x, r.x + r.w - x, base, "= %s", cur);
         else tui_putf(y, x, r.x + r.w - x, base | tui_attr(t, C_DIM), "%s", a->sample ? "(sampled per request)" : "(default)");
         y++;
-        if (y < end) tui_putf(y++, r.x + 4, r.w - 4, tui_attr(t, C_DIM), "%s", a->desc ? a->desc : "");
+        if (y < end) tui_putf(y++, r.x + 4, r.w - 4, tui_attr(t, C_DIM), "%s", a->description ? a->description : "");
         if (i == sel && y < end) {
             int x2 = r.x + 4;
-            for (int k = 0; k < a->nvals && x2 < r.x + r.w; k++) {
-                int on = cur && !strcmp(cur, a->vals[k]);
-                x2 += tui_putf(y, x2, r.x + r.w - x2, on ? tui_attr(t, C_KEY) : 0, "%s%s%s  ", on ? "[" : "", a->vals[k], on ? "]" : "");
+            for (size_t k = 0; k < a->nvalues && x2 < r.x + r.w; k++) {
+                int on = cur && !strcmp(cur, a->values[k]);
+                x2 += tui_putf(y, x2, r.x + r.w - x2, on ? tui_attr(t, C_KEY) : 0, "%s%s%s  ", on ? "[" : "", a->values[k], on ? "]" : "");
             }
             if (a->any) tui_put(y, x2, r.x + r.w - x2, "| any text", 10, tui_attr(t, C_DIM));
             y++;
@@ -192,18 +127,18 @@ static void draw(tui *t, tui_rect r)
 static int cycle(tui *t, int d)
 {
     if (!ncat) return TUI_REDRAW;
-    attr_def *a = &cat[sel];
+    const prompt_attr *a = attr_at(sel);
     const char *cur = current(t, a);
-    int i = -1;   /* -1 = default */
-    for (int k = 0; k < a->nvals; k++)
-        if (cur && !strcmp(cur, a->vals[k])) i = k;
+    int i = -1, nv = (int)a->nvalues;   /* -1 = default */
+    for (int k = 0; k < nv; k++)
+        if (cur && !strcmp(cur, a->values[k])) i = k;
     i += d;
-    if (i < -1) i = a->nvals - 1;
-    if (i >= a->nvals) i = -1;
+    if (i < -1) i = nv - 1;
+    if (i >= nv) i = -1;
     sy_err err;
     if (t->readonly) tui_err(t, "read-only session: attributes cannot change here");
-    else if (tui_attr_set(t, a->name, i < 0 ? "default" : a->vals[i], &err) < 0) tui_err(t, "%s", err.msg);
-    else tui_msg(t, "%s = %s; R regenerates this query's synthetic negatives", a->name, i < 0 ? "(default)" : a->vals[i]);
+    else if (tui_attr_set(t, a->name, i < 0 ? "default" : a->values[i], &err) < 0) tui_err(t, "%s", err.msg);
+    else tui_msg(t, "%s = %s; R regenerates this query's synthetic negatives", a->name, i < 0 ? "(default)" : a->values[i]);
     return TUI_REDRAW;
 }
 
@@ -217,7 +152,7 @@ static int key(tui *t, int action, int k)
     case ACT_detail:
         if (ncat) {
             char pre[128];
-            snprintf(pre, sizeof pre, "set %s ", cat[sel].name);
+            snprintf(pre, sizeof pre, "set %s ", attr_at(sel)->name);
             tui_prompt_open(t, pre);
         }
         return TUI_REDRAW;
@@ -281,91 +216,32 @@ int act_regenerate(tui *t, int argc, char **argv)
         tui_err(t, "regenerate: no query under the cursor");
         return TUI_REDRAW;
     }
-    char *av[4] = {"--query", (char *)qid, t->offline ? "--offline" : NULL, NULL};
     sy_err err;
-    if (tui_job_start(t, "synth", t->offline ? 3 : 2, av, 0, &err) < 0) tui_err(t, "regenerate: %s", err.msg);
+    if (tui_regen_start(t, qid, &err) < 0) tui_err(t, "regenerate: %s", err.msg);
     else tui_msg(t, "regenerating %s's synthetic negatives %s in the background", qid, t->offline ? "offline" : "with the LLM");
     return TUI_REDRAW;
 }
 
 /* ---- the prompt as rendered for the current query ---- */
 
-static char *template_text(tui *t, char *path, size_t n)
-{
-    if (!find_prompt_file(t, "synth.txt", path, n)) return NULL;
-    size_t len;
-    return sy_read_file(path, &len, NULL);
-}
-
-static void render(tui *t, const char *tpl, sy_buf *out)
-{
-    long pos = tui_cur_pos(t);
-    const char *query = pos >= 0 ? corpus_query_text(t->c, t->qlist[pos]) : "";
-    const char *positive = "";
-    size_t nrel = 0;
-    const corpus_qrel *rel = pos >= 0 && t->qrels ? corpus_qrels_of(t->qrels, t->qlist[pos], &nrel) : NULL;
-    for (size_t i = 0; i < nrel; i++)
-        if (rel[i].rel > 0) {
-            positive = corpus_doc_text(t->c, rel[i].doc);
-            break;
-        }
-    sy_buf attrs = {0};
-    for (int i = 0; i < ncat; i++) {
-        const char *v = current(t, &cat[i]);
-        if (!v) v = cat[i].sample ? "(sampled)" : cat[i].def;
-        if (v && *v) sy_buf_printf(&attrs, "%s- %s: %s (%s)", attrs.len ? "\n" : "", cat[i].name, v, cat[i].desc ? cat[i].desc : "");
-    }
-    int k = (int)session_get_num(t->s, "synth.k", 4);
-    for (const char *p = tpl; *p;) {
-        if (*p == '#' && (p == tpl || p[-1] == '\n')) {   /* comment lines */
-            const char *e = strchr(p, '\n');
-            p = e ? e + 1 : p + strlen(p);
-            continue;
-        }
-        if (p[0] == '{' && p[1] == '{') {
-            const char *e = strstr(p, "}}");
-            if (e) {
-                char name[128];
-                snprintf(name, sizeof name, "%.*s", (int)(e - p - 2 < 127 ? e - p - 2 : 127), p + 2);
-                if (!strcmp(name, "query")) sy_buf_puts(out, query);
-                else if (!strcmp(name, "positive")) sy_buf_puts(out, positive);
-                else if (!strcmp(name, "k")) sy_buf_printf(out, "%d", k);
-                else if (!strcmp(name, "attributes")) sy_buf_puts(out, attrs.data ? attrs.data : "");
-                else if (!strncmp(name, "attr.", 5)) {
-                    attr_def *a = find_attr(name + 5);
-                    const char *v = a ? current(t, a) : NULL;
-                    sy_buf_puts(out, v ? v : a && a->def ? a->def : "");
-                }
-                p = e + 2;
-                continue;
-            }
-        }
-        sy_buf_append(out, p, 1);
-        p++;
-    }
-    sy_buf_free(&attrs);
-}
-
 static void draw_prompt(tui *t, tui_rect r)
 {
-    char path[4096];
-    char *tpl = template_text(t, path, sizeof path);
-    char title[4200];
-    snprintf(title, sizeof title, " PROMPT for %s   %s   j/k scroll  :edit-prompt edits  q closes", tui_cur_qid(t) ? tui_cur_qid(t) : "-",
-             tpl ? path : "(no prompts/synth.txt)");
+    const char *qid = tui_cur_qid(t);
+    char title[256];
+    snprintf(title, sizeof title, " PROMPT for %s   j/k scroll  :edit-prompt edits the template  q closes", qid ? qid : "-");
     tui_box_title(t, (tui_rect){r.y, r.x, 1, r.w}, title, 1);
-    if (!tpl) return;
-    sy_buf out = {0};
-    render(t, tpl, &out);
-    free(tpl);
-    const char *s = out.data ? out.data : "";
+    if (!qid) return;
+    sy_err err;
+    char *text = synth_render_prompt(t->s, qid, NULL, 0, SYNTH_PROMPT_SYNTH, NULL, &err);
+    const char *s = text ? text : err.msg;
     size_t len = strlen(s), starts[2048], ends[2048];
     size_t n = tui_wrap(s, len, r.w - 2, starts, ends, 2048);
     if (pscroll > (int)n - (r.h - 1)) pscroll = (int)n - (r.h - 1);
     if (pscroll < 0) pscroll = 0;
     for (int i = 0; i < r.h - 1 && (size_t)(pscroll + i) < n; i++)
-        tui_put(r.y + 1 + i, r.x + 1, r.w - 2, s + starts[pscroll + i], ends[pscroll + i] - starts[pscroll + i], 0);
-    sy_buf_free(&out);
+        tui_put(r.y + 1 + i, r.x + 1, r.w - 2, s + starts[pscroll + i], ends[pscroll + i] - starts[pscroll + i],
+                text ? 0 : tui_attr(t, C_ERR));
+    free(text);
 }
 
 static int key_prompt(tui *t, int action, int k)
@@ -395,15 +271,20 @@ int act_edit_prompt(tui *t, int argc, char **argv)
         tui_err(t, "edit-prompt needs a terminal");
         return TUI_REDRAW;
     }
-    char src[4096];
     char *dir = session_path(t->s, "prompts");
     char *dst = dir ? sy_path_join(dir, "synth.txt") : NULL;
-    if (dst && !sy_file_exists(dst)) {   /* copy the shared template into the session first */
-        size_t len;
-        char *txt = find_prompt_file(t, "synth.txt", src, sizeof src) ? sy_read_file(src, &len, NULL) : NULL;
+    if (dst && !sy_file_exists(dst)) {   /* copy the shared prompts into the session first */
+        char *src = prompt_find_dir(NULL, NULL);
         sy_mkdir_p(dir, NULL);
-        if (txt) sy_write_file_atomic(dst, txt, len, NULL);
-        free(txt);
+        static const char *const files[] = {"synth.txt", "reflect.txt", "attributes.txt"};
+        for (int i = 0; src && i < 3; i++) {
+            char *from = sy_path_join(src, files[i]), *to = sy_path_join(dir, files[i]);
+            size_t len;
+            char *txt = sy_read_file(from, &len, NULL);
+            if (txt && !sy_file_exists(to)) sy_write_file_atomic(to, txt, len, NULL);
+            free(txt), free(from), free(to);
+        }
+        free(src);
     }
     const char *ed = getenv("VISUAL");
     if (!ed || !*ed) ed = getenv("EDITOR");

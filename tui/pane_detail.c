@@ -56,7 +56,7 @@ static void draw(tui *t, tui_rect r)
     label_entry e;
     int kind = tui_row_label(t, &row, &e);
     char title[512];
-    snprintf(title, sizeof title, " DETAIL %s / %s   %s   j/k dscroll  a/x label  q closes", row.query_id, row.neg_id,
+    snprintf(title, sizeof title, " DETAIL %s / %s   %s   j/k scroll  a/x label  q closes", row.query_id, row.neg_id,
              kind == LABEL_ACCEPT ? "[+] accepted" : kind == LABEL_REJECT ? "[X] rejected (false negative)" : "[ ] unlabelled");
     tui_box_title(t, (tui_rect){r.y, r.x, 1, r.w}, title, 1);
     int64_t q = corpus_query_find(t->c, row.query_id);
@@ -90,7 +90,7 @@ static void draw(tui *t, tui_rect r)
                 emitf(&p, A_BOLD, "  %s:", k);
                 emit(&p, json_string_value(v), 0, !strcmp(k, "reasoning"), 4);
             } else {
-                char *d = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+                char *d = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(6));
                 emitf(&p, 0, "  %s: %s", k, d ? d : "");
                 free(d);
             }

@@ -30,7 +30,7 @@ static const char *const legend[] = {
 
 static void draw(tui *t, tui_rect r)
 {
-    tui_box_title(t, (tui_rect){r.y, r.x, 1, r.w}, " HELP   j/k hscroll   q or Esc closes", 1);
+    tui_box_title(t, (tui_rect){r.y, r.x, 1, r.w}, " HELP   j/k scroll   q or Esc closes", 1);
     int nlines = 4 + 1 + ACT_COUNT;
     if (hscroll > nlines - (r.h - 1)) hscroll = nlines - (r.h - 1);
     if (hscroll < 0) hscroll = 0;

@@ -27,6 +27,17 @@ static void draw(tui *t, tui_rect r)
         if ((int)n > idw) idw = (int)n;
     }
     if (idw > 10) idw = 10;
+    int cw = 3, sw = 0;   /* widths of "reviewed/total" and "!suspects" among the visible rows */
+    for (int i = 0; i < h && t->qtop + (size_t)i < t->nview; i++) {
+        const tui_qstat *st = tui_stat(t, t->view[t->qtop + i]);
+        char b[32];
+        int n = snprintf(b, sizeof b, "%u/%u", st->reviewed, st->nsyn + st->nret);
+        if (n > cw) cw = n;
+        if (st->suspects) {
+            n = snprintf(b, sizeof b, "!%u", st->suspects);
+            if (n > sw) sw = n;
+        }
+    }
     for (int i = 0; i < h; i++) {
         size_t v = t->qtop + (size_t)i;
         if (v >= t->nview) break;
@@ -40,9 +51,11 @@ static void draw(tui *t, tui_rect r)
         const char *id = corpus_query_id(t->c, t->qlist[pos]);
         x += tui_putf(y, x, r.w, base, "%-*.*s ", idw, idw, id);
         int done = total && st->reviewed == total;
-        x += tui_putf(y, x, r.x + r.w - x, base | (done && !cur ? tui_attr(t, C_ACCEPT) : 0), "%3u/%-3u", st->reviewed, total);
-        if (st->suspects) x += tui_putf(y, x, r.x + r.w - x, base | (cur ? 0 : tui_attr(t, C_SUSPECT)), "!%-2u", st->suspects);
-        else x += tui_put(y, x, r.x + r.w - x, "   ", 3, base);
+        char cnt[32], sus[16] = "";
+        snprintf(cnt, sizeof cnt, "%u/%u", st->reviewed, total);
+        if (st->suspects) snprintf(sus, sizeof sus, "!%u", st->suspects);
+        x += tui_putf(y, x, r.x + r.w - x, base | (done && !cur ? tui_attr(t, C_ACCEPT) : 0), "%*s ", cw, cnt);
+        x += tui_putf(y, x, r.x + r.w - x, base | (cur ? 0 : tui_attr(t, C_SUSPECT)), "%-*s%s", sw, sus, sw ? " " : "");
         const char *text = corpus_query_text(t->c, t->qlist[pos]);
         tui_put(y, x, r.x + r.w - x, text, strlen(text), base);
     }

@@ -125,6 +125,8 @@ typedef struct {
     float hist[64];     /* last values of a "loss=" figure, for a sparkline */
     int nhist;
     char query[128];    /* regenerate jobs: the query they serve */
+    void *worker;       /* synth_job* for a regenerate running on an engine worker thread */
+    double cost;        /* LLM spend, USD */
 } tui_job;
 
 struct tui {
@@ -173,7 +175,8 @@ struct tui {
 
     /* attribute panel: the current values by name (JSON object) */
     void *attrs;                 /* json_t*, owned */
-    int offline;                 /* no LLM endpoint in the environment */
+    int offline;                 /* no LLM endpoint (environment or llm.url) */
+    double spent;                /* LLM spend of this workbench's regenerations, USD */
     FILE *devnull;
     void *screen;                /* SCREEN* from newterm */
     const char *exe;             /* path to re-exec ourselves for jobs */
@@ -227,6 +230,8 @@ void tui_prompt_draw(tui *t, int y);
 
 /* jobs (tui_jobs.c) */
 int tui_job_start(tui *t, const char *kind, int argc, char **argv, int detached, sy_err *err);
+/* regenerate one query's synthetic negatives on an engine worker (synth_regen_start) */
+int tui_regen_start(tui *t, const char *qid, sy_err *err);
 int tui_jobs_poll(tui *t);                      /* TUI_* flags */
 void tui_jobs_scan(tui *t);                     /* jobs found on disk (started elsewhere) */
 int tui_jobs_running(const tui *t);

@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../engine/synth.h"
 #include "tui.h"
 
 static void write_small(const char *dir, const char *name, const char *text)
@@ -126,6 +127,49 @@ int tui_job_start(tui *t, const char *kind, int argc, char **argv, int detached,
     return 0;
 }
 
+int tui_regen_start(tui *t, const char *qid, sy_err *err)
+{
+    synth_opts o;
+    synth_opts_defaults(&o);
+    o.offline = t->offline;
+    synth_job *w = synth_regen_start(t->s, qid, NULL, 0, &o, err);
+    if (!w) return -1;
+    tui_job *j = new_slot(t);
+    if (!j) {
+        synth_job_free(w);
+        return sy_fail(err, SY_EINVAL, "%d jobs are running already; wait or :kill-job", TUI_MAX_JOBS);
+    }
+    j->worker = w;
+    j->kind = strdup("regen");
+    j->args = sy_strdup_printf("regenerate %s (%s, current attributes)", qid, t->offline ? "offline generator" : "LLM");
+    j->running = 1;
+    j->started = j->last_t = sy_now();
+    snprintf(j->query, sizeof j->query, "%s", qid);
+    return 0;
+}
+
+static int poll_worker(tui *t, tui_job *j)
+{
+    synth_progress p;
+    memset(&p, 0, sizeof p);
+    int r = synth_job_poll(j->worker, &p);
+    j->done = (double)p.queries_done;
+    j->total = (double)(p.queries_total ? p.queries_total : 1);
+    snprintf(j->extra, sizeof j->extra, "%zu negatives, %zu suspects, $%.4f%s", p.negatives, p.suspects, p.cost_usd,
+             p.offline ? " (offline)" : "");
+    if (r == 0) return 0;
+    t->spent += p.cost_usd - j->cost;
+    j->cost = p.cost_usd;
+    j->status = r > 0 ? 0 : 1;
+    if (r < 0) {
+        const char *e = synth_job_error(j->worker);
+        snprintf(j->last, sizeof j->last, "%s", e ? e : "failed");
+    }
+    synth_job_free(j->worker);
+    j->worker = NULL;
+    return 1;
+}
+
 static void parse_line(tui_job *j, char *line)
 {
     char *cr = strrchr(line, '\r');   /* a terminal-style progress line: keep the last frame */
@@ -198,21 +242,22 @@ int tui_jobs_poll(tui *t)
     for (int i = 0; i < t->njobs; i++) {
         tui_job *j = &t->jobs[i];
         if (!j->running) continue;
-        read_log(j);
         int st;
-        if (j->pid > 0) {
+        if (j->worker) {
+            if (!poll_worker(t, j)) continue;
+        } else if (read_log(j), j->pid > 0) {
             pid_t r = waitpid((pid_t)j->pid, &st, WNOHANG);
             if (r == 0) continue;
             j->status = r < 0 ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
         } else if (j->pid < 0 || kill((pid_t)-j->pid, 0) == 0) {
             continue;   /* found on disk, still alive */
         }
-        read_log(j);
+        if (j->dir) read_log(j);
         j->running = 0;
         j->ended = sy_now();
         char sb[32];
         snprintf(sb, sizeof sb, "%d\n", j->status);
-        if (j->pid > 0) write_small(j->dir, "status", sb);
+        if (j->pid > 0 && j->dir) write_small(j->dir, "status", sb);
         size_t before = t->ns ? neg_store_count(t->ns) : 0;
         flags |= tui_refresh_store(t) | TUI_REDRAW;
         size_t after = t->ns ? neg_store_count(t->ns) : 0;
@@ -282,12 +327,16 @@ void tui_jobs_scan(tui *t)
 int tui_job_kill(tui *t, int i)
 {
     if (i < 0 || i >= t->njobs || !t->jobs[i].running) return -1;
+    if (t->jobs[i].worker) return synth_job_cancel(t->jobs[i].worker), 0;
     long p = t->jobs[i].pid < 0 ? -t->jobs[i].pid : t->jobs[i].pid;
     return p > 0 ? kill((pid_t)-p, SIGTERM) : -1;
 }
 
 void tui_jobs_free(tui *t)
 {
-    for (int i = 0; i < t->njobs; i++) free(t->jobs[i].dir), free(t->jobs[i].kind), free(t->jobs[i].args);
+    for (int i = 0; i < t->njobs; i++) {
+        if (t->jobs[i].worker) synth_job_free(t->jobs[i].worker);   /* cancels and joins */
+        free(t->jobs[i].dir), free(t->jobs[i].kind), free(t->jobs[i].args);
+    }
     t->njobs = 0;
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <wchar.h>
 
+#include "../engine/llm.h"
 #include "tui.h"
 
 static volatile sig_atomic_t got_signal;
@@ -35,10 +36,11 @@ static void draw_status(tui *t, int y)
     if (t->nview != t->nq) o += snprintf(buf + o, sizeof buf - o, " (%s of %zu)", tui_filter_names[t->filter], t->nq);
     o += snprintf(buf + o, sizeof buf - o, " | reviewed %zu/%zu %d%% (+%zu x%zu)", rev, tot,
                   tot ? (int)(100.0 * rev / tot) : 0, acc, rej);
-    double spent = session_get_num(t->s, "llm.spent_usd", 0), budget = session_get_num(t->s, "llm.budget_usd", 0);
+    double spent = t->spent, budget = session_get_num(t->s, "llm.budget_usd", 0);
     if (t->offline) o += snprintf(buf + o, sizeof buf - o, " | offline generator");
     else o += snprintf(buf + o, sizeof buf - o, " | LLM %s", session_get_str(t->s, "llm.model", "endpoint"));
     if (budget > 0) o += snprintf(buf + o, sizeof buf - o, " $%.2f/$%.2f", spent, budget);
+    else if (spent > 0) o += snprintf(buf + o, sizeof buf - o, " $%.2f", spent);
     int running = tui_jobs_running(t);
     if (running) {
         for (int i = t->njobs - 1; i >= 0; i--)
@@ -76,6 +78,13 @@ static void draw_keybar(tui *t, int y)
     }
 }
 
+/* a separator; the Unicode line (not the alternate charset) so dumps and
+ * terminal captures read the same */
+static void sep_line(tui *t, int y, int x, int h)
+{
+    for (int i = 0; i < h; i++) tui_put(y + i, x, 1, t->utf8 ? "\xe2\x94\x82" : "|", t->utf8 ? 3 : 1, tui_attr(t, C_DIM));
+}
+
 void tui_draw_all(tui *t)
 {
     erase();
@@ -93,18 +102,14 @@ void tui_draw_all(tui *t)
         int lw = cols >= 140 ? cols * 3 / 10 : cols >= 100 ? 32 : 26;
         int rx = lw + 1, rw = cols - rx;
         pane_queries.draw(t, (tui_rect){0, 0, h, lw});
-        attron(tui_attr(t, C_DIM));
-        mvvline(0, lw, t->utf8 ? ACS_VLINE : '|', h);
-        attroff(tui_attr(t, C_DIM));
+        sep_line(t, 0, lw, h);
         int th = h / 3;
         if (th < 5) th = 5;
         if (th > 12) th = 12;
         pane_query.draw(t, (tui_rect){0, rx, th, rw});
         int cw = (rw - 1) / 2;
         pane_negs_syn.draw(t, (tui_rect){th, rx, h - th, cw});
-        attron(tui_attr(t, C_DIM));
-        mvvline(th, rx + cw, t->utf8 ? ACS_VLINE : '|', h - th);
-        attroff(tui_attr(t, C_DIM));
+        sep_line(t, th, rx + cw, h - th);
         pane_negs_ret.draw(t, (tui_rect){th, rx + cw + 1, h - th, rw - cw - 1});
     }
     draw_status(t, rows - 2);
@@ -153,10 +158,7 @@ int tui_dump(tui *t, const char *path, sy_err *err)
         int n = mvwinnwstr(stdscr, y, 0, line, t->cols);
         size_t o = 0;
         for (int i = 0; i < n && line[i]; i++) {
-            wchar_t c = line[i];
-            /* the line-drawing characters of the alternate charset read back as letters */
-            if (c == (wchar_t)(ACS_VLINE & A_CHARTEXT) && (mvwinch(stdscr, y, i) & A_ALTCHARSET)) c = '|';
-            o += put_utf8(enc + o, (uint32_t)c);
+            o += put_utf8(enc + o, (uint32_t)line[i]);
         }
         while (o && enc[o - 1] == ' ') o--;
         sy_buf_append(&out, enc, o);
@@ -346,7 +348,12 @@ int tui_run(const tui_opts *o, sy_err *err)
     t.readonly = session_readonly(t.s);
     t.lock_pid = session_lock_holder(t.s);
     const char *url = getenv("SYNEG_LLM_URL");
+    if (!url || !*url) url = session_get_str(t.s, "llm.url", NULL);
     t.offline = !(url && *url);
+    if (llm_global_init(err) < 0) {
+        session_close(t.s);
+        return -1;
+    }
     if (tui_model_open(&t, err) < 0) {
         tui_model_close(&t);
         session_close(t.s);

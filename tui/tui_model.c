@@ -459,21 +459,19 @@ void tui_overall(tui *t, size_t *reviewed, size_t *total)
 
 double tui_row_rel(tui *t, const neg_row *row)
 {
-    if (row->prov && strstr(row->prov, "\"rel")) {
+    /* the miner records the query's best positive score ("pos") and the ratio */
+    if (row->prov && (strstr(row->prov, "\"ratio\"") || strstr(row->prov, "\"rel\"") || strstr(row->prov, "\"pos\""))) {
         json_t *j = json_loads(row->prov, 0, NULL);
         double v = -1;
-        json_t *x = json_object_get(j, "rel");
+        json_t *x = json_object_get(j, "ratio");
+        if (!json_is_number(x)) x = json_object_get(j, "rel");
         if (json_is_number(x)) v = json_number_value(x);
+        else if (json_is_number(json_object_get(j, "pos")) && json_number_value(json_object_get(j, "pos")) > 0)
+            v = row->score / json_number_value(json_object_get(j, "pos"));
         json_decref(j);
         if (v >= 0) return v;
     }
-    if (row->prov && strstr(row->prov, "\"pos_score\"")) {
-        json_t *j = json_loads(row->prov, 0, NULL);
-        double ps = json_number_value(json_object_get(j, "pos_score"));
-        json_decref(j);
-        if (ps > 0) return row->score / ps;
-    }
-    /* fall back: relative to the best score of its own source list for the query */
+    /* otherwise relative to the best score of its own source list for the query */
     float best = 0;
     for (int c = 0; c < 2; c++)
         for (size_t i = 0; i < t->col[c].n; i++) {
