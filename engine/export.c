@@ -61,6 +61,17 @@ static int out_open(out_file *f, const char *path, sy_err *err)
     f->path = strdup(path);
     f->tmp = sy_strdup_printf("%s.tmp.%ld", path, (long)getpid());
     if (!f->path || !f->tmp) return sy_fail(err, SY_ENOMEM, "out of memory");
+    const char *slash = strrchr(path, '/');
+    if (slash && slash != path) {         /* create the output folder when missing */
+        char *dir = strndup(path, (size_t)(slash - path));
+        if (!dir) return sy_fail(err, SY_ENOMEM, "out of memory");
+        int rc = sy_is_dir(dir) ? 0 : sy_mkdir_p(dir, err);
+        free(dir);
+        if (rc) {
+            sy_err_prefix(err, "%s: cannot create the output folder: ", path);
+            return -1;
+        }
+    }
     f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (f->fd < 0)
         return sy_fail_errno(err, errno, "%s: cannot create the export file; check the folder exists and is writable", path);

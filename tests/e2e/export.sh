@@ -59,7 +59,9 @@ else fail "flag launch"; fi
 # usage errors exit 2, runtime errors exit 1 and name the problem
 "$SYNEG" export "$S" --format csv -o "$T/x" >/dev/null 2>&1; [ $? -eq 2 ] && ok "unknown format: exit 2" || fail "unknown format"
 "$SYNEG" export "$S" --format st -o "$T/x" --launch torchrun --trainer flag >/dev/null 2>&1; [ $? -eq 2 ] && ok "trainer/format mismatch: exit 2" || fail "mismatch"
-msg=$("$SYNEG" export "$S" --format flag -o "$T/no/such/dir/x" 2>&1); rc=$?
-[ $rc -eq 1 ] && echo "$msg" | grep -q "no/such/dir/x" && ok "unwritable output: exit 1 naming the file" || fail "unwritable" "$msg"
+"$SYNEG" export "$S" --format st -o "$T/new/dir/x.jsonl" >/dev/null 2>&1 && [ -s "$T/new/dir/x.jsonl" ] &&
+    ok "missing output folder is created" || fail "output folder"
+msg=$("$SYNEG" export "$S" --format flag -o "$T/a.flag/x" 2>&1); rc=$?
+[ $rc -eq 1 ] && echo "$msg" | grep -q "a.flag/x" && ok "unwritable output: exit 1 naming the file" || fail "unwritable" "$msg"
 "$SYNEG" export --help | grep -q -- "--reviewed-only" && ok "help lists options" || fail "help"
 done_tests
