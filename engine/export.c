@@ -68,7 +68,7 @@ static int out_open(out_file *f, const char *path, sy_err *err)
         int rc = sy_is_dir(dir) ? 0 : sy_mkdir_p(dir, err);
         free(dir);
         if (rc) {
-            sy_err_prefix(err, "%s: cannot create the output folder: ", path);
+            sy_err_prefix(err, "%s: cannot create the output folder", path);
             return -1;
         }
     }
