@@ -103,6 +103,23 @@ int runs_write_status(const char *run_dir, const run_status *st, sy_err *err)
     return rc;
 }
 
+/* Alive and not a zombie (a killed detached run whose parent is gone may
+ * linger unreaped where nothing reaps orphans). */
+static int pid_alive(long pid)
+{
+    if (pid <= 0) return 0;
+    if (kill((pid_t)pid, 0) < 0 && errno == ESRCH) return 0;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    return !(p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'));
+}
+
 static void copy_str(char *dst, size_t n, json_t *v)
 {
     const char *s = json_is_string(v) ? json_string_value(v) : "";
@@ -136,8 +153,7 @@ int runs_read_status(const char *run_dir, run_status *st, sy_err *err)
     st->total = (long)json_integer_value(json_object_get(o, "total"));
     st->epoch = (long)json_integer_value(json_object_get(o, "epoch"));
     json_decref(o);
-    if (strcmp(st->state, "running") == 0 &&
-        (st->pid <= 0 || (kill((pid_t)st->pid, 0) < 0 && errno == ESRCH)))
+    if (strcmp(st->state, "running") == 0 && !pid_alive(st->pid))
         snprintf(st->state, sizeof st->state, "killed");
     return 0;
 }

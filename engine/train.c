@@ -706,18 +706,26 @@ int train_grad_tokens(enc_model *m, float *grad, const int *qids, const int *qle
 
 /* ---- optimiser over the parameter tensors ---- */
 
+void train_optimizer_step(enc_model *m, const float *grad, float *am, float *av, double lr,
+                          double wd, long t)
+{
+    enc_params g;
+    enc_params_layout(&g, (float *)grad, &m->cfg);
+    float **pp = (float **)&m->params, **gg = (float **)&g;
+    size_t sizes[ENC_PARAM_TENSORS];
+    enc_param_sizes(sizes, &m->cfg);
+    for (int i = 0; i < ENC_PARAM_TENSORS; i++) {
+        /* decay the matrices; not biases, not LayerNorm */
+        int decay = i <= 2 || i == 5 || i == 7 || i == 11 || i == 13;
+        size_t off = (size_t)(pp[i] - m->params_memory);
+        train_adamw(pp[i], gg[i], am + off, av + off, sizes[i], (float)lr, 0.9f, 0.999f, 1e-8f,
+                    decay ? (float)wd : 0.0f, t);
+    }
+}
+
 static void optimizer_step(trainer *t, double lr, long step1)
 {
-    enc_params *p = &t->m->params;
-    float **pp = (float **)p, **gg = (float **)&t->g;
-    size_t sizes[ENC_PARAM_TENSORS];
-    enc_param_sizes(sizes, &t->m->cfg);
-    for (int i = 0; i < ENC_PARAM_TENSORS; i++) {
-        int decay = i <= 2 || i == 5 || i == 7 || i == 11 || i == 13;
-        size_t off = (size_t)(pp[i] - t->m->params_memory);
-        train_adamw(pp[i], gg[i], t->am + off, t->av + off, sizes[i], (float)lr, 0.9f, 0.999f,
-                    1e-8f, decay ? (float)t->o.weight_decay : 0.0f, step1);
-    }
+    train_optimizer_step(t->m, t->grad, t->am, t->av, lr, t->o.weight_decay, step1);
 }
 
 /* ---- evaluation ---- */
@@ -848,6 +856,11 @@ static void set_status(trainer *t, const char *state, long step, const char *ckp
 char *train_create(const char *session_dir, const train_opts *o, char **id_out, sy_err *err)
 {
     if (train_opts_check(o, err)) return NULL;
+    if (o->init[0] && !sy_is_dir(o->init)) {
+        sy_fail(err, SY_ENOTFOUND, "--init %s: not a folder; give a Hugging Face model folder "
+                "(config.json, vocab.txt, model.safetensors) or use --scratch tiny|mini", o->init);
+        return NULL;
+    }
     char tag[64];
     if (o->scratch[0]) snprintf(tag, sizeof tag, "%s", o->scratch);
     else {
@@ -919,15 +932,7 @@ static int setup(trainer *t, long *start_step, char *ckpt_rel, size_t ckpt_n, sy
         if (!(t->doc_texts[i] = doc_text(t->c, (uint32_t)i))) return sy_fail(err, SY_ENOMEM, "out of memory");
     /* a checkpoint to resume from? */
     *start_step = 0;
-    ckpt_rel[0] = '\0';
-    run_status st;
-    if (runs_read_status(t->run_dir, &st, NULL) == 0 && st.checkpoint[0]) {
-        char *p = sy_path_join(t->run_dir, st.checkpoint);
-        char *sp = p ? sy_path_join(p, "train_state.bin") : NULL;
-        if (sp && sy_file_exists(sp)) snprintf(ckpt_rel, ckpt_n, "%s", st.checkpoint);
-        free(sp);
-        free(p);
-    }
+    (void)ckpt_n;
     if (ckpt_rel[0]) {
         char *p = sy_path_join(t->run_dir, ckpt_rel);
         t->m = p ? enc_load(p, err) : NULL;
@@ -979,8 +984,20 @@ int train_run(const char *session_dir, const char *run_dir, const train_hooks *h
     const train_opts *o = &t->o;
     kern_set_threads(o->threads);
     long step = 0;
-    char ckpt[128];
-    set_status(t, "running", 0, NULL, "loading");
+    char ckpt[128] = "";
+    /* a checkpoint to resume from? (read before the status is rewritten) */
+    run_status old;
+    if (runs_read_status(run_dir, &old, NULL) == 0 && old.checkpoint[0]) {
+        char *p = sy_path_join(run_dir, old.checkpoint);
+        char *sp = p ? sy_path_join(p, "train_state.bin") : NULL;
+        if (sp && sy_file_exists(sp)) {
+            snprintf(ckpt, sizeof ckpt, "%s", old.checkpoint);
+            step = old.step;
+        }
+        free(sp);
+        free(p);
+    }
+    set_status(t, "running", step, ckpt[0] ? ckpt : NULL, "loading");
     if (setup(t, &step, ckpt, sizeof ckpt, err)) {
         set_status(t, "failed", step, ckpt, err->msg);
         trainer_free(t);

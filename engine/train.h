@@ -109,6 +109,12 @@ void train_adamw(float *p, const float *g, float *m, float *v, size_t n, float l
  * norm before clipping. */
 double train_clip(float *g, size_t n, double clip);
 
+/* One AdamW update of every parameter tensor of m (betas 0.9/0.999, eps
+ * 1e-8; weight decay wd on the embedding and weight matrices, none on biases
+ * and LayerNorm); grad, am, av are laid out like m->params_memory. */
+void train_optimizer_step(enc_model *m, const float *grad, float *am, float *av, double lr,
+                          double wd, long t);
+
 /* Loss and gradient of one batch of pre-tokenised sequences (for tests and
  * benchmarks): qids [B,Tq] with qlens [B], pids [B*G,Tp] with plens [B*G],
  * passage b*G the positive of query b; every in-batch passage counts as a

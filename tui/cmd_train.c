@@ -77,11 +77,13 @@ static volatile sig_atomic_t stop_flag;
 static void on_signal(int sig) { (void)sig; stop_flag = 1; }
 static int should_stop(void *ctx) { (void)ctx; return stop_flag; }
 
-typedef struct { long total; int quiet; } line_ctx;
+typedef struct { long total; int quiet; const char *run_dir; } line_ctx;
 
 static void on_line(void *ctx, const char *json_line)
 {
     line_ctx *lc = ctx;
+    run_status st;
+    if (lc->total <= 0 && runs_read_status(lc->run_dir, &st, NULL) == 0) lc->total = st.total;
     if (lc->quiet && !strstr(json_line, "\"final\"")) return;
     sy_buf b = { 0 };
     if (runs_format_progress(json_line, lc->total, &b) == 0 && b.data) printf("%s\n", b.data);
@@ -109,7 +111,7 @@ static int run_foreground(const char *session_dir, const char *run_dir, const ch
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
-    line_ctx lc = { 0, quiet };
+    line_ctx lc = { 0, quiet, run_dir };
     train_hooks h = { should_stop, on_line, &lc };
     if (!quiet) printf("run %s (%s)\n", id, run_dir);
     fflush(stdout);

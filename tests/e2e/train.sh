@@ -1,0 +1,59 @@
+#!/bin/sh
+# End to end: syneg train / syneg runs on the real Cranfield collection, with a
+# tiny from-scratch model and a handful of steps (seconds, not a benchmark):
+# foreground run, --detach + --follow, --cancel, and a run killed with SIGKILL
+# that resumes and ends with the same final metrics as an uninterrupted run.
+. tests/e2e/lib.sh.inc
+DATA=$SHARED_DATA/cranfield
+S=$T/cran
+check "init session" "$SYNEG" init "$S" --beir "$DATA"
+COMMON="--scratch tiny --vocab-size 2000 --group 1 --batch 8 --max-len 64 --eval-queries 20 --threads 1 --seed 7"
+
+# foreground
+if out=$("$SYNEG" train "$S" $COMMON --max-steps 3 2>&1); then ok "foreground run"; else fail "foreground run" "$out"; fi
+echo "$out" | grep -q '^step 3/3 ' && ok "prints steps" || fail "prints steps" "$out"
+echo "$out" | grep -q 'eval @ step 3 .*(final)' && ok "prints the final evaluation" || fail "prints the final evaluation" "$out"
+ID1=$(ls "$S/runs" | head -n 1)
+[ -f "$S/runs/$ID1/final/model.safetensors" ] && [ -f "$S/runs/$ID1/final/modules.json" ] && ok "final HF folder" || fail "final HF folder"
+n=$(grep -c '"loss"' "$S/runs/$ID1/progress.jsonl")
+[ "$n" -eq 3 ] && ok "one progress line per step" || fail "one progress line per step" "$n lines"
+"$SYNEG" runs "$S" | grep -q "$ID1 *done *3/3" && ok "runs lists it done" || fail "runs lists it done" "$("$SYNEG" runs "$S" 2>&1)"
+
+# usage errors
+"$SYNEG" train "$S" --batch 0 --scratch tiny >/dev/null 2>&1; [ $? -eq 2 ] && ok "bad option is a usage error" || fail "bad option is a usage error"
+out=$("$SYNEG" train "$S" --init /nonexistent --max-steps 1 2>&1); [ $? -eq 1 ] && echo "$out" | grep -q nonexistent && ok "missing model named" || fail "missing model named" "$out"
+
+# detach + follow
+ID2=$("$SYNEG" train "$S" $COMMON --max-steps 4 --detach 2>/dev/null)
+[ -n "$ID2" ] && ok "detach prints the id" || fail "detach prints the id"
+if out=$("$SYNEG" runs "$S" --follow "$ID2" 2>&1); then ok "follow ends when the run is done"; else fail "follow ends when the run is done" "$out"; fi
+echo "$out" | grep -q '^step 4/4 ' && ok "follow shows the steps" || fail "follow shows the steps" "$out"
+
+# killed with SIGKILL, then resumed: same final metrics as an uninterrupted run
+LONG="$COMMON --max-steps 12 --ckpt-every 2"
+"$SYNEG" train "$S" $LONG --quiet > "$T/ref.txt" 2>&1 || fail "reference run" "$(cat "$T/ref.txt")"
+REF=$(ls "$S/runs" | tail -n 1)
+ID3=$("$SYNEG" train "$S" $LONG --detach 2>/dev/null)
+i=0
+while [ $i -lt 300 ] && ! grep -q '"step":5,' "$S/runs/$ID3/progress.jsonl" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+pid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$S/runs/$ID3/status.json")
+kill -9 "$pid" 2>/dev/null
+sleep 0.3
+"$SYNEG" runs "$S" | grep -q "$ID3 *killed" && ok "a SIGKILLed run lists as killed" || fail "a SIGKILLed run lists as killed" "$("$SYNEG" runs "$S")"
+if out=$("$SYNEG" train "$S" --resume "$ID3" --quiet 2>&1); then ok "resume"; else fail "resume" "$out"; fi
+grep -q '"resumed"' "$S/runs/$ID3/progress.jsonl" && ok "resumed from a checkpoint" || fail "resumed from a checkpoint"
+ref=$(grep '"final"' "$S/runs/$REF/progress.jsonl" | sed 's/.*"eval"://')
+got=$(grep '"final"' "$S/runs/$ID3/progress.jsonl" | sed 's/.*"eval"://')
+[ -n "$ref" ] && [ "$ref" = "$got" ] && ok "same final metrics after SIGKILL + resume" || fail "same final metrics after SIGKILL + resume" "ref $ref got $got"
+cmp -s "$S/runs/$REF/final/model.safetensors" "$S/runs/$ID3/final/model.safetensors" && ok "same final weights" || fail "same final weights"
+
+# cancel
+ID4=$("$SYNEG" train "$S" $COMMON --max-steps 400 --detach 2>/dev/null)
+i=0
+while [ $i -lt 300 ] && ! grep -q '"loss"' "$S/runs/$ID4/progress.jsonl" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+check "cancel" "$SYNEG" runs "$S" --cancel "$ID4"
+"$SYNEG" runs "$S" --follow "$ID4" >/dev/null 2>&1
+"$SYNEG" runs "$S" | grep -q "$ID4 *cancelled" && ok "cancelled cleanly" || fail "cancelled cleanly" "$("$SYNEG" runs "$S")"
+grep -q '"checkpoint": "ckpt/step-' "$S/runs/$ID4/status.json" && ok "cancel wrote a checkpoint" || fail "cancel wrote a checkpoint"
+out=$("$SYNEG" runs "$S" --cancel "$ID4" 2>&1); [ $? -eq 1 ] && ok "cancelling a stopped run fails" || fail "cancelling a stopped run fails" "$out"
+done_tests
