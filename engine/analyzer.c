@@ -3,6 +3,7 @@
 #include "analyzer.h"
 
 #include <libstemmer.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +17,26 @@ enum {
     WB_MIDLETTER, WB_MIDNUM, WB_MIDNUMLET, WB_EXTEND, WB_IDEO
 };
 
+/* stem cache: lower-cased token -> final term, so repeated words skip the
+ * stemmer (most of the analysis cost); cleared when full */
+#define CACHE_SLOTS (1u << 16)
+#define STOP_MARK 0xFFFF
+typedef struct {
+    uint64_t hash;   /* 0: empty */
+    uint32_t off;    /* key bytes then term bytes in the arena */
+    uint16_t klen, tlen;
+    uint32_t user;   /* a slot for the caller (an_analyze_slots), UINT32_MAX when new */
+} cache_ent;
+
 struct analyzer {
     struct sb_stemmer *stem;
     char *buf;       /* lower-cased token */
+    char *tbuf;      /* its stem */
     size_t cap;
+    cache_ent *cache;
+    size_t cache_n;
+    char *arena;
+    size_t arena_len, arena_cap;
 };
 
 static const char *const stopwords[] = {
@@ -32,12 +49,18 @@ int an_is_stopword(const char *w, size_t len)
 {
     if (len < 1 || len > 5) return 0;
     for (size_t i = 0; i < sizeof stopwords / sizeof stopwords[0]; i++)
-        if (strlen(stopwords[i]) == len && memcmp(stopwords[i], w, len) == 0) return 1;
+        if (stopwords[i][0] == w[0] && stopwords[i][len - 1] == w[len - 1] && stopwords[i][len] == '\0' &&
+            strlen(stopwords[i]) == len && memcmp(stopwords[i], w, len) == 0)
+            return 1;
     return 0;
 }
 
+static void init_ascii_class(void);
+
 analyzer *an_new(sy_err *err)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, init_ascii_class);
     analyzer *a = calloc(1, sizeof *a);
     if (!a) { sy_fail(err, SY_ENOMEM, "analyzer: out of memory"); return NULL; }
     a->stem = sb_stemmer_new("porter", "UTF_8");
@@ -48,7 +71,11 @@ analyzer *an_new(sy_err *err)
     }
     a->cap = 4 * AN_MAX_TOKEN + 8;
     a->buf = malloc(a->cap);
-    if (!a->buf) { an_free(a); sy_fail(err, SY_ENOMEM, "analyzer: out of memory"); return NULL; }
+    a->tbuf = malloc(a->cap);
+    a->cache = calloc(CACHE_SLOTS, sizeof *a->cache);
+    a->arena_cap = 1 << 20;
+    a->arena = malloc(a->arena_cap);
+    if (!a->buf || !a->tbuf || !a->cache || !a->arena) { an_free(a); sy_fail(err, SY_ENOMEM, "analyzer: out of memory"); return NULL; }
     return a;
 }
 
@@ -57,10 +84,29 @@ void an_free(analyzer *a)
     if (!a) return;
     if (a->stem) sb_stemmer_delete(a->stem);
     free(a->buf);
+    free(a->tbuf);
+    free(a->cache);
+    free(a->arena);
     free(a);
 }
 
-static int wb_class(int32_t c)
+static signed char ascii_class[128];
+
+static void init_ascii_class(void)
+{
+    for (int c = 0; c < 128; c++) {
+        int k = WB_OTHER;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) k = WB_ALETTER;
+        else if (c >= '0' && c <= '9') k = WB_NUMERIC;
+        else if (c == '_') k = WB_EXTENDNUMLET;
+        else if (c == ':') k = WB_MIDLETTER;
+        else if (c == '.' || c == '\'') k = WB_MIDNUMLET;
+        else if (c == ',' || c == ';') k = WB_MIDNUM;
+        ascii_class[c] = (signed char)k;
+    }
+}
+
+static int wb_class_slow(int32_t c)
 {
     if (c < 128) {
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return WB_ALETTER;
@@ -100,6 +146,8 @@ static int wb_class(int32_t c)
     }
 }
 
+static inline int wb_class(int32_t c) { return c < 128 ? ascii_class[c] : wb_class_slow(c); }
+
 /* Decode one code point at p (n bytes left); invalid bytes read as U+FFFD, 1 byte. */
 static inline size_t next_cp(const uint8_t *p, size_t n, int32_t *cp)
 {
@@ -112,7 +160,7 @@ static inline size_t next_cp(const uint8_t *p, size_t n, int32_t *cp)
 /* Skip Extend/Format code points from i; returns the new position. */
 static size_t skip_extend(const uint8_t *s, size_t n, size_t i)
 {
-    while (i < n) {
+    while (i < n && s[i] >= 0x80) {   /* no ASCII character is Extend/Format */
         int32_t cp;
         size_t k = next_cp(s + i, n - i, &cp);
         if (wb_class(cp) != WB_EXTEND) break;
@@ -189,8 +237,9 @@ static size_t lucene_porter_fix(char *w, size_t n)
 
 /* Possessive, lower-case, stop, stem one raw token; emit it.  Returns 0 none
  * emitted, 1 emitted, -1 stop requested. */
-static int emit(analyzer *a, const uint8_t *s, size_t n, an_term_fn fn, void *ctx)
+static int emit(analyzer *a, const uint8_t *s, size_t n, an_term_fn fn, an_slot_fn sfn, void *ctx)
 {
+    uint32_t dummy = UINT32_MAX;
     /* EnglishPossessiveFilter: drop a trailing 's (also ’s, ＇s) */
     if (n >= 2 && (s[n - 1] == 's' || s[n - 1] == 'S')) {
         if (s[n - 2] == '\'') n -= 2;
@@ -211,24 +260,66 @@ static int emit(analyzer *a, const uint8_t *s, size_t n, an_term_fn fn, void *ct
     }
     if (!o) return 0;
     a->buf[o] = '\0';
-    if (an_is_stopword(a->buf, o)) return 0;
+    /* FNV-1a of the lower-cased token */
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < o; i++) { h ^= (uint8_t)a->buf[i]; h *= 0x100000001b3ull; }
+    h |= 1;
+    size_t slot = (size_t)(h ^ (h >> 29)) & (CACHE_SLOTS - 1);
+    while (a->cache[slot].hash) {
+        cache_ent *e = &a->cache[slot];
+        if (e->hash == h && e->klen == o && memcmp(a->arena + e->off, a->buf, o) == 0) {
+            if (e->tlen == STOP_MARK) return 0;
+            if (sfn) return sfn(ctx, a->arena + e->off + e->klen, e->tlen, &e->user) ? -1 : 1;
+            if (fn && fn(ctx, a->arena + e->off + e->klen, e->tlen)) return -1;
+            return 1;
+        }
+        slot = (slot + 1) & (CACHE_SLOTS - 1);
+    }
     const char *t = a->buf;
     size_t tl = o;
-    if (chars > 2) {
+    size_t klen = o;
+    int stop = an_is_stopword(a->buf, o);
+    if (stop) tl = 0;
+    else if (chars > 2) {
         const sb_symbol *st = sb_stemmer_stem(a->stem, (const sb_symbol *)a->buf, (int)o);
         if (st) {
             tl = (size_t)sb_stemmer_length(a->stem);
-            memcpy(a->buf, st, tl);
-            a->buf[tl] = '\0';
-            tl = lucene_porter_fix(a->buf, tl);
-            a->buf[tl] = '\0';
+            if (tl > a->cap - 2) tl = a->cap - 2;
+            memcpy(a->tbuf, st, tl);
+            tl = lucene_porter_fix(a->tbuf, tl);
+            a->tbuf[tl] = '\0';
+            t = a->tbuf;
         }
     }
+    /* remember it: key = the lower-cased token */
+    const char *key = a->buf;
+    if (a->cache_n * 2 >= CACHE_SLOTS || a->arena_len + 2 * klen + tl + 8 > a->arena_cap) {
+        memset(a->cache, 0, CACHE_SLOTS * sizeof *a->cache);
+        a->cache_n = 0;
+        a->arena_len = 0;
+        slot = (size_t)(h ^ (h >> 29)) & (CACHE_SLOTS - 1);
+    }
+    uint32_t *user = &dummy;
+    if (klen < STOP_MARK && tl < STOP_MARK && a->arena_len + klen + tl <= a->arena_cap) {
+        cache_ent *e = &a->cache[slot];
+        e->user = UINT32_MAX;
+        user = &e->user;
+        e->hash = h;
+        e->off = (uint32_t)a->arena_len;
+        e->klen = (uint16_t)klen;
+        e->tlen = stop ? STOP_MARK : (uint16_t)tl;
+        memcpy(a->arena + a->arena_len, key, klen);
+        memcpy(a->arena + a->arena_len + klen, t, tl);
+        a->arena_len += klen + tl;
+        a->cache_n++;
+    }
+    if (stop) return 0;
+    if (sfn) return sfn(ctx, t, tl, user) ? -1 : 1;
     if (fn && fn(ctx, t, tl)) return -1;
     return 1;
 }
 
-long an_analyze(analyzer *a, const char *text, size_t len, an_term_fn fn, void *ctx)
+static long analyze(analyzer *a, const char *text, size_t len, an_term_fn fn, an_slot_fn sfn, void *ctx)
 {
     const uint8_t *s = (const uint8_t *)text;
     long count = 0;
@@ -239,7 +330,7 @@ long an_analyze(analyzer *a, const char *text, size_t len, an_term_fn fn, void *
         int cls = wb_class(cp);
         if (cls == WB_IDEO) {
             size_t end = skip_extend(s, len, i + k);
-            int r = emit(a, s + i, end - i, fn, ctx);
+            int r = emit(a, s + i, end - i, fn, sfn, ctx);
             if (r < 0) return -1;
             count += r;
             i = end;
@@ -276,11 +367,21 @@ long an_analyze(analyzer *a, const char *text, size_t len, an_term_fn fn, void *
             break;
         }
         if (has_alnum) {
-            int r = emit(a, s + start, end - start, fn, ctx);
+            int r = emit(a, s + start, end - start, fn, sfn, ctx);
             if (r < 0) return -1;
             count += r;
         }
         i = end;
     }
     return count;
+}
+
+long an_analyze(analyzer *a, const char *text, size_t len, an_term_fn fn, void *ctx)
+{
+    return analyze(a, text, len, fn, NULL, ctx);
+}
+
+long an_analyze_slots(analyzer *a, const char *text, size_t len, an_slot_fn fn, void *ctx)
+{
+    return analyze(a, text, len, NULL, fn, ctx);
 }

@@ -20,6 +20,7 @@
 #define SY_ANALYZER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "err.h"
 
@@ -35,6 +36,14 @@ void an_free(analyzer *a);
 /* Analyze len bytes of text (need not be NUL-terminated).  Returns the number
  * of terms emitted (the Lucene field length), or -1 when the callback stopped. */
 long an_analyze(analyzer *a, const char *text, size_t len, an_term_fn fn, void *ctx);
+
+/* Like an_analyze, but the callback also gets a slot the analyzer keeps with
+ * the cached analysis of the word: UINT32_MAX the first time, then whatever
+ * the callback stored there (index builders keep a term id in it and skip
+ * their own dictionary lookup).  Slots are forgotten (UINT32_MAX again) when
+ * the analyzer's word cache fills up and restarts. */
+typedef int (*an_slot_fn)(void *ctx, const char *term, size_t len, uint32_t *slot);
+long an_analyze_slots(analyzer *a, const char *text, size_t len, an_slot_fn fn, void *ctx);
 
 /* 1 when the lower-cased word is one of Lucene's English stop words. */
 int an_is_stopword(const char *w, size_t len);

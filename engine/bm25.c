@@ -166,11 +166,15 @@ typedef struct {
     uint64_t *cursor;      /* by global term: next posting index for this thread */
 } build_part;
 
-static int part_term(void *vctx, const char *t, size_t n)
+static int part_term(void *vctx, const char *t, size_t n, uint32_t *slot)
 {
     build_part *p = vctx;
-    int64_t id = dict_put(&p->dict, t, n);
-    if (id < 0) { p->failed = 1; return 1; }
+    int64_t id = *slot;
+    if (*slot == UINT32_MAX) {
+        id = dict_put(&p->dict, t, n);
+        if (id < 0) { p->failed = 1; return 1; }
+        *slot = (uint32_t)id;
+    }
     if ((size_t)id >= p->term_cap) {
         size_t nc = p->term_cap ? p->term_cap * 2 : 4096;
         uint32_t *a = realloc(p->last_doc, nc * sizeof *a), *b;
@@ -224,8 +228,8 @@ static void *part_run(void *arg)
         size_t before = p->npairs;
         long len = 0;
         /* "title\ntext": the newline is a word boundary, so analyze the parts in turn */
-        if (title && tl) { long r = an_analyze(a, title, tl, part_term, p); len += r > 0 ? r : 0; }
-        if (text && xl) { long r = an_analyze(a, text, xl, part_term, p); len += r > 0 ? r : 0; }
+        if (title && tl) { long r = an_analyze_slots(a, title, tl, part_term, p); len += r > 0 ? r : 0; }
+        if (text && xl) { long r = an_analyze_slots(a, text, xl, part_term, p); len += r > 0 ? r : 0; }
         p->doc_npairs[d - p->lo] = (uint32_t)(p->npairs - before);
         p->doc_len[d - p->lo] = (uint32_t)len;
         if (((d - p->lo) & 255) == 255) atomic_fetch_add(p->done, 256);

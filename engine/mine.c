@@ -93,6 +93,25 @@ static uint64_t doc_hash(const corpus *c, uint32_t d, sy_buf *tmp)
     return sy_text_hash(tmp->data ? tmp->data : "", tmp->len);
 }
 
+/* text hashes are computed once per document and kept (0 = not yet) */
+static uint64_t doc_hash_cached(const corpus *c, uint32_t d, uint64_t *cache, sy_buf *tmp)
+{
+    if (!cache[d]) cache[d] = doc_hash(c, d, tmp) | 1;
+    return cache[d];
+}
+
+/* insert h into the open-addressing set (cap a power of two); 1 if it was new */
+static int set_add(uint64_t *set, size_t cap, uint64_t h)
+{
+    size_t i = (size_t)(h ^ (h >> 31)) & (cap - 1);
+    while (set[i]) {
+        if (set[i] == h) return 0;
+        i = (i + 1) & (cap - 1);
+    }
+    set[i] = h;
+    return 1;
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -152,14 +171,17 @@ int mine_run(session *s, retriever *r, const mine_opts *o, mine_report *rep, sy_
     cand *cands = malloc((k + 1) * sizeof *cands);
     uint32_t *pos = NULL, *clean = malloc((k + 1) * sizeof *clean);
     float *pscore = NULL;
-    uint64_t *phash = NULL, *seen = malloc((k + 1) * sizeof *seen);
+    size_t seen_cap = 16;
+    while (seen_cap < 2 * (k + 1)) seen_cap *= 2;
+    uint64_t *phash = NULL, *seen = malloc(seen_cap * sizeof *seen);
+    uint64_t *dhash = calloc(corpus_ndocs(c) + 1, sizeof *dhash);
     size_t pcap = 0;
     sy_buf tmp = {0}, prov = {0};
     dlist dpos = {0}, dneg = {0}, dgap = {0}, dsus = {0};
     neg_writer *w = NULL;
     char tag[32];
     snprintf(tag, sizeof tag, "mine-%s", retriever_kind(r));
-    if (!qs || !texts || !docs || !scores || !cands || !clean || !seen) { sy_fail(err, SY_ENOMEM, "mine: out of memory"); goto out; }
+    if (!qs || !texts || !docs || !scores || !cands || !clean || !seen || !dhash) { sy_fail(err, SY_ENOMEM, "mine: out of memory"); goto out; }
     size_t nqs = 0;
     for (size_t i = 0; i < qr->n; i++)
         if (!nqs || qs[nqs - 1] != qr->rows[i].query) qs[nqs++] = qr->rows[i].query;
@@ -202,7 +224,7 @@ int mine_run(session *s, retriever *r, const mine_opts *o, mine_report *rep, sy_
             }
             for (size_t j = 0; j < n; j++) if (rows[j].rel >= 1) pos[np++] = rows[j].doc;
             qsort(pos, np, sizeof *pos, cmp_u32);
-            for (size_t j = 0; j < np; j++) phash[j] = doc_hash(c, pos[j], &tmp);
+            for (size_t j = 0; j < np; j++) phash[j] = doc_hash_cached(c, pos[j], dhash, &tmp);
             /* the best positive's score */
             int have_pos = 0;
             double P = 0;
@@ -220,16 +242,14 @@ int mine_run(session *s, retriever *r, const mine_opts *o, mine_report *rep, sy_
             if (have_pos) dl_add(&dpos, P);
             else rep->no_pos_score++;
             /* candidates in the window */
-            size_t nc = 0, nclean = 0, nseen = 0;
+            size_t nc = 0, nclean = 0;
+            memset(seen, 0, seen_cap * sizeof *seen);
             for (size_t h = o->range_lo; h < k && qd[h] != UINT32_MAX; h++) {
                 rep->candidates++;
                 if (bsearch(&qd[h], pos, np, sizeof *pos, cmp_u32)) { rep->masked_pos++; continue; }
-                uint64_t th = doc_hash(c, qd[h], &tmp);
+                uint64_t th = doc_hash_cached(c, qd[h], dhash, &tmp);
                 unsigned flags = 0;
-                int dup = 0;
-                for (size_t j = 0; j < nseen && !dup; j++) dup = seen[j] == th;
-                if (dup) { rep->dup_neg++; continue; }
-                seen[nseen++] = th;
+                if (!set_add(seen, seen_cap, th)) { rep->dup_neg++; continue; }
                 for (size_t j = 0; j < np; j++)
                     if (phash[j] == th) { flags |= NEG_F_DUP; rep->dup_pos++; break; }
                 double sc = qsc[h];
@@ -299,7 +319,7 @@ int mine_run(session *s, retriever *r, const mine_opts *o, mine_report *rep, sy_
 out:
     neg_writer_free(w);
     free(qs); free(texts); free(docs); free(scores); free(cands); free(pos); free(clean);
-    free(pscore); free(phash); free(seen);
+    free(pscore); free(phash); free(seen); free(dhash);
     sy_buf_free(&tmp); sy_buf_free(&prov);
     free(dpos.v); free(dneg.v); free(dgap.v); free(dsus.v);
     return rc;

@@ -1,0 +1,374 @@
+/* bench_bm25: BM25 index build rate and top-100 query throughput against
+ * SQLite FTS5's bm25() on the same texts, measured in the same run:
+ * Cranfield, and a generated Zipfian corpus (1M documents of ~60 words by
+ * default; BENCH_BM25_DOCS=N to change).  Also mining time for every training
+ * query at --range 0:1000.
+ *
+ * Fairness: both sides index the same "title\ntext" strings into a file
+ * (FTS5: porter+unicode61 tokenizer, one transaction, journal off); queries
+ * run one at a time on one thread on both sides (our 2-thread batch rate is
+ * printed separately); FTS5 queries are OR queries of the same words ordered
+ * by bm25() with LIMIT 100.  FTS5 query runs stop after a time cap, and the
+ * rate is over the queries it finished; ours answers the same queries.
+ * Peak memory is VmHWM growth during the phase (reset through clear_refs). */
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bm25.h"
+#include "corpus.h"
+#include "mine.h"
+#include "retriever.h"
+#include "session.h"
+#include "util.h"
+
+static char tmpdir[256];
+
+/* ---- memory ---- */
+static long status_kb(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long v = -1;
+    size_t kl = strlen(key);
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, key, kl)) { v = atol(line + kl + 1); break; }
+    if (f) fclose(f);
+    return v;
+}
+static void reset_peak(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (f) { fputs("5", f); fclose(f); }
+}
+static double peak_growth_mb(long base_kb) { return (status_kb("VmHWM:") - base_kb) / 1024.0; }
+
+/* ---- texts ---- */
+typedef struct {
+    char **text;
+    size_t *len;
+    uint32_t n;
+} texts;
+
+static void get_doc(void *ctx, uint32_t d, const char **title, size_t *tl, const char **text, size_t *xl)
+{
+    const texts *t = ctx;
+    *title = NULL;
+    *tl = 0;
+    *text = t->text[d];
+    *xl = t->len[d];
+}
+
+static void free_texts(texts *t)
+{
+    for (uint32_t i = 0; i < t->n; i++) free(t->text[i]);
+    free(t->text);
+    free(t->len);
+}
+
+/* ---- FTS5 ---- */
+static sqlite3 *fts_build(const texts *t, const char *path, double *secs)
+{
+    unlink(path);
+    sqlite3 *db;
+    if (sqlite3_open(path, &db) != SQLITE_OK) return NULL;
+    sqlite3_exec(db, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;", 0, 0, 0);
+    double t0 = sy_now();
+    if (sqlite3_exec(db, "CREATE VIRTUAL TABLE t USING fts5(body, tokenize='porter unicode61')", 0, 0, 0) != SQLITE_OK) {
+        fprintf(stderr, "fts5: %s\n", sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_exec(db, "BEGIN", 0, 0, 0);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(db, "INSERT INTO t(rowid, body) VALUES (?, ?)", -1, &st, NULL);
+    for (uint32_t i = 0; i < t->n; i++) {
+        sqlite3_bind_int64(st, 1, i + 1);
+        sqlite3_bind_text(st, 2, t->text[i], (int)t->len[i], SQLITE_STATIC);
+        sqlite3_step(st);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    sqlite3_exec(db, "COMMIT", 0, 0, 0);
+    *secs = sy_now() - t0;
+    return db;
+}
+
+/* '"w1" OR "w2" ...' from the query's alphanumeric words */
+static void fts_match(const char *q, sy_buf *out)
+{
+    out->len = 0;
+    if (out->data) out->data[0] = '\0';
+    const char *p = q;
+    int n = 0;
+    while (*p) {
+        while (*p && !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9'))) p++;
+        const char *s = p;
+        while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')) p++;
+        if (p > s) {
+            sy_buf_printf(out, "%s\"%.*s\"", n++ ? " OR " : "", (int)(p - s), s);
+        }
+    }
+}
+
+/* queries/s over as many queries as fit in cap seconds; *done = how many */
+static double fts_queries(sqlite3 *db, char **qs, size_t nq, double cap, size_t *done)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT rowid, bm25(t) FROM t WHERE t MATCH ? ORDER BY bm25(t) LIMIT 100", -1, &st,
+                           NULL) != SQLITE_OK) {
+        fprintf(stderr, "fts5: %s\n", sqlite3_errmsg(db));
+        return 0;
+    }
+    sy_buf m = {0};
+    double t0 = sy_now();
+    size_t i;
+    long hits = 0;
+    for (i = 0; i < nq && sy_now() - t0 < cap; i++) {
+        fts_match(qs[i], &m);
+        if (!m.len) continue;
+        sqlite3_bind_text(st, 1, m.data, (int)m.len, SQLITE_STATIC);
+        while (sqlite3_step(st) == SQLITE_ROW) hits++;
+        sqlite3_reset(st);
+    }
+    double secs = sy_now() - t0;
+    sqlite3_finalize(st);
+    sy_buf_free(&m);
+    *done = i;
+    return secs > 0 ? i / secs : 0;
+}
+
+static double our_queries(bm25_index *ix, char **qs, size_t nq)
+{
+    uint32_t d[100];
+    float s[100];
+    double t0 = sy_now();
+    for (size_t i = 0; i < nq; i++) bm25_search(ix, qs[i], 100, d, s, NULL);
+    double secs = sy_now() - t0;
+    return secs > 0 ? nq / secs : 0;
+}
+
+static double file_mb(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_size / 1048576.0 : 0;
+}
+
+static void compare(const char *name, texts *t, char **qsets[], const char *qnames[], size_t nsets, size_t nq,
+                    double fts_cap)
+{
+    char ours[300], fts[300];
+    snprintf(ours, sizeof ours, "%s/%s.bm25", tmpdir, name);
+    snprintf(fts, sizeof fts, "%s/%s.fts5", tmpdir, name);
+    sy_err err = {0};
+    long base = status_kb("VmRSS:");
+    reset_peak();
+    double t0 = sy_now();
+    bm25_build_opts bo = {2, NULL, NULL};
+    if (bm25_build_texts(t->n, get_doc, t, 0, ours, &bo, &err) < 0) { printf("build failed: %s\n", err.msg); return; }
+    double our_build = sy_now() - t0, our_peak = peak_growth_mb(base);
+    t0 = sy_now();
+    bm25_index *ix = bm25_open(ours, &err);
+    double open_ms = (sy_now() - t0) * 1000;
+    if (!ix) { printf("open failed: %s\n", err.msg); return; }
+    base = status_kb("VmRSS:");
+    reset_peak();
+    double fts_secs = 0;
+    sqlite3 *db = fts_build(t, fts, &fts_secs);
+    double fts_peak = peak_growth_mb(base);
+    if (!db) { printf("fts5 build failed\n"); bm25_free(ix); return; }
+    printf("%s: %u docs\n", name, t->n);
+    printf("  build   syneg %9.0f docs/s (%.2fs, 2 threads, index %.1f MiB, peak +%.0f MiB, opens in %.2f ms)\n",
+           t->n / our_build, our_build, file_mb(ours), our_peak, open_ms);
+    printf("          fts5  %9.0f docs/s (%.2fs, index %.1f MiB, peak +%.0f MiB)   ratio %.1fx\n", t->n / fts_secs,
+           fts_secs, file_mb(fts), fts_peak, fts_secs / our_build);
+    for (size_t s = 0; s < nsets; s++) {
+        size_t done = 0;
+        double fq = fts_queries(db, qsets[s], nq, fts_cap, &done);
+        double oq = our_queries(ix, qsets[s], done ? done : nq);
+        double oq_all = our_queries(ix, qsets[s], nq);
+        printf("  top-100 %-8s syneg %9.0f q/s  fts5 %8.1f q/s (%zu queries)   ratio %.1fx   (syneg over all %zu: %.0f q/s)\n",
+               qnames[s], oq, fq, done, fq > 0 ? oq / fq : 0, nq, oq_all);
+    }
+    sqlite3_close(db);
+    bm25_free(ix);
+    unlink(ours);
+    unlink(fts);
+}
+
+/* ---- Cranfield ---- */
+static void bench_cranfield(void)
+{
+    char *path = sy_path_join(getenv("SHARED_DATA") ? getenv("SHARED_DATA") : "../shared/data", "cranfield");
+    sy_err err = {0};
+    corpus *c = corpus_load(path, CORPUS_BEIR, &err);
+    if (!c) { printf("cranfield: skipped (%s)\n", err.msg); free(path); return; }
+    texts t = {calloc(corpus_ndocs(c), sizeof(char *)), calloc(corpus_ndocs(c), sizeof(size_t)), corpus_ndocs(c)};
+    for (uint32_t d = 0; d < t.n; d++) {
+        t.text[d] = sy_strdup_printf("%s\n%s", corpus_doc_title(c, d), corpus_doc_text(c, d));
+        t.len[d] = strlen(t.text[d]);
+    }
+    size_t nq = corpus_nqueries(c);
+    char **qs = malloc(nq * sizeof *qs);
+    for (size_t i = 0; i < nq; i++) qs[i] = (char *)corpus_query_text(c, (uint32_t)i);
+    char **sets[1] = {qs};
+    const char *names[1] = {"queries"};
+    compare("cranfield", &t, sets, names, 1, nq, 20);
+    free(qs);
+    free_texts(&t);
+    corpus_free(c);
+    free(path);
+}
+
+/* ---- Zipfian corpus ---- */
+static uint64_t rs = 12345;
+static uint64_t rnd(void)
+{
+    uint64_t z = (rs += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+typedef struct {
+    char **w;
+    double *cdf;
+    size_t n;
+} vocab;
+
+static void vocab_make(vocab *v, size_t n)
+{
+    static const char cons[] = "bdfgklmnprstvz", vow[] = "aeiou";
+    v->n = n;
+    v->w = malloc(n * sizeof *v->w);
+    v->cdf = malloc(n * sizeof *v->cdf);
+    double s = 0;
+    for (size_t r = 0; r < n; r++) {
+        char buf[32];
+        int l = 0;
+        size_t x = r;
+        do {
+            buf[l++] = cons[x % 14];
+            x /= 14;
+            buf[l++] = vow[x % 5];
+            x /= 5;
+        } while (x);
+        buf[l++] = 'q';    /* keeps pseudo-words apart from real English stems */
+        buf[l] = '\0';
+        v->w[r] = strdup(buf);
+        s += 1.0 / (double)(r + 1);
+        v->cdf[r] = s;
+    }
+    for (size_t r = 0; r < n; r++) v->cdf[r] /= s;
+}
+
+static size_t vocab_zipf(const vocab *v)
+{
+    double u = (double)(rnd() >> 11) * (1.0 / 9007199254740992.0);
+    size_t lo = 0, hi = v->n - 1;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (v->cdf[mid] < u) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+}
+
+static void bench_zipf(size_t ndocs)
+{
+    vocab v;
+    vocab_make(&v, 200000);
+    texts t = {malloc(ndocs * sizeof(char *)), malloc(ndocs * sizeof(size_t)), (uint32_t)ndocs};
+    sy_buf b = {0};
+    for (size_t d = 0; d < ndocs; d++) {
+        b.len = 0;
+        int words = 30 + (int)(rnd() % 61);   /* 30..90, mean 60 */
+        for (int i = 0; i < words; i++) {
+            if (i) sy_buf_puts(&b, " ");
+            sy_buf_puts(&b, v.w[vocab_zipf(&v)]);
+        }
+        t.text[d] = malloc(b.len + 1);
+        memcpy(t.text[d], b.data, b.len + 1);
+        t.len[d] = b.len;
+    }
+    sy_buf_free(&b);
+    enum { NQ = 400 };
+    char **uni = malloc(NQ * sizeof *uni), **zq = malloc(NQ * sizeof *zq);
+    for (size_t i = 0; i < NQ; i++) {
+        sy_buf q = {0}, z = {0};
+        for (int w = 0; w < 4; w++) {
+            sy_buf_printf(&q, "%s%s", w ? " " : "", v.w[rnd() % 50000]);
+            sy_buf_printf(&z, "%s%s", w ? " " : "", v.w[vocab_zipf(&v)]);
+        }
+        uni[i] = q.data;
+        zq[i] = z.data;
+    }
+    char **sets[2] = {uni, zq};
+    const char *names[2] = {"uniform", "zipf"};
+    char name[64];
+    snprintf(name, sizeof name, "zipf-%zuk", ndocs / 1000);
+    compare(name, &t, sets, names, 2, NQ, 15);
+    for (size_t i = 0; i < NQ; i++) { free(uni[i]); free(zq[i]); }
+    free(uni); free(zq);
+    free_texts(&t);
+    for (size_t r = 0; r < v.n; r++) free(v.w[r]);
+    free(v.w); free(v.cdf);
+}
+
+/* ---- mining ---- */
+static void bench_mine(const char *label, const char *data)
+{
+    char sdir[400];
+    snprintf(sdir, sizeof sdir, "%s/sess-%s", tmpdir, label);
+    sy_err err = {0};
+    session_source src = {data, CORPUS_BEIR, "train", "test"};
+    if (session_create(sdir, &src, &err) < 0) { printf("mine %s: skipped (%s)\n", label, err.msg); return; }
+    session *s = session_open(sdir, SESSION_WRITE, &err);
+    retriever_opts ro = {.kind = "bm25"};
+    double t0 = sy_now();
+    retriever *r = s ? retriever_open(s, &ro, &err) : NULL;
+    double tidx = sy_now() - t0;
+    if (!r) { printf("mine %s: %s\n", label, err.msg); session_close(s); return; }
+    mine_opts o;
+    mine_opts_default(&o);
+    o.range_lo = 0;
+    o.range_hi = 1000;
+    mine_report rep;
+    if (mine_run(s, r, &o, &rep, &err) < 0) printf("mine %s: %s\n", label, err.msg);
+    else
+        printf("mine %s --range 0:1000: %zu training queries in %.2fs (%.0f queries/s; retrieval %.2fs of it, "
+               "filters+store %.2fs; index built in %.2fs), %zu negatives, %zu suspects\n",
+               label, rep.mined, rep.seconds, rep.mined / rep.seconds, rep.retrieve_seconds,
+               rep.seconds - rep.retrieve_seconds, tidx, rep.negatives, rep.suspects);
+    retriever_free(r);
+    session_close(s);
+}
+
+int main(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "%s/syneg-bench-bm25-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
+    double t0 = sy_now();
+    bench_cranfield();
+    const char *nd = getenv("BENCH_BM25_DOCS");
+    size_t ndocs = nd ? strtoul(nd, NULL, 10) : 1000000;
+    if (ndocs < 1000) ndocs = 1000;
+    bench_zipf(ndocs);
+    char *cran = sy_path_join(getenv("SHARED_DATA") ? getenv("SHARED_DATA") : "../shared/data", "cranfield");
+    bench_mine("cranfield", cran);
+    free(cran);
+    /* a larger mining run on a gencorpus data set when the tool is built */
+    const char *build = getenv("BUILD") ? getenv("BUILD") : "build";
+    char cmd[1024], gdir[400];
+    snprintf(gdir, sizeof gdir, "%s/gen", tmpdir);
+    snprintf(cmd, sizeof cmd, "%s/tools/gencorpus --docs 100000 --queries 5000 %s >/dev/null 2>&1", build, gdir);
+    if (system(cmd) == 0) bench_mine("gencorpus-100k", gdir);
+    else printf("mine gencorpus: skipped (%s/tools/gencorpus not built)\n", build);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    printf("bench_bm25 total %.1fs\n", sy_now() - t0);
+    return 0;
+}
