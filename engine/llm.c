@@ -72,6 +72,7 @@ struct req {
     void *ctx;
     int attempts, retries;
     int checked;            /* cache / export already consulted */
+    int truncations;        /* finish_reason length seen */
     double not_before;      /* monotonic time before which it must not start */
     double est_tokens, reserved_usd;
     long http_status, retry_after_ms;
@@ -610,7 +611,13 @@ static void handle_done(llm_client *c, req *r, CURLcode cc)
     }
     if (p.finish && !strcmp(p.finish, "length")) {
         snprintf(r->error, sizeof r->error,
-                 "the answer was cut off at max_tokens (finish_reason \"length\"); raise llm.max_tokens");
+                 "the answer was cut off at max_tokens (finish_reason \"length\", attempt %d); raise llm.max_tokens",
+                 r->attempts);
+        if (r->truncations++ < 1) {   /* a sampled answer may fit next time; twice means it will not */
+            json_decref(j);
+            schedule_retry(c, r, LLM_E_TRUNCATED);
+            return;
+        }
         finish(c, r, LLM_E_TRUNCATED, p.content, p.finish, 0);
         json_decref(j);
         return;

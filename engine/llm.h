@@ -6,8 +6,8 @@
  * retry deadline or a rate-limit refill is due); global requests-per-minute
  * and tokens-per-minute limits; retries with exponential backoff and jitter
  * on 429 (honouring Retry-After), 5xx, 408, timeouts, dropped connections,
- * unparseable bodies, empty `choices` and answers the caller's validator
- * rejects, within a per-request limit and a client-wide retry budget; usage
+ * unparseable bodies, empty `choices`, answers the caller's validator
+ * rejects, and (once) answers cut off by max_tokens, within a per-request limit and a client-wide retry budget; usage
  * and cost accounting from per-model prices; a budget that stops NEW requests
  * when spent + reserved (in flight) would pass it; a content-addressed disk
  * cache of successful answers; a batch mode that writes cache misses to an
@@ -83,7 +83,7 @@ typedef enum {
     LLM_E_NET,         /* connection refused/dropped, after the retries */
     LLM_E_BADBODY,     /* the body was not a chat completion, after the retries */
     LLM_E_EMPTY,       /* empty choices or empty content, after the retries */
-    LLM_E_TRUNCATED,   /* finish_reason "length": not retried; raise max_tokens */
+    LLM_E_TRUNCATED,   /* finish_reason "length" twice (retried once); raise max_tokens */
     LLM_E_INVALID,     /* the validator rejected every answer */
     LLM_E_BUDGET,      /* not sent: the USD budget is reached */
     LLM_E_RETRY_BUDGET,/* the client-wide retry budget ran out */

@@ -352,24 +352,32 @@ static plan *plan_new(session *s, const synth_opts *o, int make_job, sy_err *err
         if (!p->over[i].name || !p->over[i].value) goto nomem;
     }
     p->nover = o->nattrs;
-    json_t *sa = session_get(s, "synth.attributes");
-    p->sess = calloc(json_object_size(sa) + 1, sizeof *p->sess);
+    /* session attribute values: the top-level "attributes" object of
+     * session.json, then settings synth.attributes (which wins) */
+    json_t *srcs[2] = {session_get(s, "attributes"), session_get(s, "synth.attributes")};
+    const char *srcname[2] = {"attributes", "synth.attributes"};
+    p->sess = calloc(json_object_size(srcs[0]) + json_object_size(srcs[1]) + 1, sizeof *p->sess);
     if (!p->sess) goto nomem;
-    const char *k;
-    json_t *v;
-    json_object_foreach(sa, k, v) {
-        if (!json_is_string(v)) {
-            sy_fail(err, SY_EINVAL, "session setting synth.attributes.%s must be a string", k);
-            goto fail;
+    for (int si = 1; si >= 0; si--) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(srcs[si], k, v) {
+            int dup = 0;
+            for (size_t i = 0; i < p->nsess && !dup; i++) dup = !strcmp(p->sess[i].name, k);
+            if (dup) continue;
+            if (!json_is_string(v)) {
+                sy_fail(err, SY_EINVAL, "session setting %s.%s must be a string", srcname[si], k);
+                goto fail;
+            }
+            if (prompt_check_attr(p->cat, k, json_string_value(v), err) < 0) {
+                sy_err_prefix(err, "session setting %s.%s: ", srcname[si], k);
+                goto fail;
+            }
+            p->sess[p->nsess].name = own(p, k);
+            p->sess[p->nsess].value = own(p, json_string_value(v));
+            if (!p->sess[p->nsess].name || !p->sess[p->nsess].value) goto nomem;
+            p->nsess++;
         }
-        if (prompt_check_attr(p->cat, k, json_string_value(v), err) < 0) {
-            sy_err_prefix(err, "session setting synth.attributes.%s: ", k);
-            goto fail;
-        }
-        p->sess[p->nsess].name = own(p, k);
-        p->sess[p->nsess].value = own(p, json_string_value(v));
-        if (!p->sess[p->nsess].name || !p->sess[p->nsess].value) goto nomem;
-        p->nsess++;
     }
     /* the queries */
     corpus *c = session_corpus(s, err);

@@ -26,7 +26,8 @@
  * Settings read (session_get_*): llm.url, llm.model, llm.temperature,
  * llm.max_tokens, llm.seed, llm.json_mode, llm.concurrency, llm.rpm, llm.tpm,
  * llm.timeout_s, llm.max_retries, llm.retry_budget, llm.backoff_s, llm.prices.<model>.input/
- * output (USD per 1M tokens), llm.budget_usd, synth.attributes.<name>,
+ * output (USD per 1M tokens), llm.budget_usd, synth.attributes.<name> (else the
+ * top-level session.json "attributes".<name>),
  * synth.per_query, synth.reflect, synth.seed.  The environment
  * (SYNEG_LLM_URL, SYNEG_LLM_MODEL, SYNEG_LLM_KEY / OPENAI_API_KEY,
  * SYNEG_TRACE, SYNEG_PROMPTS) overrides them; the key is never read from or

@@ -11,6 +11,8 @@ Endpoints
   POST .../chat/completions   the API (any prefix before /chat/completions)
   GET  /stats                 {"requests": N, "ok": N, "faults": {name: N},
                                "authorized": N, "bad_key": N, "bodies": N}
+  GET  /bodies                {"sha256": [...]}: SHA-256 of every distinct request body
+                              received since the last reset (syneg's cache keys)
   POST /reset                 zero the counters (and the per-body attempt counts)
   POST /control               {"mix": SPEC, "latency": S, "fn_rate": R}
 
@@ -223,6 +225,8 @@ async def client(reader, writer):
                 s = {k: STATE[k] for k in ("requests", "ok", "faults", "authorized", "bad_key")}
                 s["bodies"] = len(STATE["attempts"])
                 await respond(writer, 200, s)
+            elif method == "GET" and path == "/bodies":
+                await respond(writer, 200, {"sha256": sorted(STATE["attempts"].keys())})
             elif method == "POST" and path == "/reset":
                 STATE.update(requests=0, ok=0, faults={}, authorized=0, bad_key=0, attempts={})
                 await respond(writer, 200, {"ok": True})

@@ -227,13 +227,16 @@ TEST(timeout_and_truncation)
     cfg_base(&cfg, NULL);
     cfg.timeout_s = 1;
     fake_reset(&F);
-    const char *t[] = {"Query: slow [[fault:timeout:1]]", "Query: long [[fault:length:1]]"};
-    result r[2];
-    run_all(&cfg, t, 2, r, NULL);
+    const char *t[] = {"Query: slow [[fault:timeout:1]]", "Query: long [[fault:length:5]]",
+                       "Query: once [[fault:length:1]]"};
+    result r[3];
+    run_all(&cfg, t, 3, r, NULL);
     CHECK_EQ_INT(r[0].outcome, LLM_OK);
     CHECK_EQ_INT(r[0].attempts, 2);
-    CHECK_EQ_INT(r[1].outcome, LLM_E_TRUNCATED);   /* not retried: it would be cut again */
-    CHECK_EQ_INT(r[1].attempts, 1);
+    CHECK_EQ_INT(r[1].outcome, LLM_E_TRUNCATED);   /* retried once only: it would be cut again */
+    CHECK_EQ_INT(r[1].attempts, 2);
+    CHECK_EQ_INT(r[2].outcome, LLM_OK);
+    CHECK_EQ_INT(r[2].attempts, 2);
     CHECK_EQ_STR(r[1].finish, "length");
     CHECK(strstr(r[1].error, "max_tokens") != NULL, "hint: %s", r[1].error);
     cfg.max_retries = 0;
