@@ -1,19 +1,403 @@
-/* Placeholder until the dense-retrieval work lands: every call reports that
- * dense retrieval is not available yet.  Replaced by the encoder issue. */
+/* index: exact dense search with corpus embeddings cached in the session
+ * (see index.h for the cache format). */
 #include "index.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "encoder.h"
+#include "kernels.h"
+#include "util.h"
+
+#define DENSE_MAGIC "SYDENSE"
+#define DENSE_VERSION 1
+#define DENSE_HDR 64
+#define DENSE_CHUNK 512          /* passages embedded between checkpoints */
+
+struct dense_index {
+    enc_model *m;
+    size_t ndocs;
+    int dim;
+    sy_map map;                  /* the finished cache file */
+    float *mem;                  /* in-memory matrix when the session is read-only */
+    const float *mat;
+    char *path;
+};
+
+/* ---- top-k core ------------------------------------------------------------------- */
+
+/* min-heap on (score, -doc): the root is the worst kept item */
+static int worse(float s1, uint32_t d1, float s2, uint32_t d2)
+{
+    return s1 < s2 || (s1 == s2 && d1 > d2);
+}
+
+static void heap_sift_down(float *hs, uint32_t *hd, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && worse(hs[l], hd[l], hs[m], hd[m])) m = l;
+        if (r < n && worse(hs[r], hd[r], hs[m], hd[m])) m = r;
+        if (m == i) return;
+        float ts = hs[i]; hs[i] = hs[m]; hs[m] = ts;
+        uint32_t td = hd[i]; hd[i] = hd[m]; hd[m] = td;
+        i = m;
+    }
+}
+
+/* Push into a full heap of size k (the heap starts filled with -inf sentinels). */
+static inline void heap_offer(float *hs, uint32_t *hd, size_t k, float s, uint32_t d)
+{
+    if (!worse(hs[0], hd[0], s, d)) return;
+    hs[0] = s;
+    hd[0] = d;
+    heap_sift_down(hs, hd, k, 0);
+}
+
+/* Sort a heap's content best first (each step moves the worst to the end). */
+static void heap_sort_out(float *hs, uint32_t *hd, size_t k)
+{
+    for (size_t n = k; n > 1; n--) {
+        float ts = hs[0]; hs[0] = hs[n - 1]; hs[n - 1] = ts;
+        uint32_t td = hd[0]; hd[0] = hd[n - 1]; hd[n - 1] = td;
+        heap_sift_down(hs, hd, n - 1, 0);
+    }
+}
+
+typedef struct {
+    const float *S;           /* [qb, db] scores of this block */
+    size_t q0, qb, d0, db, k;
+    float *hs;                /* [nq, k] heaps */
+    uint32_t *hd;
+} topk_ctx;
+
+typedef struct {
+    topk_ctx *c;
+    size_t lo, hi;
+} topk_part;
+
+static void *topk_rows(void *p)
+{
+    topk_part *tp = p;
+    topk_ctx *c = tp->c;
+    for (size_t i = tp->lo; i < tp->hi; i++) {
+        const float *row = c->S + i * c->db;
+        float *hs = c->hs + (c->q0 + i) * c->k;
+        uint32_t *hd = c->hd + (c->q0 + i) * c->k;
+        float thr = hs[0];
+        for (size_t j = 0; j < c->db; j++) {
+            if (row[j] >= thr) {      /* >=: ties resolve by doc index in heap_offer */
+                heap_offer(hs, hd, c->k, row[j], (uint32_t)(c->d0 + j));
+                thr = hs[0];
+            }
+        }
+    }
+    return NULL;
+}
+
+#define TOPK_QB 256
+#define TOPK_DB 8192
+
+int dense_topk(const float *Q, size_t nq, const float *D, size_t nd, int dim, size_t k,
+               uint32_t *docs, float *scores, sy_err *err)
+{
+    if (k == 0 || nq == 0) return 0;
+    float *hs = malloc(nq * k * sizeof *hs);
+    uint32_t *hd = malloc(nq * k * sizeof *hd);
+    size_t qb = nq < TOPK_QB ? nq : TOPK_QB, db = nd < TOPK_DB ? (nd ? nd : 1) : TOPK_DB;
+    float *S = malloc(qb * db * sizeof *S);
+    if (!hs || !hd || !S) {
+        free(hs); free(hd); free(S);
+        return sy_fail(err, SY_ENOMEM, "out of memory for top-%zu of %zu queries", k, nq);
+    }
+    for (size_t i = 0; i < nq * k; i++) { hs[i] = -INFINITY; hd[i] = UINT32_MAX; }
+    int nt = kern_threads();
+    if (nt > 16) nt = 16;
+    /* documents outer: each block of D is read from memory (or the mapping) once */
+    for (size_t d0 = 0; d0 < nd; d0 += db) {
+        size_t dn = nd - d0 < db ? nd - d0 : db;
+        for (size_t q0 = 0; q0 < nq; q0 += qb) {
+            size_t qn = nq - q0 < qb ? nq - q0 : qb;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)qn, (int)dn, dim, 1.0f,
+                        Q + q0 * (size_t)dim, dim, D + d0 * (size_t)dim, dim, 0.0f, S, (int)dn);
+            topk_ctx c = { S, q0, qn, d0, dn, k, hs, hd };
+            int t = nt < (int)qn ? nt : (int)qn;
+            pthread_t th[16];
+            topk_part parts[16];
+            int started[16] = { 0 };
+            for (int i = 0; i < t; i++) {
+                parts[i] = (topk_part){ &c, qn * (size_t)i / (size_t)t, qn * (size_t)(i + 1) / (size_t)t };
+                if (i) started[i] = pthread_create(&th[i], NULL, topk_rows, &parts[i]) == 0;
+            }
+            topk_rows(&parts[0]);
+            for (int i = 1; i < t; i++) {
+                if (started[i]) pthread_join(th[i], NULL);
+                else topk_rows(&parts[i]);
+            }
+        }
+    }
+    for (size_t q = 0; q < nq; q++) {
+        heap_sort_out(hs + q * k, hd + q * k, k);     /* best first */
+        memcpy(docs + q * k, hd + q * k, k * sizeof *docs);
+        memcpy(scores + q * k, hs + q * k, k * sizeof *scores);
+    }
+    free(hs); free(hd); free(S);
+    return 0;
+}
+
+int dense_topk_naive(const float *Q, size_t nq, const float *D, size_t nd, int dim, size_t k,
+                     uint32_t *docs, float *scores, sy_err *err)
+{
+    (void)err;
+    for (size_t q = 0; q < nq; q++) {
+        uint32_t *od = docs + q * k;
+        float *os = scores + q * k;
+        for (size_t i = 0; i < k; i++) { od[i] = UINT32_MAX; os[i] = -INFINITY; }
+        for (size_t d = 0; d < nd; d++) {
+            float s = 0;
+            for (int c = 0; c < dim; c++) s += Q[q * dim + c] * D[d * dim + c];
+            /* insertion into the sorted list (best first, ties by lower doc) */
+            size_t pos = k;
+            while (pos > 0 && (os[pos - 1] < s || (os[pos - 1] == s && od[pos - 1] > d))) pos--;
+            if (pos >= k) continue;
+            memmove(os + pos + 1, os + pos, (k - pos - 1) * sizeof *os);
+            memmove(od + pos + 1, od + pos, (k - pos - 1) * sizeof *od);
+            os[pos] = s;
+            od[pos] = (uint32_t)d;
+        }
+    }
+    return 0;
+}
+
+/* ---- the cache ---------------------------------------------------------------------- */
+
+static uint64_t model_key(const enc_model *m)
+{
+    uint64_t h = sy_hash64(m->params_memory, m->num_params * sizeof(float));
+    char opts[1024];
+    snprintf(opts, sizeof opts, "v%d|pool=%d|norm=%d|len=%d|pp=%s|vocab=%zu", DENSE_VERSION,
+             (int)m->pooling, m->normalize, m->max_len, m->passage_prefix ? m->passage_prefix : "",
+             tok_vocab_size(m->tok));
+    return sy_hash64_seed(opts, strlen(opts), h);
+}
+
+static uint64_t corpus_hash(const corpus *c)
+{
+    uint64_t h = corpus_ndocs(c);
+    for (uint32_t d = 0; d < corpus_ndocs(c); d++) {
+        const char *t = corpus_doc_title(c, d);
+        h = sy_hash64_seed(t, strlen(t), h);
+        h = sy_hash64_seed(corpus_doc_text(c, d), corpus_doc_text_len(c, d), h ^ 0x9e3779b97f4a7c15ULL);
+    }
+    return h;
+}
+
+static void put_header(uint8_t *h, const dense_index *ix, uint64_t done, uint64_t key, uint64_t ch)
+{
+    memset(h, 0, DENSE_HDR);
+    memcpy(h, DENSE_MAGIC, 8);
+    sy_put_u32(h + 8, DENSE_VERSION);
+    sy_put_u32(h + 12, (uint32_t)ix->dim);
+    sy_put_u64(h + 16, ix->ndocs);
+    sy_put_u64(h + 24, done);
+    sy_put_u64(h + 32, key);
+    sy_put_u64(h + 40, ch);
+    sy_put_u32(h + 48, (uint32_t)ix->m->pooling);
+    sy_put_u32(h + 52, (uint32_t)ix->m->normalize);
+    sy_put_u32(h + 56, (uint32_t)ix->m->max_len);
+}
+
+static char *passage_text(const corpus *c, uint32_t d)
+{
+    const char *t = corpus_doc_title(c, d), *x = corpus_doc_text(c, d);
+    return *t ? sy_strdup_printf("%s %s", t, x) : strdup(x);
+}
+
+typedef struct {
+    const dense_opts *o;
+    size_t base, total;
+} prog_ctx;
+
+static int embed_progress(void *ctx, size_t done, size_t total)
+{
+    (void)total;
+    prog_ctx *p = ctx;
+    if (p->o && p->o->progress) p->o->progress(p->o->progress_ctx, p->base + done, p->total);
+    return 0;
+}
+
+/* Embed passages [from, ndocs) into dst rows (or the file when fd >= 0). */
+static int embed_corpus(dense_index *ix, const corpus *c, int fd, size_t from, float *dst,
+                        uint64_t key, uint64_t ch, const dense_opts *o, sy_err *err)
+{
+    size_t n = ix->ndocs, dim = (size_t)ix->dim;
+    float *buf = malloc(DENSE_CHUNK * dim * sizeof *buf);
+    char **texts = calloc(DENSE_CHUNK, sizeof *texts);
+    if (!buf || !texts) { free(buf); free(texts); return sy_fail(err, SY_ENOMEM, "out of memory"); }
+    int rc = 0;
+    uint8_t hdr[DENSE_HDR];
+    for (size_t s = from; s < n && !rc; s += DENSE_CHUNK) {
+        size_t cn = n - s < DENSE_CHUNK ? n - s : DENSE_CHUNK;
+        for (size_t i = 0; i < cn; i++)
+            if (!(texts[i] = passage_text(c, (uint32_t)(s + i)))) rc = sy_fail(err, SY_ENOMEM, "out of memory");
+        prog_ctx pc = { o, s, n };
+        float *out = dst ? dst + s * dim : buf;
+        if (!rc) rc = enc_embed(ix->m, (const char *const *)texts, cn, 0, out, embed_progress, &pc, err);
+        for (size_t i = 0; i < cn; i++) { free(texts[i]); texts[i] = NULL; }
+        if (rc || fd < 0) continue;
+        uint8_t *le = (uint8_t *)buf;
+        for (size_t i = 0; i < cn * dim; i++) { uint32_t b; memcpy(&b, &buf[i], 4); sy_put_u32(le + 4 * i, b); }
+        off_t at = (off_t)(DENSE_HDR + s * dim * 4);
+        size_t len = cn * dim * 4, w = 0;
+        while (w < len) {
+            ssize_t k = pwrite(fd, le + w, len - w, at + (off_t)w);
+            if (k < 0 && errno == EINTR) continue;
+            if (k <= 0) { rc = sy_fail_errno(err, errno, "%s: writing embeddings", ix->path); break; }
+            w += (size_t)k;
+        }
+        if (rc) break;
+        put_header(hdr, ix, s + cn, key, ch);
+        if (fdatasync(fd) || pwrite(fd, hdr, DENSE_HDR, 0) != DENSE_HDR || fdatasync(fd))
+            rc = sy_fail_errno(err, errno, "%s: saving progress", ix->path);
+    }
+    free(buf);
+    free(texts);
+    return rc;
+}
+
+/* Open or create the cache file; returns rows already done (or -1). */
+static long long cache_prepare(dense_index *ix, int *fdp, uint64_t key, uint64_t ch, sy_err *err)
+{
+    int fd = open(ix->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return sy_fail_errno(err, errno, "%s: cannot open the embedding cache", ix->path);
+    uint8_t h[DENSE_HDR];
+    size_t want = DENSE_HDR + ix->ndocs * (size_t)ix->dim * 4;
+    long long done = 0;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && (size_t)st.st_size == want && pread(fd, h, DENSE_HDR, 0) == DENSE_HDR &&
+        !memcmp(h, DENSE_MAGIC, 8) && sy_get_u32(h + 8) == DENSE_VERSION &&
+        sy_get_u32(h + 12) == (uint32_t)ix->dim && sy_get_u64(h + 16) == ix->ndocs &&
+        sy_get_u64(h + 32) == key && sy_get_u64(h + 40) == ch && sy_get_u64(h + 24) <= ix->ndocs) {
+        done = (long long)sy_get_u64(h + 24);
+    } else {
+        put_header(h, ix, 0, key, ch);
+        if (ftruncate(fd, 0) || ftruncate(fd, (off_t)want) || pwrite(fd, h, DENSE_HDR, 0) != DENSE_HDR) {
+            int e = errno;
+            close(fd);
+            return sy_fail_errno(err, e, "%s: cannot size the embedding cache (%zu bytes)", ix->path, want);
+        }
+    }
+    *fdp = fd;
+    return done;
+}
+
+static void apply_opts(enc_model *m, session *s, const dense_opts *o)
+{
+    const char *pool = o && o->pooling ? o->pooling : session_get_str(s, "dense.pooling", NULL);
+    if (pool && !strcmp(pool, "mean")) m->pooling = ENC_POOL_MEAN;
+    else if (pool && !strcmp(pool, "cls")) m->pooling = ENC_POOL_CLS;
+    int norm = o ? o->normalize : -1;
+    if (norm < 0) norm = (int)session_get_num(s, "dense.normalize", -1);
+    if (norm >= 0) m->normalize = norm != 0;
+    int ml = o && o->max_len > 0 ? o->max_len : (int)session_get_num(s, "dense.max_len", 0);
+    int cap = m->cfg.max_position < 512 ? m->cfg.max_position : 512;
+    if (ml > 0) m->max_len = ml < cap ? ml : cap;
+    const char *qp = o && o->query_prefix ? o->query_prefix : session_get_str(s, "dense.query_prefix", NULL);
+    const char *pp = o && o->passage_prefix ? o->passage_prefix : session_get_str(s, "dense.passage_prefix", NULL);
+    if (qp) { free(m->query_prefix); m->query_prefix = *qp ? strdup(qp) : NULL; }
+    if (pp) { free(m->passage_prefix); m->passage_prefix = *pp ? strdup(pp) : NULL; }
+}
 
 dense_index *dense_open(session *s, const char *model_dir, const dense_opts *opts, sy_err *err)
 {
-    (void)s; (void)opts;
-    sy_fail(err, SY_EUNSUP, "%s: dense retrieval is not available in this build yet", model_dir);
+    if (opts && opts->pooling && strcmp(opts->pooling, "cls") && strcmp(opts->pooling, "mean")) {
+        sy_fail(err, SY_EINVAL, "pooling '%s' is unknown; use cls or mean", opts->pooling);
+        return NULL;
+    }
+    corpus *c = session_corpus(s, err);
+    if (!c) return NULL;
+    dense_index *ix = calloc(1, sizeof *ix);
+    if (!ix) { sy_fail(err, SY_ENOMEM, "out of memory"); return NULL; }
+    if (!(ix->m = enc_load(model_dir, err))) goto fail;
+    apply_opts(ix->m, s, opts);
+    ix->ndocs = corpus_ndocs(c);
+    ix->dim = enc_dim(ix->m);
+    uint64_t key = model_key(ix->m), ch = corpus_hash(c);
+    char rel[128];
+    snprintf(rel, sizeof rel, "cache/dense/%016llx", (unsigned long long)(key ^ ch));
+    char *dir = session_path(s, rel);
+    if (!dir) { sy_fail(err, SY_ENOMEM, "out of memory"); goto fail; }
+    ix->path = sy_path_join(dir, "emb.bin");
+    if (session_readonly(s)) {
+        /* someone else writes this session: use a finished cache, else keep it in memory */
+        if (sy_file_exists(ix->path) && sy_map_open(&ix->map, ix->path, NULL) == 0 &&
+            ix->map.len == DENSE_HDR + ix->ndocs * (size_t)ix->dim * 4 &&
+            !memcmp(ix->map.data, DENSE_MAGIC, 8) && sy_get_u64(ix->map.data + 24) == ix->ndocs &&
+            sy_get_u64(ix->map.data + 32) == key && sy_get_u64(ix->map.data + 40) == ch) {
+            ix->mat = (const float *)(ix->map.data + DENSE_HDR);
+        } else {
+            sy_map_close(&ix->map);
+            memset(&ix->map, 0, sizeof ix->map);
+            ix->mem = malloc(ix->ndocs * (size_t)ix->dim * sizeof *ix->mem + 4);
+            if (!ix->mem) { free(dir); sy_fail(err, SY_ENOMEM, "out of memory for the corpus matrix"); goto fail; }
+            if (embed_corpus(ix, c, -1, 0, ix->mem, key, ch, opts, err)) { free(dir); goto fail; }
+            ix->mat = ix->mem;
+        }
+        free(dir);
+        return ix;
+    }
+    int mk = sy_mkdir_p(dir, err);
+    free(dir);
+    if (mk) goto fail;
+    int fd = -1;
+    long long done = cache_prepare(ix, &fd, key, ch, err);
+    if (done < 0) goto fail;
+    if ((size_t)done < ix->ndocs) {
+        int rc = embed_corpus(ix, c, fd, (size_t)done, NULL, key, ch, opts, err);
+        close(fd);
+        if (rc) goto fail;
+    } else {
+        close(fd);
+    }
+    if (opts && opts->progress) opts->progress(opts->progress_ctx, ix->ndocs, ix->ndocs);
+    if (sy_map_open(&ix->map, ix->path, err)) goto fail;
+    ix->mat = (const float *)(ix->map.data + DENSE_HDR);
+    return ix;
+fail:
+    dense_free(ix);
     return NULL;
 }
 
 int dense_search(dense_index *ix, const char *const *queries, size_t nq, size_t k,
                  uint32_t *docs, float *scores, sy_err *err)
 {
-    (void)ix; (void)queries; (void)nq; (void)k; (void)docs; (void)scores;
-    return sy_fail(err, SY_EUNSUP, "dense retrieval is not available in this build yet");
+    if (nq == 0 || k == 0) return 0;
+    float *Q = malloc(nq * (size_t)ix->dim * sizeof *Q);
+    if (!Q) return sy_fail(err, SY_ENOMEM, "out of memory for %zu queries", nq);
+    int rc = enc_embed(ix->m, queries, nq, 1, Q, NULL, NULL, err);
+    if (!rc) rc = dense_topk(Q, nq, ix->mat, ix->ndocs, ix->dim, k, docs, scores, err);
+    free(Q);
+    return rc;
 }
 
-void dense_free(dense_index *ix) { (void)ix; }
+void dense_free(dense_index *ix)
+{
+    if (!ix) return;
+    enc_free(ix->m);
+    sy_map_close(&ix->map);
+    free(ix->mem);
+    free(ix->path);
+    free(ix);
+}
+
+size_t dense_ndocs(const dense_index *ix) { return ix->ndocs; }
+int dense_dim(const dense_index *ix) { return ix->dim; }
+const float *dense_matrix(const dense_index *ix) { return ix->mat; }
+const char *dense_cache_path(const dense_index *ix) { return ix->path; }

@@ -1,10 +1,28 @@
 /* index: exact dense search over corpus embeddings cached in the session.
  *
  * dense_open loads (or computes, with progress through the callback, and
- * caches under SESSION/cache/dense/<model-hash>/) the corpus embeddings for
+ * caches under SESSION/cache/dense/<key>/emb.bin) the corpus embeddings for
  * the model folder, then answers top-k queries by blocked sgemm plus bounded
  * heaps.  The handle owns everything it returns; not thread-safe per handle.
- * Errors through sy_err. */
+ * Errors through sy_err.
+ *
+ * Options come from dense_opts, else the session settings "dense.pooling",
+ * "dense.normalize", "dense.max_len", "dense.query_prefix",
+ * "dense.passage_prefix", else the model folder's defaults.  A passage is
+ * embedded as "TITLE TEXT" (title and a space only when the title is not
+ * empty), with the passage prefix in front.
+ *
+ * Cache file (little-endian): a 64-byte header
+ *   0  magic "SYDENSE\0"        8  u32 version (1)      12 u32 dim
+ *   16 u64 ndocs               24 u64 rows done        32 u64 key (model
+ *   weights + options)         40 u64 corpus hash      48 u32 pooling
+ *   52 u32 normalize           56 u32 max_len          60 u32 reserved
+ * then ndocs x dim float32 rows in corpus order.  Rows are written in chunks
+ * and "rows done" is updated after each fsync'ed chunk, so an interrupted
+ * embedding resumes where it stopped.  The key folder name is the hex key
+ * mixed with the corpus hash, so a changed model, option or corpus never
+ * reuses stale vectors.  The finished file is mmap'ed, and search streams it
+ * in blocks, so corpora larger than RAM work. */
 #ifndef SY_INDEX_H
 #define SY_INDEX_H
 
@@ -32,5 +50,23 @@ dense_index *dense_open(session *s, const char *model_dir, const dense_opts *opt
 int dense_search(dense_index *ix, const char *const *queries, size_t nq, size_t k,
                  uint32_t *docs, float *scores, sy_err *err);
 void dense_free(dense_index *ix);
+
+size_t dense_ndocs(const dense_index *ix);
+int dense_dim(const dense_index *ix);
+/* The cached corpus matrix [ndocs, dim] (borrowed; lives until dense_free). */
+const float *dense_matrix(const dense_index *ix);
+/* Path of the cache file (borrowed). */
+const char *dense_cache_path(const dense_index *ix);
+
+/* The search core, on plain matrices: for each of nq query rows of Q[nq, dim]
+ * the k largest inner products with the rows of D[nd, dim], best first (ties:
+ * lower doc index first); docs/scores [nq * k], slots beyond nd hold
+ * UINT32_MAX / -INFINITY.  Blocked sgemm (memory O(block), not O(nq * nd))
+ * with bounded heaps split over kern_threads() threads.  dense_topk_naive is
+ * its obvious twin for tests. */
+int dense_topk(const float *Q, size_t nq, const float *D, size_t nd, int dim, size_t k,
+               uint32_t *docs, float *scores, sy_err *err);
+int dense_topk_naive(const float *Q, size_t nq, const float *D, size_t nd, int dim, size_t k,
+                     uint32_t *docs, float *scores, sy_err *err);
 
 #endif
