@@ -27,7 +27,8 @@
 #define MSMARCO_PASSAGES 8841823.0
 
 typedef struct {
-    double secs;
+    double secs;       /* wall clock */
+    double cpu;        /* user + system CPU of the child: steadier on a busy machine */
     double value;      /* work-specific: newlines, docs, bytes of corpus_memory */
     long maxrss_kb;
     int ok;
@@ -62,6 +63,8 @@ static result measure(work_fn fn, const char *arg)
         r.secs = in[0];
         r.value = in[1];
         r.maxrss_kb = ru.ru_maxrss;
+        r.cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+                ru.ru_stime.tv_usec / 1e6;
     }
     return r;
 }
@@ -188,21 +191,22 @@ static int bench_one(const char *gen, const char *base, const char *fmt, size_t 
     }
     double mb = raw / 1e6, rss = (double)ld.maxrss_kb * 1024.0, scale = MSMARCO_PASSAGES / (double)ndocs;
     printf("corpus %-8s %zu docs, %.0f MB raw (%.0f B/doc), generated in %.1f s\n", fmt, ndocs, mb, raw / ndocs, tgen);
-    printf("  read (peer)     %7.3f s  %7.0f MB/s  peak RSS %6.0f MB\n", rd.secs, mb / rd.secs,
+    printf("  read (peer)     %7.3f s (cpu %6.3f s)  %6.0f MB/s  peak RSS %6.0f MB\n", rd.secs, rd.cpu, mb / rd.secs,
            rd.maxrss_kb / 1024.0);
-    printf("  wc -l (peer)    %7.3f s  %7.0f MB/s\n", wc.secs, mb / wc.secs);
+    printf("  wc -l (peer)    %7.3f s                   %6.0f MB/s\n", wc.secs, mb / wc.secs);
     if (js.ok)
-        printf("  jansson (peer)  %7.3f s  %7.0f MB/s  (parse + free each line, nothing kept)\n", js.secs,
-               mb / js.secs);
-    printf("  corpus_load     %7.3f s  %7.0f MB/s  peak RSS %6.0f MB (empty child %0.0f MB), corpus_memory %.0f MB\n",
-           ld.secs, mb / ld.secs, rss / 1e6, base_r.maxrss_kb / 1024.0, ld.value / 1e6);
-    printf("  ratio load/read %.1fx   load/wc %.1fx", ld.secs / rd.secs, ld.secs / wc.secs);
-    if (js.ok) printf("   load/jansson %.2fx", ld.secs / js.secs);
+        printf("  jansson (peer)  %7.3f s (cpu %6.3f s)  %6.0f MB/s  (json_loadb + json_decref per line, nothing kept)\n",
+               js.secs, js.cpu, mb / js.secs);
+    printf("  corpus_load     %7.3f s (cpu %6.3f s)  %6.0f MB/s  peak RSS %6.0f MB (empty child %.0f MB), "
+           "corpus_memory %.0f MB\n",
+           ld.secs, ld.cpu, mb / ld.secs, rss / 1e6, base_r.maxrss_kb / 1024.0, ld.value / 1e6);
+    printf("  ratio load/read %.1fx (cpu %.1fx)   load/wc %.1fx", ld.secs / rd.secs, ld.cpu / rd.cpu, ld.secs / wc.secs);
+    if (js.ok) printf("   load/jansson %.2fx (cpu %.2fx)", ld.secs / js.secs, ld.cpu / js.cpu);
     printf("\n  ratio peak RSS/raw %.2f   corpus_memory/raw %.2f  (goal: about 2 or less)\n", rss / raw,
            ld.value / raw);
     if (scale > 1.01)
-        printf("  extrapolated to MS MARCO's 8.8M passages: load %.0f s, peak RSS %.1f GB for %.1f GB raw\n",
-               ld.secs * scale, rss * scale / 1e9, raw * scale / 1e9);
+        printf("  extrapolated to MS MARCO's 8.8M passages: load %.0f s (cpu %.0f s), peak RSS %.1f GB for %.1f GB raw\n",
+               ld.secs * scale, ld.cpu * scale, rss * scale / 1e9, raw * scale / 1e9);
     fflush(stdout);
     return 0;
 }
