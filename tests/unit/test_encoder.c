@@ -5,6 +5,7 @@
  * enc_save round trips. */
 #include <jansson.h>
 #include <stdint.h>
+#include <sys/wait.h>
 
 #include "../check.h"
 #include "encoder.h"
@@ -412,10 +413,60 @@ TEST(dtypes_and_npy)
     free(dir);
 }
 
+/* `syneg embed` end to end (when the test runner gives us the binary) */
+TEST(cli_embed)
+{
+    const char *syneg = getenv("SYNEG");
+    if (!syneg || !*syneg) { printf("# SYNEG not set: cli_embed checks only the fixture\n"); return; }
+    size_t n;
+    char **texts = fixture_texts(&n);
+    char *dir = check_tmpdir("embed");
+    char *in = sy_path_join(dir, "in.jsonl"), *out = sy_path_join(dir, "out.npy");
+    sy_buf b = { 0 };
+    size_t use = 40;
+    for (size_t i = 0; i < use; i++) {
+        json_t *j = json_pack("{s:s}", "text", texts[i]);
+        char *line = json_dumps(j, 0);
+        sy_buf_printf(&b, "%s\n", line);
+        free(line);
+        json_decref(j);
+    }
+    sy_write_file_atomic(in, b.data, b.len, NULL);
+    sy_buf_free(&b);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "'%s' embed --model " FX "tiny --pooling mean --quiet '%s' -o '%s'", syneg, in, out);
+    CHECK(system(cmd) == 0, "%s", cmd);
+    npy_array a, mean = load("tiny_mean.npy");
+    sy_err err;
+    CHECK(npy_read(out, &a, &err) == 0, "%s", err.msg);
+    if (a.data) {
+        CHECK(a.ndim == 2 && a.shape[0] == use && a.shape[1] == 32, "shape");
+        CHECK(maxdiff(a.data, mean.data, use * 32) <= TOL, "cli mean vectors %g", maxdiff(a.data, mean.data, use * 32));
+    }
+    /* a bad line is reported with file and line, exit status 1 */
+    sy_write_file_atomic(in, "{\"text\": \"ok\"}\n{\"title\": 3}\n", 29, NULL);
+    snprintf(cmd, sizeof cmd, "'%s' embed --model " FX "tiny --quiet '%s' -o '%s' 2>'%s.err'", syneg, in, out, out);
+    int rc = system(cmd);
+    CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 1, "bad input exit %d", rc);
+    char ep[600];
+    snprintf(ep, sizeof ep, "%s.err", out);
+    size_t el;
+    char *e = sy_read_file(ep, &el, NULL);
+    CHECK(e && strstr(e, "in.jsonl:2"), "error names file:line: %s", e ? e : "(none)");
+    free(e);
+    npy_free(&a);
+    npy_free(&mean);
+    for (size_t i = 0; i < n; i++) free(texts[i]);
+    free(texts); free(in); free(out);
+    check_rmrf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     kern_set_threads(0);
     RUN(tiny_parity);
+    RUN(cli_embed);
     RUN(minilm_parity);
     RUN(errors);
     RUN(dtypes_and_npy);
