@@ -15,7 +15,7 @@ SHARED_DATA ?= $(abspath ../shared/data)
 
 DEB_PKGS   := pkg-config libncurses-dev libcurl4-openssl-dev libjansson-dev \
               libopenblas-dev libreadline-dev libstemmer-dev libutf8proc-dev tmux python3
-BENCH_PKGS := libsqlite3-dev sqlite3
+BENCH_PKGS := libsqlite3-dev sqlite3 python3-numpy python3-torch python3-faiss
 PKGS       := ncursesw libcurl jansson openblas readline libutf8proc
 
 OPT      ?= -O2

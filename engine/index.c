@@ -102,8 +102,8 @@ static void *topk_rows(void *p)
     return NULL;
 }
 
-#define TOPK_QB 256
-#define TOPK_DB 8192
+#define TOPK_QB 512      /* queries per sgemm: the D block is packed once per 512 queries */
+#define TOPK_DB 4096     /* documents per block: S is 8 MB */
 
 int dense_topk(const float *Q, size_t nq, const float *D, size_t nd, int dim, size_t k,
                uint32_t *docs, float *scores, sy_err *err)

@@ -7,6 +7,7 @@
  * Environment: SHARED_DATA, BENCH_THREADS (default: all cores), BENCH_PY
  * (default /usr/bin/python3), BENCH_SECONDS (per measurement, default 8). */
 #include <jansson.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +38,8 @@ static int write_model(const char *dir, const char *vocab_src)
 #define ADD(nm, d0, d1, sc, off) do { names[n] = nm; shapes[si++] = (d0); \
         if (d1) { shapes[si++] = (d1); nd[n] = 2; } else nd[n] = 1; \
         size_t ne = (size_t)(d0) * ((d1) ? (size_t)(d1) : 1); data[n] = malloc(ne * 4); \
-        for (size_t q = 0; q < ne; q++) data[n][q] = (off) + (sc) * frand(); n++; } while (0)
+        for (size_t q = 0; q < ne; q++) data[n][q] = (off) + (sc) * frand(); \
+        n++; } while (0)
     (void)cap;
     ADD(strdup("embeddings.word_embeddings.weight"), V, C, 0.5f, 0);
     ADD(strdup("embeddings.position_embeddings.weight"), P, C, 0.5f, 0);
