@@ -688,6 +688,7 @@ int train_grad_tokens(enc_model *m, float *grad, const int *qids, const int *qle
     t->ninst = (size_t)B;
     t->m = m;
     enc_params_layout(&t->g, grad, &m->cfg);
+    if (chunk < 0) t->o.act_budget_mb = 1 << 20;   /* everything in one chunk */
     int rc = alloc_buffers(t, err);
     if (!rc) {
         if (chunk > 0 && chunk < t->chunk) t->chunk = chunk;

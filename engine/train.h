@@ -120,7 +120,8 @@ void train_optimizer_step(enc_model *m, const float *grad, float *am, float *av,
  * passage b*G the positive of query b; every in-batch passage counts as a
  * negative.  grad (m->num_params floats, laid out like the parameters)
  * accumulates; chunk > 0 caps the passages per activation chunk (to test the
- * gradient caching path).  The model's pooling is used; embeddings are
+ * gradient caching path), 0 uses the default 1 GiB budget, < 0 caches every
+ * passage's activations at once.  The model's pooling is used; embeddings are
  * L2-normalised. */
 int train_grad_tokens(enc_model *m, float *grad, const int *qids, const int *qlens, int B,
                       int Tq, const int *pids, const int *plens, int G, int Tp, double temp,

@@ -7,7 +7,7 @@
 DATA=$SHARED_DATA/cranfield
 S=$T/cran
 check "init session" "$SYNEG" init "$S" --beir "$DATA"
-COMMON="--scratch tiny --vocab-size 2000 --group 1 --batch 8 --max-len 64 --eval-queries 20 --threads 1 --seed 7"
+COMMON="--scratch tiny --vocab-size 2000 --group 1 --batch 8 --max-len 32 --eval-queries 20 --threads 2 --seed 7"
 
 # foreground
 if out=$("$SYNEG" train "$S" $COMMON --max-steps 3 2>&1); then ok "foreground run"; else fail "foreground run" "$out"; fi
