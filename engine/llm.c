@@ -12,6 +12,7 @@
 
 #include <curl/curl.h>
 
+#include "llmcache.h"
 #include "sha256.h"
 #include "util.h"
 
@@ -101,6 +102,7 @@ struct llm_client {
     double reserved_usd;
     long retries_left;
     uint64_t rng, next_id;
+    llm_cache *cache;
     FILE *trace;
     FILE *export_f;
     sy_strmap exported;             /* keys already written to the export file */
@@ -211,7 +213,7 @@ llm_client *llm_client_new(const llm_config *cfg, sy_err *err)
         sy_fail(err, SY_ENOMEM, "out of memory");
         return NULL;
     }
-    if (c->cache_dir && sy_mkdir_p(c->cache_dir, err) < 0) { llm_client_free(c); return NULL; }
+    if (c->cache_dir && !(c->cache = llm_cache_open(c->cache_dir, err))) { llm_client_free(c); return NULL; }
     if (cfg->trace_path && !(c->trace = fopen(cfg->trace_path, "a"))) {
         sy_fail_errno(err, errno, "cannot open the trace file %s (SYNEG_TRACE)", cfg->trace_path);
         llm_client_free(c);
@@ -226,6 +228,8 @@ llm_client *llm_client_new(const llm_config *cfg, sy_err *err)
     c->pool = calloc((size_t)c->cfg.concurrency, sizeof *c->pool);
     c->inflight = calloc((size_t)c->cfg.concurrency, sizeof *c->inflight);
     c->headers = curl_slist_append(NULL, "Content-Type: application/json");
+    /* no "Expect: 100-continue" round trip for bodies over 1 KiB */
+    if (c->headers) c->headers = curl_slist_append(c->headers, "Expect:");
     if (c->key_copy) {
         char *h = sy_strdup_printf("Authorization: Bearer %s", c->key_copy);
         struct curl_slist *n = h ? curl_slist_append(c->headers, h) : NULL;
@@ -272,6 +276,7 @@ void llm_client_free(llm_client *c)
     list_free(c->queue_head);
     list_free(c->waiting);
     curl_slist_free_all(c->headers);
+    llm_cache_free(c->cache);
     if (c->trace) fclose(c->trace);
     if (c->export_f) fclose(c->export_f);
     for (size_t i = 0; i < c->nexported; i++) free(c->exported_keys[i]);
@@ -339,68 +344,6 @@ int llm_submit(llm_client *c, const llm_request *q, char key_out[65], sy_err *er
 size_t llm_pending(const llm_client *c) { return c->nqueued + c->nwaiting + c->ninflight; }
 
 void llm_get_stats(const llm_client *c, llm_stats *out) { *out = c->st; }
-
-/* ---- cache ------------------------------------------------------------------------ */
-static char *cache_path(const char *dir, const char *key)
-{
-    return sy_strdup_printf("%s/%.2s/%s.json", dir, key, key);
-}
-
-static int cache_put(const char *dir, const char *key, const char *model, const char *request,
-                     const char *response, size_t resp_len)
-{
-    json_t *resp = json_loadb(response, resp_len, 0, NULL);
-    if (!resp) return -1;
-    char t[40];
-    sy_iso_time(t, sizeof t);
-    json_t *o = json_pack("{s:s,s:i,s:s,s:s?,s:s,s:o,s:o}", "format", "syneg-llm-cache", "version", 1,
-                          "key", key, "model", model, "created", t,
-                          "request", request ? json_loads(request, 0, NULL) : json_null(),
-                          "response", resp);
-    if (!o) return -1;
-    char *s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    char *sub = sy_strdup_printf("%s/%.2s", dir, key), *path = cache_path(dir, key);
-    char *tmp = path ? sy_strdup_printf("%s.tmp.%ld", path, (long)getpid()) : NULL;
-    int rc = -1;
-    /* No fsync: a cache entry lost or torn by a power cut is only a miss
-     * (entries are validated on read), and fsync per answer would stall the loop. */
-    if (s && sub && tmp && sy_mkdir_p(sub, NULL) == 0) {
-        FILE *f = fopen(tmp, "w");
-        if (f) {
-            int ok = fwrite(s, 1, strlen(s), f) == strlen(s);
-            ok = (fclose(f) == 0) && ok;
-            if (ok && rename(tmp, path) == 0) rc = 0;
-            else unlink(tmp);
-        }
-    }
-    free(s); free(sub); free(path); free(tmp);
-    return rc;
-}
-
-/* Load the response object of a cache entry; NULL on miss or damage. */
-static json_t *cache_load(const char *dir, const char *key)
-{
-    char *path = cache_path(dir, key);
-    if (!path) return NULL;
-    json_t *o = json_load_file(path, 0, NULL);
-    json_t *resp = NULL;
-    if (o && json_is_object(o)) {
-        const char *k = json_string_value(json_object_get(o, "key"));
-        if (k && !strcmp(k, key)) resp = json_incref(json_object_get(o, "response"));
-    }
-    json_decref(o);
-    if (!resp && sy_file_exists(path)) unlink(path);   /* damaged: a miss, and gone */
-    free(path);
-    return resp;
-}
-
-static void cache_drop(const char *dir, const char *key)
-{
-    char *path = cache_path(dir, key);
-    if (path) unlink(path);
-    free(path);
-}
 
 /* ---- parsing a chat completion ------------------------------------------------------- */
 typedef struct {
@@ -629,7 +572,7 @@ static void handle_done(llm_client *c, req *r, CURLcode cc)
         schedule_retry(c, r, LLM_E_INVALID);
         return;
     }
-    if (c->cache_dir) cache_put(c->cache_dir, r->key, c->model, r->body, r->resp.data, r->resp.len);
+    if (c->cache) llm_cache_store(c->cache, r->key, c->model, r->body, r->resp.data, r->resp.len, NULL);
     finish(c, r, LLM_OK, p.content, p.finish, 0);
     json_decref(j);
 }
@@ -668,8 +611,8 @@ static double rate_wait(llm_client *c, const req *r)
 /* Try the cache or the export file; 1 when r was completed that way. */
 static int serve_offline(llm_client *c, req *r)
 {
-    if (c->cache_dir) {
-        json_t *resp = cache_load(c->cache_dir, r->key);
+    if (c->cache) {
+        json_t *resp = llm_cache_lookup(c->cache, r->key);
         if (resp) {
             parsed p;
             char why[300];
@@ -687,7 +630,7 @@ static int serve_offline(llm_client *c, req *r)
                 json_decref(resp);
                 return 1;
             }
-            cache_drop(c->cache_dir, r->key);
+            llm_cache_forget(c->cache, r->key);
             json_decref(resp);
         }
     }
@@ -923,7 +866,8 @@ int llm_batch_import(const char *cache_dir, const char *path, size_t *stored, si
     if (!cache_dir) return sy_fail(err, SY_EINVAL, "batch import needs a cache folder");
     FILE *f = fopen(path, "r");
     if (!f) return sy_fail_errno(err, errno, "cannot open the batch results %s", path);
-    if (sy_mkdir_p(cache_dir, err) < 0) { fclose(f); return -1; }
+    llm_cache *cache = llm_cache_open(cache_dir, err);
+    if (!cache) { fclose(f); return -1; }
     char *line = NULL;
     size_t cap = 0, lineno = 0;
     ssize_t n;
@@ -950,8 +894,8 @@ int llm_batch_import(const char *cache_dir, const char *path, size_t *stored, si
         if (status == 200 && json_is_object(body) && parse_completion(body, &p, why, sizeof why) == 0 &&
             !(p.finish && !strcmp(p.finish, "length"))) {
             char *s = json_dumps(body, JSON_COMPACT);
-            if (s && cache_put(cache_dir, id, json_string_value(json_object_get(body, "model")), NULL, s,
-                               strlen(s)) == 0)
+            if (s && llm_cache_store(cache, id, json_string_value(json_object_get(body, "model")), NULL, s,
+                                     strlen(s), NULL) == 0)
                 (*stored)++;
             else
                 (*failed)++;
@@ -963,6 +907,7 @@ int llm_batch_import(const char *cache_dir, const char *path, size_t *stored, si
     }
     free(line);
     fclose(f);
+    llm_cache_free(cache);
     return rc;
 }
 
@@ -970,7 +915,9 @@ int llm_cache_get(const char *cache_dir, const char *key, char **content)
 {
     *content = NULL;
     if (!cache_dir || !is_key(key)) return 0;
-    json_t *resp = cache_load(cache_dir, key);
+    llm_cache *cache = llm_cache_open(cache_dir, NULL);
+    json_t *resp = cache ? llm_cache_lookup(cache, key) : NULL;
+    llm_cache_free(cache);
     if (!resp) return 0;
     parsed p;
     char why[300];

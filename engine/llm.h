@@ -14,14 +14,13 @@
  * OpenAI Batch API JSONL file instead of sending them.
  * What it does not do: build prompts or parse answers (synth does that).
  *
- * Cache: CACHE_DIR/<2 hex>/<64 hex>.json where the hex is SHA-256 of the
- * request body serialised with sorted keys (model, messages, temperature,
- * max_tokens, seed, response_format): the same request always finds its
- * answer, whatever the URL or key.  Files hold {"format":"syneg-llm-cache",
- * "version":1,"key","model","created","request","response"}.  Only answers
- * that passed every check (and the validator) are stored; failures never.
- * A file that does not parse, or whose answer the validator rejects, counts
- * as a miss and is removed.
+ * Cache (llmcache.h): append-only packs CACHE_DIR/pack-*.jsonl, one entry
+ * per line, keyed by the SHA-256 (hex) of the request body serialised with
+ * sorted keys (model, messages, temperature, max_tokens, seed,
+ * response_format): the same request always finds its answer, whatever the
+ * URL or key.  Only answers that passed every check (and the validator) are
+ * stored; failures never.  An entry that does not parse, or whose answer the
+ * validator rejects, counts as a miss (and a good answer is appended later).
  *
  * Secrets: the key is borrowed from the config, held only in memory (the
  * Authorization header) and never written anywhere: the trace (SYNEG_TRACE)

@@ -141,16 +141,42 @@ TEST(ok_cache_and_zero_rerun)
     CHECK(llm_request_key(c, m, key, NULL) == 0, "key");
     json_decref(m);
     llm_client_free(c);
-    char *p = sy_strdup_printf("%s/%.2s/%s.json", cache, key, key);
-    CHECK(sy_file_exists(p), "cache file %s", p);
-    sy_write_file_atomic(p, "{\"trunc", 7, NULL);
+    /* damage the stored line (the key stays readable, the answer does not parse) */
+    DIR *dd = opendir(cache);
+    struct dirent *de;
+    char *p = NULL, *pack = NULL, *resp = NULL;
+    size_t plen = 0;
+    while (dd && !resp && (de = readdir(dd))) {
+        if (strncmp(de->d_name, "pack-", 5)) continue;
+        free(p);
+        free(pack);
+        p = sy_path_join(cache, de->d_name);
+        pack = sy_read_file(p, &plen, NULL);
+        char *line = pack ? strstr(pack, key) : NULL;
+        resp = line ? strstr(line, "\"response\":{") : NULL;
+    }
+    if (dd) closedir(dd);
+    CHECK(resp != NULL, "the entry for %s", key);
+    if (resp) {
+        resp[11] = '[';   /* {"response":[... no longer parses */
+        sy_write_file_atomic(p, pack, plen, NULL);
+    }
+    free(pack);
     fake_reset(&F);
     run_all(&cfg, t, 1, r, NULL);
     CHECK_EQ_INT(r[0].outcome, LLM_OK);
+    CHECK_EQ_INT(r[0].cached, 0);
     CHECK_EQ_INT(fake_stat(&F, "requests"), 1);
     char *content = NULL;
-    CHECK(llm_cache_get(cache, key, &content) == 1, "re-cached");
+    CHECK(llm_cache_get(cache, key, &content) == 1, "re-cached: the later line wins");
     free(content);
+    /* a torn last line (a kill mid-write) is skipped, the rest still served */
+    FILE *pf = p ? fopen(p, "a") : NULL;
+    if (pf) { fputs("{\"key\":\"abc", pf); fclose(pf); }
+    fake_reset(&F);
+    run_all(&cfg, t, 1, r, NULL);
+    CHECK_EQ_INT(fake_stat(&F, "requests"), 0);
+    CHECK_EQ_INT(r[0].cached, 1);
     free(p);
     free(cache);
     check_rmrf(dir);
