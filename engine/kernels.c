@@ -311,13 +311,128 @@ static void att_one(att_ctx *c, int b, int h, float *kt, float *row)
     }
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define KERN_HAVE_AVX512 1
+
+__attribute__((target("avx512f"))) static inline __m512 exp512(__m512 x)
+{
+    __mmask16 under = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.3f), _CMP_LT_OQ);
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.3f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 720.0f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_maskz_mov_ps((__mmask16)~under, _mm512_scalef_ps(p, n));
+}
+
+/* The same computation as att_one for hs % 16 == 0, 16 keys per vector.
+ * kt has room for hs * (len rounded up to 16) floats. */
+__attribute__((target("avx512f")))
+static void att_one_avx512(att_ctx *c, int b, int h, float *kt, float *row)
+{
+    int T = c->T, C = c->C, NH = c->NH, hs = C / NH, C3 = 3 * C;
+    int len = c->lens[b];
+    if (len > T) len = T;
+    if (len < 0) len = 0;
+    int l16 = (len + 15) & ~15;
+    const float *base = c->qkv + (size_t)b * T * C3;
+    float scale = 1.0f / sqrtf((float)hs);
+    float *att = c->att ? c->att + (((size_t)b * NH + h) * T) * T : NULL;
+    for (int d = 0; d < hs; d++)
+        for (int j = len; j < l16; j++) kt[(size_t)d * l16 + j] = 0.0f;
+    for (int j = 0; j < len; j++) {
+        const float *k = base + (size_t)j * C3 + C + h * hs;
+        for (int d = 0; d < hs; d++) kt[(size_t)d * l16 + j] = k[d];
+    }
+    for (int i = 0; i < T; i++) {
+        float *o = c->out + ((size_t)b * T + i) * C + h * hs;
+        float *a = att ? att + (size_t)i * T : row;
+        if (i >= len) {
+            memset(o, 0, (size_t)hs * sizeof *o);
+            if (att) memset(a, 0, (size_t)T * sizeof *a);
+            continue;
+        }
+        const float *q = base + (size_t)i * C3 + h * hs;
+        __m512 vmax = _mm512_set1_ps(-INFINITY);
+        int j = 0;
+        /* 8 independent accumulators (128 keys) per pass hide the FMA latency */
+        for (; j + 128 <= l16; j += 128) {
+            __m512 acc[8];
+            for (int u = 0; u < 8; u++) acc[u] = _mm512_setzero_ps();
+            for (int d = 0; d < hs; d++) {
+                __m512 qd = _mm512_set1_ps(q[d] * scale);
+                const float *kr = kt + (size_t)d * l16 + j;
+                for (int u = 0; u < 8; u++) acc[u] = _mm512_fmadd_ps(qd, _mm512_loadu_ps(kr + 16 * u), acc[u]);
+            }
+            for (int u = 0; u < 8; u++) _mm512_storeu_ps(row + j + 16 * u, acc[u]);
+        }
+        for (; j < l16; j += 16) {
+            __m512 acc = _mm512_setzero_ps();
+            for (int d = 0; d < hs; d++)
+                acc = _mm512_fmadd_ps(_mm512_set1_ps(q[d] * scale), _mm512_loadu_ps(kt + (size_t)d * l16 + j), acc);
+            _mm512_storeu_ps(row + j, acc);
+        }
+        for (j = 0; j < l16; j += 16) {
+            __mmask16 valid = len - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (len - j)) - 1);
+            __m512 v = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), valid, _mm512_loadu_ps(row + j));
+            vmax = _mm512_max_ps(vmax, v);
+            _mm512_storeu_ps(row + j, v);
+        }
+        __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
+        __m512 vsum = _mm512_setzero_ps();
+        for (int j = 0; j < l16; j += 16) {
+            __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(row + j), mx));
+            vsum = _mm512_add_ps(vsum, e);
+            _mm512_storeu_ps(row + j, e);
+        }
+        __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(vsum));
+        for (int j = 0; j < l16; j += 16) _mm512_storeu_ps(row + j, _mm512_mul_ps(_mm512_loadu_ps(row + j), inv));
+        if (att) {
+            memcpy(a, row, (size_t)len * sizeof *a);
+            for (int j = len; j < T; j++) a[j] = 0.0f;
+        }
+        const float *vb = base + 2 * C + h * hs;
+        for (int d0 = 0; d0 < hs; d0 += 16) {
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            int jj = 0;
+            for (; jj + 4 <= len; jj += 4) {
+                a0 = _mm512_fmadd_ps(_mm512_set1_ps(row[jj]), _mm512_loadu_ps(vb + (size_t)jj * C3 + d0), a0);
+                a1 = _mm512_fmadd_ps(_mm512_set1_ps(row[jj + 1]), _mm512_loadu_ps(vb + (size_t)(jj + 1) * C3 + d0), a1);
+                a2 = _mm512_fmadd_ps(_mm512_set1_ps(row[jj + 2]), _mm512_loadu_ps(vb + (size_t)(jj + 2) * C3 + d0), a2);
+                a3 = _mm512_fmadd_ps(_mm512_set1_ps(row[jj + 3]), _mm512_loadu_ps(vb + (size_t)(jj + 3) * C3 + d0), a3);
+            }
+            for (; jj < len; jj++)
+                a0 = _mm512_fmadd_ps(_mm512_set1_ps(row[jj]), _mm512_loadu_ps(vb + (size_t)jj * C3 + d0), a0);
+            _mm512_storeu_ps(o + d0, _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+        }
+    }
+}
+#endif
+
 static void att_part(void *p, size_t lo, size_t hi)
 {
     att_ctx *c = p;
     int hs = c->C / c->NH;
-    float *kt = malloc(((size_t)hs * c->T + c->T) * sizeof *kt);
+    size_t t16 = ((size_t)c->T + 15) & ~(size_t)15;
+    float *kt = malloc(((size_t)hs * t16 + t16) * sizeof *kt);
     if (!kt) { c->failed = 1; return; }
-    for (size_t x = lo; x < hi; x++) att_one(c, (int)(x / (size_t)c->NH), (int)(x % (size_t)c->NH), kt, kt + (size_t)hs * c->T);
+#ifdef KERN_HAVE_AVX512
+    if (hs % 16 == 0 && __builtin_cpu_supports("avx512f")) {
+        for (size_t x = lo; x < hi; x++)
+            att_one_avx512(c, (int)(x / (size_t)c->NH), (int)(x % (size_t)c->NH), kt, kt + (size_t)hs * t16);
+        free(kt);
+        return;
+    }
+#endif
+    for (size_t x = lo; x < hi; x++) att_one(c, (int)(x / (size_t)c->NH), (int)(x % (size_t)c->NH), kt, kt + (size_t)hs * t16);
     free(kt);
 }
 

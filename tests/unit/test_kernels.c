@@ -78,10 +78,19 @@ TEST(gelu)
     free(x); free(o1); free(o2);
 }
 
+static void attention_case(int B, int T, int NH, int C, const int *lens);
+
 TEST(attention)
 {
-    int B = 5, T = 37, NH = 4, C = 4 * 24;
     int lens[5] = { 37, 1, 20, 36, 17 };
+    attention_case(5, 37, 4, 4 * 24, lens);    /* head size 24: portable path */
+    attention_case(5, 37, 3, 3 * 32, lens);    /* head size 32: the AVX-512 path where available */
+    int lens2[2] = { 128, 100 };
+    attention_case(2, 128, 2, 2 * 64, lens2);
+}
+
+static void attention_case(int B, int T, int NH, int C, const int *lens)
+{
     float *qkv = rnd((size_t)B * T * 3 * C, 2);
     size_t no = (size_t)B * T * C, na = (size_t)B * NH * T * T;
     float *o1 = malloc(no * 4), *o2 = malloc(no * 4), *a1 = malloc(na * 4), *a2 = malloc(na * 4);
@@ -91,11 +100,11 @@ TEST(attention)
     CHECK(maxdiff(a1, a2, na) < 1e-6, "att %g", maxdiff(a1, a2, na));
     /* rows sum to one over valid keys, masked keys get exactly zero */
     double s = 0;
-    for (int j = 0; j < T; j++) s += a1[(size_t)(2 * NH + 1) * T * T + 3 * T + j];
+    for (int j = 0; j < T; j++) s += a1[(size_t)(1 * NH + 1) * T * T + 0 * T + j];
     CHECK_NEAR(s, 1.0, 1e-5);
-    CHECK(a1[(size_t)(2 * NH) * T * T + 25] == 0.0f, "masked key prob is 0");
+    CHECK(lens[1] >= T || a1[(size_t)(1 * NH) * T * T + T - 1] == 0.0f, "masked key prob is 0");
     /* padded query rows give zeros; without att the result is the same */
-    CHECK(o1[((size_t)1 * T + 5) * C + 3] == 0.0f, "padded row zero");
+    CHECK(lens[1] >= T || o1[((size_t)1 * T + T - 1) * C + 3] == 0.0f, "padded row zero");
     float *o3 = malloc(no * 4);
     CHECK(attention_forward(o3, NULL, qkv, lens, B, T, C, NH) == 0, "no att");
     CHECK(maxdiff(o1, o3, no) == 0.0, "att NULL differs");
