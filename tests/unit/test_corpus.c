@@ -257,6 +257,7 @@ static int twin_check(const char *line, size_t len)
 {
     char path[600];
     snprintf(path, sizeof path, "%s/twin/corpus.jsonl", tmp);
+    unlink(path);   /* a fresh file: rewriting one in place makes ext4 flush it on close */
     FILE *f = fopen(path, "wb");
     if (!f) return 0;
     fwrite(line, 1, len, f);
