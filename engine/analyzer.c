@@ -19,7 +19,7 @@ enum {
 
 /* stem cache: lower-cased token -> final term, so repeated words skip the
  * stemmer (most of the analysis cost); cleared when full */
-#define CACHE_SLOTS (1u << 16)
+#define CACHE_SLOTS_DEFAULT (1u << 16)
 #define STOP_MARK 0xFFFF
 typedef struct {
     uint64_t hash;   /* 0: empty */
@@ -34,7 +34,7 @@ struct analyzer {
     char *tbuf;      /* its stem */
     size_t cap;
     cache_ent *cache;
-    size_t cache_n;
+    size_t cache_n, cache_slots;
     char *arena;
     size_t arena_len, arena_cap;
 };
@@ -57,7 +57,9 @@ int an_is_stopword(const char *w, size_t len)
 
 static void init_ascii_class(void);
 
-analyzer *an_new(sy_err *err)
+analyzer *an_new(sy_err *err) { return an_new_cache(0, err); }
+
+analyzer *an_new_cache(size_t words, sy_err *err)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, init_ascii_class);
@@ -72,8 +74,10 @@ analyzer *an_new(sy_err *err)
     a->cap = 4 * AN_MAX_TOKEN + 8;
     a->buf = malloc(a->cap);
     a->tbuf = malloc(a->cap);
-    a->cache = calloc(CACHE_SLOTS, sizeof *a->cache);
-    a->arena_cap = 1 << 20;
+    a->cache_slots = CACHE_SLOTS_DEFAULT;
+    while (a->cache_slots < 2 * words && a->cache_slots < (1u << 24)) a->cache_slots *= 2;
+    a->cache = calloc(a->cache_slots, sizeof *a->cache);
+    a->arena_cap = a->cache_slots * 16;
     a->arena = malloc(a->arena_cap);
     if (!a->buf || !a->tbuf || !a->cache || !a->arena) { an_free(a); sy_fail(err, SY_ENOMEM, "analyzer: out of memory"); return NULL; }
     return a;
@@ -264,7 +268,7 @@ static int emit(analyzer *a, const uint8_t *s, size_t n, an_term_fn fn, an_slot_
     uint64_t h = 0xcbf29ce484222325ull;
     for (size_t i = 0; i < o; i++) { h ^= (uint8_t)a->buf[i]; h *= 0x100000001b3ull; }
     h |= 1;
-    size_t slot = (size_t)(h ^ (h >> 29)) & (CACHE_SLOTS - 1);
+    size_t slot = (size_t)(h ^ (h >> 29)) & (a->cache_slots - 1);
     while (a->cache[slot].hash) {
         cache_ent *e = &a->cache[slot];
         if (e->hash == h && e->klen == o && memcmp(a->arena + e->off, a->buf, o) == 0) {
@@ -273,7 +277,7 @@ static int emit(analyzer *a, const uint8_t *s, size_t n, an_term_fn fn, an_slot_
             if (fn && fn(ctx, a->arena + e->off + e->klen, e->tlen)) return -1;
             return 1;
         }
-        slot = (slot + 1) & (CACHE_SLOTS - 1);
+        slot = (slot + 1) & (a->cache_slots - 1);
     }
     const char *t = a->buf;
     size_t tl = o;
@@ -293,11 +297,11 @@ static int emit(analyzer *a, const uint8_t *s, size_t n, an_term_fn fn, an_slot_
     }
     /* remember it: key = the lower-cased token */
     const char *key = a->buf;
-    if (a->cache_n * 2 >= CACHE_SLOTS || a->arena_len + 2 * klen + tl + 8 > a->arena_cap) {
-        memset(a->cache, 0, CACHE_SLOTS * sizeof *a->cache);
+    if (a->cache_n * 2 >= a->cache_slots || a->arena_len + 2 * klen + tl + 8 > a->arena_cap) {
+        memset(a->cache, 0, a->cache_slots * sizeof *a->cache);
         a->cache_n = 0;
         a->arena_len = 0;
-        slot = (size_t)(h ^ (h >> 29)) & (CACHE_SLOTS - 1);
+        slot = (size_t)(h ^ (h >> 29)) & (a->cache_slots - 1);
     }
     uint32_t *user = &dummy;
     if (klen < STOP_MARK && tl < STOP_MARK && a->arena_len + klen + tl <= a->arena_cap) {

@@ -2,8 +2,12 @@
  * top-k search (see bm25.h). */
 #include "bm25.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,7 +212,7 @@ static int part_term(void *vctx, const char *t, size_t n, uint32_t *slot)
 static void *part_run(void *arg)
 {
     build_part *p = arg;
-    analyzer *a = an_new(NULL);
+    analyzer *a = an_new_cache(1u << 19, NULL);
     size_t n = p->hi - p->lo;
     if (a && dict_init(&p->dict) == 0) {
         p->doc_npairs = malloc((n + 1) * sizeof *p->doc_npairs);
@@ -259,6 +263,8 @@ typedef struct {
     uint8_t *img;
     uint64_t off_docs, off_tfs;
 } fill_job;
+
+static int write_index(const char *path, const uint8_t *img, size_t len, sy_err *err);
 
 static void *fill_run(void *arg)
 {
@@ -464,7 +470,7 @@ int bm25_build_texts(uint32_t ndocs, bm25_doc_fn fn, void *ctx, uint64_t fingerp
     for (int t = 0; t < nt; t++) {
         free(parts[t].pairs); parts[t].pairs = NULL;
     }
-    rc = sy_write_file_atomic(path, img, fsize, err);
+    rc = write_index(path, img, fsize, err);
 out:
     if (parts)
         for (int t = 0; t < nt; t++) {
@@ -476,6 +482,38 @@ out:
     if (g.hash) dict_free(&g);
     free(parts); free(th); free(img); free(gterms); free(order); free(grank); free(df);
     return rc;
+}
+
+/* The index is a cache that bm25_open verifies (magic, version, sizes) and
+ * the retriever rebuilds when it does not open, so it is written to a
+ * temporary file and renamed into place without fsync. */
+static int write_index(const char *path, const uint8_t *img, size_t len, sy_err *err)
+{
+    char *tmp = sy_strdup_printf("%s.tmp.%ld", path, (long)getpid());
+    if (!tmp) return sy_fail(err, SY_ENOMEM, "out of memory");
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        sy_fail_errno(err, errno, "%s: cannot create the index file", tmp);
+        free(tmp);
+        return -1;
+    }
+    if (sy_write_all(fd, img, len) < 0) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        sy_fail_errno(err, e, "%s: cannot write the index file", tmp);
+        free(tmp);
+        return -1;
+    }
+    if (close(fd) < 0 || rename(tmp, path) < 0) {
+        int e = errno;
+        unlink(tmp);
+        sy_fail_errno(err, e, "%s: cannot write the index file", path);
+        free(tmp);
+        return -1;
+    }
+    free(tmp);
+    return 0;
 }
 
 static void corpus_doc(void *ctx, uint32_t d, const char **title, size_t *tl, const char **text, size_t *xl)

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -47,6 +48,14 @@ static void reset_peak(void)
 }
 static double peak_growth_mb(long base_kb) { return (status_kb("VmHWM:") - base_kb) / 1024.0; }
 
+/* process CPU seconds (user + system, all threads) */
+static double cpu_now(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
 /* ---- texts ---- */
 typedef struct {
     char **text;
@@ -71,8 +80,9 @@ static void free_texts(texts *t)
 }
 
 /* ---- FTS5 ---- */
-static sqlite3 *fts_build(const texts *t, const char *path, double *secs)
+static sqlite3 *fts_build(const texts *t, const char *path, double *secs, double *cpu)
 {
+    double c0 = cpu_now();
     unlink(path);
     sqlite3 *db;
     if (sqlite3_open(path, &db) != SQLITE_OK) return NULL;
@@ -95,6 +105,7 @@ static sqlite3 *fts_build(const texts *t, const char *path, double *secs)
     sqlite3_finalize(st);
     sqlite3_exec(db, "COMMIT", 0, 0, 0);
     *secs = sy_now() - t0;
+    *cpu = cpu_now() - c0;
     return db;
 }
 
@@ -116,8 +127,9 @@ static void fts_match(const char *q, sy_buf *out)
 }
 
 /* queries/s over as many queries as fit in cap seconds; *done = how many */
-static double fts_queries(sqlite3 *db, char **qs, size_t nq, double cap, size_t *done)
+static double fts_queries(sqlite3 *db, char **qs, size_t nq, double cap, size_t *done, double *cpu)
 {
+    double c0 = cpu_now();
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, "SELECT rowid, bm25(t) FROM t WHERE t MATCH ? ORDER BY bm25(t) LIMIT 100", -1, &st,
                            NULL) != SQLITE_OK) {
@@ -136,19 +148,21 @@ static double fts_queries(sqlite3 *db, char **qs, size_t nq, double cap, size_t 
         sqlite3_reset(st);
     }
     double secs = sy_now() - t0;
+    *cpu = cpu_now() - c0;
     sqlite3_finalize(st);
     sy_buf_free(&m);
     *done = i;
     return secs > 0 ? i / secs : 0;
 }
 
-static double our_queries(bm25_index *ix, char **qs, size_t nq)
+static double our_queries(bm25_index *ix, char **qs, size_t nq, double *cpu)
 {
     uint32_t d[100];
     float s[100];
-    double t0 = sy_now();
+    double t0 = sy_now(), c0 = cpu_now();
     for (size_t i = 0; i < nq; i++) bm25_search(ix, qs[i], 100, d, s, NULL);
     double secs = sy_now() - t0;
+    if (cpu) *cpu = cpu_now() - c0;
     return secs > 0 ? nq / secs : 0;
 }
 
@@ -167,32 +181,35 @@ static void compare(const char *name, texts *t, char **qsets[], const char *qnam
     sy_err err = {0};
     long base = status_kb("VmRSS:");
     reset_peak();
-    double t0 = sy_now();
+    double t0 = sy_now(), c0 = cpu_now();
     bm25_build_opts bo = {2, NULL, NULL};
     if (bm25_build_texts(t->n, get_doc, t, 0, ours, &bo, &err) < 0) { printf("build failed: %s\n", err.msg); return; }
-    double our_build = sy_now() - t0, our_peak = peak_growth_mb(base);
+    double our_build = sy_now() - t0, our_cpu = cpu_now() - c0, our_peak = peak_growth_mb(base);
     t0 = sy_now();
     bm25_index *ix = bm25_open(ours, &err);
     double open_ms = (sy_now() - t0) * 1000;
     if (!ix) { printf("open failed: %s\n", err.msg); return; }
     base = status_kb("VmRSS:");
     reset_peak();
-    double fts_secs = 0;
-    sqlite3 *db = fts_build(t, fts, &fts_secs);
+    double fts_secs = 0, fts_cpu = 0;
+    sqlite3 *db = fts_build(t, fts, &fts_secs, &fts_cpu);
     double fts_peak = peak_growth_mb(base);
     if (!db) { printf("fts5 build failed\n"); bm25_free(ix); return; }
     printf("%s: %u docs\n", name, t->n);
-    printf("  build   syneg %9.0f docs/s (%.2fs, 2 threads, index %.1f MiB, peak +%.0f MiB, opens in %.2f ms)\n",
-           t->n / our_build, our_build, file_mb(ours), our_peak, open_ms);
-    printf("          fts5  %9.0f docs/s (%.2fs, index %.1f MiB, peak +%.0f MiB)   ratio %.1fx\n", t->n / fts_secs,
-           fts_secs, file_mb(fts), fts_peak, fts_secs / our_build);
+    printf("  build   syneg %9.0f docs/s (%.2fs wall, %.2fs CPU, 2 threads, index %.1f MiB, peak +%.0f MiB, opens in %.2f ms)\n",
+           t->n / our_build, our_build, our_cpu, file_mb(ours), our_peak, open_ms);
+    printf("          fts5  %9.0f docs/s (%.2fs wall, %.2fs CPU, index %.1f MiB, peak +%.0f MiB)\n", t->n / fts_secs,
+           fts_secs, fts_cpu, file_mb(fts), fts_peak);
+    printf("          ratio %.1fx by wall time, %.1fx by CPU time\n", fts_secs / our_build, fts_cpu / our_cpu);
     for (size_t s = 0; s < nsets; s++) {
         size_t done = 0;
-        double fq = fts_queries(db, qsets[s], nq, fts_cap, &done);
-        double oq = our_queries(ix, qsets[s], done ? done : nq);
-        double oq_all = our_queries(ix, qsets[s], nq);
-        printf("  top-100 %-8s syneg %9.0f q/s  fts5 %8.1f q/s (%zu queries)   ratio %.1fx   (syneg over all %zu: %.0f q/s)\n",
-               qnames[s], oq, fq, done, fq > 0 ? oq / fq : 0, nq, oq_all);
+        double fcpu = 0, ocpu = 0;
+        double fq = fts_queries(db, qsets[s], nq, fts_cap, &done, &fcpu);
+        double oq = our_queries(ix, qsets[s], done ? done : nq, &ocpu);
+        double oq_all = our_queries(ix, qsets[s], nq, NULL);
+        printf("  top-100 %-8s syneg %9.0f q/s  fts5 %8.1f q/s (%zu queries, 1 thread each)   ratio %.1fx wall, %.1fx CPU"
+               "   (syneg over all %zu: %.0f q/s)\n",
+               qnames[s], oq, fq, done, fq > 0 ? oq / fq : 0, ocpu > 0 ? fcpu / ocpu : 0, nq, oq_all);
     }
     sqlite3_close(db);
     bm25_free(ix);
