@@ -49,9 +49,7 @@ int an_is_stopword(const char *w, size_t len)
 {
     if (len < 1 || len > 5) return 0;
     for (size_t i = 0; i < sizeof stopwords / sizeof stopwords[0]; i++)
-        if (stopwords[i][0] == w[0] && stopwords[i][len - 1] == w[len - 1] && stopwords[i][len] == '\0' &&
-            strlen(stopwords[i]) == len && memcmp(stopwords[i], w, len) == 0)
-            return 1;
+        if (stopwords[i][0] == w[0] && strlen(stopwords[i]) == len && memcmp(stopwords[i], w, len) == 0) return 1;
     return 0;
 }
 

@@ -79,9 +79,9 @@ int eval_query(const eval_opts *o, eval_hit *hits, size_t nhits, const eval_judg
         free(js); free(rels); free(ideal);
         return sy_fail(err, SY_ENOMEM, "eval: out of memory");
     }
-    memcpy(js, j, nj * sizeof *js);
-    qsort(js, nj, sizeof *js, cmp_judg);
-    qsort(hits, nhits, sizeof *hits, cmp_hit);
+    if (nj) memcpy(js, j, nj * sizeof *js);
+    if (nj) qsort(js, nj, sizeof *js, cmp_judg);
+    if (nhits) qsort(hits, nhits, sizeof *hits, cmp_hit);
     size_t nideal = 0;
     for (size_t i = 0; i < nj; i++) {
         if (js[i].rel >= level) out->num_rel++;
