@@ -20,6 +20,45 @@
 #include "tui.h"
 
 static volatile sig_atomic_t got_signal;
+
+/* SYNEG_TUI_TIMING=FILE: key-to-redraw times (handler + full redraw +
+ * doupdate) and the open time, for the benchmark */
+static double *key_times;
+static size_t nkey_times, cap_key_times;
+static double open_secs;
+static void record_key_time(double dt)
+{
+    if (nkey_times == cap_key_times) {
+        size_t cap = cap_key_times ? 2 * cap_key_times : 1024;
+        double *n = realloc(key_times, cap * sizeof *n);
+        if (!n) return;
+        key_times = n, cap_key_times = cap;
+    }
+    key_times[nkey_times++] = dt;
+}
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+static void write_timing(void)
+{
+    const char *path = getenv("SYNEG_TUI_TIMING");
+    if (path && *path) {
+        FILE *f = fopen(path, "w");
+        if (f) {
+            qsort(key_times, nkey_times, sizeof *key_times, cmp_double);
+            double med = nkey_times ? key_times[nkey_times / 2] : 0, p95 = nkey_times ? key_times[nkey_times * 95 / 100] : 0;
+            double max = nkey_times ? key_times[nkey_times - 1] : 0;
+            fprintf(f, "open_s %.6f\nkeys %zu\nmedian_ms %.4f\np95_ms %.4f\nmax_ms %.4f\n", open_secs, nkey_times, med * 1e3,
+                    p95 * 1e3, max * 1e3);
+            fclose(f);
+        }
+    }
+    free(key_times);
+    key_times = NULL;
+    nkey_times = cap_key_times = 0;
+}
 static void on_signal(int sig) { got_signal = sig; }
 
 /* ---- layout and drawing ---- */
@@ -233,9 +272,11 @@ static int script_line(tui *t, char *line, const char *path, size_t lineno, sy_e
         if (nk < 0) return sy_fail(err, SY_EPARSE, "%s:%zu: too many keys on one line; split it", path, lineno);
         flags = 0;
         for (int i = 0; i < nk && !(flags & TUI_QUIT); i++) {
+            double t0 = sy_now();
             flags |= handle_key(t, keys[i]);
             after(t, flags);
             tui_draw_all(t);
+            record_key_time(sy_now() - t0);
         }
     }
     after(t, flags);
@@ -341,6 +382,7 @@ int tui_run(const tui_opts *o, sy_err *err)
 {
     tui t;
     memset(&t, 0, sizeof t);
+    double t_open = sy_now();
     set_locale(&t);
     t.exe = "/proc/self/exe";
     t.s = session_open(o->session_dir, o->readonly ? SESSION_READ : SESSION_WRITE, err);
@@ -390,6 +432,7 @@ int tui_run(const tui_opts *o, sy_err *err)
     if (rc && *rc) tui_source_file(&t, rc, &flags, NULL);
     t.last_poll = t.last_refresh = sy_now();
     tui_draw_all(&t);
+    open_secs = sy_now() - t_open;
 
     int r = 0;
     if (t.headless) {
@@ -406,6 +449,7 @@ int tui_run(const tui_opts *o, sy_err *err)
                 continue;
             }
             int key = (int)wc;
+            double t0 = sy_now();
             if (kind == OK && wc >= 0x80 && t.prompting) {
                 /* a typed non-ASCII character: readline takes its UTF-8 bytes */
                 char mb[8];
@@ -417,8 +461,10 @@ int tui_run(const tui_opts *o, sy_err *err)
             after(&t, flags);
             periodic(&t);
             tui_draw_all(&t);
+            record_key_time(sy_now() - t0);
         }
     }
+    write_timing();
     tui_prompt_done(&t);
     endwin();
     delscreen(t.screen);

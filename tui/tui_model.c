@@ -40,11 +40,11 @@ int tui_model_open(tui *t, sy_err *err)
             const corpus_qrel *r = &t->qrels->rows[i];
             if (r->rel > 0 && r->query < nq && !mark[r->query]) mark[r->query] = 1, nmarked++;
         }
-    if (t->ns) {
-        size_t n = neg_store_nqueries(t->ns);
-        for (size_t i = 0; i < n; i++) {
-            int64_t q = corpus_query_find(t->c, neg_store_query_at(t->ns, i));
-            if (q >= 0 && !mark[q]) mark[q] = 1, nmarked++;
+    if (t->ns && neg_store_nqueries(t->ns)) {
+        /* one hash lookup per query (neg_store_query_at walks the list per call) */
+        for (uint32_t q = 0; q < nq; q++) {
+            size_t n;
+            if (!mark[q] && neg_store_query(t->ns, corpus_query_id(t->c, q), &n) && n) mark[q] = 1, nmarked++;
         }
     }
     if (!nmarked) memset(mark, 1, nq), nmarked = nq;
@@ -267,7 +267,7 @@ static void load_rows(tui *t, long pos)
         neg_store_get(t->ns, refs[i], &row);
         col_push(&t->col[is_synthetic(row.source) ? COL_SYN : COL_RET], refs[i]);
     }
-    qsort_r(t->col[COL_SYN].refs, t->col[COL_SYN].n, sizeof(neg_ref), cmp_syn, t->ns);
+    if (t->col[COL_SYN].n > 1) qsort_r(t->col[COL_SYN].refs, t->col[COL_SYN].n, sizeof(neg_ref), cmp_syn, t->ns);
     for (int c = 0; c < 2; c++) {
         tui_col *col = &t->col[c];
         if (keep_id[c][0])

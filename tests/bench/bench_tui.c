@@ -1,0 +1,198 @@
+/* bench_tui: the workbench's responsiveness on a big generated session.
+ *
+ * Builds (once, cached under $BUILD/bench-data/) an MS MARCO-sized session:
+ * gencorpus writes 8,800,000 passages and 500,000 queries, `syneg init`
+ * makes the session, and this program writes 8 negatives per training query
+ * straight into the negatives store (6 retrieved with scores, 2 synthetic
+ * texts, some flagged as suspects) through neg_writer.  Then it runs
+ *   SYNEG_TUI_TIMING=F syneg tui SESSION --script KEYS --size 120x40
+ * (headless: curses computes and writes every update, to /dev/null) and
+ * reports the open time (session + corpus + first screen) and the
+ * key-to-redraw times (handler + full redraw + doupdate) of ~400 moving,
+ * paging, query-switching, detail and filter keys.  Peers measured in the
+ * same run: `syneg info` on the same session (the open time of the engine
+ * alone) and the same keys on a small session (1,000 queries), so the ratios
+ * show what size costs.  Target: median key-to-redraw under 16 ms.
+ * Environment: BUILD (default build), SYNEG, BENCH_TUI_DOCS/QUERIES to shrink. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "negstore.h"
+#include "util.h"
+
+static const char *syneg, *build;
+
+static int run(const char *cmd)
+{
+    int rc = system(cmd);
+    if (rc != 0) fprintf(stderr, "bench_tui: failed (%d): %s\n", rc, cmd);
+    return rc;
+}
+
+static double time_cmd(const char *cmd)
+{
+    double t0 = sy_now();
+    if (run(cmd) != 0) return -1;
+    return sy_now() - t0;
+}
+
+/* 8 negatives per training query: 6 "bm25" documents, 2 offline texts */
+static int write_negs(const char *session, const char *data, long ndocs)
+{
+    char *qpath = sy_strdup_printf("%s/queries.train.tsv", data);
+    FILE *f = fopen(qpath, "r");
+    free(qpath);
+    if (!f) return fprintf(stderr, "bench_tui: %s/queries.train.tsv: %s\n", data, strerror(errno)), -1;
+    sy_err err;
+    neg_writer *w = neg_writer_new(session, "bench", 0, &err);
+    if (!w) return fprintf(stderr, "bench_tui: %s\n", err.msg), fclose(f), -1;
+    char line[4096], id[64], doc[32], text[256];
+    uint64_t x = 12345;
+    size_t nq = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *tab = strchr(line, '\t');
+        if (!tab) continue;
+        snprintf(id, sizeof id, "%.*s", (int)(tab - line), line);
+        for (int k = 0; k < 8; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            neg_row r = {0};
+            r.query_id = id;
+            r.rank = (uint32_t)(k % 6 + 1);
+            r.score = 20.0f - (float)k;
+            r.flags = x % 20 == 0 ? NEG_F_SUSPECT : 0;
+            if (k < 6) {
+                snprintf(doc, sizeof doc, "%ld", (long)(x % (uint64_t)ndocs));
+                r.neg_id = doc;
+                r.source = NEG_BM25;
+                r.prov = "{\"pos\":21.5,\"ratio\":0.9}";
+            } else {
+                snprintf(text, sizeof text, "a synthetic passage %d for query %s that shares its words but does not answer it", k, id);
+                char nid[64];
+                neg_synthetic_id(NEG_OFFLINE, text, nid, sizeof nid);
+                r.neg_id = nid;
+                r.text = text;
+                r.source = NEG_OFFLINE;
+                r.prov = "{\"generator\":\"offline\",\"attributes\":{\"difficulty\":\"hard\"}}";
+                if (neg_writer_add(w, &r, &err) < 0) goto fail;
+                continue;
+            }
+            if (neg_writer_add(w, &r, &err) < 0) goto fail;
+        }
+        nq++;
+    }
+    fclose(f);
+    if (neg_writer_commit(w, &err) < 0) goto fail2;
+    neg_writer_free(w);
+    printf("  wrote %zu negatives for %zu training queries\n", nq * 8, nq);
+    return 0;
+fail:
+    fclose(f);
+fail2:
+    fprintf(stderr, "bench_tui: %s\n", err.msg);
+    neg_writer_free(w);
+    return -1;
+}
+
+/* make (or reuse) a session of ndocs passages and nq queries under dir */
+static int prepare(const char *dir, long ndocs, long nq)
+{
+    char *stamp = sy_strdup_printf("%s/ready", dir);
+    if (sy_file_exists(stamp)) {
+        free(stamp);
+        return 0;
+    }
+    char *cmd = sy_strdup_printf("rm -rf '%s' && mkdir -p '%s' && '%s/tools/gencorpus' --format msmarco --docs %ld --queries %ld "
+                                 "--words 12 --seed 7 '%s/data' >/dev/null && '%s' init '%s/s' --msmarco '%s/data' --eval-split dev >/dev/null",
+                                 dir, dir, build, ndocs, nq, dir, syneg, dir, dir);
+    printf("  generating %ld passages, %ld queries in %s ...\n", ndocs, nq, dir);
+    fflush(stdout);
+    double t = time_cmd(cmd);
+    free(cmd);
+    if (t < 0) return free(stamp), -1;
+    char *s = sy_strdup_printf("%s/s", dir), *d = sy_strdup_printf("%s/data", dir);
+    int r = write_negs(s, d, ndocs);
+    free(s), free(d);
+    if (r == 0) sy_write_file_atomic(stamp, "ok\n", 3, NULL);
+    free(stamp);
+    printf("  prepared in %.1f s\n", t);
+    return r;
+}
+
+typedef struct { double open_s, median_ms, p95_ms, max_ms; long keys; } timing;
+
+static int measure(const char *dir, const char *script, timing *tm)
+{
+    char *out = sy_strdup_printf("%s/timing.txt", dir);
+    char *cmd = sy_strdup_printf("SYNEG_TUI_TIMING='%s' LC_ALL=C.UTF-8 '%s' tui '%s/s' --script '%s' --size 120x40", out, syneg, dir, script);
+    int rc = run(cmd);
+    free(cmd);
+    FILE *f = rc == 0 ? fopen(out, "r") : NULL;
+    free(out);
+    if (!f) return -1;
+    memset(tm, 0, sizeof *tm);
+    char k[32];
+    double v;
+    while (fscanf(f, "%31s %lf", k, &v) == 2) {
+        if (!strcmp(k, "open_s")) tm->open_s = v;
+        else if (!strcmp(k, "median_ms")) tm->median_ms = v;
+        else if (!strcmp(k, "p95_ms")) tm->p95_ms = v;
+        else if (!strcmp(k, "max_ms")) tm->max_ms = v;
+        else if (!strcmp(k, "keys")) tm->keys = (long)v;
+    }
+    fclose(f);
+    return 0;
+}
+
+int main(void)
+{
+    build = getenv("BUILD") && *getenv("BUILD") ? getenv("BUILD") : "build";
+    syneg = getenv("SYNEG");
+    static char syn_buf[4096];
+    if (!syneg || !*syneg) {
+        snprintf(syn_buf, sizeof syn_buf, "%s/syneg", build);
+        syneg = syn_buf;
+    }
+    long ndocs = getenv("BENCH_TUI_DOCS") ? atol(getenv("BENCH_TUI_DOCS")) : 8800000;
+    long nq = getenv("BENCH_TUI_QUERIES") ? atol(getenv("BENCH_TUI_QUERIES")) : 500000;
+    char *root = sy_strdup_printf("%s/bench-data", build);
+    sy_mkdir_p(root, NULL);
+    char *big = sy_strdup_printf("%s/tui-%ld-%ld", root, ndocs, nq), *small = sy_strdup_printf("%s/tui-small", root);
+    if (prepare(big, ndocs, nq) < 0 || prepare(small, 20000, 1000) < 0) return 1;
+
+    /* the keys: moving, paging, switching queries and columns, detail, filter, sort */
+    char *script = sy_strdup_printf("%s/keys.script", root);
+    FILE *f = fopen(script, "w");
+    if (!f) return 1;
+    for (int i = 0; i < 20; i++) fprintf(f, "jjjjjnnnnn\n<Tab>jjjkk<Tab>jjk<Tab>\n<PgDn><PgDn><PgUp>pp\n<Enter>jj<Esc>\n");
+    fprintf(f, "G\ng\n:goto %s\n", "100");
+    fclose(f);
+
+    printf("syneg tui on %ld passages, %ld queries (8 negatives per training query)\n", ndocs, nq);
+    timing tb, ts;
+    if (measure(big, script, &tb) < 0 || measure(small, script, &ts) < 0) return 1;
+    char *sort_script = sy_strdup_printf("%s/sort.script", root);
+    f = fopen(sort_script, "w");
+    if (!f) return 1;
+    fprintf(f, "s\n");   /* sort by suspects: counts every query's negatives and labels */
+    fclose(f);
+    timing tsort;
+    if (measure(big, sort_script, &tsort) < 0) return 1;
+    free(sort_script);
+    char *info = sy_strdup_printf("'%s' info '%s/s' >/dev/null 2>&1", syneg, big);
+    double info_s = time_cmd(info);
+    free(info);
+    printf("  open (session + corpus + first screen): %.2f s; peer `syneg info` on the same session: %.2f s; ratio %.2f\n",
+           tb.open_s, info_s, info_s > 0 ? tb.open_s / info_s : 0);
+    printf("  key-to-redraw over %ld keys: median %.3f ms, p95 %.3f ms, max %.3f ms (target: median < 16 ms: %s)\n", tb.keys,
+           tb.median_ms, tb.p95_ms, tb.max_ms, tb.median_ms < 16 ? "met" : "NOT met");
+    printf("  peer: the same keys on 1,000 queries / 20,000 passages: median %.3f ms, p95 %.3f ms; ratio big/small %.2f\n",
+           ts.median_ms, ts.p95_ms, ts.median_ms > 0 ? tb.median_ms / ts.median_ms : 0);
+    printf("  sorting the whole list by suspects (every query's counts, in the keyboard loop): %.0f ms\n", tsort.max_ms);
+    free(script), free(big), free(small), free(root);
+    return 0;
+}
