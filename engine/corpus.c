@@ -450,7 +450,7 @@ static int add_query(corpus *c, const char *id, size_t idlen, const char *text, 
 /* ---- JSON fields ------------------------------------------------------------ */
 
 /* A field read from one JSON line: kind tells what was found. */
-enum { JF_ABSENT, JF_STRING, JF_NULL, JF_OTHER };
+enum { JF_ABSENT, JF_STRING, JF_NULL, JF_OTHER, JF_LIST };
 
 /* Copy a string field of obj (or an integer when allow_int) into buf; returns JF_*. */
 static int json_field(json_t *obj, const char *key, sy_buf *buf, int allow_int)
@@ -672,10 +672,13 @@ static int jskip(jcur *j, int depth)
 }
 
 /* Decode the top-level fields names[0..nf) of the object on this line into
- * bufs (kinds[i] = JF_*); field int_field may also be an integer.  1 when the
- * line was parsed, 0 when jansson must decide. */
+ * bufs (kinds[i] = JF_*); field int_field may also be an integer.  A field in
+ * list_mask may be a list of strings: kinds JF_LIST, the strings stored one
+ * after another in its buf, each ending in NUL, counts[i] of them (a string
+ * cannot hold NUL: \u0000 goes to jansson and raw NULs were repaired).  1 when
+ * the line was parsed, 0 when jansson must decide. */
 static int fast_fields(const char *s, size_t n, const char *const *names, sy_buf **bufs, int *kinds, int nf,
-                       int int_field)
+                       int int_field, unsigned list_mask, size_t *counts)
 {
     jcur j = {s, s + n};
     for (int i = 0; i < nf; i++) {
@@ -718,6 +721,33 @@ static int fast_fields(const char *s, size_t n, const char *const *names, sy_buf
                     j.p++;
                     if (jstr(&j, b)) return 0;
                     kinds[f] = JF_STRING;
+                } else if (c == '[' && (list_mask >> f & 1u)) {
+                    size_t cnt = 0;
+                    j.p++;
+                    jws(&j);
+                    if (j.p < j.e && *j.p == ']') {
+                        j.p++;
+                    } else {
+                        for (;;) {
+                            if (j.p >= j.e || *j.p != '"') return 0;
+                            j.p++;
+                            if (jstr(&j, b) || sy_buf_append(b, "", 1)) return 0;
+                            cnt++;
+                            jws(&j);
+                            if (j.p < j.e && *j.p == ',') {
+                                j.p++;
+                                jws(&j);
+                                continue;
+                            }
+                            if (j.p < j.e && *j.p == ']') {
+                                j.p++;
+                                break;
+                            }
+                            return 0;
+                        }
+                    }
+                    kinds[f] = JF_LIST;
+                    counts[f] = cnt;
                 } else if (f == int_field && (c == '-' || is_digit(c))) {
                     if (jnum(&j, &is_int)) return 0;
                     if (is_int && sy_buf_append(b, ns, (size_t)(j.p - ns))) return 0;
@@ -778,7 +808,7 @@ static int beir_doc_line(corpus *c, char *line, size_t len, const char *path, si
 {
     sy_buf *b[3] = {&c->s1, &c->s2, &c->s3};
     int k[3];
-    if (!fast_fields(line, len, beir_doc_keys, b, k, 3, 0)) {
+    if (!fast_fields(line, len, beir_doc_keys, b, k, 3, 0, 0, NULL)) {
         json_t *o = json_line(c, line, len, path, lineno);
         if (!o) return 0;
         for (int i = 0; i < 3; i++) k[i] = json_field(o, beir_doc_keys[i], b[i], i == 0);
@@ -803,7 +833,7 @@ static int beir_query_line(corpus *c, char *line, size_t len, const char *path, 
 {
     sy_buf *b[2] = {&c->s1, &c->s3};
     int k[2];
-    if (!fast_fields(line, len, beir_query_keys, b, k, 2, 0)) {
+    if (!fast_fields(line, len, beir_query_keys, b, k, 2, 0, 0, NULL)) {
         json_t *o = json_line(c, line, len, path, lineno);
         if (!o) return 0;
         for (int i = 0; i < 2; i++) k[i] = json_field(o, beir_query_keys[i], b[i], i == 0);
@@ -1151,73 +1181,91 @@ static int64_t flag_passage(corpus *c, flag_state *fs, const char *text, size_t 
     return d;
 }
 
+/* One passage of a line's "pos" (neg = 0) or "neg" (neg = 1) list. */
+static int flag_item(corpus *c, flag_state *fs, uint32_t q, int neg, size_t i, const char *t, size_t l,
+                     const char *path, size_t lineno, sy_err *err)
+{
+    if (is_blank(t, l)) {
+        warnf(c, "%s:%zu: \"%s\"[%zu] is empty; skipped", path, lineno, neg ? "neg" : "pos", i);
+        return 0;
+    }
+    int64_t d = flag_passage(c, fs, t, l, path, lineno, err);
+    if (d < 0) return -1;
+    if (!neg) {
+        if (grow((void **)&fs->pos, &fs->cap_pos, fs->npos + 1, sizeof *fs->pos)) return oom(err, path, lineno);
+        fs->pos[fs->npos++] = (corpus_qrel){q, (uint32_t)d, 1};
+    } else {
+        if (grow((void **)&c->negs, &c->cap_negs, c->nnegs + 1, sizeof *c->negs)) return oom(err, path, lineno);
+        c->negs[c->nnegs++] = (corpus_given_neg){q, (uint32_t)d};
+    }
+    return 0;
+}
+
+static const char *const flag_keys[] = {"query", "pos", "neg"};
+
 static int flag_line(corpus *c, flag_state *fs, char *line, size_t len, const char *path, size_t lineno,
                      sy_err *err)
 {
-    json_t *o = json_line(c, line, len, path, lineno);
-    if (!o) return 0;
+    sy_buf *b[3] = {&c->s1, &c->s2, &c->s3};
+    int k[3];
+    size_t cnt[3] = {0, 0, 0};
+    json_t *o = NULL, *arr[2] = {NULL, NULL};
     int rc = 0;
-    json_t *qv = json_object_get(o, "query"), *pos = json_object_get(o, "pos"), *neg = json_object_get(o, "neg");
-    const char *which = NULL;
-    if (pos && !json_is_array(pos)) which = "pos";
-    else if (neg && !json_is_array(neg)) which = "neg";
-    if (which) {
-        rc = sy_fail(err, SY_EPARSE,
-                     "%s:%zu: \"%s\" is %s, expected a list of passages; hint: write \"%s\": [\"passage\", ...]",
-                     path, lineno, which, json_is_string(json_object_get(o, which)) ? "a string" : "not a list",
-                     which);
-        goto out;
+    if (!fast_fields(line, len, flag_keys, b, k, 3, -1, 6u, cnt)) {
+        if (!(o = json_line(c, line, len, path, lineno))) return 0;
+        k[0] = json_field(o, "query", b[0], 0);
+        for (int i = 0; i < 2; i++) {
+            arr[i] = json_object_get(o, flag_keys[i + 1]);
+            k[i + 1] = !arr[i] ? JF_ABSENT : json_is_array(arr[i]) ? JF_LIST : json_is_string(arr[i]) ? JF_STRING
+                                                                                                      : JF_OTHER;
+            cnt[i + 1] = json_is_array(arr[i]) ? json_array_size(arr[i]) : 0;
+        }
     }
-    if (!json_is_string(qv) || is_blank(json_string_value(qv), json_string_length(qv))) {
+    for (int i = 1; i < 3; i++)
+        if (k[i] != JF_ABSENT && k[i] != JF_LIST) {
+            rc = sy_fail(err, SY_EPARSE,
+                         "%s:%zu: \"%s\" is %s, expected a list of passages; hint: write \"%s\": [\"passage\", ...]",
+                         path, lineno, flag_keys[i], k[i] == JF_STRING ? "a string" : "not a list", flag_keys[i]);
+            goto out;
+        }
+    if (k[0] != JF_STRING || is_blank(b[0]->data, b[0]->len)) {
         warnf(c, "%s:%zu: %s; line skipped; each line needs {\"query\": \"...\", \"pos\": [...], \"neg\": [...]}",
-              path, lineno, json_is_string(qv) ? "empty \"query\"" : "no \"query\" string");
+              path, lineno, k[0] == JF_STRING ? "empty \"query\"" : "no \"query\" string");
         goto out;
     }
-    const char *qt = json_string_value(qv);
-    size_t ql = json_string_length(qv);
     uint32_t q;
-    if (!sy_strmap_get(&fs->query_by_text, qt, ql, &q)) {
+    if (!sy_strmap_get(&fs->query_by_text, b[0]->data, b[0]->len, &q)) {
         char id[24];
         int il = snprintf(id, sizeof id, "q%zu", c->nqueries);
-        if ((rc = add_query(c, id, (size_t)il, qt, ql, path, lineno, err)) <= 0) goto out;
+        if ((rc = add_query(c, id, (size_t)il, b[0]->data, b[0]->len, path, lineno, err)) <= 0) goto out;
+        rc = 0;
         q = (uint32_t)(c->nqueries - 1);
-        if (sy_strmap_put(&fs->query_by_text, c->queries[q].text, ql, q, NULL) < 0) {
+        if (sy_strmap_put(&fs->query_by_text, c->queries[q].text, b[0]->len, q, NULL) < 0) {
             rc = oom(err, path, lineno);
             goto out;
         }
-        rc = 0;
     }
-    if (!pos || !json_array_size(pos))
-        warnf(c, "%s:%zu: no positive passages for this query; it gets no qrels", path, lineno);
-    for (int k = 0; k < 2; k++) {
-        json_t *arr = k ? neg : pos;
+    if (!cnt[1]) warnf(c, "%s:%zu: no positive passages for this query; it gets no qrels", path, lineno);
+    for (int neg = 0; neg < 2 && rc == 0; neg++) {
+        if (!o) {   /* the fast path's NUL-separated strings */
+            const char *t = b[1 + neg]->data;
+            for (size_t i = 0; i < cnt[1 + neg] && rc == 0; i++) {
+                size_t l = strlen(t);
+                rc = flag_item(c, fs, q, neg, i, t, l, path, lineno, err);
+                t += l + 1;
+            }
+            continue;
+        }
         size_t i;
         json_t *v;
-        json_array_foreach(arr, i, v)
+        json_array_foreach(arr[neg], i, v)
         {
-            if (!json_is_string(v) || is_blank(json_string_value(v), json_string_length(v))) {
-                warnf(c, "%s:%zu: \"%s\"[%zu] is %s; skipped", path, lineno, k ? "neg" : "pos", i,
-                      json_is_string(v) ? "empty" : "not a string");
+            if (!json_is_string(v)) {
+                warnf(c, "%s:%zu: \"%s\"[%zu] is not a string; skipped", path, lineno, neg ? "neg" : "pos", i);
                 continue;
             }
-            int64_t d = flag_passage(c, fs, json_string_value(v), json_string_length(v), path, lineno, err);
-            if (d < 0) {
-                rc = -1;
-                goto out;
-            }
-            if (!k) {
-                if (grow((void **)&fs->pos, &fs->cap_pos, fs->npos + 1, sizeof *fs->pos)) {
-                    rc = oom(err, path, lineno);
-                    goto out;
-                }
-                fs->pos[fs->npos++] = (corpus_qrel){q, (uint32_t)d, 1};
-            } else {
-                if (grow((void **)&c->negs, &c->cap_negs, c->nnegs + 1, sizeof *c->negs)) {
-                    rc = oom(err, path, lineno);
-                    goto out;
-                }
-                c->negs[c->nnegs++] = (corpus_given_neg){q, (uint32_t)d};
-            }
+            if ((rc = flag_item(c, fs, q, neg, i, json_string_value(v), json_string_length(v), path, lineno, err)))
+                break;
         }
     }
 out:

@@ -374,6 +374,122 @@ TEST(json_fast_vs_jansson)
     CHECK_EQ_INT(fuzz_bad, 0);
 }
 
+
+/* The same for FlagEmbedding lines: what jansson finds in the line (query,
+ * pos and neg strings) must be what the loader made of it. */
+static int flag_twin_check(const char *line, size_t len)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/twin/flag.jsonl", tmp);
+    unlink(path);
+    FILE *f = fopen(path, "wb");
+    if (!f) return 0;
+    fwrite(line, 1, len, f);
+    fclose(f);
+    sy_err err = {0};
+    corpus *c = corpus_load(path, CORPUS_FLAG, &err);
+    json_error_t je;
+    json_t *o = json_loadb(line, len, 0, &je);
+    /* expected: fatal when pos/neg is present but not a list */
+    int fatal = 0, nq = 0;
+    size_t npos = 0, nneg = 0, ndocs = 0;
+    const char *qt = NULL;
+    if (o && json_is_object(o)) {
+        json_t *q = json_object_get(o, "query"), *l[2] = {json_object_get(o, "pos"), json_object_get(o, "neg")};
+        for (int i = 0; i < 2; i++)
+            if (l[i] && !json_is_array(l[i])) fatal = 1;
+        if (!fatal && json_is_string(q) && strspn(json_string_value(q), " \t") < json_string_length(q)) {
+            nq = 1;
+            qt = json_string_value(q);
+            const char *seen[64];
+            size_t ns = 0, npairs[2] = {0, 0};
+            for (int i = 0; i < 2; i++) {
+                const char *pairs[64];
+                size_t np = 0, k;
+                json_t *v;
+                json_array_foreach(l[i], k, v)
+                {
+                    if (!json_is_string(v) || strspn(json_string_value(v), " \t") == json_string_length(v)) continue;
+                    const char *t = json_string_value(v);
+                    int dup = 0;
+                    for (size_t m = 0; m < ns; m++) dup |= strcmp(seen[m], t) == 0;
+                    if (!dup && ns < 64) seen[ns++] = t;
+                    dup = 0;
+                    for (size_t m = 0; m < np; m++) dup |= strcmp(pairs[m], t) == 0;
+                    if (!dup && np < 64) pairs[np++] = t;
+                }
+                npairs[i] = np;
+            }
+            ndocs = ns;
+            npos = npairs[0];
+            nneg = npairs[1];
+        }
+    }
+    int same;
+    if (fatal) same = c == NULL && strstr(err.msg, "flag.jsonl:1:") != NULL;
+    else {
+        size_t n = 0;
+        const corpus_qrels *tr = c ? corpus_qrels_for(c, "train") : NULL;
+        if (c) corpus_given_negs(c, &n);
+        same = c && corpus_nqueries(c) == (uint32_t)nq && corpus_ndocs(c) == ndocs && tr && tr->n == npos && n == nneg &&
+               (!nq || strcmp(corpus_query_text(c, 0), qt) == 0);
+    }
+    if (!same)
+        fprintf(stderr, "flag twin mismatch on <%.*s>: loader %s q=%u d=%u; jansson fatal=%d q=%d d=%zu pos=%zu neg=%zu\n",
+                (int)len, line, c ? "ok" : err.msg, c ? corpus_nqueries(c) : 0, c ? corpus_ndocs(c) : 0, fatal, nq,
+                ndocs, npos, nneg);
+    json_decref(o);
+    corpus_free(c);
+    return same;
+}
+
+TEST(flag_fast_vs_jansson)
+{
+    static const char *const lines[] = {
+        "{\"query\": \"q\", \"pos\": [\"a\", \"b\"], \"neg\": [\"c\", \"a\", \"c\"]}",
+        "{\"neg\": [], \"pos\": [\"x \\u00e9\\n\"], \"query\": \"q \\\"quoted\\\"\", \"prompt\": \"Represent: \", \"pos_scores\": [1.0], \"neg_scores\": []}",
+        "{\"query\": \"q\", \"pos\": \"a\"}",
+        "{\"query\": \"q\", \"pos\": [\"a\", 1, null, \"\"], \"neg\": [[\"b\"]]}",
+        "{\"query\": \"q\", \"pos\": [\"a\"], \"pos\": [\"b\", \"c\"]}",
+        "{\"query\": \"q\", \"pos\": [\"a\"], \"neg\": null}",
+        "{\"query\": \"q\", \"pos\": [\"a\\u0000b\"]}",
+        "{\"query\": \"\", \"pos\": [\"a\"]}",
+    };
+    char dir[600];
+    snprintf(dir, sizeof dir, "mkdir -p '%s/twin'", tmp);
+    if (system(dir) != 0) exit(2);
+    int bad = 0;
+    for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) bad += !flag_twin_check(lines[i], strlen(lines[i]));
+    CHECK_EQ_INT(bad, 0);
+    static const char alphabet[] = "{}[]\":,\\ u0nl1qa";
+    uint64_t st = 777;
+    int fuzz_bad = 0;
+    char buf[512];
+    for (int it = 0; it < 1500 && fuzz_bad < 5; it++) {
+        const char *base = lines[it % 2];
+        size_t n = strlen(base);
+        memcpy(buf, base, n);
+        int muts = 1 + (int)((st >> 40) % 3);
+        for (int m = 0; m < muts; m++) {
+            st = st * 6364136223846793005ull + 1442695040888963407ull;
+            size_t pos = (size_t)((st >> 33) % (n + 1));
+            char ch = alphabet[(st >> 20) % (sizeof alphabet - 1)];
+            int op = (int)((st >> 10) % 3);
+            if (op == 0 && pos < n) buf[pos] = ch;
+            else if (op == 1 && n < sizeof buf - 1) {
+                memmove(buf + pos + 1, buf + pos, n - pos);
+                buf[pos] = ch;
+                n++;
+            } else if (pos < n) {
+                memmove(buf + pos, buf + pos + 1, n - pos - 1);
+                n--;
+            }
+        }
+        fuzz_bad += !flag_twin_check(buf, n);
+    }
+    CHECK_EQ_INT(fuzz_bad, 0);
+}
+
 static void check_real(const char *name, unsigned ndocs, unsigned nq, long train, long test)
 {
     char dir[512], path[600];
@@ -436,6 +552,7 @@ int main(void)
     RUN(flag_small);
     RUN(detect);
     RUN(json_fast_vs_jansson);
+    RUN(flag_fast_vs_jansson);
     RUN(cranfield);
     RUN(cisi);
     check_rmrf(tmp);
