@@ -4,8 +4,93 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "kernels.h"
+
+/* ---- a small parallel-for: [0, n) in kern_threads() contiguous parts ---- */
+typedef void (*bpar_fn)(void *ctx, size_t lo, size_t hi, int part);
+typedef struct { bpar_fn fn; void *ctx; size_t lo, hi; int part; } bpar_job;
+
+static void *bpar_run(void *p)
+{
+    bpar_job *j = p;
+    j->fn(j->ctx, j->lo, j->hi, j->part);
+    return NULL;
+}
+
+/* Parts are fixed by n and the thread count, so results (including any
+ * per-part partial sums reduced in part order) are deterministic for a given
+ * thread count.  Returns the number of parts used. */
+static int bpar_parts(size_t n, double work)
+{
+    int nt = kern_threads();
+    if (nt > 16) nt = 16;
+    if ((size_t)nt > n) nt = (int)n;
+    if (nt < 1 || (double)n * work < 2e5) nt = 1;
+    return nt;
+}
+
+static void bpar_for(size_t n, int nt, bpar_fn fn, void *ctx)
+{
+    if (nt <= 1) { fn(ctx, 0, n, 0); return; }
+    pthread_t th[16];
+    bpar_job jobs[16];
+    int started[16] = { 0 };
+    for (int i = 0; i < nt; i++) {
+        jobs[i] = (bpar_job){ fn, ctx, n * (size_t)i / (size_t)nt, n * (size_t)(i + 1) / (size_t)nt, i };
+        if (i > 0) started[i] = pthread_create(&th[i], NULL, bpar_run, &jobs[i]) == 0;
+    }
+    fn(ctx, jobs[0].lo, jobs[0].hi, 0);
+    for (int i = 1; i < nt; i++) {
+        if (started[i]) pthread_join(th[i], NULL);
+        else fn(ctx, jobs[i].lo, jobs[i].hi, i);
+    }
+}
+
+/* vectorisable expf / erff (the same approximations kernels.c uses) */
+static inline float bits_f(uint32_t b) { float f; memcpy(&f, &b, 4); return f; }
+static inline uint32_t f_bits(float f) { uint32_t b; memcpy(&b, &f, 4); return b; }
+static inline float vexp(float x)
+{
+    float xc = x < -87.3f ? -87.3f : x > 88.7f ? 88.7f : x;
+    float t = xc * 1.44269504088896341f + 12582912.0f;
+    int32_t n = (int32_t)(f_bits(t) - 0x4B400000u);
+    float fn = t - 12582912.0f;
+    float r = xc - fn * 0.693145751953125f;
+    r = r - fn * 1.428606765330187045e-06f;
+    float p = 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    float y = p * bits_f((uint32_t)(n + 127) << 23);
+    return x < -87.3f ? 0.0f : y;
+}
+static inline float verf(float x)
+{
+    x = x < -4.0f ? -4.0f : x > 4.0f ? 4.0f : x;
+    float x2 = x * x;
+    float p = -2.72614225801306e-10f;
+    p = p * x2 + 2.77068142495902e-08f;
+    p = p * x2 + -2.10102402082508e-06f;
+    p = p * x2 + -5.69250639462346e-05f;
+    p = p * x2 + -7.34990630326855e-04f;
+    p = p * x2 + -2.95459980854025e-03f;
+    p = p * x2 + -1.60960333262415e-02f;
+    p = p * x;
+    float q = -1.45660718464996e-05f;
+    q = q * x2 + -2.13374055278905e-04f;
+    q = q * x2 + -1.68282697438203e-03f;
+    q = q * x2 + -7.37332916720468e-03f;
+    q = q * x2 + -1.42647390514189e-02f;
+    return p / q;
+}
 
 void embedding_backward(float *dwte, float *dwpe, float *dwtt, const float *dout,
                         const int *ids, int B, int T, int C)
@@ -24,22 +109,31 @@ void embedding_backward(float *dwte, float *dwpe, float *dwtt, const float *dout
         }
 }
 
-void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                        const float *w, const float *mean, const float *rstd, int N, int C)
+typedef struct {
+    float *dinp, *pdw, *pdb;
+    const float *dout, *inp, *w, *mean, *rstd;
+    int C;
+} ln_ctx;
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void ln_bwd_part(void *p, size_t lo, size_t hi, int part)
 {
-    for (int n = 0; n < N; n++) {
-        const float *d = dout + (size_t)n * C, *x = inp + (size_t)n * C;
-        float *dx = dinp + (size_t)n * C;
-        float m = mean[n], r = rstd[n];
+    ln_ctx *c = p;
+    int C = c->C;
+    float *dw = c->pdw + (size_t)part * C, *db = c->pdb + (size_t)part * C;
+    for (size_t n = lo; n < hi; n++) {
+        const float *d = c->dout + n * C, *x = c->inp + n * C, *w = c->w;
+        float *dx = c->dinp + n * C;
+        float m = c->mean[n], r = c->rstd[n];
         /* two reductions: mean of dnorm and mean of dnorm * norm */
-        double s1 = 0, s2 = 0;
+        float s1 = 0, s2 = 0;
         for (int i = 0; i < C; i++) {
             float nx = (x[i] - m) * r;
             float dn = w[i] * d[i];
             s1 += dn;
-            s2 += (double)dn * nx;
+            s2 += dn * nx;
         }
-        float m1 = (float)(s1 / C), m2 = (float)(s2 / C);
+        float m1 = s1 / (float)C, m2 = s2 / (float)C;
         for (int i = 0; i < C; i++) {
             float nx = (x[i] - m) * r;
             float dn = w[i] * d[i];
@@ -47,6 +141,24 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
             dw[i] += nx * d[i];
             dx[i] += (dn - m1 - nx * m2) * r;
         }
+    }
+}
+
+void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                        const float *w, const float *mean, const float *rstd, int N, int C)
+{
+    int nt = bpar_parts((size_t)N, 10.0 * C);
+    float *part = nt > 1 ? calloc((size_t)nt * 2 * C, sizeof *part) : NULL;
+    if (!part) nt = 1;
+    ln_ctx c = { dinp, part ? part : dw, part ? part + (size_t)nt * C : db, dout, inp, w, mean, rstd, C };
+    bpar_for((size_t)N, nt, ln_bwd_part, &c);
+    if (part) {
+        for (int t = 0; t < nt; t++)
+            for (int i = 0; i < C; i++) {
+                dw[i] += part[(size_t)t * C + i];
+                db[i] += part[(size_t)(nt + t) * C + i];
+            }
+        free(part);
     }
 }
 
@@ -150,16 +262,27 @@ int attention_backward_naive(float *dqkv, const float *dout, const float *qkv, c
     return 0;
 }
 
-void gelu_backward(float *dinp, const float *inp, const float *dout, size_t N)
+typedef struct { float *dinp; const float *inp, *dout; } gelu_ctx;
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void gelu_bwd_part(void *p, size_t lo, size_t hi, int part)
 {
+    (void)part;
+    gelu_ctx *c = p;
     const float inv_sqrt2 = 0.70710678118654752f;
     const float inv_sqrt2pi = 0.39894228040143268f;
-    for (size_t i = 0; i < N; i++) {
-        float x = inp[i];
-        float cdf = 0.5f * (1.0f + erff(x * inv_sqrt2));
-        float pdf = inv_sqrt2pi * expf(-0.5f * x * x);
-        dinp[i] += (cdf + x * pdf) * dout[i];
+    for (size_t i = lo; i < hi; i++) {
+        float x = c->inp[i];
+        float cdf = 0.5f * (1.0f + verf(x * inv_sqrt2));
+        float pdf = inv_sqrt2pi * vexp(-0.5f * x * x);
+        c->dinp[i] += (cdf + x * pdf) * c->dout[i];
     }
+}
+
+void gelu_backward(float *dinp, const float *inp, const float *dout, size_t N)
+{
+    gelu_ctx c = { dinp, inp, dout };
+    bpar_for(N, bpar_parts(N, 40.0), gelu_bwd_part, &c);
 }
 
 void pool_cls_backward(float *dinp, const float *dout, int B, int T, int C)

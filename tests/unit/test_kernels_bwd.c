@@ -243,8 +243,35 @@ TEST(infonce)
     free(iq); free(ip);
 }
 
+/* the threaded paths (per-part partial sums) agree with one thread */
+TEST(threads)
+{
+    enum { N = 512, C = 96 };
+    float *x = rnd(N * C, 2), *w = rnd(C, 1), *b = rnd(C, 1), *d = rnd(N * C, 1), *out = zeros(N * C);
+    float *mean = zeros(N), *rstd = zeros(N);
+    layernorm_forward(out, mean, rstd, x, w, b, N, C, 1e-5f);
+    float *r[2][3];
+    for (int k = 0; k < 2; k++) {
+        kern_set_threads(k ? 2 : 1);
+        r[k][0] = zeros(N * C); r[k][1] = zeros(C); r[k][2] = zeros(N * C);
+        layernorm_backward(r[k][0], r[k][1], b, d, x, w, mean, rstd, N, C);
+        gelu_backward(r[k][2], x, d, N * C);
+    }
+    double m0 = 0, m1 = 0, m2 = 0;
+    for (int i = 0; i < N * C; i++) m0 = fmax(m0, fabs(r[0][0][i] - r[1][0][i]));
+    for (int i = 0; i < C; i++) m1 = fmax(m1, fabs(r[0][1][i] - r[1][1][i]) / fmax(1, fabs(r[0][1][i])));
+    for (int i = 0; i < N * C; i++) m2 = fmax(m2, fabs(r[0][2][i] - r[1][2][i]));
+    CHECK(m0 == 0, "layernorm dinp differs across thread counts by %g", m0);
+    CHECK(m1 < 1e-5, "layernorm dw differs across thread counts by %g", m1);
+    CHECK(m2 == 0, "gelu differs across thread counts by %g", m2);
+    for (int k = 0; k < 2; k++) for (int j = 0; j < 3; j++) free(r[k][j]);
+    free(x); free(w); free(b); free(d); free(out); free(mean); free(rstd);
+    kern_set_threads(1);
+}
+
 int main(void)
 {
+    kern_set_threads(1);
     RUN(matmul);
     RUN(layernorm);
     RUN(gelu);
@@ -253,5 +280,6 @@ int main(void)
     RUN(pooling);
     RUN(l2norm);
     RUN(infonce);
+    RUN(threads);
     return check_done();
 }
