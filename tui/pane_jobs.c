@@ -60,6 +60,7 @@ static void draw(tui *t, tui_rect r)
             tui_putf(y++, r.x + 3, r.w - 3, j->status > 0 ? tui_attr(t, C_REJECT) : 0, "%s%s%s", j->extra,
                      j->extra[0] && j->last[0] ? "  " : "", j->last);
         }
+        if (y < end && j->eval[0]) tui_put(y++, r.x + 3, r.w - 3, j->eval, strlen(j->eval), tui_attr(t, C_ACCEPT));
         if (y < end && j->nhist > 1) {
             int x2 = r.x + 3;
             x2 += tui_putf(y, x2, r.w - 3, 0, "loss %.4g ", (double)j->hist[j->nhist - 1]);
@@ -115,6 +116,8 @@ int act_wait_jobs(tui *t, int argc, char **argv)
         usleep(50000);
         flags |= tui_jobs_poll(t);
     }
+    tui_runs_scan(t);          /* runs the jobs created */
+    flags |= tui_jobs_poll(t);
     if (tui_jobs_running(t)) tui_err(t, "wait-jobs: still running after %.0f s", limit);
     return flags | TUI_REDRAW;
 }

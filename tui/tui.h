@@ -121,11 +121,14 @@ typedef struct {
     off_t log_off;      /* bytes of the log already read */
     double done, total, rate;
     double last_t, last_done;
-    char what[64], extra[128], last[256];
+    char what[64], extra[160], last[640];
     float hist[64];     /* last values of a "loss=" figure, for a sparkline */
     int nhist;
     char query[128];    /* regenerate jobs: the query they serve */
     void *worker;       /* synth_job* for a regenerate running on an engine worker thread */
+    char *run_dir;      /* a training run (SESSION/runs/ID): status.json and progress.jsonl */
+    size_t prog_off;
+    char eval[160];     /* the last evaluation, as text */
     double cost;        /* LLM spend, USD */
 } tui_job;
 
@@ -171,7 +174,7 @@ struct tui {
     /* jobs */
     tui_job jobs[TUI_MAX_JOBS];
     int njobs;
-    double last_poll, last_refresh;
+    double last_poll, last_refresh, last_runs;
 
     /* attribute panel: the current values by name (JSON object) */
     void *attrs;                 /* json_t*, owned */
@@ -234,6 +237,7 @@ int tui_job_start(tui *t, const char *kind, int argc, char **argv, int detached,
 int tui_regen_start(tui *t, const char *qid, sy_err *err);
 int tui_jobs_poll(tui *t);                      /* TUI_* flags */
 void tui_jobs_scan(tui *t);                     /* jobs found on disk (started elsewhere) */
+void tui_runs_scan(tui *t);                     /* training runs, new ones included */
 int tui_jobs_running(const tui *t);
 int tui_job_kill(tui *t, int i);
 void tui_jobs_free(tui *t);

@@ -15,12 +15,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../engine/runs.h"
 #include "../engine/synth.h"
 #include "tui.h"
 
@@ -47,7 +49,7 @@ static tui_job *new_slot(tui *t)
         int i = 0;
         while (i < t->njobs && t->jobs[i].running) i++;
         if (i == t->njobs) return NULL;
-        free(t->jobs[i].dir), free(t->jobs[i].kind), free(t->jobs[i].args);
+        free(t->jobs[i].dir), free(t->jobs[i].kind), free(t->jobs[i].args), free(t->jobs[i].run_dir);
         memmove(&t->jobs[i], &t->jobs[i + 1], (size_t)(t->njobs - i - 1) * sizeof t->jobs[0]);
         t->njobs--;
     }
@@ -170,6 +172,84 @@ static int poll_worker(tui *t, tui_job *j)
     return 1;
 }
 
+/* ---- training runs (runs.h): found on disk, followed through their files ---- */
+
+static void read_progress(tui_job *j)
+{
+    sy_buf b = {0};
+    if (runs_read_progress(j->run_dir, &j->prog_off, &b, NULL) < 0 || !b.data) {
+        sy_buf_free(&b);
+        return;
+    }
+    for (char *line = b.data, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        if (nl) *nl = 0;
+        json_t *o = json_loads(line, 0, NULL);
+        json_t *loss = json_object_get(o, "loss");
+        if (json_is_number(loss)) {
+            if (j->nhist == 64) memmove(j->hist, j->hist + 1, 63 * sizeof j->hist[0]), j->nhist--;
+            j->hist[j->nhist++] = (float)json_number_value(loss);
+        }
+        sy_buf txt = {0};
+        if (runs_format_progress(line, (long)j->total, &txt) == 0 && txt.data) {
+            if (json_object_get(o, "eval")) snprintf(j->eval, sizeof j->eval, "%s", txt.data);
+            else snprintf(j->extra, sizeof j->extra, "%s", txt.data);
+        }
+        sy_buf_free(&txt);
+        json_decref(o);
+    }
+    sy_buf_free(&b);
+}
+
+void tui_runs_scan(tui *t)
+{
+    run_status *rs = NULL;
+    size_t n = 0;
+    if (runs_list(session_dir(t->s), &rs, &n, NULL) < 0) return;
+    for (size_t i = n > 8 ? n - 8 : 0; i < n; i++) {
+        char *dir = sy_strdup_printf("%s/runs/%s", session_dir(t->s), rs[i].id);
+        int known = 0;
+        for (int k = 0; k < t->njobs && !known; k++) known = t->jobs[k].run_dir && !strcmp(t->jobs[k].run_dir, dir);
+        tui_job *j = known ? NULL : new_slot(t);
+        if (!j) {
+            free(dir);
+            continue;
+        }
+        j->run_dir = dir;
+        j->kind = strdup("run");
+        j->args = sy_strdup_printf("training run %s", rs[i].id);
+        j->running = !runs_state_final(rs[i].state);
+        j->status = !strcmp(rs[i].state, "done") ? 0 : j->running ? -1 : 1;
+        j->done = (double)rs[i].step;
+        j->total = (double)rs[i].total;
+        j->started = j->last_t = sy_now();
+        j->last_done = j->done;
+        snprintf(j->last, sizeof j->last, "%s%s%s", rs[i].state, rs[i].message[0] ? ": " : "", rs[i].message);
+        read_progress(j);   /* the loss curve and last evaluation so far */
+    }
+    free(rs);
+}
+
+static int poll_run(tui_job *j)
+{
+    run_status st;
+    read_progress(j);
+    if (runs_read_status(j->run_dir, &st, NULL) < 0) return 0;
+    double now = sy_now();
+    if (now > j->last_t + 0.5 && st.step >= j->last_done) {
+        double r = (st.step - j->last_done) / (now - j->last_t);
+        j->rate = j->rate > 0 ? 0.7 * j->rate + 0.3 * r : r;
+        j->last_t = now, j->last_done = (double)st.step;
+    }
+    j->done = (double)st.step;
+    j->total = (double)st.total;
+    snprintf(j->what, sizeof j->what, "steps");
+    if (!runs_state_final(st.state)) return 0;
+    j->status = !strcmp(st.state, "done") ? 0 : 1;
+    snprintf(j->last, sizeof j->last, "%s%s%s", st.state, st.message[0] ? ": " : "", st.message);
+    return 1;
+}
+
 static void parse_line(tui_job *j, char *line)
 {
     char *cr = strrchr(line, '\r');   /* a terminal-style progress line: keep the last frame */
@@ -245,6 +325,8 @@ int tui_jobs_poll(tui *t)
         int st;
         if (j->worker) {
             if (!poll_worker(t, j)) continue;
+        } else if (j->run_dir) {
+            if (!poll_run(j)) continue;
         } else if (read_log(j), j->pid > 0) {
             pid_t r = waitpid((pid_t)j->pid, &st, WNOHANG);
             if (r == 0) continue;
@@ -253,6 +335,7 @@ int tui_jobs_poll(tui *t)
             continue;   /* found on disk, still alive */
         }
         if (j->dir) read_log(j);
+        if (j->run_dir) read_progress(j);
         j->running = 0;
         j->ended = sy_now();
         char sb[32];
@@ -261,7 +344,10 @@ int tui_jobs_poll(tui *t)
         size_t before = t->ns ? neg_store_count(t->ns) : 0;
         flags |= tui_refresh_store(t) | TUI_REDRAW;
         size_t after = t->ns ? neg_store_count(t->ns) : 0;
-        if (j->status == 0)
+        if (j->run_dir)
+            j->status == 0 ? tui_msg(t, "training run finished: %s", j->eval[0] ? j->eval : j->last)
+                           : tui_err(t, "training run %s", j->last);
+        else if (j->status == 0)
             tui_msg(t, "%s finished%s%s: %zd negatives added or replaced%s", j->kind, j->query[0] ? " for " : "", j->query,
                     (ssize_t)(after - before), after == before ? " (see J for its log)" : "");
         else
@@ -328,6 +414,10 @@ int tui_job_kill(tui *t, int i)
 {
     if (i < 0 || i >= t->njobs || !t->jobs[i].running) return -1;
     if (t->jobs[i].worker) return synth_job_cancel(t->jobs[i].worker), 0;
+    if (t->jobs[i].run_dir) {
+        const char *id = strrchr(t->jobs[i].run_dir, '/');
+        return runs_cancel(session_dir(t->s), id ? id + 1 : t->jobs[i].run_dir, NULL);
+    }
     long p = t->jobs[i].pid < 0 ? -t->jobs[i].pid : t->jobs[i].pid;
     return p > 0 ? kill((pid_t)-p, SIGTERM) : -1;
 }
@@ -336,7 +426,7 @@ void tui_jobs_free(tui *t)
 {
     for (int i = 0; i < t->njobs; i++) {
         if (t->jobs[i].worker) synth_job_free(t->jobs[i].worker);   /* cancels and joins */
-        free(t->jobs[i].dir), free(t->jobs[i].kind), free(t->jobs[i].args);
+        free(t->jobs[i].dir), free(t->jobs[i].kind), free(t->jobs[i].args), free(t->jobs[i].run_dir);
     }
     t->njobs = 0;
 }

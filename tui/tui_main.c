@@ -248,6 +248,10 @@ static void periodic(tui *t)
         t->last_poll = now;
         after(t, tui_jobs_poll(t));
     }
+    if (now - t->last_runs >= 2.0) {   /* runs started elsewhere (or by :train) */
+        t->last_runs = now;
+        tui_runs_scan(t);
+    }
     if (now - t->last_refresh >= 1.0) {
         t->last_refresh = now;
         tui_refresh_store(t);
@@ -420,6 +424,7 @@ int tui_run(const tui_opts *o, sy_err *err)
     }
     tui_prompt_init(&t);
     tui_jobs_scan(&t);
+    tui_runs_scan(&t);
     if (t.readonly)
         tui_err(&t, "read-only: another syneg (pid %ld) holds the session lock; labels are shown, not changed", t.lock_pid);
     int flags = 0;

@@ -84,6 +84,15 @@ fresh jobs_cli
 a=$(jget "$T/info.json" "['negatives']['bm25']"); b=$(jget "$T/info2.json" "['negatives']['bm25']")
 [ "$a" = "$b" ] && [ "$a" != 20 ] && ok "the job's rows replaced the old bm25 rows ($a, as the CLI run)" || fail "re-mine from the TUI: $a rows, CLI: $b"
 
+# training from the workbench: a tiny run; the jobs panel follows the run's
+# progress (loss curve, evaluation)
+fresh train
+printf ':train --scratch tiny --batch 4 --group 2 --max-steps 3 --epochs 3 --eval-every 3 --threads 1\n:wait-jobs 120\nJ\n' >"$T/train.script"
+"$SYNEG" tui "$T/train" --script "$T/train.script" --dump "$T/train.out" --size 110x30 2>"$T/err" || fail "train script" "$(cat "$T/err")"
+grep -q "training run .*-tiny" "$T/train.out" && ok "jobs panel lists the training run" || fail "no run in the jobs panel" "$(cat "$T/train.out")"
+grep -q "eval @ step" "$T/train.out" && ok "jobs panel shows the run's evaluation" || fail "no evaluation shown" "$(cat "$T/train.out")"
+grep -q "^   loss [0-9.]* ." "$T/train.out" && ok "jobs panel draws the loss curve" || fail "no loss sparkline" "$(cat "$T/train.out")"
+
 # live regenerate, offline: new synthetic negatives appear and are saved
 fresh regen
 printf ':goto q3\nR\n:wait-jobs 60\n:dump %s\n' "$T/regen.out" >"$T/regen.script"
