@@ -361,6 +361,26 @@ TEST(rpm_limit_spaces_requests)
     for (int i = 0; i < 8; i++) CHECK_EQ_INT(r[i].outcome, LLM_OK);
 }
 
+TEST(tpm_limit_waits_for_refunds)
+{
+    llm_config cfg;
+    cfg_base(&cfg, NULL);
+    cfg.max_tokens = 400;
+    cfg.tpm = 600;    /* one request's estimate (~450 tokens) fits, two do not */
+    fake_control(&F, "{\"latency\": 0.3}");
+    const char *t[] = {"Query: tpm one", "Query: tpm two"};
+    result r[2];
+    double t0 = sy_now();
+    run_all(&cfg, t, 2, r, NULL);
+    double el = sy_now() - t0;
+    fake_control(&F, "{\"latency\": 0}");
+    CHECK_EQ_INT(r[0].outcome, LLM_OK);
+    CHECK_EQ_INT(r[1].outcome, LLM_OK);
+    /* the second starts only when the first's real usage refunds its estimate */
+    CHECK(el >= 0.55, "two requests under a 600 tpm limit took only %.2f s", el);
+    CHECK(el < 10, "the refund came (%.2f s)", el);
+}
+
 static int file_contains(const char *path, const char *needle)
 {
     size_t n;
@@ -522,6 +542,7 @@ int main(void)
     RUN(budget_stops_new_requests);
     RUN(retry_budget);
     RUN(rpm_limit_spaces_requests);
+    RUN(tpm_limit_waits_for_refunds);
     RUN(key_never_written_trace_redacted);
     RUN(batch_export_import);
     RUN(cancel_and_config_errors);
