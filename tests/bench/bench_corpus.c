@@ -1,9 +1,10 @@
 /* bench_corpus: load time and peak memory of corpus_load on a generated
- * MS MARCO-shaped corpus (and its BEIR twin), against peers measured in the
+ * MS MARCO-shaped corpus (and its BEIR twin, and a FlagEmbedding file of
+ * about as many passages), against peers measured in the
  * same run on the same files:
  *   read    plain read(2) of every file in 4 MiB chunks, counting newlines (what `wc -l` does)
  *   wc -l   the real `wc -l` on the documents file
- *   jansson json_loadb + json_decref of every line (BEIR only): parsing alone, storing nothing
+ *   jansson json_loadb + json_decref of every line (BEIR, flag): parsing alone, storing nothing
  * Each measurement runs in its own forked child, so its peak RSS (ru_maxrss from
  * wait4) is its own; times are the best of 3 runs (the jansson peer: 1).  Environment:
  *   BENCH_CORPUS_DOCS   passages to generate (default 1000000; MS MARCO has 8841823)
@@ -166,21 +167,22 @@ static int bench_one(const char *gen, const char *base, const char *fmt, size_t 
 {
     char dir[4096], cmd[8400], docs[4200];
     snprintf(dir, sizeof dir, "%s/bench-corpus-%s-%ld", base, fmt, (long)getpid());
+    int ms = strcmp(fmt, "msmarco") == 0, flag = strcmp(fmt, "flag") == 0;
+    /* flag: ndocs/8 lines of 1 pos + 7 neg over a pool of ndocs passages, so about ndocs passages are written */
     snprintf(cmd, sizeof cmd, "'%s' --format %s --docs %zu --queries %zu --words %zu --seed 7 '%s'", gen, fmt,
-             ndocs, ndocs / 100 + 1, words, dir);
+             ndocs, flag ? ndocs / 8 + 1 : ndocs / 100 + 1, words, dir);
     double t0 = sy_now();
     if (system(cmd) != 0) {
         fprintf(stderr, "bench_corpus: generating failed: %s\n", cmd);
         return 1;
     }
     double tgen = sy_now() - t0;
-    int ms = strcmp(fmt, "msmarco") == 0;
-    snprintf(docs, sizeof docs, "%s/%s", dir, ms ? "collection.tsv" : "corpus.jsonl");
+    snprintf(docs, sizeof docs, "%s/%s", dir, ms ? "collection.tsv" : flag ? "train.jsonl" : "corpus.jsonl");
     double raw = file_size(docs);
     warm(docs);
-    load_fmt = ms ? CORPUS_MSMARCO : CORPUS_BEIR;
+    load_fmt = ms ? CORPUS_MSMARCO : flag ? CORPUS_FLAG : CORPUS_BEIR;
     result base_r = measure(work_nothing, "");
-    result rd = best_of(3, work_read, docs), wc = best_of(3, work_wc, docs), ld = best_of(3, work_load, dir);
+    result rd = best_of(3, work_read, docs), wc = best_of(3, work_wc, docs), ld = best_of(3, work_load, flag ? docs : dir);
     result js = {0};
     if (!ms) js = measure(work_jansson, docs);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
@@ -190,7 +192,11 @@ static int bench_one(const char *gen, const char *base, const char *fmt, size_t 
         return 1;
     }
     double mb = raw / 1e6, rss = (double)ld.maxrss_kb * 1024.0, scale = MSMARCO_PASSAGES / (double)ndocs;
-    printf("corpus %-8s %zu docs, %.0f MB raw (%.0f B/doc), generated in %.1f s\n", fmt, ndocs, mb, raw / ndocs, tgen);
+    if (flag)
+        printf("corpus %-8s %zu lines (1 pos + 7 neg each, over a pool of %zu passages), %.0f MB raw, generated in %.1f s\n",
+               fmt, ndocs / 8 + 1, ndocs, mb, tgen);
+    else
+        printf("corpus %-8s %zu docs, %.0f MB raw (%.0f B/doc), generated in %.1f s\n", fmt, ndocs, mb, raw / ndocs, tgen);
     printf("  read (peer)     %7.3f s (cpu %6.3f s)  %6.0f MB/s  peak RSS %6.0f MB\n", rd.secs, rd.cpu, mb / rd.secs,
            rd.maxrss_kb / 1024.0);
     printf("  wc -l (peer)    %7.3f s                   %6.0f MB/s\n", wc.secs, mb / wc.secs);
@@ -204,7 +210,7 @@ static int bench_one(const char *gen, const char *base, const char *fmt, size_t 
     if (js.ok) printf("   load/jansson %.2fx (cpu %.2fx)", ld.secs / js.secs, ld.cpu / js.cpu);
     printf("\n  ratio peak RSS/raw %.2f   corpus_memory/raw %.2f  (goal: about 2 or less)\n", rss / raw,
            ld.value / raw);
-    if (scale > 1.01)
+    if (scale > 1.01 && !flag)
         printf("  extrapolated to MS MARCO's 8.8M passages: load %.0f s (cpu %.0f s), peak RSS %.1f GB for %.1f GB raw\n",
                ld.secs * scale, ld.cpu * scale, rss * scale / 1e9, raw * scale / 1e9);
     fflush(stdout);
@@ -225,5 +231,6 @@ int main(void)
     const char *base = (e = getenv("BENCH_CORPUS_DIR")) && *e ? e : (e = getenv("TMPDIR")) && *e ? e : "/tmp";
     int rc = bench_one(gen, base, "msmarco", ndocs, words);
     rc |= bench_one(gen, base, "beir", ndocs, words);
+    rc |= bench_one(gen, base, "flag", ndocs, words);
     return rc;
 }

@@ -1,6 +1,6 @@
 /* gencorpus: write a synthetic retrieval data set for benchmarks.
  *
- *   gencorpus [--format beir|msmarco] [--docs N] [--queries Q] [--words W]
+ *   gencorpus [--format beir|msmarco|flag] [--docs N] [--queries Q] [--words W]
  *             [--vocab V] [--seed S] OUTDIR
  *
  * Documents have W words on average (uniform in [W/2, 3W/2]) drawn from a
@@ -13,7 +13,10 @@
  * BEIR:     OUTDIR/corpus.jsonl {"_id":"d<i>","title":..,"text":..},
  *           OUTDIR/queries.jsonl {"_id":"q<i>","text":..}, OUTDIR/qrels/{train,test}.tsv
  * MS MARCO: OUTDIR/collection.tsv (i<TAB>text), OUTDIR/queries.{train,dev}.tsv,
- *           OUTDIR/qrels.{train,dev}.tsv (TREC "qid 0 pid 1"). */
+ *           OUTDIR/qrels.{train,dev}.tsv (TREC "qid 0 pid 1").
+ * flag:     OUTDIR/train.jsonl, Q lines {"query","pos":[1 passage],"neg":[7 passages]}
+ *           drawn from a pool of N passages (so passages repeat across lines,
+ *           as in real mined data). */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -127,9 +130,64 @@ static int target_cmp(const void *a, const void *b)
     return x->doc != y->doc ? (x->doc < y->doc ? -1 : 1) : (x->query < y->query ? -1 : x->query > y->query);
 }
 
+
+/* Words of passage i of the flag pool: its own seeded stream, so any passage
+ * can be regenerated without keeping the pool in memory. */
+static size_t passage(uint64_t seed, size_t i, size_t mean, uint32_t *w)
+{
+    uint64_t saved = rng_state;
+    rng_state = seed * 0x9e3779b97f4a7c15ull ^ (i + 1) * 0xd1b54a32d192ed03ull;
+    size_t nw = mean / 2 + rng_below(mean + 1);
+    if (!nw) nw = 1;
+    for (size_t k = 0; k < nw; k++) w[k] = zipf_word();
+    rng_state = saved;
+    return nw;
+}
+
+static char *put_words(char *p, const uint32_t *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i) *p++ = ' ';
+        memcpy(p, words[w[i]], word_len[w[i]]);
+        p += word_len[w[i]];
+    }
+    return p;
+}
+
+static int gen_flag(const char *out, size_t npool, size_t nlines, size_t mean, uint64_t seed)
+{
+    FILE *f = open_out(out, "train.jsonl");
+    size_t cap = 64 + mean * 2;
+    uint32_t *w = malloc(cap * sizeof *w), q[8];
+    char *line = malloc(9 * (cap * 18 + 16) + 256);
+    for (size_t l = 0; l < nlines; l++) {
+        size_t target = rng_below(npool), nw = passage(seed, target, mean, w), nq = 3 + rng_below(4);
+        for (size_t k = 0; k < nq; k++) q[k] = w[rng_below(nw)];
+        char *p = line;
+        p += sprintf(p, "{\"query\": \"");
+        p = put_words(p, q, nq);
+        p += sprintf(p, "\", \"pos\": [\"");
+        p = put_words(p, w, nw);
+        p += sprintf(p, "\"], \"neg\": [");
+        for (int k = 0; k < 7; k++) {
+            size_t d = rng_below(npool);
+            if (d == target) d = (d + 1) % npool;
+            p += sprintf(p, "%s\"", k ? ", " : "");
+            p = put_words(p, w, passage(seed, d, mean, w));
+            *p++ = '"';
+        }
+        p += sprintf(p, "]}\n");
+        fwrite(line, 1, (size_t)(p - line), f);
+    }
+    close_out(f, "train.jsonl");
+    free(w);
+    free(line);
+    return 0;
+}
+
 static const char usage[] =
-    "usage: gencorpus [--format beir|msmarco] [--docs N] [--queries Q] [--words W] [--vocab V] [--seed S] OUTDIR\n"
-    "  --format   beir (default) or msmarco\n"
+    "usage: gencorpus [--format beir|msmarco|flag] [--docs N] [--queries Q] [--words W] [--vocab V] [--seed S] OUTDIR\n"
+    "  --format   beir (default), msmarco, or flag (FlagEmbedding train.jsonl: Q lines over a pool of N passages)\n"
     "  --docs     number of documents (default 10000)\n"
     "  --queries  number of queries, each with one relevant document (default 100)\n"
     "  --words    mean words per document (default 55)\n"
@@ -150,7 +208,8 @@ int main(int argc, char **argv)
         case 'f':
             if (strcmp(optarg, "beir") == 0) msmarco = 0;
             else if (strcmp(optarg, "msmarco") == 0) msmarco = 1;
-            else { fprintf(stderr, "gencorpus: --format must be beir or msmarco\n%s", usage); return 2; }
+            else if (strcmp(optarg, "flag") == 0) msmarco = 2;
+            else { fprintf(stderr, "gencorpus: --format must be beir, msmarco or flag\n%s", usage); return 2; }
             break;
         case 'n': ndocs = strtoull(optarg, NULL, 10); break;
         case 'q': nq = strtoull(optarg, NULL, 10); break;
@@ -169,6 +228,7 @@ int main(int argc, char **argv)
     if (mkdir(out, 0755) < 0 && errno != EEXIST) die("cannot create", out);
     rng_state = seed;
     build_vocab(vocab);
+    if (msmarco == 2) return gen_flag(out, ndocs, nq, mean, seed);
 
     target *tg = malloc((nq ? nq : 1) * sizeof *tg);
     for (size_t q = 0; q < nq; q++) tg[q] = (target){(uint32_t)rng_below(ndocs), (uint32_t)q};
