@@ -23,6 +23,8 @@ const char cmd_tui_help[] =
     "                     The environment variable SYNEG_TUI_SCRIPT does the same.\n"
     "  --dump FILE        headless: write the final screen as text to FILE\n"
     "  --size COLSxROWS   headless screen size (default 100x30)\n"
+    "  --keys             print the key and command reference (Markdown, from the\n"
+    "                     action table) and exit\n"
     "  -h, --help         this text\n"
     "\n"
     "environment:\n"
@@ -34,6 +36,30 @@ const char cmd_tui_help[] =
     "\n"
     "exit status: 0 ok, 1 error (the message says what and where), 2 usage.\n";
 
+/* the reference, straight from actions.def: what the help screen shows */
+static void md(const char *s)   /* a table cell: '|' escaped */
+{
+    for (; *s; s++) {
+        if (*s == '|') putchar('\\');
+        putchar(*s);
+    }
+}
+
+static void print_keys(void)
+{
+    printf("| keys | command | what |\n|---|---|---|\n");
+    for (int a = 0; a < ACT_COUNT; a++) {
+        const tui_action_info *x = &tui_actions[a];
+        printf("| %s", *x->keys ? "`" : "");
+        md(x->keys);
+        printf("%s | `:%s%s", *x->keys ? "`" : "", x->name, *x->args ? " " : "");
+        md(x->args);
+        printf("` | ");
+        md(x->help);
+        printf("%s |\n", x->flags & AF_WRITE ? " (not in read-only mode)" : "");
+    }
+}
+
 int cmd_tui(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -41,6 +67,7 @@ int cmd_tui(int argc, char **argv)
         {"dump", required_argument, NULL, 'd'},
         {"size", required_argument, NULL, 'z'},
         {"read-only", no_argument, NULL, 'r'},
+        {"keys", no_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -58,6 +85,7 @@ int cmd_tui(int argc, char **argv)
                 return cli_usage("tui", "--size wants COLSxROWS such as 100x30, not '%s'", optarg);
             break;
         case 'h': fputs(cmd_tui_help, stdout); return EXIT_OK;
+        case 'k': print_keys(); return EXIT_OK;
         default: return cli_usage("tui", "unknown option '%s'", argv[optind - 1]);
         }
     }

@@ -385,59 +385,78 @@ static int cond_true(tui *t, const bulk_cond *c, const neg_row *row)
     }
 }
 
+static int is_syn_source(int s) { return s == NEG_LLM || s == NEG_OFFLINE || s == NEG_MANUAL; }
+
 int act_bulk(tui *t, int argc, char **argv)
 {
     int act = argc > 1 ? label_act_parse(argv[1]) : -1;
     if (act < 0) {
-        tui_err(t, "bulk: usage: bulk accept|reject|clear [synthetic|retrieved|all] [rel>0.98 score>X rank<=N source=bm25 suspect unlabelled]");
+        tui_err(t, "bulk: usage: bulk accept|reject|clear [synthetic|retrieved|all] [COND...] [every-query]");
         return TUI_REDRAW;
     }
-    int cols = 3, i = 2;   /* bit 0 synthetic, bit 1 retrieved */
-    if (i < argc && !strcmp(argv[i], "synthetic")) cols = 1, i++;
-    else if (i < argc && !strcmp(argv[i], "retrieved")) cols = 2, i++;
-    else if (i < argc && !strcmp(argv[i], "all")) i++;
+    int cols = 3, every = 0;   /* cols: bit 0 synthetic, bit 1 retrieved */
     bulk_cond conds[16];
     int nc = 0;
-    for (; i < argc && nc < 16; i++)
-        if (parse_cond(argv[i], &conds[nc++]) < 0) {
-            tui_err(t, "bulk: cannot read condition '%s'; e.g. rel>0.98 score>=12 rank<=5 source=bm25 suspect", argv[i]);
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "synthetic")) cols = 1;
+        else if (!strcmp(argv[i], "retrieved")) cols = 2;
+        else if (!strcmp(argv[i], "all")) cols = 3;
+        else if (!strcmp(argv[i], "every-query")) every = 1;
+        else if (nc == 16 || parse_cond(argv[i], &conds[nc++]) < 0) {
+            tui_err(t, "bulk: cannot read condition '%s'; e.g. rel>0.98 score>=12 rank<=5 source=bm25 suspect unlabelled", argv[i]);
             return TUI_REDRAW;
         }
+    }
     tui_load_query(t);
-    int use_sel = nc == 0 && t->col[0].nsel + t->col[1].nsel > 0;
-    if (nc == 0 && !use_sel && argc <= 2) {
-        tui_err(t, "bulk: select negatives first (v) or give conditions");
+    int use_sel = !every && nc == 0 && t->col[0].nsel + t->col[1].nsel > 0;
+    if (nc == 0 && !use_sel && (argc <= 2 || every)) {
+        tui_err(t, every ? "bulk: every-query needs a condition" : "bulk: select negatives first (v) or give conditions");
         return TUI_REDRAW;
     }
-    size_t done = 0, matched = 0;
+    size_t done = 0, matched = 0, nqueries = 0;
     int record = 1;
-    for (int c = 0; c < 2; c++) {
-        if (!(cols & (1 << c))) continue;
-        tui_col *col = &t->col[c];
-        for (size_t k = 0; k < col->n; k++) {
-            if (use_sel && !col->sel[k]) continue;
+    /* the current query's columns, or every query of the filtered list */
+    size_t from = every ? 0 : t->qcur, to = every ? t->nview : t->qcur + 1;
+    for (size_t v = from; v < to && v < t->nview && !t->msg_err; v++) {
+        const char *qid = corpus_query_id(t->c, t->qlist[t->view[v]]);
+        size_t n;
+        const neg_ref *refs = every ? neg_store_query(t->ns, qid, &n) : NULL;
+        size_t total = every ? n : t->col[0].n + t->col[1].n;
+        int hit = 0;
+        for (size_t k = 0; k < total; k++) {
             neg_row row;
-            neg_store_get(t->ns, col->refs[k], &row);
+            if (every) neg_store_get(t->ns, refs[k], &row);
+            else {
+                int c = k < t->col[0].n ? 0 : 1;
+                size_t i = c ? k - t->col[0].n : k;
+                if (use_sel && !t->col[c].sel[i]) continue;
+                neg_store_get(t->ns, t->col[c].refs[i], &row);
+            }
+            if (!(cols & (is_syn_source(row.source) ? 1 : 2))) continue;
             int ok = 1;
             for (int j = 0; j < nc && ok; j++) ok = cond_true(t, &conds[j], &row);
             if (!ok) continue;
             matched++;
-            char qid[256], nid[256];
-            snprintf(qid, sizeof qid, "%s", row.query_id);
+            hit = 1;
+            char q[256], nid[256];
+            snprintf(q, sizeof q, "%s", row.query_id);
             snprintf(nid, sizeof nid, "%s", row.neg_id);
-            tui_label(t, qid, nid, act, "bulk", record);
+            tui_label(t, q, nid, act, "bulk", record);
             record = 2;
             if (t->msg_err) break;
             done++;
+            if (every) refs = neg_store_query(t->ns, qid, &n);   /* labels never move rows, but stay safe */
         }
-        if (t->msg_err) break;
+        nqueries += hit;
     }
     for (int c = 0; c < 2; c++) {
         if (t->col[c].sel) memset(t->col[c].sel, 0, t->col[c].n);
         t->col[c].nsel = 0;
     }
     if (!t->msg_err)
-        tui_msg(t, "bulk %s: %zu of %zu matching negatives labelled (u undoes them together)", label_act_parse(argv[1]) == ACT_ACCEPT ? "accept" : label_act_parse(argv[1]) == ACT_REJECT ? "reject" : "clear", done, matched);
+        tui_msg(t, "bulk %s: %zu of %zu matching negatives in %zu quer%s labelled (u undoes them together)",
+                act == ACT_ACCEPT ? "accept" : act == ACT_REJECT ? "reject" : "clear", done, matched, nqueries,
+                nqueries == 1 ? "y" : "ies");
     return TUI_REDRAW;
 }
 

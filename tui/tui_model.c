@@ -473,12 +473,13 @@ double tui_row_rel(tui *t, const neg_row *row)
     }
     /* otherwise relative to the best score of its own source list for the query */
     float best = 0;
-    for (int c = 0; c < 2; c++)
-        for (size_t i = 0; i < t->col[c].n; i++) {
-            neg_row r;
-            neg_store_get(t->ns, t->col[c].refs[i], &r);
-            if (r.source == row->source && r.score > best) best = r.score;
-        }
+    size_t n;
+    const neg_ref *refs = neg_store_query(t->ns, row->query_id, &n);
+    for (size_t i = 0; i < n; i++) {
+        neg_row r;
+        neg_store_get(t->ns, refs[i], &r);
+        if (r.source == row->source && r.score > best) best = r.score;
+    }
     return best > 0 ? row->score / best : 0;
 }
 

@@ -103,11 +103,11 @@ static char **complete(const char *text, int start, int end)
     } else if (a == ACT_label || a == ACT_bulk) {
         static const char *const acts[] = {"accept", "reject", "clear"};
         static const char *const more[] = {"synthetic", "retrieved", "all", "rel>", "score>", "rank<=", "suspect",
-                                           "unlabelled", "source="};
+                                           "unlabelled", "source=", "every-query"};
         if (argc == 1)
             for (int i = 0; i < 3; i++) cand(acts[i]);
         else if (a == ACT_bulk)
-            for (int i = 0; i < 9; i++) cand(more[i]);
+            for (int i = 0; i < 10; i++) cand(more[i]);
     } else if (a == ACT_filter && argc == 1) {
         for (int i = 0; i < FILTER_COUNT; i++) cand(tui_filter_names[i]);
     } else if (a == ACT_sort && argc == 1) {
