@@ -1,0 +1,128 @@
+/* synth_parse: the JSON answer parsers of synth.h (synthesis answers and
+ * reflection verdicts), apart from the run logic in synth.c. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "synth.h"
+
+/* Find the first JSON object in content that has member `need`. */
+static json_t *find_object(const char *content, const char *need)
+{
+    /* 1. a ```json (or ```) fence */
+    const char *f = strstr(content, "```");
+    if (f) {
+        const char *b = f + 3;
+        while (isalpha((unsigned char)*b)) b++;
+        const char *e = strstr(b, "```");
+        if (e) {
+            json_t *j = json_loadb(b, (size_t)(e - b), 0, NULL);
+            if (json_is_object(j) && json_object_get(j, need)) return j;
+            json_decref(j);
+        }
+    }
+    /* 2. the first '{' from which an object with the member parses (prose around it) */
+    for (const char *p = strchr(content, '{'); p; p = strchr(p + 1, '{')) {
+        json_t *j = json_loads(p, JSON_DISABLE_EOF_CHECK, NULL);
+        if (json_is_object(j) && json_object_get(j, need)) return j;
+        json_decref(j);
+    }
+    return NULL;
+}
+
+void synth_answer_free(synth_answer *a)
+{
+    if (!a) return;
+    for (size_t i = 0; i < a->n; i++) {
+        free(a->negs[i].text);
+        json_decref(a->negs[i].attributes);
+    }
+    free(a->negs);
+    free(a->reasoning);
+    memset(a, 0, sizeof *a);
+}
+
+int synth_parse_answer(const char *content, synth_answer *out, char *why, size_t n)
+{
+    memset(out, 0, sizeof *out);
+    json_t *j = content ? find_object(content, "negatives") : NULL;
+    if (!j) {
+        snprintf(why, n, "no JSON object with a \"negatives\" member in the answer");
+        return -1;
+    }
+    json_t *negs = json_object_get(j, "negatives");
+    json_t *r = json_object_get(j, "reasoning");
+    if (!json_is_array(negs) || json_array_size(negs) == 0) {
+        snprintf(why, n, "\"negatives\" must be a non-empty array");
+        json_decref(j);
+        return -1;
+    }
+    if (r && !json_is_string(r) && !json_is_null(r)) {
+        snprintf(why, n, "\"reasoning\" must be a string");
+        json_decref(j);
+        return -1;
+    }
+    out->reasoning = strdup(json_is_string(r) ? json_string_value(r) : "");
+    out->negs = calloc(json_array_size(negs), sizeof *out->negs);
+    if (!out->reasoning || !out->negs) {
+        snprintf(why, n, "out of memory");
+        goto fail;
+    }
+    size_t i;
+    json_t *it;
+    json_array_foreach(negs, i, it) {
+        const char *text = NULL;
+        json_t *attrs = NULL;
+        if (json_is_string(it)) text = json_string_value(it);
+        else if (json_is_object(it)) {
+            text = json_string_value(json_object_get(it, "text"));
+            attrs = json_object_get(it, "attributes");
+            if (attrs && !json_is_object(attrs)) attrs = NULL;
+        } else {
+            snprintf(why, n, "negatives[%zu] is neither an object nor a string", i);
+            goto fail;
+        }
+        const char *t = text;
+        while (t && isspace((unsigned char)*t)) t++;
+        if (!t || !*t) {
+            snprintf(why, n, "negatives[%zu] has no \"text\"", i);
+            goto fail;
+        }
+        synth_neg *sn = &out->negs[out->n++];
+        sn->text = strdup(t);
+        size_t l = sn->text ? strlen(sn->text) : 0;
+        while (l && isspace((unsigned char)sn->text[l - 1])) sn->text[--l] = '\0';
+        sn->attributes = attrs ? json_incref(attrs) : NULL;
+    }
+    json_decref(j);
+    return 0;
+fail:
+    json_decref(j);
+    synth_answer_free(out);
+    return -1;
+}
+
+int synth_parse_verdict(const char *content, int *is_fn, char **reason, char *why, size_t n)
+{
+    *reason = NULL;
+    json_t *j = content ? find_object(content, "verdict") : NULL;
+    if (!j) {
+        snprintf(why, n, "no JSON object with a \"verdict\" member in the answer");
+        return -1;
+    }
+    const char *v = json_string_value(json_object_get(j, "verdict"));
+    const char *r = json_string_value(json_object_get(j, "reason"));
+    int rc = 0;
+    if (v && (!strcmp(v, "negative") || !strcmp(v, "not_relevant"))) *is_fn = 0;
+    else if (v && (!strcmp(v, "false_negative") || !strcmp(v, "false negative"))) *is_fn = 1;
+    else {
+        snprintf(why, n, "\"verdict\" must be \"negative\" or \"false_negative\", not %s%s%s", v ? "\"" : "",
+                 v ? v : "a non-string", v ? "\"" : "");
+        rc = -1;
+    }
+    if (!rc && !(*reason = strdup(r ? r : ""))) rc = -1;
+    json_decref(j);
+    return rc;
+}
+
