@@ -238,6 +238,85 @@ TEST(many_warnings)
     corpus_free(c);
 }
 
+
+/* The on-disk fixtures in tests/fixtures/bad (see its README): every listed
+ * warning or error appears, naming file and line. */
+static void fixture_dir(char *out, size_t n, const char *name)
+{
+    /* __FILE__ is tests/unit/test_corpus_bad.c relative to the repository root, where tests run */
+    char src[512];
+    snprintf(src, sizeof src, "%s", __FILE__);
+    char *slash = strrchr(src, '/');
+    if (slash) *slash = '\0';
+    snprintf(out, n, "%s/../fixtures/bad/%s", slash ? src : ".", name);
+}
+
+static void expect_warnings(const corpus *c, const char *dir, const char *const *want, size_t nwant)
+{
+    CHECK(corpus_nwarnings(c) == nwant, "%s: %zu warnings, expected %zu", dir, corpus_nwarnings(c), nwant);
+    for (size_t i = 0; i < nwant; i++) {
+        char prefix[700];
+        snprintf(prefix, sizeof prefix, "%s/%s", dir, want[i]);
+        int found = 0;
+        for (size_t w = 0; w < corpus_nwarning_msgs(c); w++)
+            if (strncmp(corpus_warning(c, w), prefix, strlen(prefix)) == 0) found = 1;
+        CHECK(found, "no warning starting with %s", prefix);
+    }
+}
+
+TEST(fixtures)
+{
+    char dir[600];
+    sy_err err = {0};
+    fixture_dir(dir, sizeof dir, "beir-messy");
+    corpus *c = corpus_load(dir, CORPUS_BEIR, &err);
+    CHECK(c != NULL, "beir-messy: %s", err.msg);
+    if (c) {
+        static const char *const want[] = {"corpus.jsonl:2: malformed JSON", "corpus.jsonl:3: document \"d3\" has an empty",
+                                           "corpus.jsonl:4: duplicate document id \"d1\"", "corpus.jsonl:5: invalid UTF-8",
+                                           "queries.jsonl:2: query \"q2\" has empty text",
+                                           "qrels/test.tsv:3: unknown document id \"d9\"",
+                                           "qrels/test.tsv:4: unknown query id \"q2\"",
+                                           "qrels/test.tsv:5: relevance \"high\"",
+                                           "qrels/test.tsv:7: duplicate judgement"};
+        expect_warnings(c, dir, want, sizeof want / sizeof *want);
+        CHECK_EQ_INT(corpus_ndocs(c), 3);
+        CHECK_EQ_INT(corpus_nqueries(c), 2);
+        const corpus_qrels *t = corpus_qrels_for(c, "test");
+        CHECK(t && t->n == 2 && t->rows[1].rel == 2, "beir-messy test split");
+        corpus_free(c);
+    }
+    fixture_dir(dir, sizeof dir, "msmarco-messy");
+    c = corpus_load(dir, CORPUS_MSMARCO, &err);
+    CHECK(c != NULL, "msmarco-messy: %s", err.msg);
+    if (c) {
+        static const char *const want[] = {"collection.tsv:2: no tab", "collection.tsv:3: document \"2\" has an empty",
+                                           "collection.tsv:4: invalid UTF-8", "queries.dev.tsv:2: query \"11\" has empty",
+                                           "qrels.dev.tsv:2: expected 4 fields",
+                                           "qrels.dev.tsv:3: unknown document id \"7\"",
+                                           "qrels.dev.tsv:4: relevance \"x\""};
+        expect_warnings(c, dir, want, sizeof want / sizeof *want);
+        CHECK_EQ_INT(corpus_ndocs(c), 3);
+        CHECK_EQ_INT(corpus_nqueries(c), 1);
+        const corpus_qrels *t = corpus_qrels_for(c, "dev");
+        CHECK(t && t->n == 1, "msmarco-messy dev split");
+        corpus_free(c);
+    }
+    char want[700];
+    fixture_dir(dir, sizeof dir, "beir-no-header");
+    c = corpus_load(dir, CORPUS_BEIR, &err);
+    snprintf(want, sizeof want, "%s/qrels/test.tsv:1: missing header line", dir);
+    CHECK(c == NULL && strncmp(err.msg, want, strlen(want)) == 0 && strstr(err.msg, "hint:"), "no-header: %s",
+          err.msg);
+    corpus_free(c);
+    fixture_dir(dir, sizeof dir, "flag-pos-string.jsonl");
+    c = corpus_load(dir, CORPUS_FLAG, &err);
+    snprintf(want, sizeof want, "%s:2: \"pos\" is a string, expected a list", dir);
+    CHECK(c == NULL && strncmp(err.msg, want, strlen(want)) == 0 && strstr(err.msg, "hint:"), "pos-string: %s",
+          err.msg);
+    corpus_free(c);
+}
+
 int main(void)
 {
     char *t = check_tmpdir("corpus-bad");
@@ -245,6 +324,7 @@ int main(void)
     RUN(table);
     RUN(repair_content);
     RUN(many_warnings);
+    RUN(fixtures);
     check_rmrf(t);
     free(t);
     return check_done();
