@@ -163,7 +163,6 @@ typedef struct {
     char *buf;
     size_t cap, start, end, lineno;
     int eof;
-    off_t size;
 } line_reader;
 
 static int lr_open(line_reader *r, const char *path, sy_err *err)
@@ -173,7 +172,6 @@ static int lr_open(line_reader *r, const char *path, sy_err *err)
     r->fd = open(path, O_RDONLY | O_CLOEXEC);
     if (r->fd < 0) return sy_fail_errno(err, errno, "%s: cannot open", path);
     struct stat st;
-    if (fstat(r->fd, &st) == 0) r->size = st.st_size;
     if (fstat(r->fd, &st) == 0 && S_ISDIR(st.st_mode)) {
         close(r->fd);
         r->fd = -1;
@@ -358,7 +356,12 @@ static int presize_docs(corpus *c, const char *path)
     if (sy_strmap_init(&m, est * 2 / 3 + 1)) return 0;   /* cap >= 4/3 est: no rehash, load <= 3/4 */
     sy_strmap_free(&c->doc_map);
     c->doc_map = m;
-    grow((void **)&c->docs, &c->cap_docs, est + est / 32, sizeof *c->docs);
+    size_t cap = est + est / 32;   /* exact, not a power of two: later growth doubles from here */
+    doc_rec *d = realloc(c->docs, cap * sizeof *d);
+    if (d) {
+        c->docs = d;
+        c->cap_docs = cap;
+    }
     return 0;
 }
 
@@ -918,23 +921,23 @@ static int load_qrels(corpus *c, const char *path, const char *name, int trec, s
     size_t n = 0, cap = 0;
     char *line, *f[5];
     size_t len;
-    int rc;
+    int rc, header = !trec;   /* BEIR: the first non-blank line must be the header */
     while ((rc = lr_next(&r, &line, &len, err)) == 1) {
         size_t ln = r.lineno;
         if (is_blank(line, len)) continue;
         utf8_fix(c, &line, &len, path, ln);
-        char *copy = line;
-        char save[200];
-        snprintf(save, sizeof save, "%s", line);
-        int nf = split_fields(copy, f, 5);
+        char save[200] = "";
+        if (header) snprintf(save, sizeof save, "%s", line);   /* quoted if it is not a header */
+        int nf = split_fields(line, f, 5);
         int need = trec ? 4 : 3;
         int32_t rel;
-        if (!trec && ln == 1) {
+        if (header) {
+            header = 0;
             if (nf >= 3 && parse_rel(f[2], &rel) == 0) {
                 rc = sy_fail(err, SY_EPARSE,
-                             "%s:1: missing header line (the first line \"%.60s\" looks like data); hint: BEIR "
+                             "%s:%zu: missing header line (the first line \"%.60s\" looks like data); hint: BEIR "
                              "qrels start with the header \"query-id<TAB>corpus-id<TAB>score\"",
-                             path, save);
+                             path, ln, save);
                 break;
             }
             continue;   /* the header */
@@ -951,12 +954,13 @@ static int load_qrels(corpus *c, const char *path, const char *name, int trec, s
         }
         uint32_t q, d;
         if (!sy_strmap_get(&c->query_map, qid, strlen(qid), &q)) {
-            warnf(c, "%s:%zu: unknown query id \"%.60s\" (not in the queries file, or skipped there); line skipped",
-                  path, ln, qid);
+            warnf(c, "%s:%zu: unknown query id \"%.*s\" (not in the queries file, or skipped there); line skipped",
+                  path, ln, clip(qid, strlen(qid)), qid);
             continue;
         }
         if (!sy_strmap_get(&c->doc_map, did, strlen(did), &d)) {
-            warnf(c, "%s:%zu: unknown document id \"%.60s\" (not in the corpus); line skipped", path, ln, did);
+            warnf(c, "%s:%zu: unknown document id \"%.*s\" (not in the corpus); line skipped", path, ln,
+                  clip(did, strlen(did)), did);
             continue;
         }
         if (grow((void **)&rows, &cap, n + 1, sizeof *rows)) {
