@@ -423,9 +423,13 @@ static int add_query(corpus *c, const char *id, size_t idlen, const char *text, 
         return 0;
     }
     if (c->nqueries >= UINT32_MAX - 1) return sy_fail(err, SY_EUNSUP, "%s:%zu: too many queries", path, line);
-    if (sy_strmap_get(&c->query_map, id, idlen, NULL)) {
-        warnf(c, "%s:%zu: duplicate query id \"%.*s\"; the first is kept, this line skipped", path, line,
-              clip(id, idlen), id);
+    uint32_t old;
+    if (sy_strmap_get(&c->query_map, id, idlen, &old)) {
+        /* the same query again (MS MARCO's queries.dev.small.tsv repeats queries.dev.tsv): nothing to say */
+        const char *ot = c->queries[old].text;
+        if (strlen(ot) == xlen && memcmp(ot, text, xlen) == 0) return 0;
+        warnf(c, "%s:%zu: duplicate query id \"%.*s\" with a different text; the first is kept, this line skipped",
+              path, line, clip(id, idlen), id);
         return 0;
     }
     if (is_blank(text, xlen)) {
@@ -1385,6 +1389,11 @@ corpus *corpus_load(const char *path, corpus_format fmt, sy_err *err)
     corpus *c = calloc(1, sizeof *c);
     if (!c) {
         sy_fail(err, SY_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (!path || !*path) {
+        free(c);
+        sy_fail(err, SY_EINVAL, "no data set path given");
         return NULL;
     }
     if (sy_strmap_init(&c->doc_map, 1024) || sy_strmap_init(&c->query_map, 256)) {

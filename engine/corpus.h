@@ -22,7 +22,8 @@
  * and line, and the offending row is skipped (invalid UTF-8 is repaired with
  * U+FFFD instead; a document with empty title and text is kept, warned, so
  * indices and qrels stay aligned; a query with empty text is skipped).
- * Duplicate ids and duplicate qrels rows keep the first.  FlagEmbedding lines
+ * Duplicate ids and duplicate qrels rows keep the first (a query repeated
+ * with the same text, as across MS MARCO's query files, is not warned).  FlagEmbedding lines
  * repeating a query text are merged into one query. */
 #ifndef SY_CORPUS_H
 #define SY_CORPUS_H

@@ -166,8 +166,10 @@ TEST(msmarco_small)
     put("ms/collection.tsv", "0\tThe first passage.\n1\tSecond passage\twith a tab.\n7\t\xC3\xA9t\xC3\xA9\n");
     put("ms/queries.train.tsv", "100\twhat is first\n101\tsecond?\n");
     put("ms/queries.dev.tsv", "200\tdev query\n");
+    put("ms/queries.dev.small.tsv", "200\tdev query\n");   /* a subset, repeating dev: no warning */
     put("ms/qrels.train.tsv", "100 0 0 1\n101\t0\t1\t1\n100\t0\t7\t1\n");
     put("ms/qrels.dev.tsv", "200\t0\t7\t1\n");
+    put("ms/qrels.dev.small.tsv", "200\t0\t7\t1\n");
     corpus_format fmt;
     sy_err err = {0};
     CHECK_EQ_INT(corpus_detect(sub("ms"), &fmt, &err), 0);
@@ -183,7 +185,8 @@ TEST(msmarco_small)
     /* query files in name order: dev before train */
     CHECK_EQ_STR(corpus_query_id(c, 0), "200");
     CHECK_EQ_STR(corpus_query_text(c, 2), "second?");
-    CHECK_EQ_INT(corpus_nsplits(c), 2);
+    CHECK_EQ_INT(corpus_nsplits(c), 3);
+    CHECK_EQ_STR(corpus_split(c, 1)->name, "dev.small");
     const corpus_qrels *tr = corpus_qrels_for(c, "train");
     CHECK(tr && tr->n == 3 && sorted(tr), "train split");
     CHECK_EQ_INT(corpus_qrels_nqueries(tr), 2);

@@ -65,7 +65,7 @@ static const bad_case cases[] = {
     {"duplicate_query_id", CORPUS_BEIR, "",
      {CORPUS_OK, F("queries.jsonl", "{\"_id\": \"q1\", \"text\": \"first\"}\n{\"_id\": \"q1\", \"text\": \"again\"}\n"),
       QRELS_OK},
-     0, 0, "queries.jsonl:2:", "duplicate query id \"q1\"", 1, 2, 1, 1},
+     0, 0, "queries.jsonl:2:", "duplicate query id \"q1\" with a different text", 1, 2, 1, 1},
     {"missing_id", CORPUS_BEIR, "",
      {F("corpus.jsonl", "{\"_id\": \"d1\", \"text\": \"one\"}\n{\"title\": \"t\", \"text\": \"two\"}\n"), QUERIES_OK,
       QRELS_OK},
