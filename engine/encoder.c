@@ -30,6 +30,8 @@ size_t enc_params_layout(enc_params *p, float *base, const enc_config *cfg)
 {
     size_t sizes[ENC_PARAM_TENSORS];
     enc_param_sizes(sizes, cfg);
+    enc_params tmp;
+    if (!p) p = &tmp;
     float **ptrs[ENC_PARAM_TENSORS] = {
         &p->wte, &p->wpe, &p->wtt, &p->emb_ln_w, &p->emb_ln_b,
         &p->qkv_w, &p->qkv_b, &p->attproj_w, &p->attproj_b, &p->ln1_w, &p->ln1_b,
@@ -37,7 +39,7 @@ size_t enc_params_layout(enc_params *p, float *base, const enc_config *cfg)
     };
     size_t off = 0;
     for (int i = 0; i < ENC_PARAM_TENSORS; i++) {
-        if (p) *ptrs[i] = base ? base + off : NULL;
+        *ptrs[i] = base ? base + off : NULL;
         off += align_up(sizes[i]);
     }
     return off;

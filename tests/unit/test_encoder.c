@@ -229,7 +229,7 @@ static int write_minilm(const char *dir, sy_err *err)
     float **data = calloc(cap, sizeof *data);
     size_t si = 0;
 #define ADD(nm, d0, d1) do { names[n] = nm; shapes[si++] = (d0); if (d1) { shapes[si++] = (d1); nd[n] = 2; } else nd[n] = 1; \
-        data[n] = gen_param(nm + 5, (size_t)(d0) * ((d1) ? (size_t)(d1) : 1), (d1) ? (d1) : (d0)); n++; } while (0)
+        data[n] = gen_param(names[n] + 5, (size_t)(d0) * ((d1) ? (size_t)(d1) : 1), (d1) ? (d1) : (d0)); n++; } while (0)
     /* stored with the "bert." prefix, as BertForMaskedLM-style checkpoints are */
     ADD(strdup("bert.embeddings.word_embeddings.weight"), V, C);
     ADD(strdup("bert.embeddings.position_embeddings.weight"), P, C);
