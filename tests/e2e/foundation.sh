@@ -37,14 +37,24 @@ grep -q '"note":"near miss"' "$S/labels.jsonl" && ok "journal line holds the not
 
 # one writer at a time: hold the lock and try to label
 if command -v flock >/dev/null; then
-    flock "$S/lock" sleep 3 &
+    flock "$S/lock" sleep 2 &
     fl=$!
     sleep 0.5
     "$SYNEG" label "$S" 1 51 accept 2>"$T/err"; rc=$?
     [ $rc = 1 ] && grep -qi "in use\|read-only" "$T/err" && ok "locked session refuses labels" || fail "locked rc=$rc" "$(cat "$T/err")"
     "$SYNEG" info "$S" --json >/dev/null && ok "info works read-only while locked" || fail "info while locked"
-    kill $fl 2>/dev/null; wait $fl 2>/dev/null
+    wait $fl 2>/dev/null   # flock's child holds the lock until it ends
 fi
+
+# settings through the CLI: JSON values, strings, secrets refused, --unset
+check "set a number" "$SYNEG" set "$S" bm25.k1 1.2
+check "set a string" "$SYNEG" set "$S" llm.model my-model
+[ "$("$SYNEG" set "$S" bm25.k1)" = "1.2" ] && ok "read back a number" || fail "read back bm25.k1"
+[ "$("$SYNEG" set "$S" llm.model)" = '"my-model"' ] && ok "read back a string" || fail "read back llm.model"
+"$SYNEG" set "$S" llm.api_key sk-abc 2>"$T/err"; rc=$?
+[ $rc = 1 ] && ! grep -q sk-abc "$S/session.json" && ok "a secret is refused and not saved" || fail "secret rc=$rc"
+check "unset" "$SYNEG" set "$S" llm.model --unset
+"$SYNEG" set "$S" llm.model >/dev/null 2>&1 && fail "unset left the value" || ok "unset removed the value"
 
 # every command has --help, exit 0, mentioning its usage
 for c in $("$SYNEG" --help | awk '/^commands:/{on=1;next} on && /^  [a-z]/{print $1}'); do
