@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -277,6 +278,8 @@ static long long cache_prepare(dense_index *ix, int *fdp, uint64_t key, uint64_t
 {
     int fd = open(ix->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return sy_fail_errno(err, errno, "%s: cannot open the embedding cache", ix->path);
+    /* one writer at a time; a second process waits, then finds the rows done */
+    while (flock(fd, LOCK_EX) < 0 && errno == EINTR) {}
     uint8_t h[DENSE_HDR];
     size_t want = DENSE_HDR + ix->ndocs * (size_t)ix->dim * 4;
     long long done = 0;
@@ -335,30 +338,19 @@ dense_index *dense_open(session *s, const char *model_dir, const dense_opts *opt
     char *dir = session_path(s, rel);
     if (!dir) { sy_fail(err, SY_ENOMEM, "out of memory"); goto fail; }
     ix->path = sy_path_join(dir, "emb.bin");
-    if (session_readonly(s)) {
-        /* someone else writes this session: use a finished cache, else keep it in memory */
-        if (sy_file_exists(ix->path) && sy_map_open(&ix->map, ix->path, NULL) == 0 &&
-            ix->map.len == DENSE_HDR + ix->ndocs * (size_t)ix->dim * 4 &&
-            !memcmp(ix->map.data, DENSE_MAGIC, 8) && sy_get_u64(ix->map.data + 24) == ix->ndocs &&
-            sy_get_u64(ix->map.data + 32) == key && sy_get_u64(ix->map.data + 40) == ch) {
-            ix->mat = (const float *)(ix->map.data + DENSE_HDR);
-        } else {
-            sy_map_close(&ix->map);
-            memset(&ix->map, 0, sizeof ix->map);
-            ix->mem = malloc(ix->ndocs * (size_t)ix->dim * sizeof *ix->mem + 4);
-            if (!ix->mem) { free(dir); sy_fail(err, SY_ENOMEM, "out of memory for the corpus matrix"); goto fail; }
-            if (embed_corpus(ix, c, -1, 0, ix->mem, key, ch, opts, err)) { free(dir); goto fail; }
-            ix->mat = ix->mem;
-        }
-        free(dir);
+    /* The cache file is locked on its own (flock), so sessions opened
+     * read-only share it too; where it cannot be written (read-only
+     * folder), the vectors are computed in memory. */
+    int fd = -1;
+    long long done = sy_mkdir_p(dir, NULL) == 0 ? cache_prepare(ix, &fd, key, ch, NULL) : -1;
+    free(dir);
+    if (done < 0) {
+        ix->mem = malloc(ix->ndocs * (size_t)ix->dim * sizeof *ix->mem + 4);
+        if (!ix->mem) { sy_fail(err, SY_ENOMEM, "out of memory for the corpus matrix"); goto fail; }
+        if (embed_corpus(ix, c, -1, 0, ix->mem, key, ch, opts, err)) goto fail;
+        ix->mat = ix->mem;
         return ix;
     }
-    int mk = sy_mkdir_p(dir, err);
-    free(dir);
-    if (mk) goto fail;
-    int fd = -1;
-    long long done = cache_prepare(ix, &fd, key, ch, err);
-    if (done < 0) goto fail;
     if ((size_t)done < ix->ndocs) {
         int rc = embed_corpus(ix, c, fd, (size_t)done, NULL, key, ch, opts, err);
         close(fd);

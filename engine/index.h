@@ -21,7 +21,9 @@
  * and "rows done" is updated after each fsync'ed chunk, so an interrupted
  * embedding resumes where it stopped.  The key folder name is the hex key
  * mixed with the corpus hash, so a changed model, option or corpus never
- * reuses stale vectors.  The finished file is mmap'ed, and search streams it
+ * reuses stale vectors.  The file is flock'ed while being written, so
+ * processes (read-only session handles too) share it safely; where it cannot
+ * be written the vectors are computed in memory.  The finished file is mmap'ed, and search streams it
  * in blocks, so corpora larger than RAM work. */
 #ifndef SY_INDEX_H
 #define SY_INDEX_H
