@@ -203,6 +203,16 @@ static void read_progress(tui_job *j)
 
 void tui_runs_scan(tui *t)
 {
+    /* only when there is a run (runs_list qsorts a NULL array when there is none) */
+    char *root = session_path(t->s, "runs");
+    DIR *d = root ? opendir(root) : NULL;
+    free(root);
+    if (!d) return;
+    struct dirent *e;
+    int any = 0;
+    while (!any && (e = readdir(d))) any = e->d_name[0] != '.';
+    closedir(d);
+    if (!any) return;
     run_status *rs = NULL;
     size_t n = 0;
     if (runs_list(session_dir(t->s), &rs, &n, NULL) < 0) return;
