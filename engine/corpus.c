@@ -547,6 +547,29 @@ static size_t utf8_enc(uint32_t u, char *b)
     return 4;
 }
 
+
+#define SWAR_ONES 0x0101010101010101ull
+#define SWAR_HIGH 0x8080808080808080ull
+#define SWAR_LESS(x, n) (((x) - SWAR_ONES * (n)) & ~(x) & SWAR_HIGH)   /* some byte < n (n <= 128) */
+#define SWAR_ZERO(x) SWAR_LESS(x, 1)
+
+/* The end of the run of bytes that need no care inside a JSON string: not '"',
+ * not '\\', not a control character.  Eight bytes at a time. */
+static const char *plain_run(const char *p, const char *e)
+{
+    for (;;) {
+        while (e - p >= 8) {
+            uint64_t v;
+            memcpy(&v, p, 8);
+            if (SWAR_ZERO(v ^ (SWAR_ONES * '"')) | SWAR_ZERO(v ^ (SWAR_ONES * '\\')) | SWAR_LESS(v, 0x20)) break;
+            p += 8;
+        }
+        const char *lim = e - p > 8 ? p + 8 : e;
+        while (p < lim && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20) p++;
+        if (p < lim || p >= e) return p;
+    }
+}
+
 /* The string after an opening quote: decoded into out, or only checked when
  * out is NULL.  0 ok, -1 leave it to jansson. */
 static int jstr(jcur *j, sy_buf *out)
@@ -554,7 +577,7 @@ static int jstr(jcur *j, sy_buf *out)
     const char *p = j->p, *e = j->e;
     for (;;) {
         const char *s = p;
-        while (p < e && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20) p++;
+        p = plain_run(p, e);
         if (out && p > s && sy_buf_append(out, s, (size_t)(p - s))) return -1;
         if (p >= e || (unsigned char)*p < 0x20) return -1;
         if (*p == '"') {

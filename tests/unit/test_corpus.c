@@ -340,6 +340,10 @@ TEST(json_fast_vs_jansson)
         "{\"_id\": \"\", \"text\": \"empty id\"}",
         "{\"_id\": \"a\", \"text\": \"t\"",
         "{\"_id\": \"a\", \"text\": \"t\\",
+        "{\"_id\": \"long\", \"text\": \"0123456789abcdef\\n0123456789\\u00e9xyz01234567\\\"89abcdefghij\"}",
+        "{\"_id\": \"long\", \"text\": \"0123456789abcdefghijklmnop\x01qrstuvwxyz0123456789\"}",
+        "{\"_id\": \"long\", \"text\": \"0123456789abcdefghijklmnopqrstuvwxyz0123456789\x1f\"}",
+        "{\"_id\": \"long\", \"text\": \"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9 \xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\"}",
     };
     char dir[600];
     snprintf(dir, sizeof dir, "mkdir -p '%s/twin'", tmp);
