@@ -98,8 +98,8 @@ static void draw_col(tui *t, tui_rect r, int c)
     tui_box_title(t, (tui_rect){r.y, r.x, 1, r.w}, title, focused);
     int top = r.y + 1, end = r.y + r.h;
     if (!col->n) {
-        tui_put(top, r.x + 1, r.w - 1, syn ? "none yet: R regenerates, :synth makes them" : "none yet: :mine retrieves them",
-                syn ? 42 : 30, tui_attr(t, C_DIM));
+        const char *hint = syn ? "none yet: R regenerates, :synth makes them" : "none yet: :mine --retriever bm25";
+        tui_put(top, r.x + 1, r.w - 1, hint, strlen(hint), tui_attr(t, C_DIM));
         return;
     }
     if (col->cur < col->top) col->top = col->cur;

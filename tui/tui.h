@@ -146,6 +146,7 @@ struct tui {
     size_t nq;
     tui_qstat *stats;            /* per qlist entry */
     uint8_t *stat_ok;
+    size_t stat_idle;            /* next position the idle loop fills in */
     uint32_t *view;              /* positions in qlist after filter+sort */
     size_t nview, qcur, qtop;
     int filter, sort;
@@ -191,6 +192,9 @@ void tui_model_close(tui *t);
 void tui_rebuild_view(tui *t);                 /* apply filter + sort, keep the cursor's query */
 const tui_qstat *tui_stat(tui *t, size_t pos);  /* counts for qlist position, computed on demand */
 void tui_stat_invalidate(tui *t, size_t pos);
+/* Fill in counts for up to `budget` seconds while the keyboard is idle, so a
+ * later sort or filter over every query does not wait; 1 while work remains. */
+int tui_stat_idle(tui *t, double budget);
 void tui_load_query(tui *t);                    /* load rows of view[qcur] when it changed */
 long tui_cur_pos(const tui *t);                 /* qlist position under the cursor or -1 */
 const char *tui_cur_qid(const tui *t);

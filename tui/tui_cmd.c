@@ -519,6 +519,8 @@ int act_sort(tui *t, int argc, char **argv)
     }
     t->sort = s;
     tui_rebuild_view(t);
+    t->qcur = t->qtop = 0;   /* a new order starts at its top ("most suspects first") */
+    focus_first_nonempty(t);
     tui_msg(t, "sorted by %s%s", tui_sort_names[s], s == SORT_ID ? "" : " (most first)");
     return TUI_REDRAW;
 }
@@ -553,6 +555,7 @@ int act_redraw(tui *t, int argc, char **argv)
     (void)argc, (void)argv;
     clearok(curscr, TRUE);
     memset(t->stat_ok, 0, t->nq);
+    t->stat_idle = 0;
     return tui_refresh_store(t) | TUI_RELOAD | TUI_REDRAW;
 }
 

@@ -425,6 +425,8 @@ int tui_run(const tui_opts *o, sy_err *err)
     tui_prompt_init(&t);
     tui_jobs_scan(&t);
     tui_runs_scan(&t);
+    if (!t.ns || !neg_store_count(t.ns))
+        tui_msg(&t, "no negatives yet: ':mine --retriever bm25' retrieves some, R writes synthetic ones for a query");
     if (t.readonly)
         tui_err(&t, "read-only: another syneg (pid %ld) holds the session lock; labels are shown, not changed", t.lock_pid);
     int flags = 0;
@@ -445,10 +447,12 @@ int tui_run(const tui_opts *o, sy_err *err)
         if (r == 0 && o->dump) r = tui_dump(&t, o->dump, err);
     } else {
         while (!(flags & TUI_QUIT) && !got_signal) {
-            timeout(tui_jobs_running(&t) ? 200 : 1000);
+            int busy = t.stat_idle < t.nq;   /* counts still being filled in while idle */
+            timeout(busy ? 10 : tui_jobs_running(&t) ? 200 : 1000);
             wint_t wc;
             int kind = get_wch(&wc);
             if (kind == ERR) {
+                if (busy) tui_stat_idle(&t, 0.015);
                 periodic(&t);
                 if (t.msg[0] || tui_jobs_running(&t)) tui_draw_all(&t);
                 continue;

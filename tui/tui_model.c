@@ -114,7 +114,20 @@ const tui_qstat *tui_stat(tui *t, size_t pos)
 
 void tui_stat_invalidate(tui *t, size_t pos)
 {
-    if (pos < t->nq) t->stat_ok[pos] = 0;
+    if (pos < t->nq) {
+        t->stat_ok[pos] = 0;
+        if (pos < t->stat_idle) t->stat_idle = pos;
+    }
+}
+
+int tui_stat_idle(tui *t, double budget)
+{
+    double end = sy_now() + budget;
+    while (t->stat_idle < t->nq) {
+        for (int k = 0; k < 256 && t->stat_idle < t->nq; k++) tui_stat(t, t->stat_idle++);
+        if (sy_now() > end) break;
+    }
+    return t->stat_idle < t->nq;
 }
 
 static size_t qlist_pos(const tui *t, const char *qid)
@@ -437,6 +450,7 @@ int tui_refresh_store(tui *t)
     }
     if (changed) {
         memset(t->stat_ok, 0, t->nq);
+        t->stat_idle = 0;
         load_rows(t, t->shown);   /* same query: cursors kept by negative id */
         flags |= TUI_REDRAW | TUI_RELOAD;
     }
@@ -444,6 +458,7 @@ int tui_refresh_store(tui *t)
         uint64_t seq = labels_seq(t->lb);
         if (labels_reload(t->lb, &err) == 0 && labels_seq(t->lb) != seq) {
             memset(t->stat_ok, 0, t->nq);
+            t->stat_idle = 0;
             flags |= TUI_REDRAW;
         }
     }
