@@ -323,6 +323,80 @@ TEST(fixtures)
     corpus_free(c);
 }
 
+
+/* Seeded garbage in every file of every format: the loader never crashes, and
+ * every error or warning starts with the path of the data set. */
+static void garbage(uint64_t *st, char *buf, size_t n, const char *tokens)
+{
+    for (size_t i = 0; i < n; i++) {
+        *st = *st * 6364136223846793005ull + 1442695040888963407ull;
+        unsigned r = (unsigned)(*st >> 33);
+        if (r % 4 == 0) buf[i] = tokens[(r >> 8) % strlen(tokens)];
+        else if (r % 4 == 1) buf[i] = (char)(r >> 12);   /* any byte, NUL included */
+        else buf[i] = "abc01 \t\n"[(r >> 8) % 8];
+    }
+}
+
+TEST(garbage)
+{
+    static const char *const beir[] = {"corpus.jsonl", "queries.jsonl", "qrels/test.tsv"};
+    static const char *const ms[] = {"collection.tsv", "queries.dev.tsv", "qrels.dev.tsv"};
+    uint64_t st = 99;
+    char data[2048];
+    int bad = 0;
+    size_t total_warn = 0, total_docs = 0, failed = 0;
+    for (int it = 0; it < 150 && bad < 5; it++) {
+        char dir[512];
+        snprintf(dir, sizeof dir, "%s/garbage%d", tmp, it);
+        int fmt = it % 3;
+        for (int k = 0; k < (fmt == 2 ? 1 : 3); k++) {
+            size_t n = 64 + (size_t)(st >> 50) % 1900;
+            /* start from a valid-looking prefix half the time so parsing gets past the first bytes */
+            static const char *const pre[3][3] = {
+                {"{\"_id\": \"d1\", \"text\": \"x\"}\n{\"_id\": \"", "{\"_id\": \"q1\", \"text\": \"x\"}\n{\"_id\": \"",
+                 "query-id\tcorpus-id\tscore\nq1\td1\t1\n"},
+                {"0\tzero\n1\t", "5\tfive\n", "5 0 0 1\n5\t0\t"},
+                {"{\"query\": \"q\", \"pos\": [\"a\"], \"neg\": [\"", "", ""}};
+            size_t pl = it % 2 ? strlen(pre[fmt][k]) : 0;
+            memcpy(data, pre[fmt][k], pl);
+            garbage(&st, data + pl, n, "{}[]\":,\\u0dD8 nulltruefalse\t\n\xc3\xa9\xff");
+            bad_file f = {fmt == 0 ? beir[k] : fmt == 1 ? ms[k] : "flag.jsonl", data, pl + n};
+            write_file(dir, &f);
+        }
+        char target[600];
+        snprintf(target, sizeof target, "%s%s", dir, fmt == 2 ? "/flag.jsonl" : "");
+        sy_err err = {0};
+        corpus *c = corpus_load(target, fmt == 0 ? CORPUS_BEIR : fmt == 1 ? CORPUS_MSMARCO : CORPUS_FLAG, &err);
+        if (!c) {
+            failed++;
+            if (strncmp(err.msg, dir, strlen(dir)) != 0) {
+                bad++;
+                fprintf(stderr, "garbage%d: error without the path: %s\n", it, err.msg);
+            }
+            continue;
+        }
+        total_warn += corpus_nwarnings(c);
+        total_docs += corpus_ndocs(c);
+        for (size_t w = 0; w < corpus_nwarning_msgs(c); w++)
+            if (strncmp(corpus_warning(c, w), dir, strlen(dir)) != 0) {
+                bad++;
+                fprintf(stderr, "garbage%d: warning without the path: %s\n", it, corpus_warning(c, w));
+            }
+        for (uint32_t d = 0; d < corpus_ndocs(c); d++)
+            if (strlen(corpus_doc_text(c, d)) != corpus_doc_text_len(c, d)) bad++;
+        for (size_t i = 0; i < corpus_nsplits(c); i++) {
+            const corpus_qrels *qr = corpus_split(c, i);
+            for (size_t r = 0; r < qr->n; r++)
+                if (qr->rows[r].query >= corpus_nqueries(c) || qr->rows[r].doc >= corpus_ndocs(c)) bad++;
+        }
+        corpus_free(c);
+    }
+    CHECK_EQ_INT(bad, 0);
+    /* the garbage is varied enough to reach warnings, kept documents and errors */
+    CHECK(total_warn > 150 && total_docs > 50 && failed > 0, "warnings %zu, docs %zu, failed loads %zu", total_warn,
+          total_docs, failed);
+}
+
 int main(void)
 {
     char *t = check_tmpdir("corpus-bad");
@@ -331,6 +405,7 @@ int main(void)
     RUN(repair_content);
     RUN(many_warnings);
     RUN(fixtures);
+    RUN(garbage);
     check_rmrf(t);
     free(t);
     return check_done();
