@@ -7,10 +7,11 @@
  *   - each split holds its qrels sorted by (query, doc).
  * Files are read with read(2) in big chunks (not mmap), so the resident size is
  * the arena + tables, not arena + file.  Every line is checked for UTF-8 first
- * (invalid bytes become U+FFFD, with a warning); BEIR JSON lines go through a
- * strict hand-written fast path that falls back to jansson for anything
- * unusual, so jansson has the last word on what is malformed (FlagEmbedding
- * lines use jansson directly). */
+ * (invalid bytes become U+FFFD, with a warning); JSON lines (BEIR and
+ * FlagEmbedding) go through a strict hand-written fast path that falls back to
+ * jansson for anything unusual, so jansson has the last word on what is
+ * malformed.  Sections: arena, line reader, UTF-8, adding rows, JSON fast
+ * path, BEIR, qrels, MS MARCO, FlagEmbedding, public getters. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
