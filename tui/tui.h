@@ -140,6 +140,7 @@ struct tui {
     const corpus_qrels *qrels;   /* train split */
     int readonly;
     long lock_pid;
+    char ro_why[64];             /* "locked by pid N" or "--read-only" */
 
     /* queries */
     uint32_t *qlist;             /* corpus query indices being curated */

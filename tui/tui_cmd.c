@@ -89,7 +89,7 @@ int tui_run_action(tui *t, int action, int argc, char **argv)
 {
     if (action < 0 || action >= ACT_COUNT) return TUI_NONE;
     if ((tui_actions[action].flags & AF_WRITE) && t->readonly) {
-        tui_err(t, "%s: read-only session (pid %ld holds the lock)", tui_actions[action].name, t->lock_pid);
+        tui_err(t, "%s: read-only session (%s)", tui_actions[action].name, t->ro_why);
         return TUI_REDRAW;
     }
     return tui_actions[action].fn(t, argc, argv) | TUI_REDRAW;

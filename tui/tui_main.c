@@ -94,7 +94,7 @@ static void draw_status(tui *t, int y)
     int used = tui_put(y, 0, t->cols, buf, (size_t)o, a);
     if (t->readonly) {
         char ro[96];
-        int n = snprintf(ro, sizeof ro, " READ-ONLY (locked by pid %ld) ", t->lock_pid);
+        int n = snprintf(ro, sizeof ro, " READ-ONLY (%s) ", t->ro_why);
         int x = t->cols - n > used ? t->cols - n : used;
         tui_put(y, x, t->cols - x, ro, (size_t)n, tui_attr(t, C_ERR));
     }
@@ -393,6 +393,8 @@ int tui_run(const tui_opts *o, sy_err *err)
     if (!t.s) return -1;
     t.readonly = session_readonly(t.s);
     t.lock_pid = session_lock_holder(t.s);
+    if (t.lock_pid > 0) snprintf(t.ro_why, sizeof t.ro_why, "locked by pid %ld", t.lock_pid);
+    else snprintf(t.ro_why, sizeof t.ro_why, o->readonly ? "--read-only" : "session lock held elsewhere");
     const char *url = getenv("SYNEG_LLM_URL");
     if (!url || !*url) url = session_get_str(t.s, "llm.url", NULL);
     t.offline = !(url && *url);
@@ -427,8 +429,9 @@ int tui_run(const tui_opts *o, sy_err *err)
     tui_runs_scan(&t);
     if (!t.ns || !neg_store_count(t.ns))
         tui_msg(&t, "no negatives yet: ':mine --retriever bm25' retrieves some, R writes synthetic ones for a query");
-    if (t.readonly)
-        tui_err(&t, "read-only: another syneg (pid %ld) holds the session lock; labels are shown, not changed", t.lock_pid);
+    if (t.readonly && o->readonly) tui_msg(&t, "read-only (--read-only): labels are shown, not changed");
+    else if (t.readonly)
+        tui_err(&t, "read-only: another syneg (%s) holds the session lock; labels are shown, not changed", t.ro_why);
     int flags = 0;
     const char *rc = getenv("SYNEG_TUIRC");
     char rcbuf[4096];

@@ -332,7 +332,7 @@ static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 int tui_label(tui *t, const char *qid, const char *nid, int act, const char *note, int record)
 {
     if (t->readonly || !t->lb) {
-        tui_err(t, "read-only: session locked by pid %ld; labels cannot be changed here", t->lock_pid);
+        tui_err(t, "read-only (%s): labels cannot be changed here", t->ro_why);
         return TUI_REDRAW;
     }
     label_entry prev;
