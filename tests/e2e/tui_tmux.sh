@@ -22,8 +22,10 @@ off0=$(jget "$T/before.json" "['negatives']['offline']")
 
 TM="tmux -L syneg-e2e-$$ -f /dev/null"
 trap '$TM kill-server 2>/dev/null; rm -rf "$T"' EXIT
+# the "editor" marks the template it is given, so :edit-prompt can be checked
+printf '#!/bin/sh\necho "# edited in the tmux test" >> "$1"\n' >"$T/editor" && chmod +x "$T/editor"
 $TM new-session -d -s w -x 100 -y 30 \
-    "env TERM=xterm-256color LC_ALL=C.UTF-8 '$SYNEG' tui '$S' 2>'$T/stderr'; echo \$? >'$T/exit'; sleep 60"
+    "env TERM=xterm-256color LC_ALL=C.UTF-8 EDITOR='$T/editor' VISUAL= '$SYNEG' tui '$S' 2>'$T/stderr'; echo \$? >'$T/exit'; sleep 60"
 screen() { $TM capture-pane -t w -p; }
 # wait_for PATTERN: up to 15 s for the screen to show it
 wait_for() {
@@ -53,6 +55,12 @@ keys Escape
 wait_for "SYNTHETIC [1-9]" && ok "R regenerates: new synthetic negatives appear" || fail "no synthetic negatives after R" "$(screen)"
 keys :
 keys "goto " Tab
+keys Escape
+keys : "edit-prompt" Enter
+wait_for "prompt template reloaded" && ok ":edit-prompt runs the editor and comes back" || fail "edit-prompt" "$(screen | tail -n 2)"
+grep -q "edited in the tmux test" "$S/prompts/synth.txt" && ok ":edit-prompt edited SESSION/prompts/synth.txt" || fail "template not edited"
+keys P
+wait_for "PROMPT for" && screen | grep -q "Query:" && ok "P shows the prompt rendered for the query" || fail "prompt view" "$(screen)"
 keys Escape
 keys '?'
 wait_for "HELP" && ok "? opens help" || fail "help" "$(screen)"
