@@ -237,6 +237,13 @@ static size_t lucene_porter_fix(char *w, size_t n)
     return n;
 }
 
+static inline int same_bytes(const char *x, const char *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (x[i] != y[i]) return 0;
+    return 1;
+}
+
 /* Possessive, lower-case, stop, stem one raw token; emit it.  Returns 0 none
  * emitted, 1 emitted, -1 stop requested. */
 static int emit(analyzer *a, const uint8_t *s, size_t n, an_term_fn fn, an_slot_fn sfn, void *ctx)
@@ -248,28 +255,32 @@ static int emit(analyzer *a, const uint8_t *s, size_t n, an_term_fn fn, an_slot_
         else if (n >= 4 && s[n - 4] == 0xE2 && s[n - 3] == 0x80 && s[n - 2] == 0x99) n -= 4;
         else if (n >= 4 && s[n - 4] == 0xEF && s[n - 3] == 0xBC && s[n - 2] == 0x87) n -= 4;
     }
+    /* lower-case into buf and hash (FNV-1a) in one pass; ASCII fast path */
     size_t o = 0, chars = 0;
+    uint64_t h = 0xcbf29ce484222325ull;
     for (size_t i = 0; i < n && chars < AN_MAX_TOKEN;) {
-        int32_t cp;
-        size_t k = next_cp(s + i, n - i, &cp);
-        i += k;
+        uint8_t c = s[i];
         chars++;
-        if (cp < 128) {
-            a->buf[o++] = (char)(cp >= 'A' && cp <= 'Z' ? cp + 32 : cp);
-        } else {
-            o += (size_t)utf8proc_encode_char(utf8proc_tolower(cp), (utf8proc_uint8_t *)a->buf + o);
+        if (c < 0x80) {
+            c = (uint8_t)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+            a->buf[o++] = (char)c;
+            h = (h ^ c) * 0x100000001b3ull;
+            i++;
+            continue;
         }
+        int32_t cp;
+        i += next_cp(s + i, n - i, &cp);
+        size_t k = (size_t)utf8proc_encode_char(utf8proc_tolower(cp), (utf8proc_uint8_t *)a->buf + o);
+        for (size_t j = 0; j < k; j++) h = (h ^ (uint8_t)a->buf[o + j]) * 0x100000001b3ull;
+        o += k;
     }
     if (!o) return 0;
     a->buf[o] = '\0';
-    /* FNV-1a of the lower-cased token */
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < o; i++) { h ^= (uint8_t)a->buf[i]; h *= 0x100000001b3ull; }
     h |= 1;
-    size_t slot = (size_t)(h ^ (h >> 29)) & (a->cache_slots - 1);
+    size_t slot = (size_t)((h * 0x9e3779b97f4a7c15ull) >> 40) & (a->cache_slots - 1);
     while (a->cache[slot].hash) {
         cache_ent *e = &a->cache[slot];
-        if (e->hash == h && e->klen == o && memcmp(a->arena + e->off, a->buf, o) == 0) {
+        if (e->hash == h && e->klen == o && same_bytes(a->arena + e->off, a->buf, o)) {
             if (e->tlen == STOP_MARK) return 0;
             if (sfn) return sfn(ctx, a->arena + e->off + e->klen, e->tlen, &e->user) ? -1 : 1;
             if (fn && fn(ctx, a->arena + e->off + e->klen, e->tlen)) return -1;
@@ -299,7 +310,7 @@ static int emit(analyzer *a, const uint8_t *s, size_t n, an_term_fn fn, an_slot_
         memset(a->cache, 0, a->cache_slots * sizeof *a->cache);
         a->cache_n = 0;
         a->arena_len = 0;
-        slot = (size_t)(h ^ (h >> 29)) & (a->cache_slots - 1);
+        slot = (size_t)((h * 0x9e3779b97f4a7c15ull) >> 40) & (a->cache_slots - 1);
     }
     uint32_t *user = &dummy;
     if (klen < STOP_MARK && tl < STOP_MARK && a->arena_len + klen + tl <= a->arena_cap) {
