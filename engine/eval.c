@@ -189,10 +189,13 @@ int eval_retriever(retriever *r, const corpus *c, const eval_run_opts *o, eval_r
     size_t last_cut = o->metrics.ncuts ? o->metrics.cuts[o->metrics.ncuts - 1] : 0;
     if (!depth) depth = last_cut > 1000 ? last_cut : 1000;
     /* the judged queries, in qrels order */
+    size_t batch = ((size_t)4 << 20) / depth;   /* at most ~4M hits (32 MiB) in flight */
+    if (batch > EVAL_BATCH) batch = EVAL_BATCH;
+    if (batch < 1) batch = 1;
     uint32_t *qs = malloc((qr->n + 1) * sizeof *qs);
-    const char **texts = malloc(EVAL_BATCH * sizeof *texts);
-    uint32_t *docs = malloc(EVAL_BATCH * depth * sizeof *docs);
-    float *scores = malloc(EVAL_BATCH * depth * sizeof *scores);
+    const char **texts = malloc(batch * sizeof *texts);
+    uint32_t *docs = malloc(batch * depth * sizeof *docs);
+    float *scores = malloc(batch * depth * sizeof *scores);
     eval_hit *hits = malloc((depth + 1) * sizeof *hits);
     eval_judgment *jud = NULL;
     size_t jcap = 0, nqs = 0;
@@ -211,8 +214,8 @@ int eval_retriever(retriever *r, const corpus *c, const eval_run_opts *o, eval_r
     eval_acc acc;
     eval_acc_init(&acc, &o->metrics);
     out->judged = nqs;
-    for (size_t b0 = 0; b0 < nqs; b0 += EVAL_BATCH) {
-        size_t nb = nqs - b0 < EVAL_BATCH ? nqs - b0 : EVAL_BATCH;
+    for (size_t b0 = 0; b0 < nqs; b0 += batch) {
+        size_t nb = nqs - b0 < batch ? nqs - b0 : batch;
         for (size_t i = 0; i < nb; i++) texts[i] = corpus_query_text(c, qs[b0 + i]);
         double t0 = sy_now();
         if (retriever_search(r, texts, nb, depth, docs, scores, err) < 0) goto out;

@@ -165,9 +165,12 @@ int mine_run(session *s, retriever *r, const mine_opts *o, mine_report *rep, sy_
     size_t k = o->range_hi;
     int rc = -1;
     uint32_t *qs = malloc((qr->n + 1) * sizeof *qs);
-    const char **texts = malloc(MINE_BATCH * sizeof *texts);
-    uint32_t *docs = malloc(MINE_BATCH * k * sizeof *docs);
-    float *scores = malloc(MINE_BATCH * k * sizeof *scores);
+    size_t batch = (size_t)4 << 20;   /* at most ~4M hits (32 MiB) in flight */
+    batch = batch / k < MINE_BATCH ? batch / k : MINE_BATCH;
+    if (batch < 1) batch = 1;
+    const char **texts = malloc(batch * sizeof *texts);
+    uint32_t *docs = malloc(batch * k * sizeof *docs);
+    float *scores = malloc(batch * k * sizeof *scores);
     cand *cands = malloc((k + 1) * sizeof *cands);
     uint32_t *pos = NULL, *clean = malloc((k + 1) * sizeof *clean);
     float *pscore = NULL;
@@ -199,8 +202,8 @@ int mine_run(session *s, retriever *r, const mine_opts *o, mine_report *rep, sy_
     if (o->max_queries && nm > o->max_queries) nm = o->max_queries;
     if (!(w = neg_writer_new(session_dir(s), tag, NEG_REPLACE, err))) goto out;
     int src = is_dense ? NEG_DENSE : NEG_BM25;
-    for (size_t b0 = 0; b0 < nm; b0 += MINE_BATCH) {
-        size_t nb = nm - b0 < MINE_BATCH ? nm - b0 : MINE_BATCH;
+    for (size_t b0 = 0; b0 < nm; b0 += batch) {
+        size_t nb = nm - b0 < batch ? nm - b0 : batch;
         for (size_t i = 0; i < nb; i++) texts[i] = corpus_query_text(c, qs[b0 + i]);
         double t0 = sy_now();
         if (retriever_search(r, texts, nb, k, docs, scores, err) < 0) goto out;
