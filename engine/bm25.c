@@ -321,12 +321,14 @@ int bm25_build_texts(uint32_t ndocs, bm25_doc_fn fn, void *ctx, uint64_t fingerp
         if (pthread_create(&th[t], NULL, part_run, &parts[t])) break;
         started++;
     }
+    long nap = 200 * 1000;   /* poll for progress: 0.2 ms, doubling up to 50 ms */
     while (started == nt) {
         size_t d = atomic_load(&done);
         if (opts && opts->progress) opts->progress(opts->progress_ctx, d, ndocs);
         if (atomic_load(&finished) == nt) break;
-        struct timespec ts = {0, 50 * 1000 * 1000};
+        struct timespec ts = {0, nap};
         nanosleep(&ts, NULL);
+        if (nap < 50 * 1000 * 1000) nap *= 2;
     }
     for (int t = 0; t < started; t++) pthread_join(th[t], NULL);
     if (started < nt) { sy_fail(err, SY_ENOMEM, "bm25 build: cannot start threads"); goto out; }
