@@ -671,13 +671,14 @@ static int micro_batch(trainer *t, size_t first, double scale, double *loss, dou
     return batch_grad(t, scale, loss, acc, err);
 }
 
-int train_grad_tokens(enc_model *m, float *grad, const int *qids, const int *qlens, int B, int Tq,
-                      const int *pids, const int *plens, int G, int Tp, double temp, int inbatch,
-                      int chunk, double *loss, sy_err *err)
+struct train_batch { trainer t; };
+
+train_batch *train_batch_new(enc_model *m, int B, int G, int Tq, int Tp, int chunk, double temp,
+                             int inbatch, sy_err *err)
 {
-    trainer T;
-    memset(&T, 0, sizeof T);
-    trainer *t = &T;
+    train_batch *tb = calloc(1, sizeof *tb);
+    if (!tb) { sy_fail(err, SY_ENOMEM, "out of memory"); return NULL; }
+    trainer *t = &tb->t;
     train_opts_default(&t->o);
     t->o.batch = B;
     t->o.group = G;
@@ -687,21 +688,43 @@ int train_grad_tokens(enc_model *m, float *grad, const int *qids, const int *qle
     t->o.inbatch = inbatch;
     t->ninst = (size_t)B;
     t->m = m;
-    enc_params_layout(&t->g, grad, &m->cfg);
     if (chunk < 0) t->o.act_budget_mb = 1 << 20;   /* everything in one chunk */
-    int rc = alloc_buffers(t, err);
-    if (!rc) {
-        if (chunk > 0 && chunk < t->chunk) t->chunk = chunk;
-        memcpy(t->ids_q, qids, (size_t)B * Tq * sizeof(int));
-        memcpy(t->lens_q, qlens, (size_t)B * sizeof(int));
-        memcpy(t->ids_p, pids, (size_t)B * G * Tp * sizeof(int));
-        memcpy(t->lens_p, plens, (size_t)B * G * sizeof(int));
-        memset(t->valid, 1, (size_t)B * t->P);
-        double acc;
-        rc = batch_grad(t, 1.0, loss, &acc, err);
-    }
-    t->m = NULL;
-    trainer_free(t);
+    if (alloc_buffers(t, err)) { train_batch_free(tb); return NULL; }
+    if (chunk > 0 && chunk < t->chunk) t->chunk = chunk;
+    memset(t->valid, 1, (size_t)B * t->P);
+    return tb;
+}
+
+void train_batch_free(train_batch *tb)
+{
+    if (!tb) return;
+    tb->t.m = NULL;   /* borrowed */
+    trainer_free(&tb->t);
+    free(tb);
+}
+
+int train_batch_grad(train_batch *tb, float *grad, const int *qids, const int *qlens,
+                     const int *pids, const int *plens, double *loss, sy_err *err)
+{
+    trainer *t = &tb->t;
+    int B = t->B, G = t->G;
+    enc_params_layout(&t->g, grad, &t->m->cfg);
+    memcpy(t->ids_q, qids, (size_t)B * t->o.max_len_q * sizeof(int));
+    memcpy(t->lens_q, qlens, (size_t)B * sizeof(int));
+    memcpy(t->ids_p, pids, (size_t)B * G * t->o.max_len_p * sizeof(int));
+    memcpy(t->lens_p, plens, (size_t)B * G * sizeof(int));
+    double acc;
+    return batch_grad(t, 1.0, loss, &acc, err);
+}
+
+int train_grad_tokens(enc_model *m, float *grad, const int *qids, const int *qlens, int B, int Tq,
+                      const int *pids, const int *plens, int G, int Tp, double temp, int inbatch,
+                      int chunk, double *loss, sy_err *err)
+{
+    train_batch *tb = train_batch_new(m, B, G, Tq, Tp, chunk, temp, inbatch, err);
+    if (!tb) return -1;
+    int rc = train_batch_grad(tb, grad, qids, qlens, pids, plens, loss, err);
+    train_batch_free(tb);
     return rc;
 }
 

@@ -127,4 +127,13 @@ int train_grad_tokens(enc_model *m, float *grad, const int *qids, const int *qle
                       int Tq, const int *pids, const int *plens, int G, int Tp, double temp,
                       int inbatch, int chunk, double *loss, sy_err *err);
 
+/* The same with buffers kept between calls (benchmarks): the handle borrows
+ * m; ids have the shapes given to train_batch_new. */
+typedef struct train_batch train_batch;
+train_batch *train_batch_new(enc_model *m, int B, int G, int Tq, int Tp, int chunk, double temp,
+                             int inbatch, sy_err *err);
+int train_batch_grad(train_batch *tb, float *grad, const int *qids, const int *qlens,
+                     const int *pids, const int *plens, double *loss, sy_err *err);
+void train_batch_free(train_batch *tb);
+
 #endif

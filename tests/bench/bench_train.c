@@ -85,10 +85,12 @@ int main(void)
     size_t np = m->num_params;
     float *grad = calloc(np, sizeof *grad), *am = calloc(np, sizeof *am), *av = calloc(np, sizeof *av);
     double best = 1e30, loss = 0;
+    train_batch *tb = train_batch_new(m, B, G, TQ, TP, -1, 0.02, 1, &err);
+    if (!tb) { fprintf(stderr, "bench_train: %s\n", err.msg); return 1; }
     for (int s = 0; s <= steps; s++) {   /* step 0 warms up */
         double t0 = sy_now();
         memset(grad, 0, np * sizeof *grad);
-        if (train_grad_tokens(m, grad, qids, qlens, B, TQ, pids, plens, G, TP, 0.02, 1, -1, &loss, &err)) {
+        if (train_batch_grad(tb, grad, qids, qlens, pids, plens, &loss, &err)) {
             fprintf(stderr, "bench_train: %s\n", err.msg);
             return 1;
         }
@@ -97,6 +99,7 @@ int main(void)
         double d = sy_now() - t0;
         if (s > 0 && d < best) best = d;
     }
+    train_batch_free(tb);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double ours = B / best;
