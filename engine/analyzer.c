@@ -21,6 +21,7 @@ enum {
  * stemmer (most of the analysis cost); cleared when full */
 #define CACHE_SLOTS_DEFAULT (1u << 16)
 #define STOP_MARK 0xFFFF
+#define CACHE_MAX_SLOTS (1u << 24)
 typedef struct {
     uint64_t hash;   /* 0: empty */
     uint32_t off;    /* key bytes then term bytes in the arena */
@@ -35,6 +36,7 @@ struct analyzer {
     size_t cap;
     cache_ent *cache;
     size_t cache_n, cache_slots;
+    int grows;       /* grow instead of starting over when full */
     char *arena;
     size_t arena_len, arena_cap;
 };
@@ -73,7 +75,8 @@ analyzer *an_new_cache(size_t words, sy_err *err)
     a->buf = malloc(a->cap);
     a->tbuf = malloc(a->cap);
     a->cache_slots = CACHE_SLOTS_DEFAULT;
-    while (a->cache_slots < 2 * words && a->cache_slots < (1u << 24)) a->cache_slots *= 2;
+    a->grows = words > 0;
+    while (a->cache_slots < 2 * words && a->cache_slots < CACHE_MAX_SLOTS) a->cache_slots *= 2;
     a->cache = calloc(a->cache_slots, sizeof *a->cache);
     a->arena_cap = a->cache_slots * 16;
     a->arena = malloc(a->arena_cap);
@@ -237,6 +240,36 @@ static size_t lucene_porter_fix(char *w, size_t n)
     return n;
 }
 
+/* Growing caches (an_new_cache) double their table and arena instead of
+ * starting over, up to CACHE_MAX_SLOTS; 0, or -1 when they may not grow. */
+static int cache_grow(analyzer *a, size_t need)
+{
+    if (a->cache_n * 2 >= a->cache_slots) {
+        if (a->cache_slots >= CACHE_MAX_SLOTS) return -1;
+        size_t ns = a->cache_slots * 2;
+        cache_ent *nc = calloc(ns, sizeof *nc);
+        if (!nc) return -1;
+        for (size_t i = 0; i < a->cache_slots; i++) {
+            if (!a->cache[i].hash) continue;
+            size_t j = (size_t)((a->cache[i].hash * 0x9e3779b97f4a7c15ull) >> 40) & (ns - 1);
+            while (nc[j].hash) j = (j + 1) & (ns - 1);
+            nc[j] = a->cache[i];
+        }
+        free(a->cache);
+        a->cache = nc;
+        a->cache_slots = ns;
+    }
+    if (a->arena_len + need > a->arena_cap) {
+        size_t nc = a->arena_cap * 2;
+        if (nc > UINT32_MAX) return -1;
+        char *na = realloc(a->arena, nc);
+        if (!na) return -1;
+        a->arena = na;
+        a->arena_cap = nc;
+    }
+    return 0;
+}
+
 static inline int same_bytes(const char *x, const char *y, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -306,11 +339,14 @@ static int emit(analyzer *a, const uint8_t *s, size_t n, an_term_fn fn, an_slot_
     }
     /* remember it: key = the lower-cased token */
     const char *key = a->buf;
-    if (a->cache_n * 2 >= a->cache_slots || a->arena_len + 2 * klen + tl + 8 > a->arena_cap) {
-        memset(a->cache, 0, a->cache_slots * sizeof *a->cache);
-        a->cache_n = 0;
-        a->arena_len = 0;
+    if (a->cache_n * 2 >= a->cache_slots || a->arena_len + klen + tl > a->arena_cap) {
+        if (!a->grows || cache_grow(a, klen + tl) < 0) {
+            memset(a->cache, 0, a->cache_slots * sizeof *a->cache);
+            a->cache_n = 0;
+            a->arena_len = 0;
+        }
         slot = (size_t)((h * 0x9e3779b97f4a7c15ull) >> 40) & (a->cache_slots - 1);
+        while (a->cache[slot].hash) slot = (slot + 1) & (a->cache_slots - 1);
     }
     uint32_t *user = &dummy;
     if (klen < STOP_MARK && tl < STOP_MARK && a->arena_len + klen + tl <= a->arena_cap) {

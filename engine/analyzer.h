@@ -31,8 +31,9 @@ typedef struct analyzer analyzer;
 typedef int (*an_term_fn)(void *ctx, const char *term, size_t len);
 
 analyzer *an_new(sy_err *err);
-/* The same with a word cache sized for about `words` distinct words (index
- * builders; an_new keeps a small cache of 32k words). */
+/* The same with a word cache sized for `words` distinct words that grows
+ * (to 8M words) instead of starting over, so slots live long (index builders;
+ * an_new keeps a small cache of 32k words that restarts when full). */
 analyzer *an_new_cache(size_t words, sy_err *err);
 void an_free(analyzer *a);
 

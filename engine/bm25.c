@@ -212,8 +212,8 @@ static int part_term(void *vctx, const char *t, size_t n, uint32_t *slot)
 static void *part_run(void *arg)
 {
     build_part *p = arg;
-    size_t words = (size_t)(p->hi - p->lo) * 8;   /* distinct words grow slower than this */
-    analyzer *a = an_new_cache(words < (1u << 17) ? words : (1u << 17), NULL);
+    size_t words = (size_t)(p->hi - p->lo) * 4;   /* a first guess; the cache grows */
+    analyzer *a = an_new_cache(words < (1u << 16) ? words : (1u << 16), NULL);
     size_t n = p->hi - p->lo;
     if (a && dict_init(&p->dict) == 0) {
         p->doc_npairs = malloc((n + 1) * sizeof *p->doc_npairs);

@@ -82,6 +82,51 @@ TEST(callback_can_stop)
     CHECK_EQ_INT(calls, 1);
 }
 
+/* many distinct words: the restarting cache (an_new) and the growing one
+ * (an_new_cache) must give the same terms, and slots must stay consistent */
+typedef struct { sy_buf out; size_t slot_hits; } slot_ctx;
+
+static int collect_slots(void *ctx, const char *t, size_t n, uint32_t *slot)
+{
+    slot_ctx *c = ctx;
+    if (*slot != UINT32_MAX) {
+        c->slot_hits++;
+        CHECK(*slot == (uint32_t)(n * 131 + (unsigned char)t[0]), "slot kept with its word");
+    }
+    *slot = (uint32_t)(n * 131 + (unsigned char)t[0]);
+    sy_buf_append(&c->out, t, n);
+    sy_buf_puts(&c->out, " ");
+    return 0;
+}
+
+TEST(word_cache_restart_and_growth)
+{
+    sy_buf text = {0};
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < 60000; i++) sy_buf_printf(&text, "Running%dx the %s ", i, i % 3 ? "lifts" : "wing's");
+    analyzer *g = an_new_cache(1, NULL);
+    CHECK(g != NULL, "an_new_cache");
+    if (!g) { sy_buf_free(&text); return; }
+    sy_buf a = {0};
+    slot_ctx sc = {{0}, 0};
+    long na = an_analyze(A, text.data, text.len, collect, &a);
+    long ng = an_analyze_slots(g, text.data, text.len, collect_slots, &sc);
+    CHECK(na == ng && na == 3 * 60000 * 2, "%ld vs %ld terms", na, ng);
+    /* same terms in the same order ("[t]" vs "t ") */
+    sy_buf b = {0};
+    const char *p = a.data;
+    while (p && *p) {
+        const char *e = strchr(p, ']');
+        sy_buf_append(&b, p + 1, (size_t)(e - p - 1));
+        sy_buf_puts(&b, " ");
+        p = e + 1;
+    }
+    CHECK(b.len == sc.out.len && memcmp(b.data, sc.out.data, b.len) == 0, "restarting and growing caches agree");
+    CHECK(sc.slot_hits >= (size_t)(2 * 60000 * 2), "a growing cache keeps every word's slot: %zu hits", sc.slot_hits);
+    an_free(g);
+    sy_buf_free(&a); sy_buf_free(&b); sy_buf_free(&sc.out); sy_buf_free(&text);
+}
+
 int main(void)
 {
     A = an_new(NULL);
@@ -92,6 +137,7 @@ int main(void)
     RUN(porter_like_lucene);
     RUN(cjk_and_bad_bytes);
     RUN(callback_can_stop);
+    RUN(word_cache_restart_and_growth);
     an_free(A);
     return check_done();
 }
