@@ -27,6 +27,7 @@ typedef struct {
     uint32_t off;    /* key bytes then term bytes in the arena */
     uint16_t klen, tlen;
     uint32_t user;   /* a slot for the caller (an_analyze_slots), UINT32_MAX when new */
+    char key[12];    /* short keys also inline: a hit then touches one cache line */
 } cache_ent;
 
 struct analyzer {
@@ -313,7 +314,7 @@ static int emit(analyzer *a, const uint8_t *s, size_t n, an_term_fn fn, an_slot_
     size_t slot = (size_t)((h * 0x9e3779b97f4a7c15ull) >> 40) & (a->cache_slots - 1);
     while (a->cache[slot].hash) {
         cache_ent *e = &a->cache[slot];
-        if (e->hash == h && e->klen == o && same_bytes(a->arena + e->off, a->buf, o)) {
+        if (e->hash == h && e->klen == o && same_bytes(o <= sizeof e->key ? e->key : a->arena + e->off, a->buf, o)) {
             if (e->tlen == STOP_MARK) return 0;
             if (sfn) return sfn(ctx, a->arena + e->off + e->klen, e->tlen, &e->user) ? -1 : 1;
             if (fn && fn(ctx, a->arena + e->off + e->klen, e->tlen)) return -1;
@@ -357,6 +358,7 @@ static int emit(analyzer *a, const uint8_t *s, size_t n, an_term_fn fn, an_slot_
         e->off = (uint32_t)a->arena_len;
         e->klen = (uint16_t)klen;
         e->tlen = stop ? STOP_MARK : (uint16_t)tl;
+        if (klen <= sizeof e->key) memcpy(e->key, key, klen);
         memcpy(a->arena + a->arena_len, key, klen);
         memcpy(a->arena + a->arena_len + klen, t, tl);
         a->arena_len += klen + tl;
