@@ -57,7 +57,7 @@ void train_opts_default(train_opts *o)
 
 void train_opts_finish(train_opts *o)
 {
-    if (o->lr <= 0) o->lr = o->scratch[0] ? 1e-3 : 2e-5;
+    if (o->lr <= 0) o->lr = !o->scratch[0] ? 2e-5 : strcmp(o->scratch, "mini") == 0 ? 5e-4 : 1e-3;
 }
 
 json_t *train_opts_to_json(const train_opts *o)

@@ -52,7 +52,7 @@ typedef struct {
     int batch;             /* instances per micro-batch (default 16) */
     int group;             /* passages per instance: 1 positive + group-1 negatives (default 8) */
     int accum;             /* micro-batches per update (default 1) */
-    double lr;             /* default 2e-5 with init, 1e-3 with scratch */
+    double lr;             /* default 2e-5 with init, 1e-3 scratch tiny, 5e-4 scratch mini */
     double temp;           /* default 0.02 */
     double weight_decay;   /* default 0.01 */
     double warmup;         /* fraction of updates spent warming up (default 0.1) */

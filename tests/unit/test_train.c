@@ -498,6 +498,28 @@ TEST(tiny_run_and_resume)
     char *rc1 = train_create(sess, &o, NULL, &err);
     CHECK(rc1 && train_run(sess, rc1, NULL, &err) == 0, "group 1: %s", err.msg);
     free(rc1);
+
+    /* fine-tuning a Hugging Face folder (the reference fixture's tiny model) */
+    train_opts_default(&o);
+    snprintf(o.init, sizeof o.init, "%s/model", fixture());
+    o.batch = 4;
+    o.group = 2;
+    o.max_steps = 2;
+    o.max_len_p = 16;
+    o.max_len_q = 8;
+    o.threads = 1;
+    o.mix_start = o.mix_end = 0;
+    train_opts_finish(&o);
+    CHECK_NEAR(o.lr, 2e-5, 1e-12);
+    char *ri = train_create(sess, &o, NULL, &err);
+    CHECK(ri && train_run(sess, ri, NULL, &err) == 0, "init: %s", err.msg);
+    if (ri) {
+        snprintf(path, sizeof path, "%s/final", ri);
+        m = enc_load(path, &err);
+        CHECK(m && m->cfg.hidden == 16 && m->cfg.vocab_size == 64, "fine-tuned model loads back");
+        enc_free(m);
+    }
+    free(ri);
     free(ra); free(rb); free(id); free(id2);
     char *parent = strdup(sess);
     *strrchr(parent, '/') = '\0';
