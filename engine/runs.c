@@ -324,6 +324,29 @@ int runs_format_progress(const char *json_line, long total, sy_buf *out)
                            json_number_value(json_object_get(j, "lr")),
                            json_number_value(json_object_get(j, "grad_norm")),
                            json_number_value(json_object_get(j, "seq_s")));
+    } else if (json_is_object(json_object_get(j, "data"))) {
+        json_t *d = json_object_get(j, "data");
+        rc = sy_buf_printf(out, "data: %lld instances, batch %lld, group %lld, %lld steps/epoch, %lld steps; model %s (%lld parameters, %s pooling)",
+                           (long long)json_integer_value(json_object_get(d, "instances")),
+                           (long long)json_integer_value(json_object_get(d, "batch")),
+                           (long long)json_integer_value(json_object_get(d, "group")),
+                           (long long)json_integer_value(json_object_get(d, "steps_per_epoch")),
+                           (long long)json_integer_value(json_object_get(d, "total_steps")),
+                           json_string_value(json_object_get(d, "model")) ? json_string_value(json_object_get(d, "model")) : "?",
+                           (long long)json_integer_value(json_object_get(d, "params")),
+                           json_string_value(json_object_get(d, "pooling")) ? json_string_value(json_object_get(d, "pooling")) : "?");
+        json_t *pool = json_object_get(d, "pool");
+        const char *k;
+        json_t *v;
+        int first = 1;
+        if (!rc && json_is_object(pool))
+            json_object_foreach(pool, k, v) {
+                rc |= sy_buf_printf(out, "%s%s %lld", first ? "; pool: " : ", ", k, (long long)json_integer_value(v));
+                first = 0;
+            }
+        if (!rc && json_integer_value(json_object_get(d, "skipped_no_negatives")))
+            rc = sy_buf_printf(out, "; %lld (query, positive) pairs skipped: no negatives",
+                               (long long)json_integer_value(json_object_get(d, "skipped_no_negatives")));
     } else if (json_is_string(json_object_get(j, "resumed"))) {
         rc = sy_buf_printf(out, "resumed at step %ld from %s", step, json_string_value(json_object_get(j, "resumed")));
     } else if (json_is_true(json_object_get(j, "cancelled"))) {

@@ -24,6 +24,7 @@
 #include "kernels.h"
 #include "kernels_bwd.h"
 #include "mix.h"
+#include "negstore.h"
 #include "runs.h"
 #include "safetensors.h"
 #include "session.h"
@@ -1029,6 +1030,24 @@ int train_run(const char *session_dir, const char *run_dir, const train_hooks *h
     }
     runs_clear_cancel(run_dir);
     int rc = 0;
+    {
+        json_t *d = json_pack("{s:I, s:I, s:I, s:i, s:i, s:i, s:I, s:s, s:s}",
+                              "instances", (json_int_t)t->ninst, "steps_per_epoch", (json_int_t)t->steps_per_epoch,
+                              "total_steps", (json_int_t)t->total_steps, "batch", t->B, "group", t->G,
+                              "chunk", t->chunk, "params", (json_int_t)t->np,
+                              "pooling", t->m->pooling == ENC_POOL_MEAN ? "mean" : "cls",
+                              "model", o->scratch[0] ? o->scratch : o->init);
+        if (t->mix) {
+            const mix_report *r = mix_get_report(t->mix);
+            json_t *pool = json_object();
+            for (int k = 0; k < NEG_NSOURCES; k++)
+                if (r->candidates[k]) json_object_set_new(pool, neg_source_name(k), json_integer((json_int_t)r->candidates[k]));
+            json_object_set_new(d, "pool", pool);
+            json_object_set_new(d, "queries", json_integer((json_int_t)r->queries));
+            json_object_set_new(d, "skipped_no_negatives", json_integer((json_int_t)r->skipped_no_negatives));
+        }
+        emit(t, h, json_pack("{s:I, s:o}", "step", (json_int_t)step, "data", d));
+    }
     if (step == 0) {
         json_t *ev = evaluate(t, err);
         if (!ev) goto fail;
