@@ -35,7 +35,7 @@ LONG="$COMMON --max-steps 12 --ckpt-every 2"
 REF=$(ls "$S/runs" | tail -n 1)
 ID3=$("$SYNEG" train "$S" $LONG --detach 2>/dev/null)
 i=0
-while [ $i -lt 300 ] && ! grep -q '"step":5,' "$S/runs/$ID3/progress.jsonl" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+while [ $i -lt 1200 ] && ! grep -q '"step":5,' "$S/runs/$ID3/progress.jsonl" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
 pid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$S/runs/$ID3/status.json")
 kill -9 "$pid" 2>/dev/null
 sleep 0.3
@@ -50,7 +50,7 @@ cmp -s "$S/runs/$REF/final/model.safetensors" "$S/runs/$ID3/final/model.safetens
 # cancel
 ID4=$("$SYNEG" train "$S" $COMMON --max-steps 400 --detach 2>/dev/null)
 i=0
-while [ $i -lt 300 ] && ! grep -q '"loss"' "$S/runs/$ID4/progress.jsonl" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+while [ $i -lt 1200 ] && ! grep -q '"loss"' "$S/runs/$ID4/progress.jsonl" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
 check "cancel" "$SYNEG" runs "$S" --cancel "$ID4"
 "$SYNEG" runs "$S" --follow "$ID4" >/dev/null 2>&1
 "$SYNEG" runs "$S" | grep -q "$ID4 *cancelled" && ok "cancelled cleanly" || fail "cancelled cleanly" "$("$SYNEG" runs "$S")"
