@@ -7,6 +7,7 @@
  * /dev/null at a fixed size, feeds the script's keys and commands through the
  * same dispatch, and dumps the screen as text. */
 #include <curses.h>
+#include <term.h>
 #include <errno.h>
 #include <langinfo.h>
 #include <locale.h>
@@ -357,6 +358,14 @@ static int start_curses(tui *t, const tui_opts *o, sy_err *err)
         if (!scr) return sy_fail(err, SY_EUNSUP, "cannot start curses: unknown terminal type TERM=%s", getenv("TERM") ? getenv("TERM") : "");
         set_term(scr);
         t->screen = scr;
+        const char *cup = tigetstr("cup");
+        if (!cup || cup == (char *)-1) {
+            endwin();
+            delscreen(scr);
+            t->screen = NULL;
+            return sy_fail(err, SY_EUNSUP, "TERM=%s cannot move the cursor; run syneg tui in a real terminal (xterm, tmux) or use --script",
+                           getenv("TERM") ? getenv("TERM") : "");
+        }
     }
     cbreak();
     noecho();
