@@ -104,7 +104,10 @@ static void draw_status(tui *t, int y)
 static void draw_keybar(tui *t, int y)
 {
     int x = 0;
-    for (int a = 0; a < ACT_COUNT && x < t->cols; a++) {
+    /* help first, so it shows at any width; then the table's order */
+    for (int i = -1; i < ACT_COUNT && x < t->cols; i++) {
+        int a = i < 0 ? ACT_help : i;
+        if (i >= 0 && a == ACT_help) continue;
         if (!(tui_actions[a].flags & AF_BAR)) continue;
         if ((tui_actions[a].flags & AF_WRITE) && t->readonly) continue;
         char k[32];
