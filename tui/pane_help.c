@@ -28,28 +28,58 @@ static const char *const legend[] = {
     "",
 };
 
+/* rows of one action: its help text wrapped beside the keys and command */
+static size_t help_rows(const tui *t, int a, int w, size_t *st, size_t *en, size_t max)
+{
+    char text[512];
+    int ro = (tui_actions[a].flags & AF_WRITE) && t->readonly;
+    snprintf(text, sizeof text, "%s%s", tui_actions[a].help, ro ? " (read-only)" : "");
+    size_t n = tui_wrap(text, strlen(text), w > 10 ? w : 10, st, en, max);
+    return n ? n : 1;
+}
+
 static void draw(tui *t, tui_rect r)
 {
     tui_box_title(t, (tui_rect){r.y, r.x, 1, r.w}, " HELP   j/k scroll   q or Esc closes", 1);
-    int nlines = 4 + 1 + ACT_COUNT;
+    const int kw = 16, cw = 34, hx = 1 + kw + 1 + cw + 1, hw = r.w - hx;
+    size_t st[8], en[8];
+    int nlines = 4 + 1;
+    for (int a = 0; a < ACT_COUNT; a++)
+        if (!(tui_actions[a].flags & AF_HIDDEN)) {
+            char cmd[160];
+            size_t cs[8], ce[8];
+            snprintf(cmd, sizeof cmd, "%s %s", tui_actions[a].name, tui_actions[a].args);
+            size_t h = help_rows(t, a, hw, st, en, 8), c = tui_wrap(cmd, strlen(cmd), cw - 2, cs, ce, 8);
+            nlines += (int)(h > c ? h : c);
+        }
     if (hscroll > nlines - (r.h - 1)) hscroll = nlines - (r.h - 1);
     if (hscroll < 0) hscroll = 0;
     int y = r.y + 1, line = 0, end = r.y + r.h;
     for (int i = 0; i < 4; i++, line++)
         if (line >= hscroll && y < end) tui_put(y++, r.x + 1, r.w - 1, legend[i], strlen(legend[i]), i < 2 ? 0 : tui_attr(t, C_DIM));
-    if (line++ >= hscroll && y < end) tui_putf(y++, r.x + 1, r.w - 1, tui_attr(t, C_TITLE), "%-16s %-34s %s", "KEYS", ":COMMAND", "WHAT");
+    if (line++ >= hscroll && y < end) tui_putf(y++, r.x + 1, r.w - 1, tui_attr(t, C_TITLE), "%-*s %-*s %s", kw, "KEYS", cw, ":COMMAND", "WHAT");
     for (int a = 0; a < ACT_COUNT; a++) {
         if (tui_actions[a].flags & AF_HIDDEN) continue;
-        if (line++ < hscroll || y >= end) continue;
-        char keys[64], cmd[96];
-        keys_of(t, a, keys, sizeof keys);
-        snprintf(cmd, sizeof cmd, "%s %s", tui_actions[a].name, tui_actions[a].args);
-        int x = r.x + 1;
-        x += tui_putf(y, x, r.x + r.w - x, tui_attr(t, C_KEY), "%-16s ", keys);
-        x += tui_putf(y, x, r.x + r.w - x, 0, "%-34.34s ", cmd);
+        char text[512];
         int ro = (tui_actions[a].flags & AF_WRITE) && t->readonly;
-        tui_putf(y, x, r.x + r.w - x, ro ? tui_attr(t, C_DIM) : 0, "%s%s", tui_actions[a].help, ro ? " (read-only)" : "");
-        y++;
+        snprintf(text, sizeof text, "%s%s", tui_actions[a].help, ro ? " (read-only)" : "");
+        size_t n = help_rows(t, a, hw, st, en, 8);
+        char cmd[160];
+        snprintf(cmd, sizeof cmd, "%s %s", tui_actions[a].name, tui_actions[a].args);
+        size_t cs[8], ce[8], nc = tui_wrap(cmd, strlen(cmd), cw - 2, cs, ce, 8);
+        if (nc > n) n = nc;
+        for (size_t k = 0; k < n; k++, line++) {
+            if (line < hscroll || y >= end) continue;
+            if (k == 0) {
+                char keys[64];
+                keys_of(t, a, keys, sizeof keys);
+                tui_putf(y, r.x + 1, kw, tui_attr(t, C_KEY), "%s", keys);
+            }
+            if (k < nc) tui_put(y, r.x + 1 + kw + 1 + (k ? 2 : 0), cw - (k ? 2 : 0), cmd + cs[k], ce[k] - cs[k], 0);
+            if (hw > 0 && k < 8 && k < help_rows(t, a, hw, st, en, 8) && en[k] > st[k])
+                tui_put(y, r.x + hx, hw, text + st[k], en[k] - st[k], ro ? tui_attr(t, C_DIM) : 0);
+            y++;
+        }
     }
 }
 
