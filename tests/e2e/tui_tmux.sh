@@ -45,6 +45,20 @@ keys a
 wait_for "accepted for" && ok "a accepts (message on screen)" || fail "accept" "$(screen | tail -n 2)"
 keys x
 wait_for "rejected (false negative)" && ok "x rejects" || fail "reject" "$(screen | tail -n 2)"
+# a second workbench on the same session opens read-only, says so, and follows
+# the writer's labels
+$TM new-window -t w "env TERM=xterm-256color LC_ALL=C.UTF-8 '$SYNEG' tui '$S'; sleep 60"
+sleep 0.5
+screen1() { $TM capture-pane -t w:1 -p; }
+i=0; while ! screen1 | grep -q "READ-ONLY" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+screen1 | grep -q "READ-ONLY (locked by pid" && ok "a second workbench opens read-only and says so" || fail "second workbench" "$(screen1)"
+before=$(screen1 | grep -o "| reviewed [0-9]*" | head -n 1)
+$TM send-keys -t w:0 a; sleep 0.3
+i=0; while [ "$(screen1 | grep -o "| reviewed [0-9]*" | head -n 1)" = "$before" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+after=$(screen1 | grep -o "| reviewed [0-9]*" | head -n 1)
+[ "$after" != "$before" ] && ok "the read-only workbench follows the writer's labels ($before -> $after)" || fail "viewer did not follow ($before)"
+$TM send-keys -t w:1 q; sleep 0.3
+$TM select-window -t w:0
 keys A
 wait_for "ATTRIBUTES" && ok "A opens the attribute panel" || fail "attribute panel" "$(screen)"
 keys j
@@ -70,7 +84,7 @@ i=0; while [ ! -f "$T/exit" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 [ "$(cat "$T/exit" 2>/dev/null)" = 0 ] && ok "q quits with status 0" || fail "exit status: $(cat "$T/exit" 2>/dev/null)" "$(cat "$T/stderr")"
 
 "$SYNEG" info "$S" --json >"$T/after.json" 2>"$T/err" || fail "info after" "$(cat "$T/err")"
-[ "$(jget "$T/after.json" "['labels']['accept']")" = $((acc0 + 1)) ] && ok "the accept was saved" || fail "accepts: $(jget "$T/after.json" "['labels']")"
+[ "$(jget "$T/after.json" "['labels']['accept']")" = $((acc0 + 2)) ] && ok "the accept was saved" || fail "accepts: $(jget "$T/after.json" "['labels']")"
 [ "$(jget "$T/after.json" "['labels']['reject']")" = $((rej0 + 1)) ] && ok "the reject was saved" || fail "rejects: $(jget "$T/after.json" "['labels']")"
 off1=$(jget "$T/after.json" "['negatives']['offline']")
 [ "$off1" -gt "$off0" ] && ok "the regenerated negatives were saved ($off0 -> $off1 offline)" || fail "offline negatives $off0 -> $off1"
