@@ -307,9 +307,12 @@ int runs_format_progress(const char *json_line, long total, sy_buf *out)
     json_t *ev = json_object_get(j, "eval");
     int rc;
     if (json_is_object(ev)) {
-        rc = sy_buf_printf(out, "eval @ step %ld (%s, %lld queries): nDCG@10 %.4f  MRR@10 %.4f  R@100 %.4f%s",
+        char docs[48] = "";
+        if (json_integer_value(json_object_get(ev, "docs")))
+            snprintf(docs, sizeof docs, ", %lld docs", (long long)json_integer_value(json_object_get(ev, "docs")));
+        rc = sy_buf_printf(out, "eval @ step %ld (%s, %lld queries%s): nDCG@10 %.4f  MRR@10 %.4f  R@100 %.4f%s",
                            step, json_string_value(json_object_get(ev, "split")) ? json_string_value(json_object_get(ev, "split")) : "?",
-                           (long long)json_integer_value(json_object_get(ev, "queries")),
+                           (long long)json_integer_value(json_object_get(ev, "queries")), docs,
                            json_number_value(json_object_get(ev, "ndcg@10")),
                            json_number_value(json_object_get(ev, "mrr@10")),
                            json_number_value(json_object_get(ev, "recall@100")),

@@ -61,7 +61,15 @@ void train_opts_finish(train_opts *o)
     if (o->lr <= 0) o->lr = !o->scratch[0] ? 2e-5 : strcmp(o->scratch, "mini") == 0 ? 5e-4 : 1e-3;
 }
 
+static json_t *opts_json_base(const train_opts *o);
+static json_t *opts_json_extra(const train_opts *o, json_t *j);
+
 json_t *train_opts_to_json(const train_opts *o)
+{
+    return opts_json_extra(o, opts_json_base(o));
+}
+
+static json_t *opts_json_base(const train_opts *o)
 {
     return json_pack("{s:s, s:s, s:i, s:i, s:I, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:i, s:i,"
                      " s:f, s:f, s:b, s:i, s:i, s:i, s:i, s:I, s:s, s:i}",
@@ -75,6 +83,12 @@ json_t *train_opts_to_json(const train_opts *o)
                      "eval_queries", o->eval_queries, "threads", o->threads,
                      "seed", (json_int_t)o->seed, "pooling", o->pooling,
                      "act_budget_mb", o->act_budget_mb);
+}
+
+static json_t *opts_json_extra(const train_opts *o, json_t *j)
+{
+    if (j) json_object_set_new(j, "eval_docs", json_integer(o->eval_docs));
+    return j;
 }
 
 int train_opts_from_json(train_opts *o, json_t *j, const char *what, sy_err *err)
@@ -104,7 +118,7 @@ int train_opts_from_json(train_opts *o, json_t *j, const char *what, sy_err *err
         STR(init) STR(scratch) STR(pooling)
         INT(vocab_size) INT(epochs) INT(max_steps) INT(batch) INT(group) INT(accum)
         INT(max_len_q) INT(max_len_p) INT(inbatch) INT(eval_every) INT(ckpt_every)
-        INT(eval_queries) INT(threads) INT(seed) INT(act_budget_mb)
+        INT(eval_queries) INT(eval_docs) INT(threads) INT(seed) INT(act_budget_mb)
         NUM(lr) NUM(temp) NUM(weight_decay) NUM(warmup) NUM(clip) NUM(mix_start) NUM(mix_end)
 #undef STR
 #undef INT
@@ -229,7 +243,8 @@ typedef struct {
     unsigned char *valid;
     instance *inst;
     sy_buf text;
-    /* evaluation */
+    /* evaluation: the documents searched (all, or a fixed subset) and their texts */
+    uint32_t *eval_docs;
     char **doc_texts;
     size_t ndoc_texts;
 } trainer;
@@ -249,6 +264,7 @@ static void trainer_free(trainer *t)
     sy_buf_free(&t->text);
     for (size_t i = 0; i < t->ndoc_texts; i++) free(t->doc_texts[i]);
     free(t->doc_texts);
+    free(t->eval_docs);
     if (t->s) session_close(t->s);
     free(t->session_dir);
     free(t->run_dir);
@@ -270,19 +286,27 @@ static char *doc_text(const corpus *c, uint32_t d)
     return ti && *ti ? sy_strdup_printf("%s %s", ti, tx) : strdup(tx);
 }
 
+#define VOCAB_MAX_DOCS 1000000
+
 static enc_model *scratch_model(trainer *t, sy_err *err)
 {
     const train_opts *o = &t->o;
     char *vocab = sy_path_join(t->run_dir, "vocab.txt");
     if (!vocab) { sy_fail(err, SY_ENOMEM, "out of memory"); return NULL; }
     if (!sy_file_exists(vocab)) {   /* a resumed run keeps its vocabulary */
+        /* titles and texts of up to VOCAB_MAX_DOCS documents, and the queries */
         size_t nd = corpus_ndocs(t->c), nq = corpus_nqueries(t->c);
-        const char **texts = malloc((nd + nq) * sizeof *texts);
+        if (nd > VOCAB_MAX_DOCS) nd = VOCAB_MAX_DOCS;
+        const char **texts = malloc((2 * nd + nq + 1) * sizeof *texts);
         if (!texts) { free(vocab); sy_fail(err, SY_ENOMEM, "out of memory"); return NULL; }
-        for (size_t i = 0; i < nd; i++) texts[i] = t->doc_texts[i];
-        for (size_t i = 0; i < nq; i++) texts[nd + i] = corpus_query_text(t->c, (uint32_t)i);
+        size_t n = 0;
+        for (size_t i = 0; i < nd; i++) {
+            texts[n++] = corpus_doc_title(t->c, (uint32_t)i);
+            texts[n++] = corpus_doc_text(t->c, (uint32_t)i);
+        }
+        for (size_t i = 0; i < nq; i++) texts[n++] = corpus_query_text(t->c, (uint32_t)i);
         vocab_opts vo = { (size_t)o->vocab_size, 0, 0 };
-        int rc = vocab_learn(texts, nd + nq, &vo, vocab, NULL, err);
+        int rc = vocab_learn(texts, n, &vo, vocab, NULL, err);
         free(texts);
         if (rc) { free(vocab); return NULL; }
     }
@@ -402,8 +426,8 @@ static void get_instance(trainer *t, size_t i, instance *in)
         for (int k = 0; k < G; k++) {
             in->ptitle[k] = ps[k]->title;
             in->ptext[k] = ps[k]->text;
-            in->pdoc[k] = ps[k]->source == MIX_SRC_QRELS || strchr(ps[k]->id, ':') == NULL
-                              ? corpus_doc_find(t->c, ps[k]->id) : -1;
+            int synthetic = ps[k]->source != MIX_SRC_QRELS && mix_source_class(ps[k]->source) == MIX_SYNTHETIC;
+            in->pdoc[k] = synthetic ? -1 : corpus_doc_find(t->c, ps[k]->id);
         }
     } else {
         size_t k = t->perm[i];
@@ -783,6 +807,42 @@ static void heap_push(scored *h, size_t *n, size_t k, scored x)
     }
 }
 
+/* The documents an evaluation searches, fixed for the run: the whole corpus,
+ * or with eval_docs > 0 every judged document of the evaluated queries plus a
+ * seeded sample of eval_docs others (a subset evaluation, for big corpora). */
+static int eval_corpus(trainer *t, const corpus_qrels *qr, const uint32_t *qs, size_t nq, sy_err *err)
+{
+    size_t nd = corpus_ndocs(t->c), n = 0;
+    t->eval_docs = malloc((nd ? nd : 1) * sizeof *t->eval_docs);
+    if (!t->eval_docs) return sy_fail(err, SY_ENOMEM, "out of memory");
+    if (t->o.eval_docs <= 0 || (size_t)t->o.eval_docs >= nd) {
+        for (size_t d = 0; d < nd; d++) t->eval_docs[n++] = (uint32_t)d;
+    } else {
+        unsigned char *mark = calloc(nd, 1);
+        if (!mark) return sy_fail(err, SY_ENOMEM, "out of memory");
+        for (size_t i = 0; i < nq; i++) {
+            size_t nr;
+            const corpus_qrel *r = corpus_qrels_of(qr, qs[i], &nr);
+            for (size_t k = 0; k < nr; k++) mark[r[k].doc] = 1;
+        }
+        /* a seeded sample: documents whose hash falls below the wanted fraction */
+        uint64_t cut = (uint64_t)((double)t->o.eval_docs / (double)nd * 18446744073709551615.0);
+        for (size_t d = 0; d < nd; d++) {
+            uint64_t s = t->o.seed ^ (0x9e3779b97f4a7c15ull * (d + 1));
+            if (rng_next(&s) <= cut) mark[d] = 1;
+        }
+        for (size_t d = 0; d < nd; d++)
+            if (mark[d]) t->eval_docs[n++] = (uint32_t)d;
+        free(mark);
+    }
+    t->doc_texts = calloc(n ? n : 1, sizeof *t->doc_texts);
+    if (!t->doc_texts) return sy_fail(err, SY_ENOMEM, "out of memory");
+    t->ndoc_texts = n;
+    for (size_t i = 0; i < n; i++)
+        if (!(t->doc_texts[i] = doc_text(t->c, t->eval_docs[i]))) return sy_fail(err, SY_ENOMEM, "out of memory");
+    return 0;
+}
+
 static json_t *evaluate(trainer *t, sy_err *err)
 {
     const char *split = session_eval_split(t->s);
@@ -800,6 +860,8 @@ static json_t *evaluate(trainer *t, sy_err *err)
         if (t->o.eval_queries > 0 && nq >= (size_t)t->o.eval_queries) break;
         qs[nq++] = qr->rows[i].query;
     }
+    if (!t->doc_texts && eval_corpus(t, qr, qs, nq, err)) { free(qs); return NULL; }
+    nd = t->ndoc_texts;
     int C = t->m->cfg.hidden;
     float *D = falloc(nd * C), *Q = falloc((nq ? nq : 1) * C), *S = falloc(nd);
     const char **qt = malloc((nq ? nq : 1) * sizeof *qt);
@@ -823,7 +885,7 @@ static json_t *evaluate(trainer *t, sy_err *err)
     for (size_t i = 0; i < nq; i++) {
         cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)nd, C, 1.0f, D, C, Q + i * C, 1, 0.0f, S, 1);
         size_t hn = 0;
-        for (size_t d = 0; d < nd; d++) heap_push(heap, &hn, K, (scored){ S[d], (uint32_t)d });
+        for (size_t d = 0; d < nd; d++) heap_push(heap, &hn, K, (scored){ S[d], t->eval_docs[d] });
         size_t nr;
         const corpus_qrel *r = corpus_qrels_of(qr, qs[i], &nr);
         for (size_t k = 0; k < hn; k++) hits[k] = (eval_hit){ corpus_doc_id(t->c, heap[k].d), heap[k].s };
@@ -837,6 +899,7 @@ static json_t *evaluate(trainer *t, sy_err *err)
     eval_acc_mean(&acc, &mean);
     res = json_pack("{s:s, s:I, s:f, s:f, s:f}", "split", split, "queries", (json_int_t)acc.queries,
                     "ndcg@10", mean.ndcg[0], "mrr@10", mean.mrr[0], "recall@100", mean.recall[1]);
+    if (res && nd < corpus_ndocs(t->c)) json_object_set_new(res, "docs", json_integer((json_int_t)nd));
 out:
     free(qs); free(D); free(Q); free(S); free(qt); free(heap); free(hits); free(judg);
     return res;
@@ -950,11 +1013,6 @@ static int setup(trainer *t, long *start_step, char *ckpt_rel, size_t ckpt_n, sy
     if (!t->s) return -1;
     t->c = session_corpus(t->s, err);
     if (!t->c) return -1;
-    t->ndoc_texts = corpus_ndocs(t->c);
-    t->doc_texts = calloc(t->ndoc_texts ? t->ndoc_texts : 1, sizeof *t->doc_texts);
-    if (!t->doc_texts) return sy_fail(err, SY_ENOMEM, "out of memory");
-    for (size_t i = 0; i < t->ndoc_texts; i++)
-        if (!(t->doc_texts[i] = doc_text(t->c, (uint32_t)i))) return sy_fail(err, SY_ENOMEM, "out of memory");
     /* a checkpoint to resume from? */
     *start_step = 0;
     (void)ckpt_n;

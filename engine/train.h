@@ -64,6 +64,8 @@ typedef struct {
     int eval_every;        /* updates between evaluations, 0 = start and end only */
     int ckpt_every;        /* updates between checkpoints, 0 = end only (default 100) */
     int eval_queries;      /* cap on evaluated queries, 0 = all */
+    int eval_docs;         /* > 0: search the judged documents plus a seeded sample of
+                              this many others instead of the whole corpus */
     int threads;           /* 0 = all cores */
     uint64_t seed;         /* default 42 */
     char pooling[8];       /* "cls" | "mean" | "" (model default; mean for scratch) */

@@ -63,6 +63,8 @@ const char cmd_train_help[] =
     "  --eval-every N       evaluate every N updates on the eval split (default:\n"
     "                       at the start and the end only)\n"
     "  --eval-queries N     evaluate on the first N judged queries only\n"
+    "  --eval-docs N        search the judged documents plus a fixed sample of N\n"
+    "                       others instead of the whole corpus (big collections)\n"
     "  --ckpt-every N       checkpoint every N updates (default 100)\n"
     "Running:\n"
     "  --detach             run in the background as its own process session (it\n"
@@ -165,7 +167,7 @@ int cmd_train(int argc, char **argv)
 {
     enum { O_INIT = 1000, O_SCRATCH, O_VOCAB, O_POOL, O_EPOCHS, O_MAXSTEPS, O_BATCH, O_GROUP,
            O_ACCUM, O_LR, O_TEMP, O_WARMUP, O_WD, O_CLIP, O_MAXLEN, O_QMAXLEN, O_MIX, O_NOINB,
-           O_SEED, O_THREADS, O_BUDGET, O_EVALEVERY, O_EVALQ, O_CKPT, O_DETACH, O_RESUME, O_QUIET,
+           O_SEED, O_THREADS, O_BUDGET, O_EVALEVERY, O_EVALQ, O_EVALD, O_CKPT, O_DETACH, O_RESUME, O_QUIET,
            O_HELP };
     static const struct option opts[] = {
         {"init", required_argument, 0, O_INIT},         {"scratch", required_argument, 0, O_SCRATCH},
@@ -180,6 +182,7 @@ int cmd_train(int argc, char **argv)
         {"seed", required_argument, 0, O_SEED},         {"threads", required_argument, 0, O_THREADS},
         {"act-budget", required_argument, 0, O_BUDGET}, {"eval-every", required_argument, 0, O_EVALEVERY},
         {"eval-queries", required_argument, 0, O_EVALQ}, {"ckpt-every", required_argument, 0, O_CKPT},
+        {"eval-docs", required_argument, 0, O_EVALD},
         {"detach", no_argument, 0, O_DETACH},           {"resume", required_argument, 0, O_RESUME},
         {"quiet", no_argument, 0, O_QUIET},             {"help", no_argument, 0, O_HELP},
         {0, 0, 0, 0},
@@ -221,6 +224,7 @@ int cmd_train(int argc, char **argv)
         case O_BUDGET: if (parse_int("--act-budget", optarg, 16, 1 << 20, &v)) return EXIT_USAGE; o.act_budget_mb = (int)v; break;
         case O_EVALEVERY: if (parse_int("--eval-every", optarg, 0, 1000000000, &v)) return EXIT_USAGE; o.eval_every = (int)v; break;
         case O_EVALQ: if (parse_int("--eval-queries", optarg, 0, 1000000000, &v)) return EXIT_USAGE; o.eval_queries = (int)v; break;
+        case O_EVALD: if (parse_int("--eval-docs", optarg, 0, 2000000000, &v)) return EXIT_USAGE; o.eval_docs = (int)v; break;
         case O_CKPT: if (parse_int("--ckpt-every", optarg, 0, 1000000000, &v)) return EXIT_USAGE; o.ckpt_every = (int)v; break;
         case O_DETACH: detach = 1; break;
         case O_RESUME: resume = optarg; break;
