@@ -77,6 +77,8 @@ static int item(tui *t, tui_col *col, size_t i, int syn, tui_rect r, int y, int 
     else if (vb[0]) x += tui_putf(y, x, r.x + r.w - x, base, " refl:%s", vb);
     if (row.flags & NEG_F_SUSPECT) x += tui_put(y, x, r.x + r.w - x, " SUSPECT", 8, base | tui_attr(t, C_SUSPECT));
     if (row.flags & NEG_F_DUP) x += tui_put(y, x, r.x + r.w - x, " dup", 4, base);
+    if (t->new_qid[0] && row.seq > t->new_seq && !strcmp(row.query_id, t->new_qid))
+        x += tui_put(y, x, r.x + r.w - x, " new", 4, base | tui_attr(t, C_KEY));
     if (row.flags & (NEG_F_MAXREL | NEG_F_MARGIN | NEG_F_MAXSCORE)) x += tui_put(y, x, r.x + r.w - x, " filtered", 9, base | tui_attr(t, C_DIM));
     y++;
     if (attrs[0] && y < end) tui_put(y++, r.x + 4, r.w - 4, attrs, strlen(attrs), tui_attr(t, C_DIM));

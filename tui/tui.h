@@ -182,6 +182,8 @@ struct tui {
     void *attrs;                 /* json_t*, owned */
     int offline;                 /* no LLM endpoint (environment or llm.url) */
     double spent;                /* LLM spend of this workbench's regenerations, USD */
+    char new_qid[128];           /* the query last regenerated: its rows newer than new_seq say "new" */
+    uint64_t new_seq;
     FILE *devnull;
     void *screen;                /* SCREEN* from newterm */
     const char *exe;             /* path to re-exec ourselves for jobs */

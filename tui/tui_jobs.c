@@ -134,8 +134,19 @@ int tui_regen_start(tui *t, const char *qid, sy_err *err)
     synth_opts o;
     synth_opts_defaults(&o);
     o.offline = t->offline;
+    /* rows of this query from later segments will be marked new */
+    uint64_t newest = 0;
+    size_t n;
+    const neg_ref *refs = neg_store_query(t->ns, qid, &n);
+    for (size_t i = 0; i < n; i++) {
+        neg_row r;
+        neg_store_get(t->ns, refs[i], &r);
+        if (r.seq > newest) newest = r.seq;
+    }
     synth_job *w = synth_regen_start(t->s, qid, NULL, 0, &o, err);
     if (!w) return -1;
+    snprintf(t->new_qid, sizeof t->new_qid, "%s", qid);
+    t->new_seq = newest;
     tui_job *j = new_slot(t);
     if (!j) {
         synth_job_free(w);
