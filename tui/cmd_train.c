@@ -11,6 +11,7 @@
 
 #include "../engine/mix.h"
 #include "../engine/runs.h"
+#include "../engine/session.h"
 #include "../engine/train.h"
 #include "../engine/util.h"
 #include "cli.h"
@@ -73,6 +74,10 @@ const char cmd_train_help[] =
     "                       checkpoint, with the same data order\n"
     "  --quiet              print only the final evaluation\n"
     "\n"
+    "Defaults come from the session's train.* settings when set (init, scratch,\n"
+    "epochs, batch, group, lr, temp, max_len, query_max_len, warmup, seed, mix,\n"
+    "eval_every, threads: the keys export's launch scripts read); flags override.\n"
+    "\n"
     "Follow a run with 'syneg runs SESSION --follow ID'; stop it cleanly with\n"
     "'syneg runs SESSION --cancel ID' or Ctrl-C (a checkpoint is written first).\n";
 
@@ -92,6 +97,36 @@ static void on_line(void *ctx, const char *json_line)
     if (runs_format_progress(json_line, lc->total, &b) == 0 && b.data) printf("%s\n", b.data);
     fflush(stdout);
     sy_buf_free(&b);
+}
+
+/* train.* settings of the session (the keys the launch scripts read too):
+ * init, scratch, epochs, batch, group, lr, temp, max_len, query_max_len,
+ * warmup, seed, mix ("R" or "R0:R1" or a number), eval_every, threads. */
+static void session_defaults(const char *dir, train_opts *o)
+{
+    session *s = session_open(dir, SESSION_READ, NULL);
+    if (!s) return;
+    const char *v;
+    if ((v = session_get_str(s, "train.init", NULL)) && *v) snprintf(o->init, sizeof o->init, "%s", v);
+    else if ((v = session_get_str(s, "train.scratch", NULL)) && *v) snprintf(o->scratch, sizeof o->scratch, "%s", v);
+#define NUM(key, field, type) \
+    if (json_is_number(session_get(s, "train." key))) o->field = (type)session_get_num(s, "train." key, 0)
+    NUM("epochs", epochs, int);
+    NUM("batch", batch, int);
+    NUM("group", group, int);
+    NUM("lr", lr, double);
+    NUM("temp", temp, double);
+    NUM("max_len", max_len_p, int);
+    NUM("query_max_len", max_len_q, int);
+    NUM("warmup", warmup, double);
+    NUM("seed", seed, uint64_t);
+    NUM("eval_every", eval_every, int);
+    NUM("threads", threads, int);
+#undef NUM
+    json_t *mx = session_get(s, "train.mix");
+    if (json_is_number(mx)) o->mix_start = o->mix_end = json_number_value(mx);
+    else if (json_is_string(mx)) mix_parse_ratio(json_string_value(mx), &o->mix_start, &o->mix_end);
+    session_close(s);
 }
 
 static int parse_int(const char *opt, const char *s, long lo, long hi, long *v)
@@ -193,13 +228,17 @@ int cmd_train(int argc, char **argv)
     int detach = 0, quiet = 0, c, nset = 0;
     long v;
     double d;
+    int pass = 0, cli_init = 0, cli_scratch = 0;
+    const char *session_dir = NULL;
+again:
     optind = 1;
     opterr = 0;
+    nset = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c != O_DETACH && c != O_RESUME && c != O_QUIET && c != O_HELP) nset++;
         switch (c) {
-        case O_INIT: snprintf(o.init, sizeof o.init, "%s", optarg); break;
-        case O_SCRATCH: snprintf(o.scratch, sizeof o.scratch, "%s", optarg); break;
+        case O_INIT: snprintf(o.init, sizeof o.init, "%s", optarg); o.scratch[0] = '\0'; cli_init = 1; break;
+        case O_SCRATCH: snprintf(o.scratch, sizeof o.scratch, "%s", optarg); o.init[0] = '\0'; cli_scratch = 1; break;
         case O_VOCAB: if (parse_int("--vocab-size", optarg, 200, 200000, &v)) return EXIT_USAGE; o.vocab_size = (int)v; break;
         case O_POOL: snprintf(o.pooling, sizeof o.pooling, "%s", optarg); break;
         case O_EPOCHS: if (parse_int("--epochs", optarg, 1, 100000, &v)) return EXIT_USAGE; o.epochs = (int)v; break;
@@ -234,7 +273,15 @@ int cmd_train(int argc, char **argv)
         }
     }
     if (optind != argc - 1) return cli_usage("train", "expected exactly one SESSION folder");
-    const char *session_dir = argv[optind];
+    session_dir = argv[optind];
+    if (cli_init && cli_scratch) return cli_usage("train", "give --init or --scratch, not both");
+    if (pass == 0 && !resume) {
+        /* the session's train.* settings are the defaults; flags override them */
+        train_opts_default(&o);
+        session_defaults(session_dir, &o);
+        pass = 1;
+        goto again;
+    }
     sy_err err = { 0 };
     char *run_dir = NULL, *id = NULL;
     if (resume) {

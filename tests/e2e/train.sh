@@ -19,6 +19,15 @@ n=$(grep -c '"loss"' "$S/runs/$ID1/progress.jsonl")
 [ "$n" -eq 3 ] && ok "one progress line per step" || fail "one progress line per step" "$n lines"
 "$SYNEG" runs "$S" | grep -q "$ID1 *done *3/3" && ok "runs lists it done" || fail "runs lists it done" "$("$SYNEG" runs "$S" 2>&1)"
 
+# the session's train.* settings are defaults; flags override them
+"$SYNEG" set "$S" train.batch 4 >/dev/null 2>&1
+NOBATCH="--scratch tiny --vocab-size 2000 --group 1 --max-len 32 --eval-queries 20 --threads 2 --seed 7"
+out=$("$SYNEG" train "$S" $NOBATCH --max-steps 1 --eval-docs 50 2>&1)
+echo "$out" | grep -q '^data: .* batch 4,' && ok "session train.batch is the default" || fail "session train.batch is the default" "$out"
+echo "$out" | grep -q 'docs): nDCG' && ok "--eval-docs searches a subset" || fail "--eval-docs searches a subset" "$out"
+out=$("$SYNEG" train "$S" $NOBATCH --batch 2 --max-steps 1 --eval-docs 50 2>&1)
+echo "$out" | grep -q '^data: .* batch 2,' && ok "a flag overrides the setting" || fail "a flag overrides the setting" "$out"
+
 # usage errors
 "$SYNEG" train "$S" --batch 0 --scratch tiny >/dev/null 2>&1; [ $? -eq 2 ] && ok "bad option is a usage error" || fail "bad option is a usage error"
 out=$("$SYNEG" train "$S" --init /nonexistent --max-steps 1 2>&1); [ $? -eq 1 ] && echo "$out" | grep -q nonexistent && ok "missing model named" || fail "missing model named" "$out"
