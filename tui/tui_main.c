@@ -289,6 +289,10 @@ static int script_line(tui *t, char *line, const char *path, size_t lineno, sy_e
     }
     after(t, flags);
     tui_draw_all(t);
+    if (t->msg_err == 1 && t->msg[0]) {   /* errors of a script line also go to stderr, naming the line */
+        fprintf(stderr, "%s:%zu: %s\n", path, lineno, t->msg);
+        t->msg_err = 2;              /* reported once */
+    }
     return flags & TUI_QUIT ? 1 : 0;
 }
 
