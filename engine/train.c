@@ -53,7 +53,7 @@ void train_opts_default(train_opts *o)
     o->inbatch = 1;
     o->ckpt_every = 100;
     o->seed = 42;
-    o->act_budget_mb = 1024;
+    o->act_budget_mb = 0;
 }
 
 void train_opts_finish(train_opts *o)
@@ -151,7 +151,8 @@ int train_opts_check(const train_opts *o, sy_err *err)
         return sy_fail(err, SY_EINVAL, "--pooling %s: use cls or mean", o->pooling);
     if (o->vocab_size < 200 || o->vocab_size > 200000)
         return sy_fail(err, SY_EINVAL, "--vocab-size %d: use 200..200000", o->vocab_size);
-    if (o->act_budget_mb < 16) return sy_fail(err, SY_EINVAL, "activation budget %d MB: use >= 16", o->act_budget_mb);
+    if (o->act_budget_mb != 0 && o->act_budget_mb < 16)
+        return sy_fail(err, SY_EINVAL, "--act-budget %d MB: use 0 (auto) or >= 16", o->act_budget_mb);
     return 0;
 }
 
@@ -480,6 +481,12 @@ static int alloc_buffers(trainer *t, sy_err *err)
     t->G = o->group;
     t->P = t->B * t->G;
     size_t budget = (size_t)o->act_budget_mb << 20;
+    if (o->act_budget_mb <= 0) {   /* auto: a quarter of physical memory, 256 MiB .. 4 GiB */
+        long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+        budget = pages > 0 && psz > 0 ? (size_t)pages * (size_t)psz / 4 : (size_t)1 << 30;
+        if (budget > (size_t)4 << 30) budget = (size_t)4 << 30;
+        if (budget < (size_t)256 << 20) budget = (size_t)256 << 20;
+    }
     int chunk = t->P;
     while (chunk > 1 && acts_floats(cfg, chunk, o->max_len_p) * sizeof(float) > budget) chunk = (chunk + 1) / 2;
     t->chunk = chunk;

@@ -12,7 +12,7 @@
  * train split alone).  Loss: InfoNCE (kernels_bwd.h) of the L2-normalised
  * pooled embeddings with temperature temp, in-batch negatives on by default.
  * Passage activations are cached for backward in chunks of at most
- * act_budget_mb; when a batch does not fit, embeddings are computed first and
+ * act_budget_mb (default: a quarter of physical memory, at most 4 GiB); when a batch does not fit, embeddings are computed first and
  * each chunk is recomputed for its backward (gradient caching), so memory
  * stays bounded for any batch.  AdamW (betas 0.9/0.999, eps 1e-8, no decay on
  * biases and LayerNorm), linear warm-up then linear decay to 0, clipping of
@@ -69,7 +69,8 @@ typedef struct {
     int threads;           /* 0 = all cores */
     uint64_t seed;         /* default 42 */
     char pooling[8];       /* "cls" | "mean" | "" (model default; mean for scratch) */
-    int act_budget_mb;     /* activation cache per chunk (default 1024) */
+    int act_budget_mb;     /* activation cache per chunk in MiB; 0 (default) = a
+                              quarter of physical memory, 256 MiB .. 4 GiB */
 } train_opts;
 
 void train_opts_default(train_opts *o);
@@ -122,7 +123,7 @@ void train_optimizer_step(enc_model *m, const float *grad, float *am, float *av,
  * passage b*G the positive of query b; every in-batch passage counts as a
  * negative.  grad (m->num_params floats, laid out like the parameters)
  * accumulates; chunk > 0 caps the passages per activation chunk (to test the
- * gradient caching path), 0 uses the default 1 GiB budget, < 0 caches every
+ * gradient caching path), 0 uses the default budget, < 0 caches every
  * passage's activations at once.  The model's pooling is used; embeddings are
  * L2-normalised. */
 int train_grad_tokens(enc_model *m, float *grad, const int *qids, const int *qlens, int B,

@@ -58,8 +58,10 @@ const char cmd_train_help[] =
     "  --seed N             shuffling and initialisation seed (default 42)\n"
     "  --threads N          CPU threads (default: all cores); results are\n"
     "                       deterministic for a given seed and thread count\n"
-    "  --act-budget MB      activation memory per chunk (default 1024); larger\n"
-    "                       batches are processed with gradient caching\n"
+    "  --act-budget MB      activation memory per chunk (default 0: a quarter of\n"
+    "                       physical memory, at most 4096); larger batches are\n"
+    "                       processed with gradient caching (same gradient, one\n"
+    "                       more forward pass)\n"
     "Evaluation and checkpoints:\n"
     "  --eval-every N       evaluate every N updates on the eval split (default:\n"
     "                       at the start and the end only)\n"
@@ -260,7 +262,7 @@ again:
         case O_NOINB: o.inbatch = 0; break;
         case O_SEED: if (parse_int("--seed", optarg, 0, 0x7fffffffffffffffL, &v)) return EXIT_USAGE; o.seed = (uint64_t)v; break;
         case O_THREADS: if (parse_int("--threads", optarg, 0, 1024, &v)) return EXIT_USAGE; o.threads = (int)v; break;
-        case O_BUDGET: if (parse_int("--act-budget", optarg, 16, 1 << 20, &v)) return EXIT_USAGE; o.act_budget_mb = (int)v; break;
+        case O_BUDGET: if (parse_int("--act-budget", optarg, 0, 1 << 20, &v)) return EXIT_USAGE; o.act_budget_mb = (int)v; break;
         case O_EVALEVERY: if (parse_int("--eval-every", optarg, 0, 1000000000, &v)) return EXIT_USAGE; o.eval_every = (int)v; break;
         case O_EVALQ: if (parse_int("--eval-queries", optarg, 0, 1000000000, &v)) return EXIT_USAGE; o.eval_queries = (int)v; break;
         case O_EVALD: if (parse_int("--eval-docs", optarg, 0, 2000000000, &v)) return EXIT_USAGE; o.eval_docs = (int)v; break;
