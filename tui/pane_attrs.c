@@ -165,22 +165,10 @@ static void open_attrs(tui *t) { tui_attrs_load(t); }
 
 const tui_pane pane_attrs = {"attributes", open_attrs, draw, key, NULL};
 
-static int toggle(tui *t, const tui_pane *p)
-{
-    if (t->overlay == p) {
-        t->overlay = NULL;
-        return TUI_REDRAW;
-    }
-    if (t->overlay && t->overlay->close) t->overlay->close(t);
-    t->overlay = p;
-    if (p->open) p->open(t);
-    return TUI_REDRAW;
-}
-
 int act_attrs(tui *t, int argc, char **argv)
 {
     (void)argc, (void)argv;
-    return toggle(t, &pane_attrs);
+    return tui_toggle(t, &pane_attrs);
 }
 
 int act_set(tui *t, int argc, char **argv)
@@ -261,7 +249,7 @@ const tui_pane pane_prompt_view = {"prompt", open_prompt, draw_prompt, key_promp
 int act_show_prompt(tui *t, int argc, char **argv)
 {
     (void)argc, (void)argv;
-    return toggle(t, &pane_prompt_view);
+    return tui_toggle(t, &pane_prompt_view);
 }
 
 int act_edit_prompt(tui *t, int argc, char **argv)

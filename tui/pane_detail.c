@@ -132,15 +132,6 @@ const tui_pane pane_detail = {"detail", open_detail, draw, key, NULL};
 int act_detail(tui *t, int argc, char **argv)
 {
     (void)argc, (void)argv;
-    if (t->overlay == &pane_detail) {
-        t->overlay = NULL;
-        return TUI_REDRAW;
-    }
-    if (t->focus == FOCUS_QUERIES) {
-        t->focus = t->col[COL_SYN].n ? FOCUS_SYN : FOCUS_RET;
-    }
-    if (t->overlay && t->overlay->close) t->overlay->close(t);
-    t->overlay = &pane_detail;
-    open_detail(t);
-    return TUI_REDRAW;
+    if (t->overlay != &pane_detail && t->focus == FOCUS_QUERIES) t->focus = t->col[COL_SYN].n ? FOCUS_SYN : FOCUS_RET;
+    return tui_toggle(t, &pane_detail);
 }

@@ -102,12 +102,5 @@ const tui_pane pane_help = {"help", open_help, draw, key, NULL};
 int act_help(tui *t, int argc, char **argv)
 {
     (void)argc, (void)argv;
-    if (t->overlay == &pane_help) {
-        t->overlay = NULL;
-        return TUI_REDRAW;
-    }
-    if (t->overlay && t->overlay->close) t->overlay->close(t);
-    t->overlay = &pane_help;
-    pane_help.open(t);
-    return TUI_REDRAW;
+    return tui_toggle(t, &pane_help);
 }

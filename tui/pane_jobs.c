@@ -88,14 +88,7 @@ const tui_pane pane_jobs = {"jobs", open_jobs, draw, key, NULL};
 int act_jobs(tui *t, int argc, char **argv)
 {
     (void)argc, (void)argv;
-    if (t->overlay == &pane_jobs) {
-        t->overlay = NULL;
-        return TUI_REDRAW;
-    }
-    if (t->overlay && t->overlay->close) t->overlay->close(t);
-    t->overlay = &pane_jobs;
-    open_jobs(t);
-    return TUI_REDRAW;
+    return tui_toggle(t, &pane_jobs);
 }
 
 int act_kill_job(tui *t, int argc, char **argv)

@@ -99,11 +99,5 @@ const tui_pane pane_train = {"train", NULL, draw, key, NULL};
 int act_train_dialog(tui *t, int argc, char **argv)
 {
     (void)argc, (void)argv;
-    if (t->overlay == &pane_train) {
-        t->overlay = NULL;
-        return TUI_REDRAW;
-    }
-    if (t->overlay && t->overlay->close) t->overlay->close(t);
-    t->overlay = &pane_train;
-    return TUI_REDRAW;
+    return tui_toggle(t, &pane_train);
 }

@@ -82,6 +82,9 @@ typedef struct {
 
 extern const tui_pane pane_queries, pane_query, pane_negs_syn, pane_negs_ret,
     pane_help, pane_detail, pane_jobs, pane_attrs, pane_train, pane_prompt_view;
+extern const tui_pane *const tui_panes[];   /* all of them, NULL-terminated (tui_main.c) */
+/* open panel p over the browse layout, or close it when it is the one open */
+int tui_toggle(tui *t, const tui_pane *p);
 
 /* ---- model ---- */
 enum { COL_SYN = 0, COL_RET = 1 };

@@ -610,11 +610,7 @@ int act_echo(tui *t, int argc, char **argv)
 int act_close(tui *t, int argc, char **argv)
 {
     (void)argc, (void)argv;
-    if (t->overlay) {
-        if (t->overlay->close) t->overlay->close(t);
-        t->overlay = NULL;
-    }
-    return TUI_REDRAW;
+    return t->overlay ? tui_toggle(t, t->overlay) : TUI_REDRAW;
 }
 
 int act_quit(tui *t, int argc, char **argv)

@@ -62,6 +62,23 @@ static void write_timing(void)
 }
 static void on_signal(int sig) { got_signal = sig; }
 
+/* ---- the panes ---- */
+
+/* every pane, in one list: the browse layout's four, then the panels */
+const tui_pane *const tui_panes[] = {
+    &pane_queries, &pane_query, &pane_negs_syn, &pane_negs_ret,
+    &pane_help, &pane_detail, &pane_jobs, &pane_attrs, &pane_prompt_view, &pane_train, NULL,
+};
+
+int tui_toggle(tui *t, const tui_pane *p)
+{
+    const tui_pane *was = t->overlay;
+    if (was && was->close) was->close(t);
+    t->overlay = was == p ? NULL : p;
+    if (t->overlay && p->open) p->open(t);
+    return TUI_REDRAW;
+}
+
 /* ---- layout and drawing ---- */
 
 static void draw_status(tui *t, int y)
@@ -224,11 +241,7 @@ static int handle_key(tui *t, int key)
     if (t->overlay && t->overlay->key) {
         int r = t->overlay->key(t, action, key);
         if (!(r & TUI_UNHANDLED)) return r;
-        if (action == ACT_quit || action == ACT_close) {   /* q or Esc closes a panel */
-            if (t->overlay->close) t->overlay->close(t);
-            t->overlay = NULL;
-            return TUI_REDRAW;
-        }
+        if (action == ACT_quit || action == ACT_close) return tui_toggle(t, t->overlay);   /* q or Esc closes a panel */
     }
     if (action == ACT_NONE) {
         char k[32];
