@@ -245,6 +245,8 @@ struct neg_store {
     qlist *qs;
     const char **qids;
     size_t nq, capq;
+    uint32_t *live;      /* indices of queries that have rows, first-seen order */
+    size_t nlive;
     size_t total, by_source[NEG_NSOURCES], by_flag[8];
 };
 
@@ -419,8 +421,12 @@ static void finish(neg_store *s)
     s->total = 0;
     memset(s->by_source, 0, sizeof s->by_source);
     memset(s->by_flag, 0, sizeof s->by_flag);
+    free(s->live);
+    s->live = malloc((s->nq ? s->nq : 1) * sizeof *s->live);
+    s->nlive = 0;
     for (size_t q = 0; q < s->nq; q++) {
         qlist *ql = &s->qs[q];
+        if (ql->n && s->live) s->live[s->nlive++] = (uint32_t)q;
         if (ql->dirty) {
             qsort_r(ql->v, ql->n, sizeof *ql->v, cmp_refs, s);
             ql->dirty = 0;
@@ -442,8 +448,11 @@ static void clear_index(neg_store *s)
     for (size_t q = 0; q < s->nq; q++) free(s->qs[q].v);
     free(s->qs);
     free(s->qids);
+    free(s->live);
     s->qs = NULL;
     s->qids = NULL;
+    s->live = NULL;
+    s->nlive = 0;
     s->nq = s->capq = 0;
     sy_strmap_free(&s->qmap);
 }
@@ -580,12 +589,7 @@ size_t neg_store_count_flag(const neg_store *s, unsigned flag)
     return 0;
 }
 
-size_t neg_store_nqueries(const neg_store *s)
-{
-    size_t n = 0;
-    for (size_t q = 0; q < s->nq; q++) n += s->qs[q].n > 0;
-    return n;
-}
+size_t neg_store_nqueries(const neg_store *s) { return s->nlive; }
 
 const neg_ref *neg_store_query(const neg_store *s, const char *query_id, size_t *n)
 {
@@ -600,12 +604,7 @@ const neg_ref *neg_store_query(const neg_store *s, const char *query_id, size_t 
 
 const char *neg_store_query_at(const neg_store *s, size_t i)
 {
-    /* skip queries whose rows were all replaced away */
-    for (size_t q = 0, k = 0; q < s->nq; q++) {
-        if (!s->qs[q].n) continue;
-        if (k++ == i) return s->qids[q];
-    }
-    return NULL;
+    return i < s->nlive ? s->qids[s->live[i]] : NULL;
 }
 
 void neg_store_get(const neg_store *s, neg_ref ref, neg_row *out)

@@ -781,9 +781,8 @@ void synth_opts_defaults(synth_opts *o)
 int synth_run(session *s, const synth_opts *o, synth_progress *report, sy_err *err)
 {
     if (report) memset(report, 0, sizeof *report);
-    if (session_readonly(s))
-        return sy_fail(err, SY_EREADONLY, "session %s is open read-only (pid %ld holds it); close the other "
-                       "syneg process first", session_dir(s), session_lock_holder(s));
+    /* no lock needed: synthesis commits its own negatives segment and its own
+     * cache pack, which is how it runs as a job beside the TUI that holds the lock */
     plan *p = plan_new(s, o, 1, err);
     if (!p) return -1;
     int rc = run_plan(p, o, report, err);
@@ -863,10 +862,6 @@ static void *job_main(void *arg)
 synth_job *synth_regen_start(session *s, const char *query_id, const prompt_kv *attrs, size_t nattrs,
                              const synth_opts *base, sy_err *err)
 {
-    if (session_readonly(s)) {
-        sy_fail(err, SY_EREADONLY, "session %s is open read-only; cannot write negatives", session_dir(s));
-        return NULL;
-    }
     synth_job *j = calloc(1, sizeof *j);
     if (!j) { sy_fail(err, SY_ENOMEM, "out of memory"); return NULL; }
     if (base) j->o = *base;

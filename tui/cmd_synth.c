@@ -164,7 +164,7 @@ int cmd_synth(int argc, char **argv)
     o.cancel = &cancel_flag;
     sy_err err = {0};
     if (llm_global_init(&err) < 0) { rc = cli_fail(&err); goto out; }
-    session *s = session_open(argv[optind], SESSION_WRITE, &err);
+    session *s = session_open(argv[optind], SESSION_READ, &err);
     if (!s) { rc = cli_fail(&err); goto out; }
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);

@@ -44,6 +44,16 @@ if command -v flock >/dev/null; then
     [ $rc = 1 ] && grep -qi "in use\|read-only" "$T/err" && ok "locked session refuses labels" || fail "locked rc=$rc" "$(cat "$T/err")"
     "$SYNEG" info "$S" --json >/dev/null && ok "info works read-only while locked" || fail "info while locked"
     wait $fl 2>/dev/null   # flock's child holds the lock until it ends
+    # a background job beside the lock holder writes its own segment and is merged
+    flock "$S/lock" sleep 4 &
+    fl=$!
+    sleep 0.5
+    "$SYNEG" mine "$S" --retriever bm25 --num 4 >/dev/null 2>"$T/err" && ok "mining runs beside the lock holder" || fail "mine while locked" "$(cat "$T/err")"
+    "$SYNEG" synth "$S" --offline --limit 3 >/dev/null 2>"$T/err" && ok "synthesis runs beside the lock holder" || fail "synth while locked" "$(cat "$T/err")"
+    wait $fl 2>/dev/null
+    "$SYNEG" info "$S" --json > "$T/info3.json"
+    [ "$(jget "$T/info3.json" "['negatives']['bm25']")" -gt 0 ] && [ "$(jget "$T/info3.json" "['negatives']['offline']")" -gt 0 ] \
+        && ok "the jobs' segments are merged into the session" || fail "negatives after jobs: $(cat "$T/info3.json")"
 fi
 
 # settings through the CLI: JSON values, strings, secrets refused, --unset
