@@ -14,8 +14,11 @@
 /* word-break classes we distinguish */
 enum {
     WB_OTHER, WB_ALETTER, WB_NUMERIC, WB_KATAKANA, WB_EXTENDNUMLET,
-    WB_MIDLETTER, WB_MIDNUM, WB_MIDNUMLET, WB_EXTEND, WB_IDEO
+    WB_MIDLETTER, WB_MIDNUM, WB_MIDNUMLET, WB_EXTEND, WB_IDEO, WB_EMOJI, WB_ZWJ, WB_RI, WB_EMOD, WB_HEBREW, WB_SA, WB_SA_MARK,
+    WB_QUNIT   /* pseudo-class: a finished Hebrew HL' unit */
 };
+
+#define AHLETTER(c) ((c) == WB_ALETTER || (c) == WB_HEBREW)
 
 /* stem cache: lower-cased token -> final term, so repeated words skip the
  * stemmer (most of the analysis cost); cleared when full */
@@ -140,7 +143,24 @@ static int wb_class_slow(int32_t c)
         return WB_IDEO;
     if ((c >= 0x30A0 && c <= 0x30FF) || (c >= 0x31F0 && c <= 0x31FF) || (c >= 0xFF66 && c <= 0xFF9F))
         return WB_KATAKANA;
-    switch (utf8proc_category(c)) {
+    if (c >= 0x1F3FB && c <= 0x1F3FF) return WB_EMOD;     /* emoji skin-tone modifiers */
+    if (c == 0x200D) return WB_ZWJ;
+    if (c == 0x200B) return WB_OTHER;                      /* zero width space is no Format */
+    if (c >= 0x1F1E6 && c <= 0x1F1FF) return WB_RI;
+    if (utf8proc_get_property(c)->boundclass == UTF8PROC_BOUNDCLASS_EXTENDED_PICTOGRAPHIC) return WB_EMOJI;
+    int cat = utf8proc_category(c);
+    int letter = cat == UTF8PROC_CATEGORY_LU || cat == UTF8PROC_CATEGORY_LL || cat == UTF8PROC_CATEGORY_LT ||
+                 cat == UTF8PROC_CATEGORY_LM || cat == UTF8PROC_CATEGORY_LO;
+    int mark = cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_MC || cat == UTF8PROC_CATEGORY_ME;
+    /* Southeast-Asian scripts (Line_Break = Complex_Context): letters and marks run together */
+    if ((letter || mark) &&
+        ((c >= 0x0E00 && c <= 0x0EFF) || (c >= 0x1000 && c <= 0x109F) || (c >= 0x1780 && c <= 0x17FF) ||
+         (c >= 0x1950 && c <= 0x19DF) || (c >= 0x1A20 && c <= 0x1AAF) || (c >= 0xA9E0 && c <= 0xA9FF) ||
+         (c >= 0xAA60 && c <= 0xAADF)))
+        return letter ? WB_SA : WB_SA_MARK;
+    if (cat == UTF8PROC_CATEGORY_LO && ((c >= 0x05D0 && c <= 0x05F2) || (c >= 0xFB1D && c <= 0xFB4F)))
+        return WB_HEBREW;
+    switch (cat) {
     case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
     case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_NL:
         return WB_ALETTER;
@@ -169,8 +189,57 @@ static size_t skip_extend(const uint8_t *s, size_t n, size_t i)
     while (i < n && s[i] >= 0x80) {   /* no ASCII character is Extend/Format */
         int32_t cp;
         size_t k = next_cp(s + i, n - i, &cp);
-        if (wb_class(cp) != WB_EXTEND) break;
+        int cl = wb_class(cp);
+        if (cl != WB_EXTEND && cl != WB_ZWJ && cl != WB_SA_MARK) break;
         i += k;
+    }
+    return i;
+}
+
+/* Emoji_Modifier_Base (emoji-data): only these take a skin-tone modifier */
+static int emoji_base(int32_t c)
+{
+    static const int32_t r[][2] = {
+        {0x261D, 0x261D}, {0x26F9, 0x26F9}, {0x270A, 0x270D}, {0x1F385, 0x1F385}, {0x1F3C2, 0x1F3C4},
+        {0x1F3C7, 0x1F3C7}, {0x1F3CA, 0x1F3CC}, {0x1F442, 0x1F443}, {0x1F446, 0x1F450}, {0x1F466, 0x1F478},
+        {0x1F47C, 0x1F47C}, {0x1F481, 0x1F483}, {0x1F485, 0x1F487}, {0x1F48F, 0x1F48F}, {0x1F491, 0x1F491},
+        {0x1F4AA, 0x1F4AA}, {0x1F574, 0x1F575}, {0x1F57A, 0x1F57A}, {0x1F590, 0x1F590}, {0x1F595, 0x1F596},
+        {0x1F645, 0x1F647}, {0x1F64B, 0x1F64F}, {0x1F6A3, 0x1F6A3}, {0x1F6B4, 0x1F6B6}, {0x1F6C0, 0x1F6C0},
+        {0x1F6CC, 0x1F6CC}, {0x1F90C, 0x1F90C}, {0x1F90F, 0x1F90F}, {0x1F918, 0x1F91F}, {0x1F926, 0x1F926},
+        {0x1F930, 0x1F939}, {0x1F93C, 0x1F93E}, {0x1F977, 0x1F977}, {0x1F9B5, 0x1F9B6}, {0x1F9B8, 0x1F9B9},
+        {0x1F9BB, 0x1F9BB}, {0x1F9CD, 0x1F9CF}, {0x1F9D1, 0x1F9DD}, {0x1FAC3, 0x1FAC5}, {0x1FAF0, 0x1FAF8},
+    };
+    for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
+        if (c >= r[i][0] && c <= r[i][1]) return 1;
+    return 0;
+}
+
+/* After an emoji at [at, i), as Lucene's emoji grammar takes it (found by
+ * comparing with Lucene 8.7): a skin-tone modifier when the emoji is a
+ * modifier base, then a keycap U+20E3, then Extend/Format characters (a
+ * modifier standing alone takes no U+FE0F); ZWJ sequences are joined by the
+ * caller. */
+static size_t skip_emod(const uint8_t *s, size_t n, size_t at, size_t i)
+{
+    int32_t base, cp;
+    next_cp(s + at, n - at, &base);
+    int lone_mod = base >= 0x1F3FB && base <= 0x1F3FF;
+    if (i < n && s[i] >= 0x80) {
+        size_t k = next_cp(s + i, n - i, &cp);
+        if (emoji_base(base) && wb_class(cp) == WB_EMOD) {
+            i += k;
+            lone_mod = 1;          /* after a modifier no U+FE0F either */
+        } else if (cp == 0xFE0F && !lone_mod) {
+            i += k;                /* presentation selector: exactly one, then maybe a keycap */
+            if (i + 3 <= n && s[i] == 0xE2 && s[i + 1] == 0x83 && s[i + 2] == 0xA3) i += 3;
+            return i;
+        }
+    }
+    while (i < n && s[i] >= 0x80) {
+        size_t k = next_cp(s + i, n - i, &cp);
+        int cl = wb_class(cp);
+        if (cp == 0x20E3 || ((cl == WB_EXTEND || cl == WB_SA_MARK) && !(lone_mod && cp == 0xFE0F))) i += k;
+        else break;
     }
     return i;
 }
@@ -178,11 +247,11 @@ static size_t skip_extend(const uint8_t *s, size_t n, size_t i)
 static int joins(int prev, int next)
 {
     switch (next) {
-    case WB_ALETTER: return prev == WB_ALETTER || prev == WB_NUMERIC || prev == WB_EXTENDNUMLET;
-    case WB_NUMERIC: return prev == WB_ALETTER || prev == WB_NUMERIC || prev == WB_EXTENDNUMLET;
+    case WB_ALETTER: case WB_HEBREW: case WB_NUMERIC:
+        return AHLETTER(prev) || prev == WB_NUMERIC || prev == WB_EXTENDNUMLET;
     case WB_KATAKANA: return prev == WB_KATAKANA || prev == WB_EXTENDNUMLET;
     case WB_EXTENDNUMLET:
-        return prev == WB_ALETTER || prev == WB_NUMERIC || prev == WB_KATAKANA || prev == WB_EXTENDNUMLET;
+        return AHLETTER(prev) || prev == WB_NUMERIC || prev == WB_KATAKANA || prev == WB_EXTENDNUMLET;
     default: return 0;
     }
 }
@@ -304,6 +373,7 @@ static int emit(analyzer *a, const uint8_t *s, size_t n, an_term_fn fn, an_slot_
         }
         int32_t cp;
         i += next_cp(s + i, n - i, &cp);
+        if (cp >= 0x10000) chars++;   /* Lucene counts UTF-16 units */
         size_t k = (size_t)utf8proc_encode_char(utf8proc_tolower(cp), (utf8proc_uint8_t *)a->buf + o);
         for (size_t j = 0; j < k; j++) h = (h ^ (uint8_t)a->buf[o + j]) * 0x100000001b3ull;
         o += k;
@@ -379,6 +449,67 @@ static long analyze(analyzer *a, const char *text, size_t len, an_term_fn fn, an
         int32_t cp;
         size_t k = next_cp(s + i, len - i, &cp);
         int cls = wb_class(cp);
+        /* keycaps: # or * (digits are words anyway), optional U+FE0F, U+20E3 */
+        if ((cp == '#' || cp == '*') && i + 1 < len) {
+            size_t j = i + 1;
+            if (j + 3 <= len && s[j] == 0xEF && s[j + 1] == 0xB8 && s[j + 2] == 0x8F) j += 3;
+            if (j + 3 <= len && s[j] == 0xE2 && s[j + 1] == 0x83 && s[j + 2] == 0xA3) {
+                size_t end = skip_extend(s, len, j + 3);
+                int r = emit(a, s + i, end - i, fn, sfn, ctx);
+                if (r < 0) return -1;
+                count += r;
+                i = end;
+                continue;
+            }
+        }
+        /* flags: regional indicators pair up (WB15/16) */
+        if (cls == WB_RI) {
+            size_t end = skip_extend(s, len, i + k);
+            int paired = 0;
+            if (end < len) {
+                int32_t c2;
+                size_t k2 = next_cp(s + end, len - end, &c2);
+                if (wb_class(c2) == WB_RI) { end = skip_extend(s, len, end + k2); paired = 1; }
+            }
+            if (!paired) { i += k; continue; }   /* a lone indicator is no token */
+            int r = emit(a, s + i, end - i, fn, sfn, ctx);
+            if (r < 0) return -1;
+            count += r;
+            i = end;
+            continue;
+        }
+        /* a skin-tone modifier with nothing before it is an emoji of its own */
+        if (cls == WB_EMOD) cls = WB_EMOJI;
+        if (cls == WB_EMOJI) {
+            /* an emoji, its modifiers and variation selectors, and ZWJ sequences (WB3c) */
+            size_t end = skip_emod(s, len, i, i + k);
+            for (;;) {   /* ZWJ sequences */
+                if (end + 3 >= len || s[end] != 0xE2 || s[end + 1] != 0x80 || s[end + 2] != 0x8D) break;
+                int32_t nx;
+                size_t j = end + 3, kn = next_cp(s + j, len - j, &nx);
+                if (wb_class(nx) != WB_EMOJI) break;
+                end = skip_emod(s, len, j, j + kn);
+            }
+            int r = emit(a, s + i, end - i, fn, sfn, ctx);
+            if (r < 0) return -1;
+            count += r;
+            i = end;
+            continue;
+        }
+        if (cls == WB_SA || cls == WB_SA_MARK) {
+            size_t end = skip_extend(s, len, i + k);
+            while (end < len) {
+                int32_t c2;
+                size_t k2 = next_cp(s + end, len - end, &c2);
+                if (wb_class(c2) != WB_SA) break;
+                end = skip_extend(s, len, end + k2);
+            }
+            int r = emit(a, s + i, end - i, fn, sfn, ctx);
+            if (r < 0) return -1;
+            count += r;
+            i = end;
+            continue;
+        }
         if (cls == WB_IDEO) {
             size_t end = skip_extend(s, len, i + k);
             int r = emit(a, s + i, end - i, fn, sfn, ctx);
@@ -387,33 +518,58 @@ static long analyze(analyzer *a, const char *text, size_t len, an_term_fn fn, an
             i = end;
             continue;
         }
-        if (cls != WB_ALETTER && cls != WB_NUMERIC && cls != WB_KATAKANA && cls != WB_EXTENDNUMLET) {
+        if (!AHLETTER(cls) && cls != WB_NUMERIC && cls != WB_KATAKANA && cls != WB_EXTENDNUMLET) {
             i += k;
             continue;
         }
         size_t start = i, end = skip_extend(s, len, i + k);
-        int last = cls, has_alnum = cls != WB_EXTENDNUMLET;
+        /* Lucene's grammar concatenates units: letter chains (letters joined
+         * directly or by MidLetter/MidNumLet), number chains (by MidNum/MidNumLet),
+         * and Hebrew units HL' or HL"HL (WB7a-c) whose first letter must begin
+         * a unit, i.e. not follow a mid join (hl_ok) */
+        int last = cls, has_alnum = cls != WB_EXTENDNUMLET, hl_ok = cls == WB_HEBREW;
         while (end < len) {
             int32_t c2;
             size_t k2 = next_cp(s + end, len - end, &c2);
             int nc = wb_class(c2);
-            if (joins(last, nc)) {
+            if (joins(last == WB_QUNIT ? WB_NUMERIC : last, nc)) {
                 last = nc;
+                hl_ok = nc == WB_HEBREW;
                 has_alnum |= nc != WB_EXTENDNUMLET;
                 end = skip_extend(s, len, end + k2);
                 continue;
             }
-            if (nc == WB_MIDLETTER || nc == WB_MIDNUM || nc == WB_MIDNUMLET) {
+            if (nc == WB_MIDLETTER || nc == WB_MIDNUM || nc == WB_MIDNUMLET || c2 == '"') {
                 size_t j = skip_extend(s, len, end + k2);
-                if (j >= len) break;
-                int32_t c3;
-                size_t k3 = next_cp(s + j, len - j, &c3);
-                int nn = wb_class(c3);
-                int ok = (last == WB_ALETTER && nn == WB_ALETTER && (nc == WB_MIDLETTER || nc == WB_MIDNUMLET)) ||
+                int nn = WB_OTHER;
+                int32_t c3 = 0;
+                size_t k3 = 0;
+                if (j < len) {
+                    k3 = next_cp(s + j, len - j, &c3);
+                    nn = wb_class(c3);
+                }
+                int hq = hl_ok && last == WB_HEBREW;
+                if (hq && nn == WB_HEBREW && c2 == '"') {               /* WB7b/c */
+                    last = nn;
+                    hl_ok = 0;
+                    end = skip_extend(s, len, j + k3);
+                    continue;
+                }
+                if (hq && c2 == '\'') {                                 /* WB7a: HL' ends a unit */
+                    last = WB_QUNIT;
+                    hl_ok = 0;
+                    end = j;
+                    continue;
+                }
+                int ok = (AHLETTER(last) && AHLETTER(nn) && (nc == WB_MIDLETTER || nc == WB_MIDNUMLET)) ||
                          (last == WB_NUMERIC && nn == WB_NUMERIC && (nc == WB_MIDNUM || nc == WB_MIDNUMLET));
-                if (!ok) break;
-                end = skip_extend(s, len, j + k3);
-                continue;
+                if (ok) {
+                    last = nn;
+                    hl_ok = 0;
+                    end = skip_extend(s, len, j + k3);
+                    continue;
+                }
+                break;
             }
             break;
         }

@@ -127,6 +127,52 @@ TEST(word_cache_restart_and_growth)
     sy_buf_free(&a); sy_buf_free(&b); sy_buf_free(&sc.out); sy_buf_free(&text);
 }
 
+/* Lucene 8.7's own output for the same lines (tests/fixtures/lucene-cranfield/README) */
+static void compare_with_lucene(const char *name)
+{
+    char in[256], want[256];
+    snprintf(in, sizeof in, "tests/fixtures/lucene-cranfield/%s.txt", name);
+    snprintf(want, sizeof want, "tests/fixtures/lucene-cranfield/%s.tokens", name);
+    FILE *fi = fopen(in, "r"), *fw = fopen(want, "r");
+    CHECK(fi && fw, "fixtures %s / %s (run from the repository root)", in, want);
+    if (!fi || !fw) { if (fi) fclose(fi); if (fw) fclose(fw); return; }
+    char *line = NULL, *exp = NULL;
+    size_t lcap = 0, ecap = 0;
+    int lineno = 0, bad = 0;
+    ssize_t n;
+    while ((n = getline(&line, &lcap, fi)) >= 0) {
+        lineno++;
+        if (n && line[n - 1] == '\n') line[--n] = '\0';
+        ssize_t m = getline(&exp, &ecap, fw);
+        if (m < 0) { CHECK(0, "%s: fewer expected lines than inputs", want); break; }
+        if (m && exp[m - 1] == '\n') exp[--m] = '\0';
+        sy_buf b = {0};
+        an_analyze(A, line, (size_t)n, collect, &b);
+        /* "[a][b]" -> "a b" */
+        sy_buf got = {0};
+        for (size_t i = 0; i < b.len; i++) {
+            if (b.data[i] == '[') { if (got.len) sy_buf_puts(&got, " "); }
+            else if (b.data[i] != ']' || (i + 1 < b.len && b.data[i + 1] != '[')) sy_buf_append(&got, &b.data[i], 1);
+        }
+        const char *g = got.data ? got.data : "";
+        if (strcmp(g, exp) != 0) {
+            if (bad < 5) fprintf(stderr, "%s:%d:\n  lucene %s\n  syneg  %s\n", in, lineno, exp, g);
+            bad++;
+        }
+        sy_buf_free(&b);
+        sy_buf_free(&got);
+    }
+    CHECK(bad == 0, "%s: %d of %d lines tokenized unlike Lucene", name, bad, lineno);
+    CHECK(lineno > 10, "%s: read %d lines", name, lineno);
+    free(line);
+    free(exp);
+    fclose(fi);
+    fclose(fw);
+}
+
+TEST(same_terms_as_lucene_tricky) { compare_with_lucene("tricky"); }
+TEST(same_terms_as_lucene_random) { compare_with_lucene("random"); }
+
 int main(void)
 {
     A = an_new(NULL);
@@ -138,6 +184,8 @@ int main(void)
     RUN(cjk_and_bad_bytes);
     RUN(callback_can_stop);
     RUN(word_cache_restart_and_growth);
+    RUN(same_terms_as_lucene_tricky);
+    RUN(same_terms_as_lucene_random);
     an_free(A);
     return check_done();
 }

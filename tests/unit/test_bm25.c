@@ -231,6 +231,99 @@ TEST(cranfield)
     corpus_free(c);
 }
 
+/* Lucene 8.7 on the same corpus (tests/fixtures/lucene-cranfield/README): the
+ * same statistics, every term's df, every norm byte, and the top 10 of every
+ * query with bit-identical scores */
+TEST(lucene_reference)
+{
+    char *path = sy_path_join(check_shared_data(), "cranfield");
+    sy_err err = {0};
+    corpus *c = corpus_load(path, CORPUS_BEIR, &err);
+    free(path);
+    if (!c) { printf("# skipped: %s\n", err.msg); return; }
+    char *ip = sy_path_join(dir, "cran-ref.bin");
+    bm25_index *ix = bm25_build(c, ip, NULL, &err) == 0 ? bm25_open(ip, &err) : NULL;
+    CHECK(ix != NULL, "%s", err.msg);
+    const char *fx = "tests/fixtures/lucene-cranfield/";
+    char fp[256];
+    FILE *f;
+    if (!ix) goto out;
+    snprintf(fp, sizeof fp, "%sstats.txt", fx);
+    f = fopen(fp, "r");
+    CHECK(f != NULL, "fixture %s (run from the repository root)", fp);
+    if (f) {
+        unsigned long docs = 0, doc_count = 0, sum = 0;
+        CHECK(fscanf(f, "docs %lu doc_count %lu sum_total_tf %lu", &docs, &doc_count, &sum) == 3, "stats.txt");
+        fclose(f);
+        CHECK_EQ_INT(bm25_ndocs(ix), docs);
+        CHECK_EQ_INT(bm25_doc_count(ix), doc_count);
+        CHECK(bm25_avgdl(ix) == (float)((double)sum / (double)doc_count), "avgdl %g", bm25_avgdl(ix));
+    }
+    snprintf(fp, sizeof fp, "%sterms.tsv", fx);
+    f = fopen(fp, "r");
+    CHECK(f != NULL, "fixture %s", fp);
+    if (f) {
+        char term[1024];
+        unsigned df;
+        unsigned long ttf;
+        int n = 0, bad = 0;
+        while (fscanf(f, "%1023s\t%u\t%lu", term, &df, &ttf) == 3) {
+            n++;
+            if (bm25_df(ix, term) != df) {
+                if (bad++ < 5) fprintf(stderr, "term %s: lucene df %u, syneg %u\n", term, df, bm25_df(ix, term));
+            }
+        }
+        fclose(f);
+        CHECK(n > 5000 && (uint32_t)n == bm25_nterms(ix), "%d lucene terms, %u ours", n, bm25_nterms(ix));
+        CHECK_EQ_INT(bad, 0);
+    }
+    snprintf(fp, sizeof fp, "%snorms.tsv", fx);
+    f = fopen(fp, "r");
+    CHECK(f != NULL, "fixture %s", fp);
+    if (f) {
+        unsigned d, nb;
+        int n = 0, bad = 0;
+        while (fscanf(f, "%u\t%u", &d, &nb) == 2) {
+            n++;
+            bad += bm25_int_to_byte4(bm25_doc_norm_length(ix, d)) != nb;
+        }
+        fclose(f);
+        CHECK(n == 1400 && bad == 0, "%d norms, %d differ", n, bad);
+    }
+    snprintf(fp, sizeof fp, "%srun.tsv", fx);
+    f = fopen(fp, "r");
+    CHECK(f != NULL, "fixture %s", fp);
+    if (f) {
+        unsigned q, r, doc, bits, lastq = UINT32_MAX;
+        double dec;
+        uint32_t dd[10];
+        float ss[10];
+        long nn = 0;
+        int rows = 0, bad_doc = 0, bad_score = 0;
+        while (fscanf(f, "%u\t%u\t%u\t%x\t%lf", &q, &r, &doc, &bits, &dec) == 5) {
+            rows++;
+            if (q != lastq) {
+                nn = bm25_search(ix, corpus_query_text(c, q), 10, dd, ss, &err);
+                lastq = q;
+            }
+            if (r < 1 || (long)r > nn || dd[r - 1] != doc) { bad_doc++; continue; }
+            float want;
+            memcpy(&want, &bits, sizeof want);
+            if (ss[r - 1] != want) {
+                if (bad_score++ < 5) fprintf(stderr, "q%u r%u: lucene %.9g, syneg %.9g\n", q, r, want, ss[r - 1]);
+            }
+        }
+        fclose(f);
+        CHECK(rows > 2000, "%d run rows", rows);
+        CHECK_EQ_INT(bad_doc, 0);
+        CHECK_EQ_INT(bad_score, 0);
+    }
+out:
+    bm25_free(ix);
+    free(ip);
+    corpus_free(c);
+}
+
 int main(void)
 {
     dir = check_tmpdir("bm25");
@@ -240,6 +333,7 @@ int main(void)
     RUN(maxscore_equals_exhaustive);
     RUN(bad_files);
     RUN(cranfield);
+    RUN(lucene_reference);
     check_rmrf(dir);
     free(dir);
     return check_done();
