@@ -113,7 +113,7 @@ bench: bench-deps $(BUILD)/syneg $(TOOL_BIN)
 demo: $(BUILD)/syneg
 	@if ! ls sessions/demo/negatives/*.seg >/dev/null 2>&1; then \
 	  echo "preparing the demo session: BM25 mining, then offline synthesis"; \
-	  $(BUILD)/syneg mine sessions/demo --retriever bm25 && \
+	  $(BUILD)/syneg mine sessions/demo --retriever bm25 --range 0:50 --num 8 && \
 	  $(BUILD)/syneg synth sessions/demo --offline || exit 1; \
 	fi
 	$(BUILD)/syneg tui sessions/demo
