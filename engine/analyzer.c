@@ -139,8 +139,10 @@ static int wb_class_slow(int32_t c)
     default: break;
     }
     if ((c >= 0x3040 && c <= 0x309F) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x4E00 && c <= 0x9FFF) ||
-        (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x20000 && c <= 0x2FA1F))
-        return WB_IDEO;
+        (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x20000 && c <= 0x2FA1F) || (c >= 0x2E80 && c <= 0x2FDF) ||
+        c == 0x3005 || c == 0x3007 || (c >= 0x3021 && c <= 0x3029) || (c >= 0x3038 && c <= 0x303B))
+        return WB_IDEO;   /* Han (and Hiragana): one token per character */
+    if (c == 0x30FB) return WB_OTHER;   /* katakana middle dot */
     if ((c >= 0x30A0 && c <= 0x30FF) || (c >= 0x31F0 && c <= 0x31FF) || (c >= 0xFF66 && c <= 0xFF9F))
         return WB_KATAKANA;
     if (c >= 0x1F3FB && c <= 0x1F3FF) return WB_EMOD;     /* emoji skin-tone modifiers */

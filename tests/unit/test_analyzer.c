@@ -173,6 +173,44 @@ static void compare_with_lucene(const char *name)
 TEST(same_terms_as_lucene_tricky) { compare_with_lucene("tricky"); }
 TEST(same_terms_as_lucene_random) { compare_with_lucene("random"); }
 
+/* every whole word of the BERT vocabulary: the same terms as Lucene (hash of its output) */
+TEST(same_terms_as_lucene_vocab)
+{
+    char *vp = sy_path_join(check_shared_data(), "bert-base-uncased/vocab.txt");
+    size_t len;
+    char *v = sy_read_file(vp, &len, NULL);
+    free(vp);
+    if (!v) { printf("# skipped: no vocab.txt\n"); return; }
+    FILE *f = fopen("tests/fixtures/lucene-cranfield/vocab.hash", "r");
+    unsigned long long want = 0;
+    size_t want_len = 0;
+    CHECK(f && fscanf(f, "%llx %zu", &want, &want_len) == 2, "vocab.hash fixture");
+    if (f) fclose(f);
+    sy_buf out = {0};
+    size_t words = 0;
+    for (char *line = v, *nl; line < v + len; line = nl + 1) {
+        nl = memchr(line, '\n', (size_t)(v + len - line));
+        if (!nl) nl = v + len;
+        if (nl > line && line[0] != '[' && !(nl - line >= 2 && line[0] == '#' && line[1] == '#')) {
+            sy_buf b = {0};
+            an_analyze(A, line, (size_t)(nl - line), collect, &b);
+            for (size_t i = 0, first = 1; i < b.len; i++) {
+                if (b.data[i] == '[') { if (!first) sy_buf_puts(&out, " "); first = 0; }
+                else if (b.data[i] != ']') sy_buf_append(&out, &b.data[i], 1);
+            }
+            sy_buf_puts(&out, "\n");
+            sy_buf_free(&b);
+            words++;
+        }
+    }
+    CHECK_EQ_INT(words, 23694);
+    CHECK(out.len == want_len && sy_hash64(out.data, out.len) == want,
+          "terms of the vocabulary differ from Lucene's (%zu bytes vs %zu); diff against Bm25Ref --tokens output",
+          out.len, want_len);
+    sy_buf_free(&out);
+    free(v);
+}
+
 int main(void)
 {
     A = an_new(NULL);
@@ -186,6 +224,7 @@ int main(void)
     RUN(word_cache_restart_and_growth);
     RUN(same_terms_as_lucene_tricky);
     RUN(same_terms_as_lucene_random);
+    RUN(same_terms_as_lucene_vocab);
     an_free(A);
     return check_done();
 }
