@@ -4,7 +4,9 @@
  * 128 tokens), InfoNCE with in-batch negatives, gradient clipping and AdamW,
  * in examples (queries) per second, against the same step in PyTorch
  * (tests/bench/bench_train_torch.py, Debian python3-torch) on the same
- * weights, ids and thread count, measured in this run.  Peak memory (max RSS)
+ * weights, ids and thread count, measured in this run: the two alternate
+ * step by step so they share the machine's load, and each side's best step
+ * counts.  Peak memory (max RSS)
  * of both is reported.  Environment: SHARED_DATA, BENCH_THREADS (default: all
  * cores), BENCH_PY (default /usr/bin/python3), BENCH_STEPS (default 3). */
 #include <jansson.h>
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "encoder.h"
@@ -82,12 +85,41 @@ int main(void)
     json_dump_file(ids, idpath, JSON_COMPACT);
     json_decref(ids);
 
+    /* the PyTorch peer, started first and stepped in turn with ours (one
+     * step each, alternating), so both see the same machine load; each side's
+     * best step counts */
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "OMP_WAIT_POLICY=PASSIVE exec %s tests/bench/bench_train_torch.py %s %d 0",
+             py && *py ? py : "/usr/bin/python3", dir, threads);
+    int to[2], from[2];
+    pid_t child = -1;
+    FILE *tin = NULL, *tout = NULL;
+    if (pipe(to) == 0 && pipe(from) == 0) {
+        child = fork();
+        if (child == 0) {
+            dup2(to[0], 0);
+            dup2(from[1], 1);
+            close(to[1]);
+            close(from[0]);
+            execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+            _exit(127);
+        }
+        close(to[0]);
+        close(from[1]);
+        tin = fdopen(to[1], "w");
+        tout = fdopen(from[0], "r");
+    }
+    char line[1024];
+    int peer = 0;
+    while (tout && fgets(line, sizeof line, tout))
+        if (!strncmp(line, "READY", 5)) { peer = 1; break; }
+
     size_t np = m->num_params;
     float *grad = calloc(np, sizeof *grad), *am = calloc(np, sizeof *am), *av = calloc(np, sizeof *av);
-    double best = 1e30, loss = 0;
+    double best = 1e30, loss = 0, tbest = 1e30, tloss = 0, tmem = 0;
     train_batch *tb = train_batch_new(m, B, G, TQ, TP, -1, 0.02, 1, &err);
     if (!tb) { fprintf(stderr, "bench_train: %s\n", err.msg); return 1; }
-    for (int s = 0; s <= steps; s++) {   /* step 0 warms up */
+    for (int s = 0; s <= steps; s++) {   /* step 0 warms both up */
         double t0 = sy_now();
         memset(grad, 0, np * sizeof *grad);
         if (train_batch_grad(tb, grad, qids, qlens, pids, plens, &loss, &err)) {
@@ -98,6 +130,13 @@ int main(void)
         train_optimizer_step(m, grad, am, av, 2e-5, 0.01, s + 1);
         double d = sy_now() - t0;
         if (s > 0 && d < best) best = d;
+        if (peer) {
+            fputs("step\n", tin);
+            fflush(tin);
+            double td = 0;
+            if (!fgets(line, sizeof line, tout) || sscanf(line, "STEP %lf %lf", &td, &tloss) != 2) peer = 0;
+            else if (s > 0 && td < tbest) tbest = td;
+        }
     }
     train_batch_free(tb);
     struct rusage ru;
@@ -106,24 +145,18 @@ int main(void)
     printf("syneg train step (MiniLM shape, batch %d, group %d, q %d / p %d tokens, %d threads): "
            "%.2f s/step, %.2f examples/s, %.1f passages+queries/s, peak RSS %.0f MiB, loss %.4f\n",
            B, G, TQ, TP, threads, best, ours, (B + B * G) / best, ru.ru_maxrss / 1024.0, loss);
-    fflush(stdout);
-
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "OMP_WAIT_POLICY=PASSIVE %s tests/bench/bench_train_torch.py %s %d %d",
-             py && *py ? py : "/usr/bin/python3", dir, threads, steps);
-    FILE *p = popen(cmd, "r");
-    double tt = 0, tmem = 0, tloss = 0;
-    char line[1024];
-    while (p && fgets(line, sizeof line, p)) {
-        fputs(line, stdout);
-        sscanf(line, "RESULT %lf %lf %lf", &tt, &tmem, &tloss);
-    }
-    int prc = p ? pclose(p) : -1;
-    if (tt > 0) {
-        printf("pytorch train step: %.2f s/step, %.2f examples/s, peak RSS %.0f MiB, loss %.4f\n", tt, B / tt, tmem, tloss);
-        printf("RATIO train examples/s syneg/pytorch = %.2fx (target >= 1.2x)\n", ours / (B / tt));
+    if (tin) fclose(tin);   /* end of input: the peer prints RESULT and exits */
+    while (tout && fgets(line, sizeof line, tout))
+        if (sscanf(line, "RESULT %*f %lf", &tmem) == 1) break;
+    if (tout) fclose(tout);
+    int status = 0;
+    if (child > 0) waitpid(child, &status, 0);
+    if (peer && tbest < 1e30) {
+        printf("pytorch train step: %.2f s/step, %.2f examples/s, peak RSS %.0f MiB, loss %.4f\n", tbest, B / tbest, tmem, tloss);
+        printf("RATIO train examples/s syneg/pytorch = %.2fx (target >= 1.2x)\n", ours / (B / tbest));
+        printf("RATIO train peak memory syneg/pytorch = %.2fx\n", (ru.ru_maxrss / 1024.0) / tmem);
     } else {
-        printf("pytorch peer unavailable (exit %d); install python3-torch (make bench-deps)\n", prc);
+        printf("pytorch peer unavailable (exit %d); install python3-torch (make bench-deps)\n", status);
     }
     char rm[200];
     snprintf(rm, sizeof rm, "rm -rf '%s'", dir);

@@ -8,7 +8,9 @@ token ids bench_train wrote, fp32, on the given thread count.
     bench_train_torch.py MODEL_DIR THREADS STEPS
 
 Prints "RESULT seconds_per_step peak_rss_mib loss" (best of STEPS after one
-warm-up step)."""
+warm-up step).  With STEPS 0 it prints READY, then runs one step per "step"
+line read from stdin (printing "STEP seconds loss"), and prints RESULT (best
+step) at end of input."""
 import json
 import math
 import resource
@@ -63,8 +65,9 @@ decay = [w for k, w in W.items() if "LayerNorm" not in k and not k.endswith(".bi
 nodecay = [w for k, w in W.items() if "LayerNorm" in k or k.endswith(".bias")]
 opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": nodecay, "weight_decay": 0.0}],
                         lr=2e-5, betas=(0.9, 0.999), eps=1e-8)
-best, loss = 1e30, 0.0
-for s in range(steps + 1):
+
+
+def step():
     t0 = time.perf_counter()
     opt.zero_grad(set_to_none=True)
     qe, pe = encode(qids), encode(pids)
@@ -72,8 +75,23 @@ for s in range(steps + 1):
     l.backward()
     torch.nn.utils.clip_grad_norm_(list(W.values()), 1.0)
     opt.step()
-    dt = time.perf_counter() - t0
-    loss = l.item()
-    if s > 0:
+    return time.perf_counter() - t0, l.item()
+
+
+best, loss = 1e30, 0.0
+if steps > 0:
+    for s in range(steps + 1):
+        dt, loss = step()
+        if s > 0:
+            best = min(best, dt)
+else:
+    # interleaved mode: one step per "step" line on stdin, so bench_train can
+    # alternate its own steps with ours and share the machine's noise fairly
+    print("READY", flush=True)
+    for line in sys.stdin:
+        if line.strip() != "step":
+            break
+        dt, loss = step()
         best = min(best, dt)
-print("RESULT %.4f %.1f %.4f" % (best, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, loss))
+        print("STEP %.4f %.4f" % (dt, loss), flush=True)
+print("RESULT %.4f %.1f %.4f" % (best, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, loss), flush=True)
