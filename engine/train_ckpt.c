@@ -189,6 +189,12 @@ int ckpt_write_hf(const enc_model *m, const char *dir, int max_len, sy_err *err)
         free(nd);
         if (rc) return -1;
     }
+    if (m->query_prefix || m->passage_prefix) {   /* syneg's own encoder reads prefixes here */
+        json_t *sj = json_object();
+        if (m->query_prefix) json_object_set_new(sj, "query_prefix", json_string(m->query_prefix));
+        if (m->passage_prefix) json_object_set_new(sj, "passage_prefix", json_string(m->passage_prefix));
+        if (write_json(dir, "syneg.json", sj, err)) return -1;
+    }
     json_t *st = json_pack("{s:s}", "similarity_fn_name", "cosine");
     if (st && (m->query_prefix || m->passage_prefix)) {
         json_t *pr = json_object();

@@ -4,7 +4,9 @@
  * folder: config.json (BertModel), model.safetensors (F32, HF names without
  * the "bert." prefix, Q/K/V split back out), vocab.txt, tokenizer_config.json,
  * special_tokens_map.json, sentence_bert_config.json, modules.json
- * (Transformer, Pooling, Normalize), 1_Pooling/config.json and 2_Normalize/.
+ * (Transformer, Pooling, Normalize), 1_Pooling/config.json, 2_Normalize/,
+ * config_sentence_transformers.json, and syneg.json with the query/passage
+ * prefixes when the model has them (enc_load reads them there).
  * ckpt_save adds train_state.bin (format in train.c) under
  * RUN/ckpt/step-NNNNNNN/, built in a temporary folder and renamed into place,
  * and deletes all but the newest two checkpoints.  Errors through sy_err. */

@@ -24,6 +24,7 @@
 #include "session.h"
 #include "tokenizer.h"
 #include "train.h"
+#include "train_ckpt.h"
 #include "util.h"
 #include "vocab_learn.h"
 
@@ -455,6 +456,18 @@ TEST(tiny_run_and_resume)
     enc_model *m = enc_load(path, &err);
     CHECK(m != NULL, "%s", err.msg);
     CHECK(m && m->pooling == ENC_POOL_MEAN && m->normalize == 1, "pooling/normalize round trip");
+    /* prefixes survive a checkpoint */
+    if (m) {
+        m->query_prefix = strdup("query: ");
+        m->passage_prefix = strdup("passage: ");
+        char *d2 = sy_strdup_printf("%s/prefixed", ra);
+        CHECK(ckpt_write_hf(m, d2, 24, &err) == 0, "%s", err.msg);
+        enc_model *m2 = enc_load(d2, &err);
+        CHECK(m2 && m2->query_prefix && !strcmp(m2->query_prefix, "query: ") && m2->passage_prefix &&
+              !strcmp(m2->passage_prefix, "passage: "), "prefixes round trip");
+        enc_free(m2);
+        free(d2);
+    }
     enc_free(m);
 
     /* the same run, cancelled after 3 steps, then resumed */
