@@ -505,6 +505,20 @@ TEST(tiny_run_and_resume)
     free(a); free(b);
     json_decref(ea); json_decref(eb);
 
+    /* gradient accumulation and own-group-only scoring run to the end */
+    o.accum = 2;
+    o.inbatch = 0;
+    o.max_steps = 2;
+    char *racc = train_create(sess, &o, NULL, &err);
+    CHECK(racc && train_run(sess, racc, NULL, &err) == 0, "accum: %s", err.msg);
+    if (racc) {
+        runs_read_status(racc, &st, NULL);
+        CHECK_EQ_STR(st.state, "done");
+    }
+    free(racc);
+    o.accum = 1;
+    o.inbatch = 1;
+
     /* in-batch only (group 1) trains on the qrels alone */
     o.group = 1;
     o.max_steps = 2;
