@@ -227,7 +227,7 @@ int runs_list(const char *session_dir, run_status **out, size_t *n, sy_err *err)
     closedir(d);
     free(root);
     if (rc) { free(*out); *out = NULL; *n = 0; return rc; }
-    qsort(*out, *n, sizeof **out, cmp_status);
+    if (*n > 1) qsort(*out, *n, sizeof **out, cmp_status); /* *out may be NULL when empty */
     return 0;
 }
 
