@@ -37,6 +37,7 @@ struct labels {
     size_t journal_lines; /* good lines in the journal since the snapshot */
     off_t journal_size;   /* size of the journal's good prefix */
     size_t nskipped;
+    struct stat seen_journal, seen_snap;  /* what load_all last read, for labels_reload */
     char *warnings[MAX_WARNINGS];
     size_t nwarn_msgs;
 };
@@ -246,8 +247,15 @@ static int load_journal(labels *l, sy_err *err)
     return 0;
 }
 
+static void stat_or_zero(const char *path, struct stat *st)
+{
+    if (stat(path, st) < 0) memset(st, 0, sizeof *st);
+}
+
 static int load_all(labels *l, sy_err *err)
 {
+    stat_or_zero(l->journal_path, &l->seen_journal);
+    stat_or_zero(l->snap_path, &l->seen_snap);
     reset_state(l);
     if (sy_strmap_init(&l->map, 1024)) return sy_fail(err, SY_ENOMEM, "out of memory");
     if (load_snapshot(l, err) < 0 || load_journal(l, err) < 0) return -1;
@@ -444,7 +452,18 @@ int labels_compact(labels *l, sy_err *err)
     return 0;
 }
 
+static int same_file_state(const struct stat *a, const struct stat *b)
+{
+    return a->st_ino == b->st_ino && a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+           a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
 int labels_reload(labels *l, sy_err *err)
 {
+    /* viewers poll this: re-read only when the journal or the snapshot changed */
+    struct stat j, s;
+    stat_or_zero(l->journal_path, &j);
+    stat_or_zero(l->snap_path, &s);
+    if (same_file_state(&j, &l->seen_journal) && same_file_state(&s, &l->seen_snap)) return 0;
     return load_all(l, err);
 }

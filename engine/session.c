@@ -141,12 +141,10 @@ static int take_lock(session *s, sy_err *err)
         s->readonly = 1;
         return 0;
     }
+    /* the pid is informative only (read-only openers report it): failures are harmless */
     char buf[32];
     int n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) == 0) {
-        if (pwrite(fd, buf, (size_t)n, 0) < 0) { /* the pid is informative only */
-        }
-    }
+    if (ftruncate(fd, 0) == 0 && pwrite(fd, buf, (size_t)n, 0) < 0) buf[0] = '\0';
     free(p);
     s->lock_fd = fd;
     return 0;
