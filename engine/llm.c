@@ -113,11 +113,7 @@ struct llm_client {
 
 static double rnd01(llm_client *c)
 {
-    uint64_t z = (c->rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    return (double)(z >> 11) / 9007199254740992.0;
+    return (double)(sy_splitmix64(&c->rng) >> 11) / 9007199254740992.0;
 }
 
 /* Replace every copy of the key in s by [REDACTED] (in place when it fits). */

@@ -76,14 +76,6 @@ static void dl_summary(dlist *d, mine_dist *out)
     out->p90 = d->v[(size_t)(0.90 * (double)(d->n - 1) + 0.5)];
 }
 
-static uint64_t splitmix(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static uint64_t doc_hash(const corpus *c, uint32_t d, sy_buf *tmp)
 {
     tmp->len = 0;
@@ -270,7 +262,7 @@ int mine_run(session *s, retriever *r, const mine_opts *o, mine_report *rep, sy_
             if (o->sample_random && nclean > take) {
                 uint64_t st = o->seed ^ sy_hash64(qid, strlen(qid));
                 for (size_t j = 0; j < take; j++) {
-                    size_t pick = j + (size_t)(splitmix(&st) % (nclean - j));
+                    size_t pick = j + (size_t)(sy_splitmix64(&st) % (nclean - j));
                     uint32_t t = clean[j]; clean[j] = clean[pick]; clean[pick] = t;
                 }
                 qsort(clean, take, sizeof *clean, cmp_u32);

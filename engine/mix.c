@@ -10,20 +10,13 @@
 /* ---- seeded PRNG: splitmix64 seeds xoshiro256** ------------------------ */
 typedef struct { uint64_t s[4]; } mix_rng;
 
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
 
 static void rng_seed(mix_rng *r, uint64_t seed, uint64_t a, uint64_t b)
 {
     uint64_t x = seed;
-    x ^= splitmix64(&(uint64_t){a * 0xd1b54a32d192ed03ULL + 1});
-    x ^= splitmix64(&(uint64_t){b * 0x8cb92ba72f3d8dd7ULL + 7}) << 1;
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
+    x ^= sy_splitmix64(&(uint64_t){a * 0xd1b54a32d192ed03ULL + 1});
+    x ^= sy_splitmix64(&(uint64_t){b * 0x8cb92ba72f3d8dd7ULL + 7}) << 1;
+    for (int i = 0; i < 4; i++) r->s[i] = sy_splitmix64(&x);
 }
 
 static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }

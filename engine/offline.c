@@ -236,13 +236,7 @@ size_t offline_related(const offline_index *ix, const char *text, const uint32_t
 }
 
 /* ---- editing ------------------------------------------------------------------------ */
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+static inline uint64_t rng_next(uint64_t *s) { return sy_splitmix64(s); }
 
 typedef struct { size_t start, len; } span;
 

@@ -17,13 +17,7 @@
 
 /* ---- random numbers: splitmix64 ------------------------------------------- */
 
-static inline uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+static inline uint64_t rng_next(uint64_t *s) { return sy_splitmix64(s); }
 static inline double rng_unit(uint64_t *s) { return ((rng_next(s) >> 11) + 0.5) * (1.0 / 9007199254740992.0); }
 static inline float rng_normal(uint64_t *s)
 {

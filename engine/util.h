@@ -78,6 +78,18 @@ double sy_now(void);                    /* monotonic seconds */
 /* UTC "2026-11-21T06:10:12.345Z" into buf (>= 32 bytes). */
 void sy_iso_time(char *buf, size_t n);
 
+/* ---- seeded pseudo-random numbers ---------------------------------------- */
+/* One splitmix64 step: advances *state and returns 64 random bits.  The one
+ * generator behind every seeded choice (mining samples, hybrid sampling,
+ * offline edits, training order, retry jitter), so runs are reproducible. */
+static inline uint64_t sy_splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
 /* ---- little-endian fixed-size fields for binary formats -------------------- */
 static inline void sy_put_u32(uint8_t *p, uint32_t v) { p[0] = v; p[1] = v >> 8; p[2] = v >> 16; p[3] = v >> 24; }
 static inline uint32_t sy_get_u32(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
