@@ -1,6 +1,7 @@
 /* kernels_bwd: backward of every encoder op, and the InfoNCE loss.
  * Contract in kernels_bwd.h. */
 #include "kernels_bwd.h"
+#include "kernels_math.h"
 
 /* O3 for if-conversion, so the exp/erf selects vectorise (as kernels.c). */
 #pragma GCC optimize("O3")
@@ -52,47 +53,6 @@ static void bpar_for(size_t n, int nt, bpar_fn fn, void *ctx)
         if (started[i]) pthread_join(th[i], NULL);
         else fn(ctx, jobs[i].lo, jobs[i].hi, i);
     }
-}
-
-/* vectorisable expf / erff (the same approximations kernels.c uses) */
-static inline float bits_f(uint32_t b) { float f; memcpy(&f, &b, 4); return f; }
-static inline uint32_t f_bits(float f) { uint32_t b; memcpy(&b, &f, 4); return b; }
-static inline float vexp(float x)
-{
-    float xc = x < -87.3f ? -87.3f : x > 88.7f ? 88.7f : x;
-    float t = xc * 1.44269504088896341f + 12582912.0f;
-    int32_t n = (int32_t)(f_bits(t) - 0x4B400000u);
-    float fn = t - 12582912.0f;
-    float r = xc - fn * 0.693145751953125f;
-    r = r - fn * 1.428606765330187045e-06f;
-    float p = 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    float y = p * bits_f((uint32_t)(n + 127) << 23);
-    return x < -87.3f ? 0.0f : y;
-}
-static inline float verf(float x)
-{
-    x = x < -4.0f ? -4.0f : x > 4.0f ? 4.0f : x;
-    float x2 = x * x;
-    float p = -2.72614225801306e-10f;
-    p = p * x2 + 2.77068142495902e-08f;
-    p = p * x2 + -2.10102402082508e-06f;
-    p = p * x2 + -5.69250639462346e-05f;
-    p = p * x2 + -7.34990630326855e-04f;
-    p = p * x2 + -2.95459980854025e-03f;
-    p = p * x2 + -1.60960333262415e-02f;
-    p = p * x;
-    float q = -1.45660718464996e-05f;
-    q = q * x2 + -2.13374055278905e-04f;
-    q = q * x2 + -1.68282697438203e-03f;
-    q = q * x2 + -7.37332916720468e-03f;
-    q = q * x2 + -1.42647390514189e-02f;
-    return p / q;
 }
 
 void embedding_backward(float *dwte, float *dwpe, float *dwtt, const float *dout,
@@ -279,8 +239,8 @@ static void gelu_bwd_part(void *p, size_t lo, size_t hi, int part)
     size_t n = hi - lo;
     for (size_t i = 0; i < n; i++) {
         float x = in[i];
-        float cdf = 0.5f * (1.0f + verf(x * inv_sqrt2));
-        float pdf = inv_sqrt2pi * vexp(-0.5f * x * x);
+        float cdf = 0.5f * (1.0f + fast_erf(x * inv_sqrt2));
+        float pdf = inv_sqrt2pi * fast_exp(-0.5f * x * x);
         dx[i] += (cdf + x * pdf) * d[i];
     }
 }
