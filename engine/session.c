@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -67,6 +68,9 @@ static int build_store(const char *dir, const char *src, corpus_format fmt, cons
 
 int session_create(const char *dir, const session_source *src, sy_err *err)
 {
+    if (sy_find_control(dir))   /* a newline in the name would break every line it is written on */
+        return sy_fail(err, SY_EINVAL, "session folder name holds a control character (byte 0x%02x); choose a plain name",
+                       (unsigned char)*sy_find_control(dir));
     char *cfg_path = sy_path_join(dir, "session.json");
     if (!cfg_path) return sy_fail(err, SY_ENOMEM, "out of memory");
     if (sy_file_exists(cfg_path)) {
@@ -100,6 +104,7 @@ int session_create(const char *dir, const session_source *src, sy_err *err)
         return -1;
     }
     corpus_free(c);
+    chmod(dir, 0700);   /* labels, answers, traces: private to the owner */
     static const char *const sub[] = {"negatives", "runs", "jobs", "cache"};
     for (size_t i = 0; i < sizeof sub / sizeof *sub; i++) {
         char *p = sy_path_join(dir, sub[i]);
