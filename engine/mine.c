@@ -277,8 +277,9 @@ int mine_run(session *s, retriever *r, const mine_opts *o, mine_report *rep, sy_
                 if (!chosen && !cands[j].flags) continue;
                 float sc = qsc[cands[j].rank];
                 fmt_prov(&prov, P, have_pos, sc, cands[j].flags);
-                neg_row row = {qid, corpus_doc_id(c, qd[cands[j].rank]), NULL, prov.data,
-                               cands[j].rank + 1, sc, (uint8_t)src, cands[j].flags, 0};
+                neg_row row = {.query_id = qid, .neg_id = corpus_doc_id(c, qd[cands[j].rank]), .prov = prov.data,
+                               .rank = cands[j].rank + 1, .score = sc, .source = (uint8_t)src,
+                               .flags = cands[j].flags};
                 if (neg_writer_add(w, &row, err) < 0) goto out;
                 if (cands[j].flags) { rep->suspects++; dl_add(&dsus, sc); }
                 else {
