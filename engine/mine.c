@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "negstore.h"
+#include "passage.h"
 #include "util.h"
 
 #define MINE_BATCH 256
@@ -78,10 +79,8 @@ static void dl_summary(dlist *d, mine_dist *out)
 
 static uint64_t doc_hash(const corpus *c, uint32_t d, sy_buf *tmp)
 {
-    tmp->len = 0;
-    sy_buf_puts(tmp, corpus_doc_title(c, d));
-    sy_buf_puts(tmp, " ");
-    sy_buf_append(tmp, corpus_doc_text(c, d), corpus_doc_text_len(c, d));
+    tmp->len = 0;   /* always with the title: two documents are copies when both agree */
+    passage_append(tmp, corpus_doc_title(c, d), corpus_doc_text(c, d), corpus_doc_text_len(c, d), PASSAGE_TITLES);
     return sy_text_hash(tmp->data ? tmp->data : "", tmp->len);
 }
 
