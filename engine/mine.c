@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "negstore.h"
+#include "passage.h"
 #include "util.h"
 
 #define MINE_BATCH 256
@@ -77,19 +78,18 @@ static void dl_summary(dlist *d, mine_dist *out)
     out->p90 = d->v[(size_t)(0.90 * (double)(d->n - 1) + 0.5)];
 }
 
-/* The passage text of a corpus document as mining compares it ("title text"). */
+/* The passage of a corpus document as mining compares it (passage.h, with
+ * its title). */
 static void doc_passage(const corpus *c, uint32_t d, sy_buf *out)
 {
     out->len = 0;
-    sy_buf_puts(out, corpus_doc_title(c, d));
-    sy_buf_puts(out, " ");
-    sy_buf_append(out, corpus_doc_text(c, d), corpus_doc_text_len(c, d));
+    passage_append(out, corpus_doc_title(c, d), corpus_doc_text(c, d), corpus_doc_text_len(c, d), PASSAGE_TITLES);
     if (!out->data) sy_buf_puts(out, "");
 }
 
 static uint64_t doc_hash(const corpus *c, uint32_t d, sy_buf *tmp)
 {
-    doc_passage(c, d, tmp);
+    doc_passage(c, d, tmp);   /* always with the title: two documents are copies when both agree */
     return sy_text_hash(tmp->data ? tmp->data : "", tmp->len);
 }
 
