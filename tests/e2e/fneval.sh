@@ -7,7 +7,7 @@
 . tests/e2e/lib.sh.inc
 for name in cranfield cisi; do
     D="$SHARED_DATA/$name"
-    if [ ! -f "$D/corpus.jsonl" ]; then echo "# skipped: no $D"; continue; fi
+    need "$D/corpus.jsonl" "fneval on $name" || continue
     S="$T/$name"
     "$SYNEG" init "$S" --beir "$D" >/dev/null 2>&1 || fail "init $name"
     "$SYNEG" fneval "$S" --retriever bm25 --split all --json >"$T/$name.json" 2>"$T/err" \
@@ -55,7 +55,7 @@ fi
 
 # the demo, mined as make demo does: planted false negatives lead the queue
 D=$T/demo
-cp -r sessions/demo "$D" && rm -rf "$D/negatives" "$D/labels.jsonl" "$D/labels.snap.jsonl" "$D/lock" "$D/jobs" "$D/cache" "$D/runs"
+pristine_demo "$D" || fail "copy the demo"
 "$SYNEG" mine "$D" --retriever bm25 --range 0:50 --num 8 >/dev/null 2>"$T/err" || fail "demo mine" "$(cat "$T/err")"
 "$SYNEG" suspects "$D" --limit 100 --all --json >"$T/q.json" 2>"$T/err" || fail "suspects --json" "$(cat "$T/err")"
 sed -n 's/^- \(q[0-9]*\) -> \(d[0-9]*\).*/\1 \2/p' sessions/demo/data/README.md >"$T/planted"
