@@ -122,7 +122,7 @@ int session_create(const char *dir, const session_source *src, sy_err *err)
     return r;
 }
 
-static int take_lock(session *s, sy_err *err)
+static int take_lock(session *s, int wait, sy_err *err)
 {
     char *p = sy_path_join(s->dir, "lock");
     if (!p) return sy_fail(err, SY_ENOMEM, "out of memory");
@@ -133,7 +133,9 @@ static int take_lock(session *s, sy_err *err)
         s->readonly = 1;
         return 0;
     }
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+    int fr;
+    while ((fr = flock(fd, wait ? LOCK_EX : LOCK_EX | LOCK_NB)) < 0 && errno == EINTR) {}
+    if (fr < 0) {
         char buf[32] = {0};
         if (pread(fd, buf, sizeof buf - 1, 0) > 0) s->holder = strtol(buf, NULL, 10);
         if (s->holder <= 0) s->holder = -1;
@@ -159,7 +161,7 @@ session *session_open(const char *dir, int mode, sy_err *err)
         return NULL;
     }
     s->lock_fd = -1;
-    s->readonly = mode != SESSION_WRITE;
+    s->readonly = mode != SESSION_WRITE && mode != SESSION_WRITE_WAIT;
     s->dir = strdup(dir);
     char *cfg_path = sy_path_join(dir, "session.json");
     if (!s->dir || !cfg_path) {
@@ -208,7 +210,7 @@ session *session_open(const char *dir, int mode, sy_err *err)
     }
     free(cfg_path);
     s->source_path = sp[0] == '/' ? strdup(sp) : sy_path_join(dir, sp);
-    if (!s->readonly && take_lock(s, err) < 0) {
+    if (!s->readonly && take_lock(s, mode == SESSION_WRITE_WAIT, err) < 0) {
         session_close(s);
         return NULL;
     }

@@ -34,7 +34,9 @@ typedef struct {
     const char *eval_split;     /* default "test" */
 } session_source;
 
-enum { SESSION_READ = 0, SESSION_WRITE = 1 };
+/* SESSION_WRITE_WAIT blocks until the lock holder lets go (flock queue),
+ * instead of falling back to read-only. */
+enum { SESSION_READ = 0, SESSION_WRITE = 1, SESSION_WRITE_WAIT = 2 };
 
 #define SESSION_FORMAT "syneg-session"
 #define SESSION_VERSION 1

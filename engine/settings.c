@@ -27,6 +27,10 @@ static const setting_info table[] = {
     {.name = "bm25.b", .type = SET_NUM, .def = "0.4", .lo = 0, .hi = 1,
      .help = "BM25 document-length normalisation"},
 
+    /* ---- passages (passage.c) ---- */
+    {.name = "passage.titles", .type = SET_BOOL, .def = "true",
+     .help = "passages are \"title text\" (false: the text alone, every source alike)"},
+
     /* ---- dense encoder (index.c) ---- */
     {.name = "dense.pooling", .type = SET_ENUM, .choices = "cls|mean",
      .help = "pooling of the dense encoder (unset: the model's own)"},
@@ -285,7 +289,14 @@ int settings_check_value(const char *name, const json_t *v, sy_err *err)
         if (!json_is_number(v)) return range_fail(si, name, shown, "not a number", err);
         return in_range(si, json_number_value(v)) ? 0 : range_fail(si, name, shown, "out of range", err);
     case SET_BOOL:
-        return json_is_boolean(v) ? 0 : range_fail(si, name, shown, "not a boolean", err);
+        if (json_is_boolean(v) || (json_is_integer(v) && (json_integer_value(v) == 0 || json_integer_value(v) == 1)))
+            return 0;
+        if (json_is_string(v)) {   /* "yes" / "no" as typed by hand */
+            json_t *p = settings_parse(name, json_string_value(v), err);
+            json_decref(p);
+            return p ? 0 : -1;
+        }
+        return range_fail(si, name, shown, "not a boolean", err);
     default: {
         if (si->check && json_is_number(v)) {   /* train.mix stored as a plain number */
             char t[64];
@@ -416,6 +427,12 @@ static double num_of(session *s, const char *name)
         return d;
     }
     json_t *v = stored(s, si, name);
+    if (json_is_string(v)) {   /* a boolean stored as "yes" / "no" */
+        json_t *p = settings_parse(name, json_string_value(v), NULL);
+        double d = json_is_true(p);
+        json_decref(p);
+        return d;
+    }
     if (v) return json_is_boolean(v) ? json_is_true(v) : json_number_value(v);
     return def_num(si);
 }

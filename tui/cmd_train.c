@@ -11,6 +11,7 @@
 
 #include "../engine/mix.h"
 #include "../engine/runs.h"
+#include "../engine/passage.h"
 #include "../engine/session.h"
 #include "../engine/settings.h"
 #include "../engine/train.h"
@@ -56,6 +57,9 @@ const char cmd_train_help[] =
     "  --mix R | R0:R1      synthetic fraction of each group, or a linear schedule\n"
     "                       from R0 to R1 over the run (default 0.5)\n"
     "  --no-inbatch         score each query against its own group only\n"
+    "  --no-titles          passages as their text alone, for every source (default:\n"
+    "                       \"title text\" where there is a title; setting\n"
+    "                       passage.titles)\n"
     "  --seed N             shuffling and initialisation seed (default 42)\n"
     "  --threads N          CPU threads (default: all cores); results are\n"
     "                       deterministic for a given seed and thread count\n"
@@ -175,7 +179,7 @@ int cmd_train(int argc, char **argv)
     enum { O_INIT = 1000, O_SCRATCH, O_VOCAB, O_POOL, O_EPOCHS, O_MAXSTEPS, O_BATCH, O_GROUP,
            O_ACCUM, O_LR, O_TEMP, O_WARMUP, O_WD, O_CLIP, O_MAXLEN, O_QMAXLEN, O_MIX, O_NOINB,
            O_SEED, O_THREADS, O_BUDGET, O_EVALEVERY, O_EVALQ, O_EVALD, O_CKPT, O_DETACH, O_RESUME, O_QUIET,
-           O_HELP };
+           O_HELP, O_NOTITLES };
     static const struct option opts[] = {
         {"init", required_argument, 0, O_INIT},         {"scratch", required_argument, 0, O_SCRATCH},
         {"vocab-size", required_argument, 0, O_VOCAB},  {"pooling", required_argument, 0, O_POOL},
@@ -192,6 +196,7 @@ int cmd_train(int argc, char **argv)
         {"eval-docs", required_argument, 0, O_EVALD},
         {"detach", no_argument, 0, O_DETACH},           {"resume", required_argument, 0, O_RESUME},
         {"quiet", no_argument, 0, O_QUIET},             {"help", no_argument, 0, O_HELP},
+        {"no-titles", no_argument, 0, O_NOTITLES},
         {0, 0, 0, 0},
     };
     static const char *const names[] = {
@@ -211,7 +216,7 @@ int cmd_train(int argc, char **argv)
     };
     train_opts o;
     const char *resume = NULL;
-    int detach = 0, quiet = 0, c, nset = 0, cli_init = 0, cli_scratch = 0, rc0 = 0;
+    int detach = 0, quiet = 0, c, nset = 0, cli_init = 0, cli_scratch = 0, rc0 = 0, no_titles = 0;
     json_t *flags = json_object();
     optind = 1;
     opterr = 0;
@@ -220,6 +225,7 @@ int cmd_train(int argc, char **argv)
         case O_DETACH: detach = 1; break;
         case O_RESUME: resume = optarg; break;
         case O_QUIET: quiet = 1; break;
+        case O_NOTITLES: nset++; no_titles = 1; break;
         case O_HELP: fputs(cmd_train_help, stdout); json_decref(flags); return EXIT_OK;
         case O_NOINB: nset++; rc0 = flag_setting(flags, "--no-inbatch", "train.inbatch", "false"); break;
         default:
@@ -264,6 +270,9 @@ int cmd_train(int argc, char **argv)
         /* the table's defaults, then the session's train.* settings, then the flags */
         session *s = session_open(session_dir, SESSION_READ, &err);
         int bad = !s || train_opts_from_settings(&o, s, flags, &err) < 0;
+        int titles = bad ? 0 : passage_titles_setting(s, &err);   /* passage.titles; a bad value is an error */
+        bad = bad || titles < 0;
+        o.no_titles = no_titles || titles == PASSAGE_NO_TITLES;
         session_close(s);
         json_decref(flags);
         flags = NULL;

@@ -163,6 +163,41 @@ TEST(label_changes_output)
     fx_remove(dir);
 }
 
+/* passage.h's switch: --no-title or the session's passage.titles = no export
+ * every passage as its text alone; with titles, corpus passages read "title text". */
+TEST(titles_switch)
+{
+    char *dir = fx_session("exp-titles", 0);
+    session *s = fx_open(dir, SESSION_WRITE);
+    char *tmp = check_tmpdir("exp-titles-out");
+    char *a = sy_path_join(tmp, "a.jsonl"), *b = sy_path_join(tmp, "b.jsonl");
+    export_opts o;
+    export_opts_default(&o);
+    o.format = EXPORT_ST;
+    export_stats st;
+    do_export(s, &o, a, &st);
+    char *ta = slurp(a);
+    CHECK(ta && strstr(ta, "\"Boundary layers The laminar boundary layer"), "titled passage: %s", ta);
+    sy_err err = {0};
+    CHECK(session_set(s, "passage.titles", json_string("no"), &err) == 0, "%s", err.msg);
+    do_export(s, &o, b, &st);
+    char *tb = slurp(b);
+    CHECK(tb && !strstr(tb, "Boundary layers The") && strstr(tb, "\"The laminar boundary layer"), "untitled: %s", tb);
+    o.no_title = 1;   /* the flag gives the same bytes */
+    do_export(s, &o, a, &st);
+    free(ta);
+    ta = slurp(a);
+    CHECK(ta && tb && !strcmp(ta, tb), "--no-title and passage.titles=no differ");
+    CHECK(session_set(s, "passage.titles", json_integer(7), &err) == 0, "%s", err.msg);
+    o.no_title = 0;
+    CHECK(export_write(s, &o, a, &st, &err) < 0 && err.code == SY_EINVAL, "bad setting accepted");
+    free(ta); free(tb); free(a); free(b);
+    check_rmrf(tmp);
+    free(tmp);
+    session_close(s);
+    fx_remove(dir);
+}
+
 TEST(import_flag)
 {
     char *dir = fx_session("exp-imp", 1);
@@ -293,6 +328,7 @@ int main(void)
 {
     RUN(golden_formats);
     RUN(label_changes_output);
+    RUN(titles_switch);
     RUN(import_flag);
     RUN(launch_scripts);
     RUN(errors);
