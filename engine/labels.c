@@ -285,7 +285,7 @@ labels *labels_open(const char *session_dir, int readonly, sy_err *err)
     }
     if (readonly) return l;
     int existed = sy_file_exists(l->journal_path);
-    l->fd = open(l->journal_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    l->fd = open(l->journal_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (l->fd < 0) {
         sy_fail_errno(err, errno, "%s: cannot open the labels journal for writing", l->journal_path);
         labels_free(l);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -51,6 +52,9 @@ static char *stored_source_path(const char *dir, const char *src)
 
 int session_create(const char *dir, const session_source *src, sy_err *err)
 {
+    if (sy_find_control(dir))   /* a newline in the name would break every line it is written on */
+        return sy_fail(err, SY_EINVAL, "session folder name holds a control character (byte 0x%02x); choose a plain name",
+                       (unsigned char)*sy_find_control(dir));
     char *cfg_path = sy_path_join(dir, "session.json");
     if (!cfg_path) return sy_fail(err, SY_ENOMEM, "out of memory");
     if (sy_file_exists(cfg_path)) {
@@ -83,6 +87,7 @@ int session_create(const char *dir, const session_source *src, sy_err *err)
         free(cfg_path);
         return -1;
     }
+    chmod(dir, 0700);   /* labels, answers, traces: private to the owner */
     static const char *const sub[] = {"negatives", "runs", "jobs", "cache"};
     for (size_t i = 0; i < sizeof sub / sizeof *sub; i++) {
         char *p = sy_path_join(dir, sub[i]);

@@ -46,7 +46,7 @@ else fail "trec" "$(cat "$T/pool.run" "$T/pool.run.qrels")"; fi
 # launch scripts
 if "$SYNEG" export "$S" --format st -o "$T/train.st.jsonl" --launch torchrun --gpus 4 --nodes 2 >"$T/l.out" 2>&1 &&
    [ -x "$T/train.st.jsonl.launch.sh" ] && [ -f "$T/train_st.py" ] &&
-   grep -q 'GPUS="${GPUS:-4}"' "$T/train.st.jsonl.launch.sh" && bash -n "$T/train.st.jsonl.launch.sh" &&
+   grep -q 'GPUS=${GPUS:-4}' "$T/train.st.jsonl.launch.sh" && bash -n "$T/train.st.jsonl.launch.sh" &&
    python3 -c "import ast,sys; ast.parse(open(sys.argv[1]).read())" "$T/train_st.py"; then
     ok "st launch script and train_st.py written, valid bash and python"
 else fail "st launch" "$(cat "$T/l.out")"; fi
