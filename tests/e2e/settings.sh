@@ -51,7 +51,7 @@ check "--unset fixes it" "$SYNEG" set "$S" bm25.k1 --unset
 "$SYNEG" export "$S" --format flag -o "$T/x/train.jsonl" --launch torchrun >/dev/null 2>&1
 L="$T/x/train.jsonl.launch.sh"
 for kv in BATCH:16 PASSAGE_MAX_LEN:128 QUERY_MAX_LEN:32 LR:2e-05; do
-    grep -q "^${kv%%:*}=\"\${${kv%%:*}:-${kv#*:}}\"" "$L" && ok "launch script ${kv%%:*} = ${kv#*:} (train's default)" \
+    grep -q "^${kv%%:*}=\"\\{0,1\}\${${kv%%:*}:-'\\{0,1\}${kv#*:}'\\{0,1\}}\"\\{0,1\}\$" "$L" && ok "launch script ${kv%%:*} = ${kv#*:} (train's default)" \
         || fail "launch script ${kv%%:*}" "$(grep "^${kv%%:*}=" "$L")"
 done
 
