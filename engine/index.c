@@ -208,16 +208,7 @@ static uint64_t model_key(const enc_model *m, int titles)
     return sy_hash64_seed(opts, strlen(opts), h);
 }
 
-static uint64_t corpus_hash(const corpus *c)
-{
-    uint64_t h = corpus_ndocs(c);
-    for (uint32_t d = 0; d < corpus_ndocs(c); d++) {
-        const char *t = corpus_doc_title(c, d);
-        h = sy_hash64_seed(t, strlen(t), h);
-        h = sy_hash64_seed(corpus_doc_text(c, d), corpus_doc_text_len(c, d), h ^ 0x9e3779b97f4a7c15ULL);
-    }
-    return h;
-}
+static uint64_t corpus_hash(const corpus *c) { return corpus_content_hash(c); }
 
 static void put_header(uint8_t *h, const dense_index *ix, uint64_t done, uint64_t key, uint64_t ch)
 {
