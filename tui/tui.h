@@ -202,6 +202,9 @@ void tui_stat_invalidate(tui *t, size_t pos);
  * later sort or filter over every query does not wait; 1 while work remains. */
 int tui_stat_idle(tui *t, double budget);
 void tui_load_query(tui *t);                    /* load rows of view[qcur] when it changed */
+/* re-read the rows of view[qcur]; on the same query each column's cursor stays
+ * on the same negative (by id), so a reload never moves what an act labels */
+void tui_reload_rows(tui *t);
 long tui_cur_pos(const tui *t);                 /* qlist position under the cursor or -1 */
 const char *tui_cur_qid(const tui *t);
 int tui_cur_row(tui *t, neg_row *row);          /* negative under the cursor (focus column); 1 if any */

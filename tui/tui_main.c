@@ -252,9 +252,12 @@ static int handle_key(tui *t, int key)
     return tui_run_action(t, action, 1, argv);
 }
 
+/* act on one request's flags.  A reload re-reads the rows of the query on
+ * screen keeping each column's cursor on the same negative (by id): it never
+ * moves the cursor, so the next act lands on the row the person sees. */
 static int after(tui *t, int flags)
 {
-    if (flags & TUI_RELOAD) t->shown = -1, tui_load_query(t);
+    if (flags & TUI_RELOAD) tui_reload_rows(t);
     return flags & TUI_QUIT;
 }
 
@@ -294,13 +297,14 @@ static int script_line(tui *t, char *line, const char *path, size_t lineno, sy_e
         flags = 0;
         for (int i = 0; i < nk && !(flags & TUI_QUIT); i++) {
             double t0 = sy_now();
-            flags |= handle_key(t, keys[i]);
-            after(t, flags);
+            int r = handle_key(t, keys[i]);   /* a fresh request per key: nothing sticks */
+            after(t, r);
+            flags = r & TUI_QUIT;
             tui_draw_all(t);
             record_key_time(sy_now() - t0);
         }
     }
-    after(t, flags);
+    if (*p == ':') after(t, flags);
     tui_draw_all(t);
     if (t->msg_err == 1 && t->msg[0]) {   /* errors of a script line also go to stderr, naming the line */
         fprintf(stderr, "%s:%zu: %s\n", path, lineno, t->msg);
@@ -469,6 +473,8 @@ int tui_run(const tui_opts *o, sy_err *err)
         if (sy_file_exists(rcbuf)) rc = rcbuf;
     }
     if (rc && *rc) tui_source_file(&t, rc, &flags, NULL);
+    after(&t, flags);
+    flags &= TUI_QUIT;
     t.last_poll = t.last_refresh = sy_now();
     tui_draw_all(&t);
     open_secs = sy_now() - t_open;
@@ -491,15 +497,17 @@ int tui_run(const tui_opts *o, sy_err *err)
             }
             int key = (int)wc;
             double t0 = sy_now();
+            int req = 0;   /* this key's request: nothing from an earlier key sticks (tig) */
             if (kind == OK && wc >= 0x80 && t.prompting) {
                 /* a typed non-ASCII character: readline takes its UTF-8 bytes */
                 char mb[8];
                 size_t n = put_utf8(mb, (uint32_t)wc);
-                for (size_t i = 0; i < n; i++) flags |= tui_prompt_key(&t, (unsigned char)mb[i]);
+                for (size_t i = 0; i < n; i++) req |= tui_prompt_key(&t, (unsigned char)mb[i]);
             } else {
-                flags |= handle_key(&t, key);
+                req = handle_key(&t, key);
             }
-            after(&t, flags);
+            flags = req & TUI_QUIT;
+            after(&t, req);
             periodic(&t);
             tui_draw_all(&t);
             record_key_time(sy_now() - t0);

@@ -294,6 +294,8 @@ static void load_rows(tui *t, long pos)
     }
 }
 
+void tui_reload_rows(tui *t) { load_rows(t, tui_cur_pos(t)); }
+
 void tui_load_query(tui *t)
 {
     long pos = tui_cur_pos(t);

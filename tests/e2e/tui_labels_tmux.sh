@@ -1,0 +1,85 @@
+#!/bin/sh
+# Labelling you can trust, in a real terminal (tmux): every act lands on the
+# row the person sees.  Each case opens its own copy of the pristine demo data
+# (the tracked sessions/demo/data and session.json only, never the checkout's
+# sessions/demo state), prepared as `make demo` does, drives keys through tmux
+# and reads SESSION/labels.jsonl to see which (query, negative) each act hit.
+. tests/e2e/lib.sh.inc
+command -v tmux >/dev/null || { fail "tmux is not installed (Debian package tmux)"; done_tests; exit 1; }
+export LSAN_OPTIONS="suppressions=$(pwd)/tests/tui/lsan.supp:print_suppressions=0"
+unset SYNEG_LLM_URL SYNEG_TUIRC
+
+BASE=$T/base
+mkdir -p "$BASE"
+cp -r sessions/demo/data sessions/demo/session.json "$BASE/"
+"$SYNEG" mine "$BASE" --retriever bm25 --range 0:50 --num 8 >/dev/null 2>"$T/err" || fail "mine the demo copy" "$(cat "$T/err")"
+"$SYNEG" synth "$BASE" --offline >/dev/null 2>"$T/err" || fail "offline synth on the demo copy" "$(cat "$T/err")"
+
+TM="tmux -L syneg-labels-$$ -f /dev/null"
+trap '$TM kill-server 2>/dev/null; rm -rf "$T"' EXIT
+# open NAME [COLS ROWS] [ARGS]: a workbench on a fresh copy in tmux session NAME
+open_wb() {
+    name=$1; cols=${2:-100}; rows=${3:-30}
+    rm -rf "$T/$name"; cp -r "$BASE" "$T/$name"
+    $TM new-session -d -s "$name" -x "$cols" -y "$rows" \
+        "env TERM=xterm-256color LC_ALL=C.UTF-8 '$SYNEG' tui '$T/$name' 2>'$T/$name.stderr'; echo \$? >'$T/$name.exit'; sleep 60"
+    wait_for "$name" "QUERIES" || fail "$name: no workbench on screen" "$(screen "$name")"
+}
+screen() { $TM capture-pane -t "$1" -p; }
+# wait_for NAME PATTERN: up to 15 s for the screen to show it
+wait_for() {
+    i=0
+    while [ $i -lt 150 ]; do
+        screen "$1" | grep -q -- "$2" && return 0
+        sleep 0.1; i=$((i + 1))
+    done
+    return 1
+}
+keys() { n=$1; shift; $TM send-keys -t "$n" "$@"; }
+# sync NAME: every key sent before has been handled (an echo comes back)
+_sync=0
+sync_wb() {
+    _sync=$((_sync + 1))
+    $TM send-keys -t "$1" : "echo sync-$_sync" Enter
+    wait_for "$1" "sync-$_sync" || fail "$1: the workbench did not answer" "$(screen "$1")"
+}
+quit_wb() {
+    $TM send-keys -t "$1" Escape q
+    i=0; while [ ! -f "$T/$1.exit" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+}
+# acts NAME: the journal as "query neg act [note]" lines
+acts() {
+    python3 -c "
+import json,sys
+for l in open(sys.argv[1]):
+    o=json.loads(l); print(o['q'], o['n'], o['a'], o.get('note',''))" "$T/$1/labels.jsonl" 2>/dev/null
+}
+
+# (a) ^L must not move the cursor under the next act: each key is a fresh request
+open_wb plain
+keys plain Tab Tab j j a; sync_wb plain
+open_wb redraw
+keys redraw Tab Tab C-l j j a; sync_wb redraw
+a1=$(acts plain | tail -n 1); a2=$(acts redraw | tail -n 1)
+[ -n "$a1" ] && [ "$a1" = "$a2" ] && ok "Tab Tab ^L j j a labels the same row as Tab Tab j j a ($a1)" ||
+    fail "^L moved the act: '$a1' vs '$a2'"
+keys redraw C-l j a; sync_wb redraw
+keys plain j a; sync_wb plain
+a1=$(acts plain | tail -n 1); a2=$(acts redraw | tail -n 1)
+[ -n "$a1" ] && [ "$a1" = "$a2" ] && ok "and keys after a second ^L still land on the row on screen" || fail "after ^L: '$a1' vs '$a2'"
+quit_wb plain; quit_wb redraw
+
+# (b) ^R then Esc at the : prompt leaves no search behind to run a history entry
+open_wb search
+keys search Tab Tab : "label reject" Enter; sync_wb search
+keys search : C-r lab
+wait_for search "(reverse-i-search)" && ok "^R shows the reverse search on the prompt line" || fail "no visible ^R search" "$(screen search | tail -n 2)"
+keys search Escape
+wait_for search "cancelled" || fail "Esc did not cancel the prompt" "$(screen search | tail -n 2)"
+keys search : "echo hello-after-search" Enter
+wait_for search "hello-after-search" && ok "after ^R Esc, the next : line runs what was typed" || fail "the echo did not run" "$(screen search | tail -n 3)"
+n=$(acts search | grep -c reject)
+[ "$n" = 1 ] && ok "^R Esc ran no history entry (one reject in the journal)" || fail "history entry ran: $n rejects" "$(acts search)"
+quit_wb search
+
+done_tests
