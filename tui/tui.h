@@ -210,8 +210,18 @@ const char *tui_cur_qid(const tui *t);
 int tui_cur_row(tui *t, neg_row *row);          /* negative under the cursor (focus column); 1 if any */
 const char *tui_row_text(tui *t, const neg_row *row, const char **title);
 int tui_row_label(tui *t, const neg_row *row, label_entry *e);
-/* record: 0 not for undo (undo/redo themselves), 1 a new undo step, 2 part of the last step */
+/* Label one pair through the journal; the note given is the pair's whole note
+ * (NULL or "" for none: callers that mean "keep the note" pass the old one).
+ * record: 0 not for undo (undo/redo themselves), 1 a new undo step, 2 part of
+ * the last step.  1 written, 0 nothing to write (the pair is already in that
+ * state with that note: no identical journal line), -1 refused or failed (the
+ * status line says why). */
 int tui_label(tui *t, const char *qid, const char *nid, int act, const char *note, int record);
+/* move the cursor (and focus, and query) to the next unlabelled negative after
+ * the one under the cursor: the rest of this query (synthetic column, then
+ * retrieved), then the following queries of the list, wrapping round to the
+ * ones before; 0 when every listed negative is labelled ("queue done") */
+int tui_next_unlabelled(tui *t);
 int tui_undo_step(tui *t, int redo);
 int tui_goto_query(tui *t, const char *qid);
 int tui_refresh_store(tui *t);                  /* pick up segments jobs committed; TUI_* flags */

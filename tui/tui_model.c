@@ -335,17 +335,26 @@ int tui_label(tui *t, const char *qid, const char *nid, int act, const char *not
 {
     if (t->readonly || !t->lb) {
         tui_err(t, "read-only (%s): labels cannot be changed here", t->ro_why);
-        return TUI_REDRAW;
+        return -1;
     }
     label_entry prev;
+    memset(&prev, 0, sizeof prev);
     int prev_kind = labels_get(t->lb, qid, nid, &prev);
+    int kind = act == ACT_ACCEPT ? LABEL_ACCEPT : act == ACT_REJECT ? LABEL_REJECT : LABEL_NONE;
+    if (note && !*note) note = NULL;
+    if (kind == prev_kind && !strcmp(note ? note : "", prev.note ? prev.note : "")) {
+        /* the same act again writes nothing (no identical journal lines) */
+        tui_msg(t, "%s is already %s for %s%s%s", nid, kind == LABEL_NONE ? "unlabelled" : label_kind_name(kind) , qid,
+                note ? ": " : "", note ? note : "");
+        return 0;
+    }
     char *prev_note = prev_kind != LABEL_NONE || prev.note ? dup_or_null(prev.note) : NULL;
     char *q = strdup(qid), *n = strdup(nid);
     sy_err err;
     if (labels_act(t->lb, q, n, act, note, &err) < 0) {
         tui_err(t, "label not saved: %s", err.msg);
         free(prev_note), free(q), free(n);
-        return TUI_REDRAW;
+        return -1;
     }
     if (record) {
         for (size_t i = t->undo_pos; i < t->nundo; i++) {   /* a new act drops the redo tail */
@@ -368,9 +377,12 @@ int tui_label(tui *t, const char *qid, const char *nid, int act, const char *not
     size_t pos = qlist_pos(t, qid);
     tui_stat_invalidate(t, pos);
     static const char *const verb[] = {"", "accepted", "rejected (false negative)", "cleared"};
-    tui_msg(t, "%s %s for %s%s%s", nid, verb[act], qid, note ? ": " : "", note ? note : "");
+    if (kind == prev_kind)   /* only the note changed */
+        tui_msg(t, "note %s %s for %s (still %s)%s%s", note ? "on" : "removed from", nid, qid,
+                kind == LABEL_NONE ? "unlabelled" : label_kind_name(kind), note ? ": " : "", note ? note : "");
+    else tui_msg(t, "%s %s for %s%s%s", nid, verb[act], qid, note ? ": " : "", note ? note : "");
     free(prev_note), free(q), free(n);
-    return TUI_REDRAW;
+    return 1;
 }
 
 /* show one (query, negative) pair: move the list and column cursors there */
@@ -396,8 +408,7 @@ static int undo_one(tui *t, int redo)
     int act = redo ? u->new_act
                    : u->prev_kind == LABEL_ACCEPT ? ACT_ACCEPT : u->prev_kind == LABEL_REJECT ? ACT_REJECT : ACT_CLEAR;
     const char *note = redo ? u->new_note : u->prev_note;
-    tui_label(t, u->qid, u->nid, act, note, 0);
-    if (t->msg_err) return -1;
+    if (tui_label(t, u->qid, u->nid, act, note, 0) < 0) return -1;
     t->undo_pos += redo ? 1 : -1;
     return 0;
 }

@@ -82,4 +82,44 @@ n=$(acts search | grep -c reject)
 [ "$n" = 1 ] && ok "^R Esc ran no history entry (one reject in the journal)" || fail "history entry ran: $n rejects" "$(acts search)"
 quit_wb search
 
+# (c) a/x with the query list focused label nothing the person cannot see highlighted
+open_wb qfocus
+keys qfocus a; sync_wb qfocus
+[ -z "$(acts qfocus)" ] && ok "a with the query list focused labels nothing" || fail "a labelled an unseen negative" "$(acts qfocus)"
+keys qfocus a; sync_wb qfocus
+[ "$(acts qfocus | wc -l)" = 1 ] && ok "the second a labels the negative now highlighted" || fail "second a" "$(acts qfocus)"
+quit_wb qfocus
+
+# (c) presses at the end of a column move on: never the same act twice on one pair
+open_wb endcol
+keys endcol Tab Tab G a a a a a; sync_wb endcol
+n=$(acts endcol | wc -l); u=$(acts endcol | cut -d' ' -f1,2 | sort -u | wc -l)
+[ "$n" = 5 ] && [ "$u" = 5 ] && ok "five a presses from the end of a column label five different negatives" ||
+    fail "end of column: $n acts on $u pairs" "$(acts endcol)"
+quit_wb endcol
+
+# (c) ... and at the end of the queue say so, writing nothing more
+open_wb qdone
+keys qdone / "coffee beans fresh" Enter Tab; sync_wb qdone
+i=0; while [ $i -lt 25 ]; do keys qdone x; i=$((i + 1)); done
+wait_for qdone "queue done" && ok "the end of the queue says queue done" || fail "no queue done" "$(screen qdone | tail -n 3)"
+sync_wb qdone
+n=$(acts qdone | wc -l); u=$(acts qdone | cut -d' ' -f1,2 | sort -u | wc -l); q=$(acts qdone | cut -d' ' -f1 | sort -u)
+[ "$n" -gt 0 ] && [ "$n" = "$u" ] && [ "$q" = q02 ] && ok "25 presses on one query of $n negatives: $n journal lines, no repeats" ||
+    fail "queue: $n acts on $u pairs of '$q'" "$(acts qdone)"
+quit_wb qdone
+
+# (d) notes survive the acts that follow
+open_wb notes
+keys notes Tab m "near miss" Enter
+wait_for notes "still unlabelled" && ok "m on an unlabelled negative says the note is on it, still unlabelled" || fail "note message" "$(screen notes | tail -n 2)"
+keys notes a; sync_wb notes
+l=$(acts notes | tail -n 1)
+case "$l" in *" accept near miss") ok "m note, then a: the accept keeps the note ($l)";; *) fail "a dropped the note: '$l'" "$(acts notes)";; esac
+first=$(echo "$l" | cut -d' ' -f1,2)
+keys notes : "bulk reject synthetic" Enter; sync_wb notes
+l=$(acts notes | grep "^$first " | tail -n 1)
+case "$l" in *" reject near miss") ok ":bulk keeps the note ($l)";; *) fail ":bulk overwrote the note: '$l'" "$(acts notes)";; esac
+quit_wb notes
+
 done_tests
