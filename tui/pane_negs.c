@@ -5,6 +5,7 @@
  * this file, one per column. */
 #include <curses.h>
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tui.h"
@@ -41,7 +42,17 @@ static const char *verdict(const char *prov, char *buf, size_t n)
     return buf;
 }
 
-static int text_lines(tui_rect r) { return r.h >= 18 ? 3 : 2; }
+/* lines of text per item, sized to the space: a few on a short column, more
+ * on a tall one, and when the column has few items they share its height */
+static int text_lines(tui_rect r, size_t nitems)
+{
+    int base = (r.h - 1) / 5;
+    if (base < 2) base = 2;
+    if (base > 4) base = 4;
+    int share = nitems ? (r.h - 1) / (int)nitems - 3 : base;
+    if (share > 12) share = 12;
+    return share > base ? share : base;
+}
 
 /* the height of one item in rows, and (if draw) draw it at y, clipped to end */
 static int item(tui *t, tui_col *col, size_t i, int syn, tui_rect r, int y, int end, int draw)
@@ -50,16 +61,19 @@ static int item(tui *t, tui_col *col, size_t i, int syn, tui_rect r, int y, int 
     neg_store_get(t->ns, col->refs[i], &row);
     label_entry e;
     int kind = tui_row_label(t, &row, &e);
-    const char *title, *text = tui_row_text(t, &row, &title);
+    const char *title, *body = tui_row_text(t, &row, &title);
+    char *pass = tui_passage(title, body);
+    const char *text = pass ? pass : body;
     char attrs[256] = "";
     if (syn) attrs_line(row.prov, attrs, sizeof attrs);
-    size_t ps[4], pe[4];
-    size_t nl = tui_wrap(text, strlen(text), r.w - 4, ps, pe, (size_t)text_lines(r));
-    int h = 1 + (attrs[0] ? 1 : 0) + (int)nl + (e.note ? 1 : 0);
-    if (!draw) return h;
+    int nl = tui_put_wrapped(-1, 0, r.w - 4, 0, text_lines(r, col->n), text, strlen(text), 0, 0, NULL);
+    int h = 1 + (attrs[0] ? 1 : 0) + nl + (e.note ? 1 : 0);
+    if (!draw || y >= end) {
+        free(pass);
+        return h;
+    }
     int focused = (syn ? FOCUS_SYN : FOCUS_RET) == t->focus, cur = i == col->cur;
     int base = cur ? (focused ? tui_attr(t, C_CURSOR) : (int)A_REVERSE) : 0;
-    if (y >= end) return h;
     tui_fill(y, r.x, r.w, base);
     int x = r.x;
     const char *badge = kind == LABEL_ACCEPT ? "[+]" : kind == LABEL_REJECT ? "[X]" : "[ ]";
@@ -81,11 +95,15 @@ static int item(tui *t, tui_col *col, size_t i, int syn, tui_rect r, int y, int 
         x += tui_put(y, x, r.x + r.w - x, " new", 4, base | tui_attr(t, C_KEY));
     if (row.flags & (NEG_F_MAXREL | NEG_F_MARGIN | NEG_F_MAXSCORE)) x += tui_put(y, x, r.x + r.w - x, " filtered", 9, base | tui_attr(t, C_DIM));
     y++;
-    if (attrs[0] && y < end) tui_put(y++, r.x + 4, r.w - 4, attrs, strlen(attrs), tui_attr(t, C_DIM));
-    for (size_t k = 0; k < nl && y < end; k++, y++) {
-        tui_put(y, r.x + 4, r.w - 4, text + ps[k], pe[k] - ps[k], kind == LABEL_REJECT ? tui_attr(t, C_DIM) : 0);
+    if (attrs[0] && y < end) y += tui_put_wrapped(y, r.x + 4, r.w - 4, 0, 1, attrs, strlen(attrs), tui_attr(t, C_DIM), 0, NULL);
+    if (y < end)
+        y += tui_put_wrapped(y, r.x + 4, r.w - 4, 0, nl < end - y ? nl : end - y, text, strlen(text),
+                             kind == LABEL_REJECT ? tui_attr(t, C_DIM) : 0, 0, NULL);
+    free(pass);
+    if (e.note && y < end) {
+        int x = r.x + 4 + tui_put(y, r.x + 4, r.w - 4, "note: ", 6, tui_attr(t, C_KEY));
+        tui_put_wrapped(y++, r.x + 4, r.w - 4, x - (r.x + 4), 1, e.note, strlen(e.note), tui_attr(t, C_KEY), 0, NULL);
     }
-    if (e.note && y < end) tui_putf(y++, r.x + 4, r.w - 4, tui_attr(t, C_KEY), "note: %s", e.note);
     return h;
 }
 

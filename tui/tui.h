@@ -194,6 +194,7 @@ struct tui {
 
 /* model (tui_model.c) */
 int tui_model_open(tui *t, sy_err *err);
+int tui_is_synthetic(int neg_source);          /* mix_source_class(...) == MIX_SYNTHETIC, the one rule */
 void tui_model_close(tui *t);
 void tui_rebuild_view(tui *t);                 /* apply filter + sort, keep the cursor's query */
 const tui_qstat *tui_stat(tui *t, size_t pos);  /* counts for qlist position, computed on demand */
@@ -210,6 +211,9 @@ const char *tui_cur_qid(const tui *t);
 int tui_cur_row(tui *t, neg_row *row);          /* negative under the cursor (focus column); 1 if any */
 const char *tui_row_text(tui *t, const neg_row *row, const char **title);
 int tui_row_label(tui *t, const neg_row *row, label_entry *e);
+/* "title: text" for the screen, or the text alone when the title is empty or
+ * the text repeats it; malloc'd (NULL on ENOMEM) */
+char *tui_passage(const char *title, const char *text);
 /* Label one pair through the journal; the note given is the pair's whole note
  * (NULL or "" for none: callers that mean "keep the note" pass the old one).
  * record: 0 not for undo (undo/redo themselves), 1 a new undo step, 2 part of
@@ -286,11 +290,21 @@ size_t tui_wrap(const char *s, size_t n, int w, size_t *starts, size_t *ends, si
 /* Draw wrapped text, words found in `terms` (lowercased, space separated) get hl attr. */
 int tui_put_hl(int y, int x, int w, const char *s, size_t n, int attr, int hl, const char *terms);
 void tui_query_terms(const char *query, char *out, size_t n);
+/* Draw s[0..n) word-wrapped into at most maxl lines of width w from y,x (the
+ * first line starts `first` columns further right, after what the caller drew
+ * there).  Words are cut only when longer than a line; text that does not fit
+ * ends the last line with an ellipsis.  y < 0 only measures.  hl/terms as
+ * tui_put_hl (hl 0: no highlighting).  Returns the lines used. */
+int tui_put_wrapped(int y, int x, int w, int first, int maxl, const char *s, size_t n, int attr, int hl, const char *terms);
+/* 1 when the title adds nothing: empty, or the text already begins with it
+ * (Cranfield and many BEIR sets repeat the title as the text's first words) */
+int tui_title_redundant(const char *title, const char *text);
 size_t tui_width(const char *s, size_t n);
 void tui_box_title(tui *t, tui_rect r, const char *title, int focused);
 void tui_sparkline(int y, int x, int w, const float *v, int n, int attr, int utf8);
 
 /* main (tui_main.c) */
+enum { TUI_MIN_COLS = 80, TUI_MIN_ROWS = 24 };   /* below this the screen says it is too small */
 typedef struct {
     const char *session_dir;
     const char *script, *dump;

@@ -415,8 +415,6 @@ static int cond_true(tui *t, const bulk_cond *c, const neg_row *row)
     }
 }
 
-static int is_syn_source(int s) { return s == NEG_LLM || s == NEG_OFFLINE || s == NEG_MANUAL; }
-
 int act_bulk(tui *t, int argc, char **argv)
 {
     int act = argc > 1 ? label_act_parse(argv[1]) : -1;
@@ -462,7 +460,7 @@ int act_bulk(tui *t, int argc, char **argv)
                 if (use_sel && !t->col[c].sel[i]) continue;
                 neg_store_get(t->ns, t->col[c].refs[i], &row);
             }
-            if (!(cols & (is_syn_source(row.source) ? 1 : 2))) continue;
+            if (!(cols & (tui_is_synthetic(row.source) ? 1 : 2))) continue;
             int ok = 1;
             for (int j = 0; j < nc && ok; j++) ok = cond_true(t, &conds[j], &row);
             if (!ok) continue;

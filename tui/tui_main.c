@@ -149,8 +149,15 @@ void tui_draw_all(tui *t)
 {
     erase();
     int rows = t->rows, cols = t->cols;
-    if (rows < 8 || cols < 40) {
-        tui_putf(0, 0, cols, tui_attr(t, C_ERR), "terminal %dx%d is too small: syneg needs 80x24", cols, rows);
+    if (rows < TUI_MIN_ROWS || cols < TUI_MIN_COLS) {
+        /* no squeezed layout that hides text: say so, keep the prompt usable */
+        char m[160];
+        snprintf(m, sizeof m, "terminal too small: %dx%d, the workbench needs at least %dx%d (q quits, : still works)", cols, rows,
+                 TUI_MIN_COLS, TUI_MIN_ROWS);
+        tui_put_wrapped(0, 0, cols, 0, rows > 1 ? rows - 1 : 1, m, strlen(m), tui_attr(t, C_ERR), 0, NULL);
+        if (t->prompting && rows > 1) tui_prompt_draw(t, rows - 1);
+        else if (t->msg[0] && rows > 1) tui_put(rows - 1, 0, cols, t->msg, strlen(t->msg), t->msg_err ? tui_attr(t, C_ERR) : 0);
+        if (!t->prompting) curs_set(0);
         refresh();
         return;
     }

@@ -14,15 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../engine/mix.h"
 #include "tui.h"
 
 const char *const tui_filter_names[FILTER_COUNT] = {"all", "unreviewed", "suspects", "reviewed", "negatives", "text"};
 const char *const tui_sort_names[SORT_COUNT] = {"id", "suspects", "unreviewed", "negatives"};
 
-static int is_synthetic(int source)
-{
-    return source == NEG_LLM || source == NEG_OFFLINE || source == NEG_MANUAL;
-}
+/* the engine's one classification (mix_source_class): the columns, counts and
+ * bulk acts agree with what mixing and export call synthetic */
+int tui_is_synthetic(int source) { return mix_source_class(source) == MIX_SYNTHETIC; }
 
 int tui_model_open(tui *t, sy_err *err)
 {
@@ -99,7 +99,7 @@ const tui_qstat *tui_stat(tui *t, size_t pos)
         for (size_t i = 0; i < n; i++) {
             neg_row row;
             neg_store_get(t->ns, refs[i], &row);
-            if (is_synthetic(row.source)) st.nsyn++;
+            if (tui_is_synthetic(row.source)) st.nsyn++;
             else st.nret++;
             label_entry e;
             int k = t->lb ? labels_get(t->lb, qid, row.neg_id, &e) : LABEL_NONE;
@@ -278,7 +278,7 @@ static void load_rows(tui *t, long pos)
     for (size_t i = 0; i < n; i++) {
         neg_row row;
         neg_store_get(t->ns, refs[i], &row);
-        col_push(&t->col[is_synthetic(row.source) ? COL_SYN : COL_RET], refs[i]);
+        col_push(&t->col[tui_is_synthetic(row.source) ? COL_SYN : COL_RET], refs[i]);
     }
     if (t->col[COL_SYN].n > 1) qsort_r(t->col[COL_SYN].refs, t->col[COL_SYN].n, sizeof(neg_ref), cmp_syn, t->ns);
     for (int c = 0; c < 2; c++) {
@@ -321,6 +321,16 @@ const char *tui_row_text(tui *t, const neg_row *row, const char **title)
     if (d < 0) return "(document not in the corpus)";
     if (title) *title = corpus_doc_title(t->c, (uint32_t)d);
     return corpus_doc_text(t->c, (uint32_t)d);
+}
+
+char *tui_passage(const char *title, const char *text)
+{
+    if (!text) text = "";
+    if (tui_title_redundant(title, text)) return strdup(text);
+    size_t tl = strlen(title), n = tl + 2 + strlen(text) + 1;
+    char *s = malloc(n);
+    if (s) snprintf(s, n, "%s: %s", title, text);
+    return s;
 }
 
 int tui_row_label(tui *t, const neg_row *row, label_entry *e)
