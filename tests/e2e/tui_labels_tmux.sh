@@ -122,4 +122,50 @@ l=$(acts notes | grep "^$first " | tail -n 1)
 case "$l" in *" reject near miss") ok ":bulk keeps the note ($l)";; *) fail ":bulk overwrote the note: '$l'" "$(acts notes)";; esac
 quit_wb notes
 
+# (e) text: no word lost on a long title, a repeated title shown once, cut text
+# marked, many positives counted, the width used, too small said
+if [ -d "$SHARED_DATA/cranfield" ]; then
+    C=$T/cran
+    "$SYNEG" init "$C" --beir "$SHARED_DATA/cranfield" >/dev/null 2>"$T/err" || fail "init cranfield" "$(cat "$T/err")"
+    "$SYNEG" mine "$C" --retriever bm25 --num 4 --range 0:40 >/dev/null 2>"$T/err" || fail "mine cranfield" "$(cat "$T/err")"
+    $TM new-session -d -s cran -x 100 -y 30 "env TERM=xterm-256color LC_ALL=C.UTF-8 '$SYNEG' tui '$C'; sleep 60"
+    wait_for cran QUERIES || fail "cranfield workbench" "$(screen cran)"
+    keys cran : "goto 28" Enter; sync_wb cran
+    screen cran | grep -q "│ *ndrical" && fail "a long title lost the middle of a word (-cyli)" "$(screen cran | head -n 12)" ||
+        ok "Cranfield :goto 28: no word cut in the middle ('quasi-cylindrical' whole)"
+    screen cran | grep -q "quasi-cylindrical" && ok "the positive's words are on screen" || fail "positive missing" "$(screen cran | head -n 12)"
+    screen cran | grep -q "…" && ok "text that does not fit ends with …" || fail "no ellipsis on cut text" "$(screen cran)"
+    keys cran : "goto 1" Enter; sync_wb cran
+    screen cran | grep -q "POSITIVES 29" && screen cran | grep -q "+[0-9]* more" && ok "POSITIVES 29 says how many more it does not show" ||
+        fail "no +N more for 29 positives" "$(screen cran | head -n 12)"
+    $TM resize-window -t cran -x 200 -y 50; sleep 0.3
+    keys cran : "goto 28" Enter; sync_wb cran
+    n=$(screen cran | grep -o "linearised theory of supersonic flow" | wc -l)
+    [ "$n" = 1 ] && ok "a title the text repeats is printed once" || fail "title printed $n times" "$(screen cran | head -n 12)"
+    $TM resize-window -t cran -x 70 -y 20; sleep 0.3
+    wait_for cran "terminal too small" && ok "below 80x24 the screen says the terminal is too small" || fail "no too-small message at 70x20" "$(screen cran)"
+    $TM send-keys -t cran q
+fi
+# wide terminals: a column with few items gives each more lines of text
+open_wb wide 200 50
+keys wide n Tab; sync_wb wide
+screen wide | python3 -c "
+import sys
+lines = sys.stdin.read().split('\n')
+for i, l in enumerate(lines):
+    x = l.find('[ ] 1 offline')
+    if x >= 0: break
+else: sys.exit(1)
+n = 0
+for l in lines[i + 2:]:          # below the header and the attributes line
+    if not l[x:x + 60].strip(): break
+    n += 1
+sys.exit(0 if n > 3 else 1)" && ok "200x50: a synthetic item shows more than 3 lines of text" || fail "wide terminal: text still cut at 3 lines" "$(screen wide)"
+quit_wb wide
+
+# (f) one classification of sources: the workbench asks mix_source_class
+if grep -n "NEG_LLM\|NEG_OFFLINE\|NEG_MANUAL" tui/tui_model.c tui/tui_cmd.c tui/pane_negs.c tui/pane_detail.c; then
+    fail "the workbench decides synthetic/retrieved itself"
+else ok "the workbench classifies sources only through mix_source_class"; fi
+
 done_tests
