@@ -24,7 +24,7 @@ static void attrs_line(const char *prov, char *buf, size_t n)
     size_t o = 0;
     json_object_foreach(a, k, v) {
         if (!json_is_string(v) || o >= n - 1) continue;
-        o += (size_t)snprintf(buf + o, n - o, "%s%s=%s", o ? " " : "", k, json_string_value(v));
+        o = tui_appendf(buf, n, o, "%s%s=%s", o ? " " : "", k, json_string_value(v));
     }
     json_decref(j);
 }
@@ -81,9 +81,9 @@ static int item(tui *t, tui_col *col, size_t i, int syn, tui_rect r, int y, int 
     x += tui_put(y, x, r.w, col->sel[i] ? "*" : " ", 1, base | tui_attr(t, C_SEL));
     x += tui_put(y, x, r.x + r.w - x, badge, 3, cur ? base | (int)A_BOLD : battr);
     char head[256];
-    int o = snprintf(head, sizeof head, " %u %s", row.rank, neg_source_name(row.source));
-    if (!syn || row.score != 0) o += snprintf(head + o, sizeof head - o, " %.3g", (double)row.score);
-    snprintf(head + o, sizeof head - o, " %s", row.text ? "" : row.neg_id);
+    size_t o = tui_appendf(head, sizeof head, 0, " %u %s", row.rank, neg_source_name(row.source));
+    if (!syn || row.score != 0) o = tui_appendf(head, sizeof head, o, " %.3g", (double)row.score);
+    tui_appendf(head, sizeof head, o, " %s", row.text ? "" : row.neg_id);
     x += tui_put(y, x, r.x + r.w - x, head, strlen(head), base);
     char vb[64];
     verdict(row.prov, vb, sizeof vb);
@@ -112,9 +112,9 @@ static void draw_col(tui *t, tui_rect r, int c)
     tui_col *col = &t->col[c];
     int syn = c == COL_SYN, focused = t->focus == (syn ? FOCUS_SYN : FOCUS_RET);
     char title[128];
-    int o = snprintf(title, sizeof title, " %s %zu", syn ? "SYNTHETIC" : "RETRIEVED", col->n);
-    if (col->nsel) o += snprintf(title + o, sizeof title - o, "  %zu selected", col->nsel);
-    if (syn && t->offline) snprintf(title + o, sizeof title - o, "  (offline generator)");
+    size_t o = tui_appendf(title, sizeof title, 0, " %s %zu", syn ? "SYNTHETIC" : "RETRIEVED", col->n);
+    if (col->nsel) o = tui_appendf(title, sizeof title, o, "  %zu selected", col->nsel);
+    if (syn && t->offline) tui_appendf(title, sizeof title, o, "  (offline generator)");
     tui_box_title(t, (tui_rect){r.y, r.x, 1, r.w}, title, focused);
     int top = r.y + 1, end = r.y + r.h;
     if (!col->n) {

@@ -17,7 +17,22 @@
  *   - tui_jobs.c   long work as child processes (`syneg mine ...`) writing to
  *                  SESSION/jobs/ID/log; the loop polls their progress.
  *   - tui_prompt.c readline inside curses through the callback interface.
- * Everything here is single-threaded and owned by the one `tui` struct. */
+ *
+ * Threads.  Everything in `struct tui` (and every pane's private state, the
+ * curses screen, readline) belongs to the one main thread.  One kind of work
+ * runs on another thread: a regenerate (R, tui_regen_start) is an engine
+ * worker (synth_regen_start).  That worker touches only its own synth_job: a
+ * plan copied from the session on the main thread before it starts, its
+ * progress (behind the job's mutex), its cancel flag and state (atomic_int),
+ * and the files it writes (a new segment under SESSION/negatives/, the LLM
+ * cache).  The main thread reaches it only through tui_job.worker with
+ * synth_job_poll / _error / _cancel / _free, and sees its rows by
+ * neg_store_refresh once it has finished.  Other jobs are child processes
+ * started with posix_spawn (never fork + setenv in this threaded process).
+ *
+ * Requests.  Each key (or command) is one request: its handler's TUI_* flags
+ * are acted on and forgotten before the next key, so nothing from an earlier
+ * key (a reload, say) can move the cursor under a later act. */
 #ifndef SY_TUI_H
 #define SY_TUI_H
 
@@ -144,6 +159,7 @@ struct tui {
     int readonly;
     long lock_pid;
     char ro_why[64];             /* "locked by pid N" or "--read-only" */
+    int lock_free;               /* read-only and the writer has quit: W (take-lock) is offered */
 
     /* queries */
     uint32_t *qlist;             /* corpus query indices being curated */
@@ -285,6 +301,9 @@ int tui_attr(tui *t, int c);                    /* curses attribute for a colour
 int tui_put(int y, int x, int w, const char *s, size_t n, int attr);
 int tui_putf(int y, int x, int w, int attr, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void tui_fill(int y, int x, int w, int attr);
+/* printf at buf+o; the new offset, never past cap-1 however long the text
+ * (so a chain of appends cannot write past the buffer) */
+size_t tui_appendf(char *buf, size_t cap, size_t o, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Greedy word wrap: byte offsets where each line starts (and ends), at most max lines. */
 size_t tui_wrap(const char *s, size_t n, int w, size_t *starts, size_t *ends, size_t max);
 /* Draw wrapped text, words found in `terms` (lowercased, space separated) get hl attr. */

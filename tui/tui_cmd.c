@@ -590,6 +590,38 @@ int act_redraw(tui *t, int argc, char **argv)
     return tui_refresh_store(t) | TUI_RELOAD | TUI_REDRAW;
 }
 
+int act_take_lock(tui *t, int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    if (!t->readonly) {
+        tui_msg(t, "this workbench already holds the session lock");
+        return TUI_REDRAW;
+    }
+    if (!t->lock_pid) {
+        tui_err(t, "take-lock: opened with --read-only; reopen without it to label");
+        return TUI_REDRAW;
+    }
+    sy_err err;
+    int r = session_take_lock(t->s, &err);
+    if (r < 0) {
+        tui_err(t, "take-lock: %s", err.msg);
+    } else if (r == 0) {
+        t->lock_pid = session_lock_holder(t->s);
+        snprintf(t->ro_why, sizeof t->ro_why, "locked by pid %ld", t->lock_pid);
+        tui_err(t, "take-lock: the session is still locked (pid %ld); labels are shown, not changed", t->lock_pid);
+    } else {
+        t->readonly = 0;
+        t->lock_pid = 0;
+        t->lock_free = 0;
+        t->ro_why[0] = 0;
+        t->lb = session_labels(t->s);
+        memset(t->stat_ok, 0, t->nq);
+        t->stat_idle = 0;
+        tui_msg(t, "this workbench now holds the session lock: labels can be changed");
+    }
+    return TUI_REDRAW | TUI_RELOAD;
+}
+
 int act_bind(tui *t, int argc, char **argv)
 {
     sy_err err;

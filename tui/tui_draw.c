@@ -110,6 +110,18 @@ int tui_put(int y, int x, int w, const char *s, size_t n, int attr)
     return used;
 }
 
+size_t tui_appendf(char *buf, size_t cap, size_t o, const char *fmt, ...)
+{
+    if (!cap) return 0;
+    if (o >= cap) return cap - 1;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + o, cap - o, fmt, ap);
+    va_end(ap);
+    if (n < 0) return o;
+    return o + (size_t)n >= cap ? cap - 1 : o + (size_t)n;
+}
+
 int tui_putf(int y, int x, int w, int attr, const char *fmt, ...)
 {
     char buf[1024];

@@ -89,30 +89,30 @@ static void draw_status(tui *t, int y)
     size_t rev, tot;
     tui_overall(t, &rev, &tot);
     size_t acc = t->lb ? labels_count(t->lb, LABEL_ACCEPT) : 0, rej = t->lb ? labels_count(t->lb, LABEL_REJECT) : 0;
-    int o = snprintf(buf, sizeof buf, " %s | q %zu/%zu", session_name(t->s), t->nview ? t->qcur + 1 : 0, t->nview);
-    if (t->nview != t->nq) o += snprintf(buf + o, sizeof buf - o, " (%s of %zu)", tui_filter_names[t->filter], t->nq);
-    o += snprintf(buf + o, sizeof buf - o, " | reviewed %zu/%zu %d%% (+%zu x%zu)", rev, tot,
+    size_t o = tui_appendf(buf, sizeof buf, 0, " %s | q %zu/%zu", session_name(t->s), t->nview ? t->qcur + 1 : 0, t->nview);
+    if (t->nview != t->nq) o = tui_appendf(buf, sizeof buf, o, " (%s of %zu)", tui_filter_names[t->filter], t->nq);
+    o = tui_appendf(buf, sizeof buf, o, " | reviewed %zu/%zu %d%% (+%zu x%zu)", rev, tot,
                   tot ? (int)(100.0 * rev / tot) : 0, acc, rej);
     double spent = t->spent, budget = session_get_num(t->s, "llm.budget_usd", 0);
-    if (t->offline) o += snprintf(buf + o, sizeof buf - o, " | offline generator");
-    else o += snprintf(buf + o, sizeof buf - o, " | LLM %s", session_get_str(t->s, "llm.model", "endpoint"));
-    if (budget > 0) o += snprintf(buf + o, sizeof buf - o, " $%.2f/$%.2f", spent, budget);
-    else if (spent > 0) o += snprintf(buf + o, sizeof buf - o, " $%.2f", spent);
+    if (t->offline) o = tui_appendf(buf, sizeof buf, o, " | offline generator");
+    else o = tui_appendf(buf, sizeof buf, o, " | LLM %s", session_get_str(t->s, "llm.model", "endpoint"));
+    if (budget > 0) o = tui_appendf(buf, sizeof buf, o, " $%.2f/$%.2f", spent, budget);
+    else if (spent > 0) o = tui_appendf(buf, sizeof buf, o, " $%.2f", spent);
     int running = tui_jobs_running(t);
     if (running) {
         for (int i = t->njobs - 1; i >= 0; i--)
             if (t->jobs[i].running) {
                 tui_job *j = &t->jobs[i];
-                o += snprintf(buf + o, sizeof buf - o, " | jobs %d: %s", running, j->kind);
-                if (j->total > 0) o += snprintf(buf + o, sizeof buf - o, " %d%%", (int)(100 * j->done / j->total));
+                o = tui_appendf(buf, sizeof buf, o, " | jobs %d: %s", running, j->kind);
+                if (j->total > 0) o = tui_appendf(buf, sizeof buf, o, " %d%%", (int)(100 * j->done / j->total));
                 break;
             }
     }
-    if (o >= (int)sizeof buf) o = sizeof buf - 1;
-    int used = tui_put(y, 0, t->cols, buf, (size_t)o, a);
+    int used = tui_put(y, 0, t->cols, buf, o, a);
     if (t->readonly) {
         char ro[96];
-        int n = snprintf(ro, sizeof ro, " READ-ONLY (%s) ", t->ro_why);
+        int n = snprintf(ro, sizeof ro, t->lock_free ? " READ-ONLY (writer quit: W takes over) " : " READ-ONLY (%s) ", t->ro_why);
+        if (n >= (int)sizeof ro) n = (int)sizeof ro - 1;
         int x = t->cols - n > used ? t->cols - n : used;
         tui_put(y, x, t->cols - x, ro, (size_t)n, tui_attr(t, C_ERR));
     }
@@ -268,6 +268,18 @@ static int after(tui *t, int flags)
     return flags & TUI_QUIT;
 }
 
+/* read-only because another workbench held the lock: once that process is
+ * gone, offer to take the lock (once; W or :take-lock does it) */
+static void offer_lock(tui *t)
+{
+    if (!t->readonly || t->lock_free || t->lock_pid <= 0 || t->prompting) return;
+    if (kill((pid_t)t->lock_pid, 0) == 0 || errno != ESRCH) return;   /* still there */
+    t->lock_free = 1;
+    char k[32] = "";
+    keys_first(t, ACT_take_lock, k, sizeof k);
+    tui_msg(t, "the writer (pid %ld) has quit: %s takes the session lock so you can label here", t->lock_pid, k[0] ? k : ":take-lock");
+}
+
 static void periodic(tui *t)
 {
     double now = sy_now();
@@ -282,6 +294,7 @@ static void periodic(tui *t)
     if (now - t->last_refresh >= 1.0) {
         t->last_refresh = now;
         tui_refresh_store(t);
+        offer_lock(t);
     }
 }
 
@@ -433,6 +446,7 @@ int tui_run(const tui_opts *o, sy_err *err)
     if (!t.s) return -1;
     t.readonly = session_readonly(t.s);
     t.lock_pid = session_lock_holder(t.s);
+    if (!t.readonly) t.lock_pid = 0;
     if (t.lock_pid > 0) snprintf(t.ro_why, sizeof t.ro_why, "locked by pid %ld", t.lock_pid);
     else snprintf(t.ro_why, sizeof t.ro_why, o->readonly ? "--read-only" : "session lock held elsewhere");
     const char *url = getenv("SYNEG_LLM_URL");

@@ -43,9 +43,9 @@ static void show_matches(char **matches, int n, int maxlen)
 {
     (void)maxlen;
     size_t o = 0;
-    o += (size_t)snprintf(matches_msg, sizeof matches_msg, "%d matches:", n);
+    o = tui_appendf(matches_msg, sizeof matches_msg, 0, "%d matches:", n);
     for (int i = 1; i <= n && o < sizeof matches_msg - 1; i++)
-        o += (size_t)snprintf(matches_msg + o, sizeof matches_msg - o, " %s", matches[i]);
+        o = tui_appendf(matches_msg, sizeof matches_msg, o, " %s", matches[i]);
 }
 
 /* ---- completion ---- */

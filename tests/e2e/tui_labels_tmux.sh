@@ -168,4 +168,26 @@ if grep -n "NEG_LLM\|NEG_OFFLINE\|NEG_MANUAL" tui/tui_model.c tui/tui_cmd.c tui/
     fail "the workbench decides synthetic/retrieved itself"
 else ok "the workbench classifies sources only through mix_source_class"; fi
 
+# (g) a read-only second workbench offers the lock once the writer quits, and takes it
+open_wb lock
+$TM new-window -t lock "env TERM=xterm-256color LC_ALL=C.UTF-8 '$SYNEG' tui '$T/lock' 2>'$T/lock2.stderr'; sleep 60"
+wait_for lock:1 "READ-ONLY (locked by pid" && ok "a second workbench opens read-only" || fail "second workbench" "$(screen lock:1)"
+$TM send-keys -t lock:0 q
+wait_for lock:1 "W takes" && ok "when the writer quits the read-only workbench offers to take the lock" ||
+    fail "no offer after the writer quit" "$(screen lock:1 | tail -n 3)"
+$TM send-keys -t lock:1 W
+wait_for lock:1 "now holds the session lock" && ok "W takes the lock" || fail "W did not take the lock" "$(screen lock:1 | tail -n 3)"
+screen lock:1 | grep -q "READ-ONLY" && fail "still READ-ONLY after W" "$(screen lock:1 | tail -n 3)"
+$TM send-keys -t lock:1 Tab a; sleep 0.5
+[ "$(acts lock | wc -l)" = 1 ] && ok "and labels from it reach the journal" || fail "no label after taking the lock" "$(screen lock:1 | tail -n 3)"
+
+# (h) the status line is clamped however long its parts (ASan sees any overflow)
+rm -rf "$T/long"; cp -r "$BASE" "$T/long"
+"$SYNEG" set "$T/long" llm.model "$(python3 -c "print('m' * 700)")" >/dev/null 2>&1
+"$SYNEG" set "$T/long" llm.budget_usd 5 >/dev/null 2>&1
+printf ':echo status-ok\n' >"$T/long.script"
+SYNEG_LLM_URL=http://127.0.0.1:11999 "$SYNEG" tui "$T/long" --script "$T/long.script" --dump "$T/long.out" --size 100x30 2>"$T/err" &&
+    grep -q "status-ok" "$T/long.out" && grep -q "LLM mmmm" "$T/long.out" && ok "a 700-character model name and a budget: the status line draws, clipped" ||
+    fail "long status line" "$(cat "$T/err")"
+
 done_tests
