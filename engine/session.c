@@ -269,7 +269,7 @@ int session_take_lock(session *s, sy_err *err)
     if (s->lock_fd >= 0) return 0;
     s->readonly = 0;
     s->holder = 0;
-    if (take_lock(s, err) < 0) {
+    if (take_lock(s, 0, err) < 0) {
         s->readonly = 1;
         return -1;
     }
