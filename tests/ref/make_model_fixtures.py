@@ -91,8 +91,13 @@ def round_dtype(model, dt):
 
 def st_encode(folder, texts, **kw):
     from sentence_transformers import SentenceTransformer
-    m = SentenceTransformer(folder, device="cpu")
-    m.float()   # F16/BF16 weights were rounded first: upcasting is exact, the reference is f32
+    # load in float32: a model loaded as float16 (transformers 5's dtype "auto") and then
+    # .float()'ed still differs from the f32 computation by ~2e-4 (seen on wp_cased_f16)
+    try:
+        m = SentenceTransformer(folder, device="cpu", model_kwargs={"dtype": torch.float32})
+    except TypeError:
+        m = SentenceTransformer(folder, device="cpu", model_kwargs={"torch_dtype": torch.float32})
+    m.float()
     return m.encode(texts, batch_size=8, convert_to_numpy=True, **kw).astype(np.float32)
 
 
