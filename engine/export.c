@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include "passage.h"
 
 #define GROWK(arr, n, cap) ((n) < (cap) ? 0 : growk_((void **)&(arr), &(cap), sizeof *(arr)))
 static int growk_(void **p, size_t *cap, size_t elem)
@@ -160,16 +161,15 @@ static void jstr(out_file *f, const char *s)
     put(f, "\"");
 }
 
-/* A passage as flag/st text: "title text" unless no title or no_title. */
+/* A passage as flag/st text, formatted by passage.h ("title text", or the
+ * text alone when no_title is set or the passage has no title). */
 static void jpassage(out_file *f, const mix_passage *p, int no_title)
 {
-    put(f, "\"");
-    if (!no_title && p->title && *p->title) {
-        esc(f, p->title);
-        put(f, " ");
-    }
-    esc(f, p->text);
-    put(f, "\"");
+    sy_buf t = {0};
+    if (passage_append(&t, p->title, p->text, (size_t)-1, no_title ? PASSAGE_NO_TITLES : PASSAGE_TITLES))
+        f->failed = 1;
+    jstr(f, t.data);
+    sy_buf_free(&t);
 }
 
 static void jnum(out_file *f, double v)
@@ -429,6 +429,15 @@ int export_write(session *s, const export_opts *o, const char *path, export_stat
         if (write_trec(s, o, path, st, err)) return -1;
         return write_report(s, o, st, path, err);
     }
+    /* passages as passage.h formats them: without titles when asked here or
+     * by the session's passage.titles, for every source alike */
+    export_opts eo = *o;
+    if (!eo.no_title) {
+        int t = passage_titles_setting(s, err);
+        if (t < 0) return -1;
+        eo.no_title = t == PASSAGE_NO_TITLES;
+    }
+    o = &eo;
     unsigned E = o->epochs ? o->epochs : 1;
     mix_set *m = mix_build(s, &o->mix, err);
     if (!m) return -1;
@@ -531,9 +540,9 @@ int export_import_flag(session *s, const char *path, int replace, import_stats *
     for (uint32_t d = 0; d < nd; d++) {
         dh[ndh++] = (hidx){ thash(corpus_doc_text(c, d)), d };
         const char *t = corpus_doc_title(c, d);
-        if (t && *t) {
+        if (t && *t) {   /* a line may quote the document as its passage with the title */
             tmp.len = 0;
-            if (sy_buf_puts(&tmp, t) || sy_buf_puts(&tmp, " ") || sy_buf_puts(&tmp, corpus_doc_text(c, d))) goto nomem;
+            if (passage_append(&tmp, t, corpus_doc_text(c, d), (size_t)-1, PASSAGE_TITLES)) goto nomem;
             dh[ndh++] = (hidx){ sy_text_hash(tmp.data, tmp.len), d };
         }
     }

@@ -15,6 +15,7 @@
 
 #include "encoder.h"
 #include "kernels.h"
+#include "passage.h"
 #include "util.h"
 
 #define DENSE_MAGIC "SYDENSE"
@@ -30,6 +31,7 @@ struct dense_index {
     float *mem;                  /* in-memory matrix when the session is read-only */
     const float *mat;
     char *path;
+    int titles;                  /* PASSAGE_TITLES or PASSAGE_NO_TITLES */
 };
 
 /* ---- top-k core ------------------------------------------------------------------- */
@@ -193,13 +195,15 @@ int dense_topk_naive(const float *Q, size_t nq, const float *D, size_t nd, int d
 
 /* ---- the cache ---------------------------------------------------------------------- */
 
-static uint64_t model_key(const enc_model *m)
+static uint64_t model_key(const enc_model *m, int titles)
 {
     uint64_t h = sy_hash64(m->params_memory, m->num_params * sizeof(float));
     char opts[1024];
     snprintf(opts, sizeof opts, "v%d|pool=%d|norm=%d|len=%d|pp=%s|vocab=%zu", DENSE_VERSION,
              (int)m->pooling, m->normalize, m->max_len, m->passage_prefix ? m->passage_prefix : "",
              tok_vocab_size(m->tok));
+    size_t n = strlen(opts);   /* keys with titles stay as they were */
+    if (titles == PASSAGE_NO_TITLES) snprintf(opts + n, sizeof opts - n, "|notitles");
     return sy_hash64_seed(opts, strlen(opts), h);
 }
 
@@ -229,10 +233,9 @@ static void put_header(uint8_t *h, const dense_index *ix, uint64_t done, uint64_
     sy_put_u32(h + 56, (uint32_t)ix->m->max_len);
 }
 
-static char *passage_text(const corpus *c, uint32_t d)
+static char *passage_text(const corpus *c, uint32_t d, int titles)
 {
-    const char *t = corpus_doc_title(c, d), *x = corpus_doc_text(c, d);
-    return *t ? sy_strdup_printf("%s %s", t, x) : strdup(x);
+    return passage_format(corpus_doc_title(c, d), corpus_doc_text(c, d), titles);
 }
 
 typedef struct {
@@ -261,7 +264,7 @@ static int embed_corpus(dense_index *ix, const corpus *c, int fd, size_t from, f
     for (size_t s = from; s < n && !rc; s += DENSE_CHUNK) {
         size_t cn = n - s < DENSE_CHUNK ? n - s : DENSE_CHUNK;
         for (size_t i = 0; i < cn; i++)
-            if (!(texts[i] = passage_text(c, (uint32_t)(s + i)))) rc = sy_fail(err, SY_ENOMEM, "out of memory");
+            if (!(texts[i] = passage_text(c, (uint32_t)(s + i), ix->titles))) rc = sy_fail(err, SY_ENOMEM, "out of memory");
         prog_ctx pc = { o, s, n };
         float *out = dst ? dst + s * dim : buf;
         if (!rc) rc = enc_embed(ix->m, (const char *const *)texts, cn, 0, out, embed_progress, &pc, err);
@@ -344,9 +347,11 @@ dense_index *dense_open(session *s, const char *model_dir, const dense_opts *opt
     if (!ix) { sy_fail(err, SY_ENOMEM, "out of memory"); return NULL; }
     if (!(ix->m = enc_load(model_dir, err))) goto fail;
     apply_opts(ix->m, s, opts);
+    if (opts && opts->titles) ix->titles = opts->titles > 0 ? PASSAGE_TITLES : PASSAGE_NO_TITLES;
+    else if ((ix->titles = passage_titles_setting(s, err)) < 0) goto fail;
     ix->ndocs = corpus_ndocs(c);
     ix->dim = enc_dim(ix->m);
-    uint64_t key = model_key(ix->m), ch = corpus_hash(c);
+    uint64_t key = model_key(ix->m, ix->titles), ch = corpus_hash(c);
     char rel[128];
     snprintf(rel, sizeof rel, "cache/dense/%016llx", (unsigned long long)(key ^ ch));
     char *dir = session_path(s, rel);

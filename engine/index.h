@@ -9,8 +9,9 @@
  * Options come from dense_opts, else the session settings "dense.pooling",
  * "dense.normalize", "dense.max_len", "dense.query_prefix",
  * "dense.passage_prefix", else the model folder's defaults.  A passage is
- * embedded as "TITLE TEXT" (title and a space only when the title is not
- * empty), with the passage prefix in front.
+ * embedded as passage.h formats it ("TITLE TEXT", or the text alone when
+ * titles are off: dense_opts.titles, else the setting "passage.titles"),
+ * with the passage prefix in front.
  *
  * Cache file (little-endian): a 64-byte header
  *   0  magic "SYDENSE\0"        8  u32 version (1)      12 u32 dim
@@ -41,6 +42,7 @@ typedef struct {
     int normalize;            /* L2-normalise vectors (-1: model default) */
     int max_len;              /* 0: model default (512) */
     const char *query_prefix, *passage_prefix;  /* e.g. "query: ", "passage: "; NULL none */
+    int titles;               /* 1 with titles, -1 without, 0: setting "passage.titles" */
     /* progress while embedding the corpus: done/total passages; may be NULL */
     void (*progress)(void *ctx, size_t done, size_t total);
     void *progress_ctx;

@@ -285,7 +285,7 @@ labels *labels_open(const char *session_dir, int readonly, sy_err *err)
     }
     if (readonly) return l;
     int existed = sy_file_exists(l->journal_path);
-    l->fd = open(l->journal_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    l->fd = open(l->journal_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (l->fd < 0) {
         sy_fail_errno(err, errno, "%s: cannot open the labels journal for writing", l->journal_path);
         labels_free(l);
@@ -319,55 +319,70 @@ void labels_free(labels *l)
     free(l);
 }
 
-int labels_act(labels *l, const char *query_id, const char *neg_id, int act, const char *note, sy_err *err)
+/* Append one act's journal line (with its '\n') to b.  0, or -1 with err set. */
+static int format_act(sy_buf *b, const label_req *r, uint64_t seq, const char *t, sy_err *err)
 {
-    if (l->readonly || l->fd < 0)
-        return sy_fail(err, SY_EREADONLY,
-                       "%s: the session is open read-only (another syneg holds its lock); label not saved",
-                       l->dir);
-    if (!query_id || !*query_id || !neg_id || !*neg_id)
+    if (!r->query_id || !*r->query_id || !r->neg_id || !*r->neg_id)
         return sy_fail(err, SY_EINVAL, "a label needs a query id and a negative id");
-    if (act != ACT_ACCEPT && act != ACT_REJECT && act != ACT_CLEAR)
-        return sy_fail(err, SY_EINVAL, "unknown label act %d; use accept, reject or clear", act);
-    char t[32];
-    sy_iso_time(t, sizeof t);
-    uint64_t seq = l->seq + 1;
-    json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:s}", "seq", (json_int_t)seq, "t", t, "q", query_id, "n", neg_id,
-                          "a", act_name(act));
+    if (r->act != ACT_ACCEPT && r->act != ACT_REJECT && r->act != ACT_CLEAR)
+        return sy_fail(err, SY_EINVAL, "unknown label act %d; use accept, reject or clear", r->act);
+    json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:s}", "seq", (json_int_t)seq, "t", t, "q", r->query_id, "n",
+                          r->neg_id, "a", act_name(r->act));
     if (!o) return sy_fail(err, SY_EINVAL, "label ids or note are not valid UTF-8");
-    if (note && *note && json_object_set_new(o, "note", json_string(note)) < 0) {
+    if (r->note && *r->note && json_object_set_new(o, "note", json_string(r->note)) < 0) {
         json_decref(o);
         return sy_fail(err, SY_EINVAL, "the note is not valid UTF-8");
     }
     char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
-    if (!line) return sy_fail(err, SY_ENOMEM, "out of memory");
-    size_t ll = strlen(line);
-    char *full = realloc(line, ll + 2);
-    if (!full) {
-        free(line);
-        return sy_fail(err, SY_ENOMEM, "out of memory");
-    }
-    full[ll] = '\n';
-    full[ll + 1] = '\0';
-    if (sy_write_all(l->fd, full, ll + 1) < 0 || fsync(l->fd) < 0) {
+    int bad = !line || sy_buf_puts(b, line) || sy_buf_puts(b, "\n");
+    free(line);
+    return bad ? sy_fail(err, SY_ENOMEM, "out of memory") : 0;
+}
+
+int labels_act_batch(labels *l, const label_req *reqs, size_t n, sy_err *err)
+{
+    if (l->readonly || l->fd < 0)
+        return sy_fail(err, SY_EREADONLY,
+                       "%s: the session is open read-only (another syneg holds its lock); label not saved",
+                       l->dir);
+    if (!n) return 0;
+    char t[32];
+    sy_iso_time(t, sizeof t);
+    sy_buf b = {0};
+    for (size_t i = 0; i < n; i++)
+        if (format_act(&b, &reqs[i], l->seq + 1 + i, t, err) < 0) {
+            sy_buf_free(&b);
+            return -1;
+        }
+    if (sy_write_all(l->fd, b.data, b.len) < 0 || fsync(l->fd) < 0) {
         int e = errno;
-        free(full);
-        /* remove whatever part of the line reached the file: earlier lines stay intact */
+        sy_buf_free(&b);
+        /* remove whatever part of the batch reached the file: earlier lines stay intact */
         if (ftruncate(l->fd, l->journal_size) == 0) fsync(l->fd);
-        return sy_fail_errno(err, e, "%s: label %s %s %s not saved", l->journal_path, query_id, neg_id,
-                             act_name(act));
+        if (n == 1)
+            return sy_fail_errno(err, e, "%s: label %s %s %s not saved", l->journal_path, reqs[0].query_id,
+                                 reqs[0].neg_id, act_name(reqs[0].act));
+        return sy_fail_errno(err, e, "%s: none of the %zu labels was saved", l->journal_path, n);
     }
-    free(full);
-    l->journal_size += (off_t)(ll + 1);
-    l->journal_lines++;
-    if (apply(l, query_id, neg_id, act_kind(act), note, t, seq) < 0)
-        return sy_fail(err, SY_ENOMEM, "label saved but out of memory updating the view; reopen the session");
+    l->journal_size += (off_t)b.len;
+    l->journal_lines += n;
+    sy_buf_free(&b);
+    uint64_t seq0 = l->seq;
+    for (size_t i = 0; i < n; i++)
+        if (apply(l, reqs[i].query_id, reqs[i].neg_id, act_kind(reqs[i].act), reqs[i].note, t, seq0 + 1 + i) < 0)
+            return sy_fail(err, SY_ENOMEM, "labels saved but out of memory updating the view; reopen the session");
     if (l->journal_lines >= AUTO_COMPACT_LINES) {
         sy_err e2;
         labels_compact(l, &e2); /* best effort */
     }
     return 0;
+}
+
+int labels_act(labels *l, const char *query_id, const char *neg_id, int act, const char *note, sy_err *err)
+{
+    label_req r = {.query_id = query_id, .neg_id = neg_id, .act = act, .note = note};
+    return labels_act_batch(l, &r, 1, err);
 }
 
 static void fill(const labels *l, size_t i, label_entry *out)

@@ -42,6 +42,15 @@ labels *labels_open(const char *session_dir, int readonly, sy_err *err);
 void labels_free(labels *l);
 int labels_act(labels *l, const char *query_id, const char *neg_id, int act,
                const char *note, sy_err *err);
+/* Many acts with one write(2) and one fsync(2): on return 0 all n are
+ * acknowledged, on -1 none is (a partial write is cut away). Each act is
+ * checked (ids non-empty, act known, UTF-8) before anything is written. */
+typedef struct {
+    const char *query_id, *neg_id;
+    int act;              /* ACT_* */
+    const char *note;     /* NULL when none */
+} label_req;
+int labels_act_batch(labels *l, const label_req *reqs, size_t n, sy_err *err);
 int labels_get(const labels *l, const char *query_id, const char *neg_id, label_entry *out); /* label_kind */
 size_t labels_count(const labels *l, int kind);     /* pairs currently in that state */
 size_t labels_size(const labels *l);                /* pairs with an entry (any kind) */

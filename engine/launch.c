@@ -177,17 +177,14 @@ int launch_trainer_parse(const char *s)
     return -1;
 }
 
+/* VAR=${VAR:-'value'}: the environment overrides it; the value is one shell
+ * word whatever it holds (sy_shell_quote), so a name cannot run commands. */
 static void setting(sy_buf *b, const char *var, const char *val)
 {
-    sy_buf_printf(b, "%s=\"${%s:-", var, var);
-    /* values are numbers or model names; keep them literal inside "${X:-...}" */
-    for (const char *p = val; *p; p++) {
-        if (*p == '"' || *p == '\\' || *p == '$' || *p == '`') sy_buf_append(b, "\\", 1);
-        sy_buf_append(b, p, 1);
-    }
-    sy_buf_puts(b, "}\"\n");
+    sy_buf_printf(b, "%s=${%s:-", var, var);
+    sy_shell_quote(b, val);
+    sy_buf_puts(b, "}\n");
 }
-
 static void setting_num(sy_buf *b, const char *var, double v)
 {
     char t[64];
@@ -228,7 +225,9 @@ int launch_script(const launch_opts *o, const launch_params *p, const char *data
     int st = o->trainer == LAUNCH_ST;
     unsigned gpus = o->gpus ? o->gpus : 1, nodes = o->nodes ? o->nodes : 1;
     sy_buf_puts(b, "#!/usr/bin/env bash\n");
-    sy_buf_printf(b, "# Written by `syneg export --launch torchrun` for session '%s'.\n", o->session_name ? o->session_name : "");
+    sy_buf_puts(b, "# Written by `syneg export --launch torchrun` for session ");
+    sy_shell_quote(b, o->session_name ? o->session_name : "");   /* no newline: launch_write refuses them */
+    sy_buf_puts(b, ".\n");
     if (st)
         sy_buf_puts(b,
             "# Fine-tunes with sentence-transformers' MultipleNegativesRankingLoss through\n"
@@ -243,13 +242,11 @@ int launch_script(const launch_opts *o, const launch_params *p, const char *data
         "# MASTER_ADDR naming node 0 (or under your scheduler, which sets both).\n"
         "set -euo pipefail\n"
         "HERE=\"$(cd \"$(dirname \"${BASH_SOURCE[0]}\")\" && pwd)\"\n");
-    sy_buf_puts(b, "DATA=\"${DATA:-$HERE/");
-    sy_buf_puts(b, base_name(data_path));
-    sy_buf_puts(b, "}\"\n");
+    sy_buf_puts(b, "DATA=${DATA:-\"$HERE\"/");
+    sy_shell_quote(b, base_name(data_path));
+    sy_buf_puts(b, "}\n");
     setting(b, "MODEL", p->model);
-    sy_buf_puts(b, "OUTPUT_DIR=\"${OUTPUT_DIR:-$HERE/model-");
-    sy_buf_puts(b, launch_trainer_name(o->trainer));
-    sy_buf_puts(b, "}\"\n");
+    sy_buf_printf(b, "OUTPUT_DIR=${OUTPUT_DIR:-\"$HERE\"/model-%s}\n", launch_trainer_name(o->trainer));
     setting_num(b, "GPUS", gpus);
     setting_num(b, "NODES", nodes);
     setting(b, "NODE_RANK", "0");
@@ -271,20 +268,15 @@ int launch_script(const launch_opts *o, const launch_params *p, const char *data
         "LAUNCH=($TORCHRUN --nnodes \"$NODES\" --nproc_per_node \"$GPUS\" --node_rank \"$NODE_RANK\"\n"
         "        --master_addr \"$MASTER_ADDR\" --master_port \"$MASTER_PORT\")\n");
     if (st) {
-        sy_buf_printf(b, "SHUFFLE=\"${SHUFFLE:-%s}\"\n", o->schedule ? "--no-shuffle" : "");
+        sy_buf_printf(b, "SHUFFLE=${SHUFFLE:-%s}\n", o->schedule ? "--no-shuffle" : "");
         sy_buf_puts(b,
             "exec \"${LAUNCH[@]}\" \"$HERE/train_st.py\" --data \"$DATA\" --model \"$MODEL\" --output \"$OUTPUT_DIR\" \\\n"
             "    --epochs \"$EPOCHS\" --batch \"$BATCH\" --lr \"$LR\" --temp \"$TEMP\" --max-len \"$PASSAGE_MAX_LEN\" \\\n"
             "    --warmup \"$WARMUP\" --seed \"$SEED\" --max-steps \"$MAX_STEPS\" $SHUFFLE ${EXTRA_ARGS:-}\n");
     } else {
-        sy_buf_puts(b, "QUERY_INSTRUCTION=\"${QUERY_INSTRUCTION:-");
-        if (o->prompt) for (const char *q = o->prompt; *q; q++) {
-            if (*q == '"' || *q == '\\' || *q == '$' || *q == '`') sy_buf_append(b, "\\", 1);
-            sy_buf_append(b, q, 1);
-        }
-        sy_buf_puts(b, "}\"\n");
+        setting(b, "QUERY_INSTRUCTION", o->prompt ? o->prompt : "");
         sy_buf_puts(b,
-            "PRECISION=\"${PRECISION:---fp16}\"\n"
+            "PRECISION=${PRECISION:---fp16}\n"
             "CROSS=()\n"
             "[ $((GPUS * NODES)) -gt 1 ] && CROSS=(--negatives_cross_device)\n"
             "exec \"${LAUNCH[@]}\" -m FlagEmbedding.finetune.embedder.encoder_only.base \\\n"
@@ -311,6 +303,14 @@ int launch_write(session *s, const launch_opts *o, const char *data_path, char *
         return sy_fail(err, SY_EUNSUP, "launch: unknown launcher '%s'; only torchrun is supported", o->launcher);
     launch_params p;
     launch_params_from_session(s, &p);
+    /* a newline in a name would end the comment line it is put in, and no
+     * sane name holds a control character: refuse rather than rewrite */
+    const char *names[][2] = {{"the session name", o->session_name}, {"the data file name", data_path},
+                              {"the model name (train.init)", p.model}, {"the query instruction", o->prompt}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (sy_find_control(names[i][1]))
+            return sy_fail(err, SY_EINVAL, "launch: %s holds a control character (byte 0x%02x); rename it first",
+                           names[i][0], (unsigned char)*sy_find_control(names[i][1]));
     sy_buf b = {0};
     if (launch_script(o, &p, data_path, &b)) { sy_buf_free(&b); return sy_fail(err, SY_ENOMEM, "out of memory"); }
     char *sp = sy_strdup_printf("%s.launch.sh", data_path);

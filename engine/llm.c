@@ -90,6 +90,8 @@ struct req {
 struct llm_client {
     llm_config cfg;
     char *url, *model, *key_copy, *cache_dir;
+    char *url_shown;                /* url with userinfo and key parameters cut (sy_url_redact) */
+    char *url_secret;               /* the userinfo of url ("user:pass"), redacted like the key */
     CURLM *multi;
     struct curl_slist *headers;
     CURL **pool;                    /* idle easy handles (keep-alive) */
@@ -116,10 +118,9 @@ static double rnd01(llm_client *c)
     return (double)(sy_splitmix64(&c->rng) >> 11) / 9007199254740992.0;
 }
 
-/* Replace every copy of the key in s by [REDACTED] (in place when it fits). */
-static void redact(const llm_client *c, sy_buf *b)
+/* Replace every copy of secret k in b by [REDACTED] (in place when it fits). */
+static void redact_one(const char *k, sy_buf *b)
 {
-    const char *k = c->key_copy;
     if (!k || !*k || !b->data) return;
     size_t kl = strlen(k);
     char *p;
@@ -134,6 +135,15 @@ static void redact(const llm_client *c, sy_buf *b)
             memset(p, '*', kl);
         }
     }
+}
+
+/* Every secret the client holds (the key, the URL's userinfo and its password). */
+static void redact(const llm_client *c, sy_buf *b)
+{
+    redact_one(c->key_copy, b);
+    redact_one(c->url_secret, b);
+    const char *pw = c->url_secret ? strchr(c->url_secret, ':') : NULL;
+    if (pw && strlen(pw + 1) >= 4) redact_one(pw + 1, b);
 }
 
 static void trace_line(llm_client *c, json_t *obj)
@@ -192,6 +202,15 @@ llm_client *llm_client_new(const llm_config *cfg, sy_err *err)
     else
         c->url = sy_strdup_printf("%.*s/chat/completions", (int)ul, cfg->url);
     c->model = strdup(cfg->model);
+    size_t shown = strlen(c->url ? c->url : "") * 6 + 32;   /* room for every [REDACTED] */
+    if (c->url && (c->url_shown = malloc(shown))) sy_url_redact(c->url, c->url_shown, shown);
+    const char *sch = c->url ? strstr(c->url, "://") : NULL;
+    if (sch) {
+        size_t alen = strcspn(sch + 3, "/?#");
+        const char *at = NULL;
+        for (const char *q = sch + 3; q < sch + 3 + alen; q++) if (*q == '@') at = q;
+        if (at) c->url_secret = strndup(sch + 3, (size_t)(at - sch - 3));
+    }
     c->key_copy = cfg->key && *cfg->key ? strdup(cfg->key) : NULL;
     c->cache_dir = cfg->cache_dir ? strdup(cfg->cache_dir) : NULL;
     c->cfg.url = c->url;
@@ -203,7 +222,7 @@ llm_client *llm_client_new(const llm_config *cfg, sy_err *err)
     c->rpm_tokens = cfg->rpm > 0 ? (cfg->rpm < 1 ? 1 : cfg->rpm / 60.0 * 5 + 1) : 0;
     c->tpm_tokens = cfg->tpm;
     c->last_refill = sy_now();
-    if (!c->url || !c->model || (cfg->key && *cfg->key && !c->key_copy) || (cfg->cache_dir && !c->cache_dir) ||
+    if (!c->url || !c->model || !c->url_shown || (cfg->key && *cfg->key && !c->key_copy) || (cfg->cache_dir && !c->cache_dir) ||
         sy_strmap_init(&c->exported, 64) < 0) {
         llm_client_free(c);
         sy_fail(err, SY_ENOMEM, "out of memory");
@@ -280,6 +299,10 @@ void llm_client_free(llm_client *c)
     sy_strmap_free(&c->exported);
     if (c->key_copy) memset(c->key_copy, 0, strlen(c->key_copy));
     free(c->key_copy);
+    if (c->url_secret) memset(c->url_secret, 0, strlen(c->url_secret));
+    free(c->url_secret);
+    if (c->url) memset(c->url, 0, strlen(c->url));
+    free(c->url_shown);
     free(c->url);
     free(c->model);
     free(c->cache_dir);
@@ -512,7 +535,7 @@ static void handle_done(llm_client *c, req *r, CURLcode cc)
     }
     if (cc != CURLE_OK) {
         int fault = cc == CURLE_OPERATION_TIMEDOUT ? LLM_E_TIMEOUT : LLM_E_NET;
-        snprintf(r->error, sizeof r->error, "%s (attempt %d): %s", c->url, r->attempts, curl_easy_strerror(cc));
+        snprintf(r->error, sizeof r->error, "%s (attempt %d): %s", c->url_shown, r->attempts, curl_easy_strerror(cc));
         schedule_retry(c, r, fault);
         return;
     }
@@ -520,7 +543,7 @@ static void handle_done(llm_client *c, req *r, CURLcode cc)
     if (status != 200) {
         const char *m = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
         sy_buf eb = {0};
-        sy_buf_printf(&eb, "HTTP %ld from %s (attempt %d)%s%.200s", status, c->url, r->attempts,
+        sy_buf_printf(&eb, "HTTP %ld from %s (attempt %d)%s%.200s", status, c->url_shown, r->attempts,
                       m ? ": " : "", m ? m : "");
         redact(c, &eb);
         snprintf(r->error, sizeof r->error, "%s", eb.data ? eb.data : "HTTP error");
@@ -535,7 +558,7 @@ static void handle_done(llm_client *c, req *r, CURLcode cc)
     }
     if (!j) {
         snprintf(r->error, sizeof r->error, "%s returned a body that is not JSON (attempt %d, %zu bytes)",
-                 c->url, r->attempts, r->resp.len);
+                 c->url_shown, r->attempts, r->resp.len);
         schedule_retry(c, r, LLM_E_BADBODY);
         return;
     }
@@ -711,7 +734,7 @@ static int start(llm_client *c, req *r, double now)
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     if (c->trace) {
         json_t *t = json_pack("{s:s,s:I,s:i,s:s,s:s}", "event", "request", "id", (json_int_t)r->id,
-                              "attempt", r->attempts, "url", c->url, "key", r->key);
+                              "attempt", r->attempts, "url", c->url_shown, "key", r->key);
         json_t *h = json_pack("{s:s}", "Content-Type", "application/json");
         if (c->key_copy) json_object_set_new(h, "Authorization", json_string("Bearer [REDACTED]"));
         json_object_set_new(t, "headers", h);

@@ -126,6 +126,7 @@ static int index_pack(llm_cache *c, uint32_t pi)
 llm_cache *llm_cache_open(const char *dir, sy_err *err)
 {
     if (sy_mkdir_p(dir, err) < 0) return NULL;
+    chmod(dir, 0700);   /* answers may quote private data: private to the owner */
     llm_cache *c = calloc(1, sizeof *c);
     if (!c || !(c->dir = strdup(dir)) || grow(c) < 0) goto nomem;
     c->wfd = -1;
@@ -245,7 +246,7 @@ int llm_cache_store(llm_cache *c, const char *key, const char *model, const char
             free(path);
             path = sy_strdup_printf("%s/pack-%s-%ld-%d.jsonl", c->dir, ts, (long)getpid(), n);
             if (!path) break;
-            c->wfd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
+            c->wfd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
             if (c->wfd < 0 && errno != EEXIST) break;
         }
         if (c->wfd < 0 || add_pack(c, path) < 0) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "negstore.h"
+#include "passage.h"
 #include "util.h"
 
 #define MINE_BATCH 256
@@ -78,10 +79,8 @@ static void dl_summary(dlist *d, mine_dist *out)
 
 static uint64_t doc_hash(const corpus *c, uint32_t d, sy_buf *tmp)
 {
-    tmp->len = 0;
-    sy_buf_puts(tmp, corpus_doc_title(c, d));
-    sy_buf_puts(tmp, " ");
-    sy_buf_append(tmp, corpus_doc_text(c, d), corpus_doc_text_len(c, d));
+    tmp->len = 0;   /* always with the title: two documents are copies when both agree */
+    passage_append(tmp, corpus_doc_title(c, d), corpus_doc_text(c, d), corpus_doc_text_len(c, d), PASSAGE_TITLES);
     return sy_text_hash(tmp->data ? tmp->data : "", tmp->len);
 }
 
@@ -277,8 +276,9 @@ int mine_run(session *s, retriever *r, const mine_opts *o, mine_report *rep, sy_
                 if (!chosen && !cands[j].flags) continue;
                 float sc = qsc[cands[j].rank];
                 fmt_prov(&prov, P, have_pos, sc, cands[j].flags);
-                neg_row row = {qid, corpus_doc_id(c, qd[cands[j].rank]), NULL, prov.data,
-                               cands[j].rank + 1, sc, (uint8_t)src, cands[j].flags, 0};
+                neg_row row = {.query_id = qid, .neg_id = corpus_doc_id(c, qd[cands[j].rank]), .prov = prov.data,
+                               .rank = cands[j].rank + 1, .score = sc, .source = (uint8_t)src,
+                               .flags = cands[j].flags};
                 if (neg_writer_add(w, &row, err) < 0) goto out;
                 if (cands[j].flags) { rep->suspects++; dl_add(&dsus, sc); }
                 else {

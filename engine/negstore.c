@@ -2,11 +2,12 @@
  *
  * Segment file, little-endian:
  *   0  "SYNEGSEG"           8 bytes magic
- *   8  u32 version (1)      12 u32 flags (NEG_REPLACE)
+ *   8  u32 version (2; 1 is read)  12 u32 flags (NEG_REPLACE)
  *   16 u64 nrows            24 u64 blob_len        32 u64 created (unix ns)
  *   40 24 bytes reserved (0)
  *   64 rows, 32 bytes each: u32 query_off, u32 neg_off, u32 text_off, u32 prov_off,
- *      u32 rank, f32 score, u8 source, u8 flags, u16 0, u32 0
+ *      u32 rank, f32 score, u8 source, u8 flags, u16 0, f32 fnl
+ *      (version 1 wrote u32 0 where fnl is: "not computed", the same as 0 now)
  *   then blob_len bytes of NUL-terminated strings (offset 0 is "", meaning none)
  *   then u64 sy_hash64 of everything before it. */
 #include "negstore.h"
@@ -23,7 +24,8 @@
 #include "util.h"
 
 #define SEG_MAGIC "SYNEGSEG"
-#define SEG_VERSION 1
+#define SEG_VERSION 2      /* written; 1 and 2 are read */
+#define SEG_VERSION_MIN 1
 #define HDR 64
 #define ROW 32
 
@@ -157,6 +159,9 @@ int neg_writer_add(neg_writer *w, const neg_row *r, sy_err *err)
     sy_put_u32(row + 20, sb);
     row[24] = r->source;
     row[25] = r->flags;
+    float fnl = r->fnl > 0 ? (r->fnl < 1 ? r->fnl : 1.0f) : 0.0f;   /* NaN, <= 0: none */
+    memcpy(&sb, &fnl, 4);
+    sy_put_u32(row + 28, sb);
     w->nrows++;
     return 0;
 }
@@ -268,7 +273,7 @@ static int seg_load(segment *g, const char *dir, const char *name, sy_err *err)
     size_t len = g->map.len;
     const char *why = NULL;
     if (len < HDR + 8 || memcmp(d, SEG_MAGIC, 8)) why = "not a syneg negatives segment";
-    else if (sy_get_u32(d + 8) != SEG_VERSION) why = "unsupported segment version (made by a newer syneg?)";
+    else if (sy_get_u32(d + 8) < SEG_VERSION_MIN || sy_get_u32(d + 8) > SEG_VERSION) why = "unsupported segment version (made by a newer syneg?)";
     else {
         uint64_t nrows = sy_get_u64(d + 16), blob_len = sy_get_u64(d + 24);
         if (nrows > (len - HDR - 8) / ROW || blob_len != len - HDR - 8 - nrows * ROW || blob_len == 0)
@@ -622,6 +627,9 @@ void neg_store_get(const neg_store *s, neg_ref ref, neg_row *out)
     out->source = r[24];
     out->flags = r[25];
     out->seq = g->seq;
+    sb = sy_get_u32(r + 28);   /* version 1: 0 = none */
+    memcpy(&out->fnl, &sb, 4);
+    if (!(out->fnl > 0)) out->fnl = 0;
 }
 
 int neg_store_find(const neg_store *s, const char *query_id, const char *neg_id, neg_row *out)
@@ -637,6 +645,52 @@ int neg_store_find(const neg_store *s, const char *query_id, const char *neg_id,
         }
     }
     return 0;
+}
+
+float neg_row_queue_key(const neg_row *r)
+{
+    if (neg_row_has_fnl(r)) return r->fnl;
+    return (r->flags & NEG_F_SUSPECT) ? 0.5f : 0.0f;
+}
+
+typedef struct { float key; uint32_t q, j; neg_ref ref; } ranked;
+
+static int cmp_ranked(const void *a, const void *b)
+{
+    const ranked *x = a, *y = b;
+    if (x->key != y->key) return x->key > y->key ? -1 : 1;
+    if (x->q != y->q) return x->q < y->q ? -1 : 1;
+    return (x->j > y->j) - (x->j < y->j);
+}
+
+neg_ref *neg_store_ranked(const neg_store *s, int only_suspects, size_t *n)
+{
+    *n = 0;
+    size_t m = 0;
+    ranked *v = malloc((s->total ? s->total : 1) * sizeof *v);
+    if (!v) return NULL;
+    for (size_t li = 0; li < s->nlive; li++) {
+        const qlist *ql = &s->qs[s->live[li]];
+        for (uint32_t j = 0; j < ql->n; j++) {
+            neg_row r;
+            neg_store_get(s, ql->v[j], &r);
+            float key = neg_row_queue_key(&r);
+            if (only_suspects ? !(r.flags & NEG_F_SUSPECT) : !(key > 0)) continue;
+            v[m++] = (ranked){key, (uint32_t)li, j, ql->v[j]};
+        }
+    }
+    qsort(v, m, sizeof *v, cmp_ranked);
+    neg_ref *out = malloc((m ? m : 1) * sizeof *out);
+    if (out)
+        for (size_t i = 0; i < m; i++) out[i] = v[i].ref;
+    free(v);
+    if (!out) return NULL;
+    *n = m;
+    if (!m) {
+        free(out);
+        return NULL;
+    }
+    return out;
 }
 
 int neg_store_compact(neg_store *s, sy_err *err)

@@ -15,6 +15,8 @@
  *
  * Negative ids: a corpus document's own id; synthetic texts get
  * "<source>:<16 hex of the normalised text hash>" (see neg_synthetic_id).
+ * Each row may carry a false-negative likelihood (fnl, written by mining and
+ * the judges); the review queue orders suspects by it.
  * Rows returned by neg_store_get point into the mapped segments and live until
  * neg_store_free or the next neg_store_refresh/compact.  Not thread-safe per
  * object.  Segment format: README, "negatives/NAME.seg". */
@@ -54,7 +56,14 @@ typedef struct {
     uint8_t source;        /* neg_source */
     uint8_t flags;         /* NEG_F_* */
     uint64_t seq;          /* segment sequence: larger is newer */
+    float fnl;             /* false-negative likelihood in (0, 1], most likely = 1;
+                            * 0, negative or NaN: not computed (a row built with {0}
+                            * has none; rows of version-1 segments read as 0).  The
+                            * signals behind it are in prov under "fn" (see mine.h). */
 } neg_row;
+
+/* 1 when the row carries a computed false-negative likelihood. */
+static inline int neg_row_has_fnl(const neg_row *r) { return r->fnl > 0; }
 
 typedef struct { uint32_t seg, row; } neg_ref;
 
@@ -89,6 +98,16 @@ const char *neg_store_query_at(const neg_store *s, size_t i);
 void neg_store_get(const neg_store *s, neg_ref ref, neg_row *out);
 /* Find one live row; 1 if found. */
 int neg_store_find(const neg_store *s, const char *query_id, const char *neg_id, neg_row *out);
+/* The review queue: live rows ordered most likely false negative first (the
+ * key is neg_row_queue_key; ties: query first-seen order, then list order).
+ * only_suspects: rows flagged NEG_F_SUSPECT only; else every row with a
+ * positive key.  Returns a malloc'd array the caller frees (NULL with *n = 0
+ * when empty or out of memory; *n says which). */
+neg_ref *neg_store_ranked(const neg_store *s, int only_suspects, size_t *n);
+/* The queue's ordering key: the row's fnl when computed; otherwise 0.5 for a
+ * row flagged suspect by a producer that gives no number (duplicate of a
+ * positive, reflection verdict), 0 for the rest. */
+float neg_row_queue_key(const neg_row *r);
 /* Rewrite all live rows into one segment and remove the old ones. */
 int neg_store_compact(neg_store *s, sy_err *err);
 

@@ -89,6 +89,10 @@ int runs_write_status(const char *run_dir, const run_status *st, sy_err *err)
                           "epoch", (json_int_t)st->epoch, "updated", st->updated,
                           "message", st->message);
     if (!o) return sy_fail(err, SY_ENOMEM, "out of memory");
+    /* who the pid is, taken now: a later reader can tell a reused pid */
+    char tok[80] = "";
+    if (st->pid > 0 && sy_proc_token(st->pid, tok, sizeof tok) == 0)
+        json_object_set_new(o, "pid_start", json_string(tok));
     json_object_set_new(o, "checkpoint",
                         st->checkpoint[0] ? json_string(st->checkpoint) : json_null());
     char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -149,11 +153,15 @@ int runs_read_status(const char *run_dir, run_status *st, sy_err *err)
     copy_str(st->checkpoint, sizeof st->checkpoint, json_object_get(o, "checkpoint"));
     copy_str(st->message, sizeof st->message, json_object_get(o, "message"));
     st->pid = (long)json_integer_value(json_object_get(o, "pid"));
+    copy_str(st->pid_start, sizeof st->pid_start, json_object_get(o, "pid_start"));
     st->step = (long)json_integer_value(json_object_get(o, "step"));
     st->total = (long)json_integer_value(json_object_get(o, "total"));
     st->epoch = (long)json_integer_value(json_object_get(o, "epoch"));
     json_decref(o);
-    if (strcmp(st->state, "running") == 0 && !pid_alive(st->pid))
+    char tok[80];
+    if (strcmp(st->state, "running") == 0 &&
+        (!pid_alive(st->pid) ||
+         (st->pid_start[0] && (sy_proc_token(st->pid, tok, sizeof tok) < 0 || strcmp(tok, st->pid_start)))))
         snprintf(st->state, sizeof st->state, "killed");
     return 0;
 }
@@ -244,7 +252,10 @@ int runs_cancel(const char *session_dir, const char *id, sy_err *err)
     char *flag = sy_path_join(dir, "cancel");
     int rc = 0;
     if (!flag || sy_write_file_atomic(flag, "cancel\n", 7, err) < 0) rc = -1;
-    if (!rc && kill((pid_t)st.pid, SIGTERM) < 0 && errno != ESRCH)
+    /* signal only the process that wrote the status (a reused pid or a copied
+     * session names someone else); without a recorded identity the run still
+     * sees the cancel file at its next step */
+    if (!rc && st.pid_start[0] && sy_proc_signal(st.pid, st.pid_start, SIGTERM) < 0 && errno != ESRCH)
         rc = sy_fail_errno(err, errno, "run %s: cannot signal process %ld", id, st.pid);
     free(flag);
     free(dir);

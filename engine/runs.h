@@ -4,6 +4,7 @@
  *   SESSION/runs/ID/config.json     the run's settings (written once, by train)
  *   SESSION/runs/ID/status.json     {"format":"syneg-run-status","version":1,"id":..,
  *                                    "state":"running|done|failed|cancelled","pid":N,
+ *                                    "pid_start":"BOOTID:TICKS" (who pid was),
  *                                    "step":N,"total":N,"epoch":N,"updated":ISO,
  *                                    "checkpoint":"ckpt/step-000100"|null,"message":..}
  *                                   replaced atomically on every change
@@ -14,8 +15,8 @@
  *   SESSION/runs/ID/ckpt/step-N/    checkpoints (see train.h)
  *   SESSION/runs/ID/final/          the finished model (an HF folder)
  *
- * A status that says "running" whose pid is gone reads back as "killed"
- * (resumable).  IDs are "YYYYMMDD-HHMMSS-TAG" (unique within the session).
+ * A status that says "running" whose pid is gone, or now names another
+ * process (pid_start differs), reads back as "killed" (resumable).  IDs are "YYYYMMDD-HHMMSS-TAG" (unique within the session).
  * Everything returned is owned by the caller.  Thread-safe (no shared state). */
 #ifndef SY_RUNS_H
 #define SY_RUNS_H
@@ -29,6 +30,7 @@ typedef struct {
     char id[96];
     char state[16];       /* running, done, failed, cancelled, killed */
     long pid;
+    char pid_start[80];   /* sy_proc_token of pid when the status was written; "" unknown */
     long step, total, epoch;
     char updated[40];
     char checkpoint[128]; /* relative to the run folder; "" when none yet */
@@ -53,7 +55,8 @@ int runs_log(const char *run_dir, const char *json_line, sy_err *err);
 /* Every run of the session, oldest first; *out is malloc'd (free it). */
 int runs_list(const char *session_dir, run_status **out, size_t *n, sy_err *err);
 /* Ask a run to stop at its next step boundary: create the cancel file and
- * send SIGTERM to its process when it is alive.  Fails with SY_EINVAL when
+ * send SIGTERM to its process when it is alive AND still the process that
+ * wrote the status (pid_start; a status without one gets the file only).  Fails with SY_EINVAL when
  * the run is not running. */
 int runs_cancel(const char *session_dir, const char *id, sy_err *err);
 int runs_cancel_requested(const char *run_dir);

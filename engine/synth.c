@@ -207,7 +207,9 @@ static plan *plan_new(session *s, const synth_opts *o, int make_job, sy_err *err
         goto fail;
     }
     if (!p->offline && !*p->model) {
-        sy_fail(err, SY_EINVAL, "an LLM endpoint is set (%s) but no model; set SYNEG_LLM_MODEL or llm.model", p->url);
+        char shown[512];
+        sy_url_redact(p->url, shown, sizeof shown);
+        sy_fail(err, SY_EINVAL, "an LLM endpoint is set (%s) but no model; set SYNEG_LLM_MODEL or llm.model", shown);
         goto fail;
     }
     /* prompts and the catalogue */

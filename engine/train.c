@@ -23,6 +23,7 @@
 #include "kernels.h"
 #include "mix.h"
 #include "negstore.h"
+#include "passage.h"
 #include "runs.h"
 #include "session.h"
 #include "tokenizer.h"
@@ -86,6 +87,7 @@ static json_t *opts_json_base(const train_opts *o)
 static json_t *opts_json_extra(const train_opts *o, json_t *j)
 {
     if (j) json_object_set_new(j, "eval_docs", json_integer(o->eval_docs));
+    if (j && o->no_titles) json_object_set_new(j, "no_titles", json_true());   /* older configs stay as they were */
     return j;
 }
 
@@ -116,7 +118,7 @@ int train_opts_from_json(train_opts *o, json_t *j, const char *what, sy_err *err
         STR(init) STR(scratch) STR(pooling)
         INT(vocab_size) INT(epochs) INT(max_steps) INT(batch) INT(group) INT(accum)
         INT(max_len_q) INT(max_len_p) INT(inbatch) INT(eval_every) INT(ckpt_every)
-        INT(eval_queries) INT(eval_docs) INT(threads) INT(seed) INT(act_budget_mb)
+        INT(eval_queries) INT(eval_docs) INT(threads) INT(seed) INT(act_budget_mb) INT(no_titles)
         NUM(lr) NUM(temp) NUM(weight_decay) NUM(warmup) NUM(clip) NUM(mix_start) NUM(mix_end)
 #undef STR
 #undef INT
@@ -325,8 +327,7 @@ static int tokenize(trainer *t, const char *prefix, const char *title, const cha
 {
     t->text.len = 0;
     if (prefix) sy_buf_puts(&t->text, prefix);
-    if (title && *title) { sy_buf_puts(&t->text, title); sy_buf_puts(&t->text, " "); }
-    sy_buf_puts(&t->text, text ? text : "");
+    passage_append(&t->text, title, text, (size_t)-1, t->o.no_titles ? PASSAGE_NO_TITLES : PASSAGE_TITLES);
     int32_t tmp[512];
     size_t n = tok_encode(t->m->tok, t->text.data ? t->text.data : "", t->text.len, tmp,
                           (size_t)max_len, NULL);

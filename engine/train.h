@@ -71,6 +71,8 @@ typedef struct {
     char pooling[8];       /* "cls" | "mean" | "" (model default; mean for scratch) */
     int act_budget_mb;     /* activation cache per chunk in MiB; 0 (default) = a
                               quarter of physical memory, 256 MiB .. 4 GiB */
+    int no_titles;         /* passages as text alone, for every source (passage.h);
+                              default 0: "title text" where a title exists */
 } train_opts;
 
 void train_opts_default(train_opts *o);

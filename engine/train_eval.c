@@ -6,12 +6,12 @@
 #include <string.h>
 
 #include "eval.h"
+#include "passage.h"
 #include "train_int.h"
 
-char *train_doc_text(const corpus *c, uint32_t d)
+char *train_doc_text(const corpus *c, uint32_t d, int titles)
 {
-    const char *ti = corpus_doc_title(c, d), *tx = corpus_doc_text(c, d);
-    return ti && *ti ? sy_strdup_printf("%s %s", ti, tx) : strdup(tx);
+    return passage_format(corpus_doc_title(c, d), corpus_doc_text(c, d), titles);
 }
 
 /* ---- evaluation ---- */
@@ -76,7 +76,7 @@ static int eval_corpus(trainer *t, const corpus_qrels *qr, const uint32_t *qs, s
     if (!t->doc_texts) return sy_fail(err, SY_ENOMEM, "out of memory");
     t->ndoc_texts = n;
     for (size_t i = 0; i < n; i++)
-        if (!(t->doc_texts[i] = train_doc_text(t->c, t->eval_docs[i]))) return sy_fail(err, SY_ENOMEM, "out of memory");
+        if (!(t->doc_texts[i] = train_doc_text(t->c, t->eval_docs[i], t->o.no_titles ? PASSAGE_NO_TITLES : PASSAGE_TITLES))) return sy_fail(err, SY_ENOMEM, "out of memory");
     return 0;
 }
 

@@ -77,6 +77,6 @@ int train_compute_batch(trainer *t, double scale, double *loss, double *acc, sy_
 /* One evaluation on the session's eval split (JSON object, NULL on error). */
 json_t *train_evaluate(trainer *t, sy_err *err);
 /* "title text" of a corpus document (malloc'd). */
-char *train_doc_text(const corpus *c, uint32_t d);
+char *train_doc_text(const corpus *c, uint32_t d, int titles);   /* passage.h's format */
 
 #endif

@@ -7,8 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -287,13 +290,16 @@ int sy_write_file_atomic(const char *path, const void *data, size_t len, sy_err 
 {
     char *tmp = sy_strdup_printf("%s.tmp.%ld", path, (long)getpid());
     if (!tmp) return sy_fail(err, SY_ENOMEM, "out of memory");
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* a new file is private (0600); a replaced one keeps the mode it had */
+    struct stat old;
+    mode_t mode = stat(path, &old) == 0 ? (old.st_mode & 07777) : 0600;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
         sy_fail_errno(err, errno, "%s: cannot create", tmp);
         free(tmp);
         return -1;
     }
-    if (sy_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+    if ((mode != 0600 && fchmod(fd, mode) < 0) || sy_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
         int e = errno;
         close(fd);
         unlink(tmp);
@@ -369,6 +375,78 @@ char *sy_path_join(const char *a, const char *b)
     return sy_strdup_printf("%s%s%s", a, a[la - 1] == '/' ? "" : "/", b);
 }
 
+int sy_shell_quote(sy_buf *b, const char *s)
+{
+    int plain = *s != '\0';
+    for (const char *p = s; *p && plain; p++)
+        plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                strchr("_./:+,=@%-", *p) != NULL;
+    if (plain) return sy_buf_puts(b, s);
+    int rc = sy_buf_puts(b, "'");
+    for (const char *p = s; *p && !rc; p++)
+        rc = *p == '\'' ? sy_buf_puts(b, "'\\''") : sy_buf_append(b, p, 1);
+    return rc ? rc : sy_buf_puts(b, "'");
+}
+
+static int secret_param(const char *name, size_t len)
+{
+    static const char *const names[] = {"key", "api_key", "apikey", "api-key", "token", "access_token",
+                                        "auth", "sig", "signature", "password", "secret"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strlen(names[i]) == len && !strncasecmp(name, names[i], len)) return 1;
+    return 0;
+}
+
+int sy_url_redact(const char *url, char *out, size_t n)
+{
+    sy_buf b = {0};
+    int cut = 0;
+    const char *p = url ? url : "";
+    const char *scheme = strstr(p, "://");
+    if (scheme) {
+        const char *host = scheme + 3;
+        size_t auth_len = strcspn(host, "/?#");
+        const char *at = memchr(host, '@', auth_len);
+        for (const char *q = at; q && q + 1 < host + auth_len; q++)   /* the last '@' of the authority */
+            if (q[1] == '@') at = q + 1;
+        sy_buf_append(&b, p, (size_t)(host - p));
+        if (at) {
+            sy_buf_puts(&b, "[REDACTED]@");
+            cut++;
+            p = at + 1;
+        } else {
+            p = host;
+        }
+    }
+    size_t path_len = strcspn(p, "?");
+    sy_buf_append(&b, p, path_len);
+    p += path_len;
+    while (*p) {   /* '?' or '&' then name[=value] */
+        sy_buf_append(&b, p, 1);
+        p++;
+        size_t plen = strcspn(p, "&#"), nlen = strcspn(p, "=&#");
+        if (nlen < plen && secret_param(p, nlen)) {
+            sy_buf_append(&b, p, nlen + 1);
+            sy_buf_puts(&b, "[REDACTED]");
+            cut++;
+        } else {
+            sy_buf_append(&b, p, plen);
+        }
+        p += plen;
+        if (*p == '#') { sy_buf_puts(&b, p); break; }
+    }
+    if (n) snprintf(out, n, "%s", b.data ? b.data : "");
+    sy_buf_free(&b);
+    return cut;
+}
+
+const char *sy_find_control(const char *s)
+{
+    for (; s && *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) return s;
+    return NULL;
+}
+
 int sy_map_open(sy_map *m, const char *path, sy_err *err)
 {
     m->data = NULL;
@@ -400,6 +478,66 @@ void sy_map_close(sy_map *m)
     if (m->len) munmap((void *)m->data, m->len);
     m->data = NULL;
     m->len = 0;
+}
+
+/* ---- processes ---- */
+
+int sy_proc_token(long pid, char *buf, size_t n)
+{
+    if (pid <= 0 || n == 0) return -1;
+    char path[64], st[1024], boot[64] = "";
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t r = read(fd, st, sizeof st - 1);
+    close(fd);
+    if (r <= 0) return -1;
+    st[r] = '\0';
+    /* field 2 (comm) may hold spaces and ')': fields count from the last ')' */
+    const char *p = strrchr(st, ')');
+    if (!p) return -1;
+    p++;
+    for (int field = 2; field < 21 && p; field++) p = strchr(p + 1, ' ');
+    if (!p) return -1;
+    unsigned long long start = strtoull(p + 1, NULL, 10);
+    fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        r = read(fd, boot, sizeof boot - 1);
+        close(fd);
+        boot[r > 0 ? r : 0] = '\0';
+        boot[strcspn(boot, "\n")] = '\0';
+    }
+    snprintf(buf, n, "%s:%llu", boot, start);
+    return 0;
+}
+
+int sy_proc_signal(long pid, const char *token, int sig)
+{
+    long target = pid < 0 ? -pid : pid;
+    char now[128];
+    if (!token || !*token || target <= 1) { errno = ESRCH; return -1; }
+    int pfd = -1;
+#ifdef SYS_pidfd_open
+    if (pid > 0) pfd = (int)syscall(SYS_pidfd_open, (pid_t)target, 0);
+#endif
+    if (sy_proc_token(target, now, sizeof now) < 0 || strcmp(now, token) != 0) {
+        if (pfd >= 0) close(pfd);
+        errno = ESRCH;
+        return -1;
+    }
+    int rc;
+#ifdef SYS_pidfd_send_signal
+    if (pfd >= 0) {
+        rc = (int)syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0);
+        int e = errno;
+        close(pfd);
+        errno = e;
+        return rc;
+    }
+#endif
+    if (pfd >= 0) close(pfd);
+    rc = kill((pid_t)pid, sig);
+    return rc;
 }
 
 double sy_now(void)

@@ -64,6 +64,21 @@ int sy_is_dir(const char *path);
 /* snprintf into a fresh malloc'd string. */
 char *sy_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *sy_path_join(const char *a, const char *b);     /* malloc'd "a/b" */
+/* Append s to b as ONE shell word: as is when every byte is in
+ * [A-Za-z0-9_./:+,=@%-] (and s is not empty), else in single quotes with each
+ * ' written '\''.  The one quoting rule for every value put in a generated
+ * script.  0 / -1 (ENOMEM). */
+int sy_shell_quote(sy_buf *b, const char *s);
+/* Copy url into out (always NUL-terminated) with its secrets cut: the
+ * userinfo of scheme://USER:PASS@host becomes [REDACTED]@, and the value of a
+ * query parameter named key, api_key, apikey, api-key, token, access_token,
+ * auth, sig, signature, password or secret becomes [REDACTED].  Returns how
+ * many secrets were cut (0: the URL is safe to show as is).  Every URL that
+ * reaches a message, a file or a trace goes through this. */
+int sy_url_redact(const char *url, char *out, size_t n);
+/* The first control character (< 0x20 or 0x7f) in s, or NULL: names that go
+ * into scripts, comments or one-line files are refused when they hold one. */
+const char *sy_find_control(const char *s);
 
 /* Read-only whole-file mapping (empty files map to a valid zero-length view). */
 typedef struct {
@@ -72,6 +87,18 @@ typedef struct {
 } sy_map;
 int sy_map_open(sy_map *m, const char *path, sy_err *err);
 void sy_map_close(sy_map *m);
+
+/* ---- processes ------------------------------------------------------------ */
+/* Who a pid is: "BOOTID:START" (the boot's id and the process' start time in
+ * clock ticks, from /proc), so a pid written to a file can be told apart from
+ * a later process that reuses the number or one on another machine.  0, or -1
+ * when the process is gone (or there is no /proc). */
+int sy_proc_token(long pid, char *buf, size_t n);
+/* Send sig to pid only when it is still the process token names (a pidfd
+ * holds it between the check and the signal where the kernel has one).
+ * pid < 0 signals the process group -pid, its leader checked.  0 sent; -1
+ * with errno ESRCH when gone or a different process (nothing sent). */
+int sy_proc_signal(long pid, const char *token, int sig);
 
 /* ---- time ------------------------------------------------------------------ */
 double sy_now(void);                    /* monotonic seconds */

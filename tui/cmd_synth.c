@@ -8,6 +8,7 @@
 #include "../engine/llm.h"
 #include "../engine/session.h"
 #include "../engine/synth.h"
+#include "../engine/util.h"
 #include "cli.h"
 
 const char cmd_synth_help[] =
@@ -166,6 +167,14 @@ int cmd_synth(int argc, char **argv)
     if (llm_global_init(&err) < 0) { rc = cli_fail(&err); goto out; }
     session *s = session_open(argv[optind], SESSION_READ, &err);
     if (!s) { rc = cli_fail(&err); goto out; }
+    {   /* a key in the URL works (curl sends it), but say so: SYNEG_LLM_KEY is the place */
+        const char *url = getenv("SYNEG_LLM_URL");
+        if (!url || !*url) url = session_get_str(s, "llm.url", NULL);
+        char shown[1024];
+        if (url && sy_url_redact(url, shown, sizeof shown) > 0)
+            fprintf(stderr, "syneg: warning: the LLM URL holds a key or password (%s); it is never shown or saved, "
+                    "but put the key in SYNEG_LLM_KEY instead\n", shown);
+    }
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;

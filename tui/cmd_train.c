@@ -11,6 +11,7 @@
 
 #include "../engine/mix.h"
 #include "../engine/runs.h"
+#include "../engine/passage.h"
 #include "../engine/session.h"
 #include "../engine/train.h"
 #include "../engine/util.h"
@@ -55,6 +56,9 @@ const char cmd_train_help[] =
     "  --mix R | R0:R1      synthetic fraction of each group, or a linear schedule\n"
     "                       from R0 to R1 over the run (default 0.5)\n"
     "  --no-inbatch         score each query against its own group only\n"
+    "  --no-titles          passages as their text alone, for every source (default:\n"
+    "                       \"title text\" where there is a title; setting\n"
+    "                       passage.titles)\n"
     "  --seed N             shuffling and initialisation seed (default 42)\n"
     "  --threads N          CPU threads (default: all cores); results are\n"
     "                       deterministic for a given seed and thread count\n"
@@ -131,6 +135,19 @@ static void session_defaults(const char *dir, train_opts *o)
     session_close(s);
 }
 
+/* passage.titles (passage.h): no makes --no-titles the default; a bad value is an error */
+static int titles_default(const char *dir, train_opts *o)
+{
+    session *s = session_open(dir, SESSION_READ, NULL);
+    if (!s) return 0;   /* the real open below reports it */
+    sy_err err = {0};
+    int t = passage_titles_setting(s, &err);
+    session_close(s);
+    if (t < 0) { cli_fail(&err); return -1; }
+    o->no_titles = t == PASSAGE_NO_TITLES;
+    return 0;
+}
+
 static int parse_int(const char *opt, const char *s, long lo, long hi, long *v)
 {
     if (cli_parse_long(s, lo, hi, v) < 0) return cli_usage("train", "%s %s: expected a whole number in %ld..%ld", opt, s, lo, hi);
@@ -205,7 +222,7 @@ int cmd_train(int argc, char **argv)
     enum { O_INIT = 1000, O_SCRATCH, O_VOCAB, O_POOL, O_EPOCHS, O_MAXSTEPS, O_BATCH, O_GROUP,
            O_ACCUM, O_LR, O_TEMP, O_WARMUP, O_WD, O_CLIP, O_MAXLEN, O_QMAXLEN, O_MIX, O_NOINB,
            O_SEED, O_THREADS, O_BUDGET, O_EVALEVERY, O_EVALQ, O_EVALD, O_CKPT, O_DETACH, O_RESUME, O_QUIET,
-           O_HELP };
+           O_HELP, O_NOTITLES };
     static const struct option opts[] = {
         {"init", required_argument, 0, O_INIT},         {"scratch", required_argument, 0, O_SCRATCH},
         {"vocab-size", required_argument, 0, O_VOCAB},  {"pooling", required_argument, 0, O_POOL},
@@ -222,6 +239,7 @@ int cmd_train(int argc, char **argv)
         {"eval-docs", required_argument, 0, O_EVALD},
         {"detach", no_argument, 0, O_DETACH},           {"resume", required_argument, 0, O_RESUME},
         {"quiet", no_argument, 0, O_QUIET},             {"help", no_argument, 0, O_HELP},
+        {"no-titles", no_argument, 0, O_NOTITLES},
         {0, 0, 0, 0},
     };
     train_opts o;
@@ -260,6 +278,7 @@ again:
                 return cli_usage("train", "--mix %s: expected R or R0:R1 with fractions in 0..1", optarg);
             break;
         case O_NOINB: o.inbatch = 0; break;
+        case O_NOTITLES: o.no_titles = 1; break;
         case O_SEED: if (parse_int("--seed", optarg, 0, 0x7fffffffffffffffL, &v)) return EXIT_USAGE; o.seed = (uint64_t)v; break;
         case O_THREADS: if (parse_int("--threads", optarg, 0, 1024, &v)) return EXIT_USAGE; o.threads = (int)v; break;
         case O_BUDGET: if (parse_int("--act-budget", optarg, 0, 1 << 20, &v)) return EXIT_USAGE; o.act_budget_mb = (int)v; break;
@@ -281,6 +300,7 @@ again:
         /* the session's train.* settings are the defaults; flags override them */
         train_opts_default(&o);
         session_defaults(session_dir, &o);
+        if (titles_default(session_dir, &o)) return EXIT_USAGE;
         pass = 1;
         goto again;
     }

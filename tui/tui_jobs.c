@@ -115,8 +115,9 @@ int tui_job_start(tui *t, const char *kind, int argc, char **argv, int detached,
         free(dir);
         return -1;
     }
-    char pidbuf[32];
-    snprintf(pidbuf, sizeof pidbuf, "%ld\n", (long)pid);
+    char pidbuf[128], tok[80] = "";
+    sy_proc_token((long)pid, tok, sizeof tok);   /* who it is: a later workbench checks before a kill */
+    snprintf(pidbuf, sizeof pidbuf, "%ld %s\n", (long)pid, tok);
     write_small(dir, "pid", pidbuf);
     j->dir = dir;
     j->kind = strdup(kind);
@@ -421,7 +422,11 @@ void tui_jobs_scan(tui *t)
         char *pid = read_small(dir, "pid"), *st = read_small(dir, "status");
         long p = pid ? atol(pid) : 0;
         j->status = st ? atoi(st) : -1;
-        j->running = !st && p > 0 && kill((pid_t)p, 0) == 0;
+        const char *tok = pid ? pid + strcspn(pid, " ") : "";
+        char now[80];
+        tok += *tok == ' ';
+        /* alive AND the same process (not a reused pid or another machine's) */
+        j->running = !st && p > 0 && *tok && sy_proc_token(p, now, sizeof now) == 0 && !strcmp(now, tok);
         j->pid = j->running ? -p : 0;   /* negative: not our child, watched by kill(0) */
         j->started = j->last_t = sy_now();
         read_log(j);
@@ -440,7 +445,14 @@ int tui_job_kill(tui *t, int i)
         return runs_cancel(session_dir(t->s), id ? id + 1 : t->jobs[i].run_dir, NULL);
     }
     long p = t->jobs[i].pid < 0 ? -t->jobs[i].pid : t->jobs[i].pid;
-    return p > 0 ? kill((pid_t)-p, SIGTERM) : -1;
+    if (t->jobs[i].pid > 0) return kill((pid_t)-p, SIGTERM);   /* our unreaped child: it is who we think */
+    /* found on disk: signal its group only while its leader is the process recorded */
+    char *rec = t->jobs[i].dir ? read_small(t->jobs[i].dir, "pid") : NULL;
+    const char *tok = rec ? rec + strcspn(rec, " ") : "";
+    tok += *tok == ' ';
+    int rc = p > 0 ? sy_proc_signal(-p, tok, SIGTERM) : -1;
+    free(rec);
+    return rc;
 }
 
 void tui_jobs_free(tui *t)

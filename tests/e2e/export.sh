@@ -46,7 +46,7 @@ else fail "trec" "$(cat "$T/pool.run" "$T/pool.run.qrels")"; fi
 # launch scripts
 if "$SYNEG" export "$S" --format st -o "$T/train.st.jsonl" --launch torchrun --gpus 4 --nodes 2 >"$T/l.out" 2>&1 &&
    [ -x "$T/train.st.jsonl.launch.sh" ] && [ -f "$T/train_st.py" ] &&
-   grep -q 'GPUS="${GPUS:-4}"' "$T/train.st.jsonl.launch.sh" && bash -n "$T/train.st.jsonl.launch.sh" &&
+   grep -q 'GPUS=${GPUS:-4}' "$T/train.st.jsonl.launch.sh" && bash -n "$T/train.st.jsonl.launch.sh" &&
    python3 -c "import ast,sys; ast.parse(open(sys.argv[1]).read())" "$T/train_st.py"; then
     ok "st launch script and train_st.py written, valid bash and python"
 else fail "st launch" "$(cat "$T/l.out")"; fi
@@ -65,7 +65,7 @@ msg=$("$SYNEG" export "$S" --format flag -o "$T/a.flag/x" 2>&1); rc=$?
 [ $rc -eq 1 ] && echo "$msg" | grep -q "a.flag/x" && ok "unwritable output: exit 1 naming the file" || fail "unwritable" "$msg"
 "$SYNEG" export --help | grep -q -- "--reviewed-only" && ok "help lists options" || fail "help"
 # real data: Cranfield, BM25-mined negatives, exported twice with one seed
-if [ -d "$SHARED_DATA/cranfield" ] && "$SYNEG" mine --help >/dev/null 2>&1; then
+if need "$SHARED_DATA/cranfield/corpus.jsonl" "cranfield export"; then
     C=$T/cran
     if "$SYNEG" init "$C" --beir "$SHARED_DATA/cranfield" >/dev/null 2>&1 &&
        "$SYNEG" mine "$C" --retriever bm25 --num 8 >/dev/null 2>&1 &&

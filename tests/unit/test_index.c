@@ -137,6 +137,30 @@ TEST(session_cache)
     CHECK(ix && strcmp(dense_cache_path(ix), path) != 0, "options change the key");
     dense_free(ix);
 
+    /* titles off (passage.h): another cache file, and the text alone is what was embedded */
+    dense_opts o3 = { .pooling = "mean", .normalize = 1, .titles = -1 };
+    ix = dense_open(s, "tests/fixtures/encoder/tiny", &o3, &err);
+    CHECK(ix && strcmp(dense_cache_path(ix), path) != 0, "titles off change the key");
+    if (ix) {
+        char bare[256];
+        snprintf(bare, sizeof bare, "%s %s %s number %d", words[(4 * 7) % 12], words[(4 * 5 + 1) % 12],
+                 words[(4 / 12) % 12], 4);
+        const char *q1[1] = { bare };
+        CHECK(dense_search(ix, q1, 1, 5, docs, sc, &err) == 0, "%s", err.msg);
+        CHECK(docs[0] == 4 && fabsf(sc[0] - 1.0f) < 1e-5, "text alone embedded: doc %u score %g", docs[0], sc[0]);
+    }
+    dense_free(ix);
+    /* the session setting passage.titles = no does the same; a bad value is refused */
+    CHECK(session_set(s, "passage.titles", json_string("no"), &err) == 0, "%s", err.msg);
+    ix = dense_open(s, "tests/fixtures/encoder/tiny", &(dense_opts){ .pooling = "mean", .normalize = 1 }, &err);
+    CHECK(ix && strcmp(dense_cache_path(ix), path) != 0, "setting passage.titles=no changes the key");
+    dense_free(ix);
+    CHECK(session_set(s, "passage.titles", json_string("maybe"), &err) == 0, "%s", err.msg);
+    ix = dense_open(s, "tests/fixtures/encoder/tiny", &o, &err);
+    CHECK(!ix && err.code == SY_EINVAL && strstr(err.msg, "passage.titles"), "bad setting refused: %s", err.msg);
+    dense_free(ix);
+    CHECK(session_set(s, "passage.titles", json_true(), &err) == 0, "%s", err.msg);
+
     /* interrupted run: mark only 512 rows done and wipe the rest; it resumes */
     size_t len;
     char *f = sy_read_file(path, &len, &err);

@@ -185,6 +185,37 @@ TEST(readonly_refuses_acts)
     free(d);
 }
 
+TEST(batch_is_one_write_all_or_nothing)
+{
+    char *d = check_tmpdir("batch");
+    sy_err err = {0};
+    labels *l = labels_open(d, 0, &err);
+    CHECK_EQ_INT(labels_act(l, "q0", "d0", ACT_ACCEPT, NULL, &err), 0);
+    label_req r[] = {{.query_id = "q1", .neg_id = "d1", .act = ACT_ACCEPT},
+                     {.query_id = "q1", .neg_id = "d2", .act = ACT_REJECT, .note = "answers it"},
+                     {.query_id = "q1", .neg_id = "d1", .act = ACT_CLEAR}};
+    CHECK_EQ_INT(labels_act_batch(l, r, 3, &err), 0);
+    CHECK_EQ_INT(labels_seq(l), 4);
+    CHECK_EQ_INT(labels_get(l, "q1", "d1", NULL), LABEL_NONE);
+    /* a bad act anywhere: nothing written, state unchanged */
+    label_req bad[] = {{.query_id = "q2", .neg_id = "d1", .act = ACT_ACCEPT}, {.query_id = "q2", .neg_id = "", .act = ACT_ACCEPT}};
+    CHECK_EQ_INT(labels_act_batch(l, bad, 2, &err), -1);
+    CHECK_EQ_INT(err.code, SY_EINVAL);
+    CHECK_EQ_INT(labels_get(l, "q2", "d1", NULL), LABEL_NONE);
+    labels_free(l);
+    l = labels_open(d, 0, &err);
+    label_entry e;
+    CHECK_EQ_INT(labels_seq(l), 4);
+    CHECK_EQ_INT(labels_get(l, "q1", "d2", &e), LABEL_REJECT);
+    CHECK_EQ_STR(e.note, "answers it");
+    CHECK_EQ_INT(labels_get(l, "q0", "d0", NULL), LABEL_ACCEPT);
+    CHECK_EQ_INT(labels_get(l, "q2", "d1", NULL), LABEL_NONE);
+    CHECK_EQ_INT(labels_nskipped(l), 0);
+    labels_free(l);
+    check_rmrf(d);
+    free(d);
+}
+
 int main(void)
 {
     RUN(act_and_replay);
@@ -192,5 +223,6 @@ int main(void)
     RUN(compaction_keeps_everything);
     RUN(full_disk_gives_error_and_keeps_saved);
     RUN(readonly_refuses_acts);
+    RUN(batch_is_one_write_all_or_nothing);
     return check_done();
 }

@@ -1,5 +1,7 @@
 /* negatives store: segments, merge rules, refresh, compaction, damaged files. */
 #include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "../check.h"
@@ -149,8 +151,98 @@ TEST(many_rows)
     free(d);
 }
 
+/* Rewrite a segment's version (and zero the fnl field of every row, as
+ * version 1 wrote it), fixing the checksum. */
+static void patch_version(const char *dir, unsigned version)
+{
+    char *nd = sy_path_join(dir, "negatives");
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "ls '%s'/*.seg", nd);
+    FILE *p = popen(cmd, "r");
+    char path[400] = "";
+    if (p && fgets(path, sizeof path, p)) path[strcspn(path, "\n")] = 0;
+    if (p) pclose(p);
+    FILE *f = fopen(path, "r+b");
+    CHECK(f != NULL, "open %s", path);
+    static unsigned char buf[1 << 16];
+    size_t len = fread(buf, 1, sizeof buf, f);
+    sy_put_u32(buf + 8, version);
+    uint64_t nrows = sy_get_u64(buf + 16);
+    if (version == 1)
+        for (uint64_t i = 0; i < nrows; i++) sy_put_u32(buf + 64 + i * 32 + 28, 0);
+    sy_put_u64(buf + len - 8, sy_hash64(buf, len - 8));
+    rewind(f);
+    fwrite(buf, 1, len, f);
+    fclose(f);
+    free(nd);
+}
+
+TEST(fnl_round_trip_and_old_segments)
+{
+    char *d = check_tmpdir("fnl");
+    sy_err err = {0};
+    neg_writer *w = neg_writer_new(d, "mine-bm25", NEG_REPLACE, &err);
+    neg_row a = {.query_id = "q1", .neg_id = "d1", .source = NEG_BM25, .rank = 1, .score = 5, .fnl = 0.25f};
+    neg_row b = {.query_id = "q1", .neg_id = "d2", .source = NEG_BM25, .rank = 2, .score = 4,
+                 .flags = NEG_F_SUSPECT, .fnl = 0.9f};
+    neg_row c = {.query_id = "q2", .neg_id = "d3", .source = NEG_BM25, .rank = 1, .score = 4, .fnl = NAN};
+    neg_row e = {.query_id = "q2", .neg_id = "d4", .source = NEG_BM25, .rank = 2, .score = 3, .fnl = -1};
+    neg_row f = {.query_id = "q2", .neg_id = "d5", .source = NEG_BM25, .rank = 3, .score = 3, .fnl = 7};
+    neg_row g = {.query_id = "q3", .neg_id = "d6", .source = NEG_LLM, .rank = 1, .flags = NEG_F_SUSPECT | NEG_F_DUP};
+    neg_writer_add(w, &a, &err);
+    neg_writer_add(w, &b, &err);
+    neg_writer_add(w, &c, &err);
+    neg_writer_add(w, &e, &err);
+    neg_writer_add(w, &f, &err);
+    neg_writer_add(w, &g, &err);
+    CHECK_EQ_INT(neg_writer_commit(w, &err), 0);
+    neg_writer_free(w);
+    neg_store *s = neg_store_open(d, &err);
+    CHECK(s != NULL, "%s", err.msg);
+    neg_row r;
+    CHECK(neg_store_find(s, "q1", "d1", &r) && neg_row_has_fnl(&r), "fnl kept");
+    CHECK_NEAR(r.fnl, 0.25, 0);
+    CHECK(neg_store_find(s, "q2", "d3", &r) && !neg_row_has_fnl(&r) && r.fnl == 0, "NaN: none (%g)", r.fnl);
+    CHECK(neg_store_find(s, "q2", "d4", &r) && !neg_row_has_fnl(&r), "negative: none");
+    CHECK(neg_store_find(s, "q2", "d5", &r) && r.fnl == 1.0f, "clamped to 1 (%g)", r.fnl);
+    /* the queue: d5 (1.0), d2 (0.9), d6 (suspect without a number: 0.5), d1 (0.25) */
+    size_t n;
+    neg_ref *q = neg_store_ranked(s, 0, &n);
+    CHECK_EQ_INT(n, 4);
+    const char *want[] = {"d5", "d2", "d6", "d1"};
+    for (size_t i = 0; i < n && i < 4; i++) {
+        neg_store_get(s, q[i], &r);
+        CHECK_EQ_STR(r.neg_id, want[i]);
+    }
+    free(q);
+    q = neg_store_ranked(s, 1, &n);
+    CHECK_EQ_INT(n, 2);
+    neg_store_get(s, q[0], &r);
+    CHECK_EQ_STR(r.neg_id, "d2");
+    free(q);
+    neg_store_free(s);
+
+    /* a version-1 segment (no fnl field) still opens; its rows have none */
+    patch_version(d, 1);
+    s = neg_store_open(d, &err);
+    CHECK(s != NULL, "version 1 readable: %s", s ? "" : err.msg);
+    CHECK(neg_store_find(s, "q1", "d2", &r) && !neg_row_has_fnl(&r) && (r.flags & NEG_F_SUSPECT), "v1 row");
+    q = neg_store_ranked(s, 0, &n);
+    CHECK_EQ_INT(n, 2);   /* the two flagged suspects, at 0.5 */
+    free(q);
+    neg_store_free(s);
+    /* a newer version is refused with a message */
+    patch_version(d, 3);
+    s = neg_store_open(d, &err);
+    CHECK(s == NULL && strstr(err.msg, "version"), "version 3 refused");
+    neg_store_free(s);
+    check_rmrf(d);
+    free(d);
+}
+
 int main(void)
 {
+    RUN(fnl_round_trip_and_old_segments);
     RUN(write_read_merge);
     RUN(damaged_segment_is_named);
     RUN(many_rows);
