@@ -28,8 +28,20 @@
  * Drawing (mix_draw, per epoch).  Strategy MIX_INSTANCE: each group takes
  * round(R*N) synthetic and the rest retrieved, sampled without replacement;
  * when one class is short the other fills (counted in fill_*); when the whole
- * pool of the query is smaller than N, negatives repeat (counted in repeats)
- * so every group has exactly N.  Strategy MIX_BATCH: each instance draws all N
+ * pool of the query is smaller than N, negatives repeat so every group has
+ * exactly N (counted in repeats and padded_instances; the query with the
+ * fewest distinct negatives is named in padded_query), or, with
+ * opts.no_repeat, the group holds only its distinct negatives (nneg < N).
+ * A document several retrievers found (one store row per source) is one
+ * candidate: its first row in store order decides, the others are counted
+ * as "duplicate".
+ *
+ * Queries with the same text.  Two queries of the split whose texts are equal
+ * (SciFact claims 89 and 90) may have different qrels: a passage positive for
+ * one would be a negative of the other, the same text training both ways.
+ * Such a negative is excluded and counted in same_text_excluded (the first
+ * case named in same_text_query/_twin/_doc); same_text_queries counts the
+ * queries that share their text with another query of the split.  Strategy MIX_BATCH: each instance draws all N
  * from one class; within every run of batch_size consecutive instances
  * round(R*batch_size) are synthetic (positions chosen at random), the class
  * fills from the other when short.  Schedule: R moves linearly from mix_start
@@ -71,6 +83,7 @@ typedef struct {
     int promote;                 /* rejected negatives join the positives */
     int reviewed_only;           /* only accepted negatives are candidates */
     int shuffle;                 /* seeded permutation of instances per epoch */
+    int no_repeat;               /* a pool < N gives a shorter group, not repeats */
     const char *split;           /* NULL: session_train_split */
     /* optional: restrict to these query ids (NULL: all queries of the split) */
     const char *const *queries;
@@ -98,7 +111,7 @@ typedef struct {
     uint32_t query;             /* dense query index in the session corpus */
     const char *query_id, *query_text;
     const mix_passage *pos;     /* the positive of this instance */
-    const mix_passage *const *negs;   /* exactly opts.num negatives */
+    const mix_passage *const *negs;   /* opts.num negatives (fewer with no_repeat) */
     size_t nneg;
     double ratio;               /* R in force for this instance */
     int cls;                    /* MIX_BATCH: the class drawn (else -1) */
@@ -121,6 +134,12 @@ typedef struct {
     size_t fill_synthetic_short;    /* retrieved used because synthetic ran out */
     size_t fill_retrieved_short;    /* synthetic used because retrieved ran out */
     size_t repeats;                 /* negatives repeated because the pool < N */
+    size_t padded_instances;        /* instances whose pool was < N (repeated, or short with no_repeat) */
+    const char *padded_query;       /* the padded query with the fewest distinct negatives (NULL: none) */
+    size_t padded_distinct;         /* ... and how many distinct it had */
+    size_t same_text_queries;       /* queries whose text another query of the split has too */
+    size_t same_text_excluded;      /* negatives that are a positive of a same-text query */
+    const char *same_text_query, *same_text_twin, *same_text_doc;   /* the first such case */
 } mix_report;
 const char *mix_exclusion_name(int x);   /* "rejected", "unreviewed", ... */
 
