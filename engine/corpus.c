@@ -1591,6 +1591,33 @@ corpus *corpus_from_store(cstore *st, sy_err *err)
 
 const cstore *corpus_store(const corpus *c) { return c->st; }
 
+/* Both formulas predate the store (bm25.c and index.c computed them): keep
+ * them bit for bit so indexes built before stay valid. */
+uint64_t corpus_ids_fingerprint(const corpus *c)
+{
+    if (c->st) return cstore_ids_fingerprint(c->st);
+    uint32_t n = corpus_ndocs(c);
+    uint64_t h = sy_hash64(&n, sizeof n);
+    for (uint32_t d = 0; d < n; d++) {
+        const char *id = corpus_doc_id(c, d);
+        uint64_t l = corpus_doc_text_len(c, d) + 1000003ull * strlen(corpus_doc_title(c, d));
+        h = sy_hash64_seed(id, strlen(id), h ^ l);
+    }
+    return h;
+}
+
+uint64_t corpus_content_hash(const corpus *c)
+{
+    if (c->st) return cstore_content_hash(c->st);
+    uint64_t h = corpus_ndocs(c);
+    for (uint32_t d = 0; d < corpus_ndocs(c); d++) {
+        const char *t = corpus_doc_title(c, d);
+        h = sy_hash64_seed(t, strlen(t), h);
+        h = sy_hash64_seed(corpus_doc_text(c, d), corpus_doc_text_len(c, d), h ^ 0x9e3779b97f4a7c15ULL);
+    }
+    return h;
+}
+
 size_t corpus_memory(const corpus *c)
 {
     if (c->st) return sizeof *c + c->nsplits * sizeof *c->splits + cstore_size(c->st);

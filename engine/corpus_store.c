@@ -15,7 +15,8 @@
 
 #include "util.h"
 
-#define HDR 128
+#define HDR 192
+#define HDR_SUM 184
 #define REBUILD_HINT "; hint: delete it and the next command rebuilds it from the data set"
 
 _Static_assert(sizeof(corpus_qrel) == 12, "qrel rows are 12 bytes on disk");
@@ -223,7 +224,9 @@ int cstore_write(const corpus *c, uint64_t fingerprint, const char *path, sy_err
     wr64(f + 88, L.blob);
     wr64(f + 96, cstore_checksum(blob, blob_len));
     wr64(f + 104, L.nrows);
-    wr64(f + 120, cstore_checksum(f, 120));
+    wr64(f + 112, corpus_ids_fingerprint(c));
+    wr64(f + 120, corpus_content_hash(c));
+    wr64(f + HDR_SUM, cstore_checksum(f, HDR_SUM));
     int rc = sy_write_file_atomic(path, f, total, err);
     free(f);
     return rc;
@@ -235,7 +238,7 @@ struct cstore {
     char *path;
     sy_map map;
     layout L;
-    uint64_t fingerprint, nwarnings, blob_len;
+    uint64_t fingerprint, nwarnings, blob_len, ids_fp, content_hash;
     const uint8_t *blob;
     const doc_rec *docs;
     const query_rec *queries;
@@ -279,7 +282,7 @@ cstore *cstore_open(const char *path, sy_err *err)
         cstore_free(s);
         return NULL;
     }
-    if (rd64(f + 120) != cstore_checksum(f, 120)) return bad(s, err, "header checksum");
+    if (rd64(f + HDR_SUM) != cstore_checksum(f, HDR_SUM)) return bad(s, err, "header checksum");
     if (rd64(f + 16) != len) return bad(s, err, "truncated or extended: size differs from its header");
     layout *L = &s->L;
     L->ndocs = rd32(f + 32);
@@ -297,6 +300,8 @@ cstore *cstore_open(const char *path, sy_err *err)
     if (rd64(f + 80) != cstore_checksum(f + HDR, L->blob - HDR)) return bad(s, err, "tables checksum");
     s->fingerprint = rd64(f + 24);
     s->nwarnings = rd64(f + 56);
+    s->ids_fp = rd64(f + 112);
+    s->content_hash = rd64(f + 120);
     s->blob = f + L->blob;
     s->blob_len = len - L->blob;
     if (s->blob[s->blob_len - 1] != '\0') return bad(s, err, "last string not terminated");
@@ -391,6 +396,8 @@ static const char *str_at(const cstore *s, uint64_t off) { return off < s->blob_
 
 const char *cstore_path(const cstore *s) { return s->path; }
 uint64_t cstore_fingerprint(const cstore *s) { return s->fingerprint; }
+uint64_t cstore_ids_fingerprint(const cstore *s) { return s->ids_fp; }
+uint64_t cstore_content_hash(const cstore *s) { return s->content_hash; }
 size_t cstore_size(const cstore *s) { return s->map.len; }
 uint32_t cstore_ndocs(const cstore *s) { return (uint32_t)s->L.ndocs; }
 uint32_t cstore_nqueries(const cstore *s) { return (uint32_t)s->L.nqueries; }

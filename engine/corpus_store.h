@@ -4,15 +4,17 @@
  * by corpus_open_store (corpus.h), which serves the same corpus API.
  *
  * Layout (all fixed fields little-endian; the reader refuses big-endian hosts):
- *   header, 128 bytes:
- *     0 magic "SYNEGCS\0"  8 u32 version (1)  12 u32 header size (128)
+ *   header, 192 bytes:
+ *     0 magic "SYNEGCS\0"  8 u32 version (2)  12 u32 header size (192)
  *     16 u64 file size     24 u64 source fingerprint (cstore_fingerprint)
  *     32 u32 ndocs  36 u32 nqueries  40 u32 nsplits  44 u32 warning messages kept
  *     48 u64 given negatives  56 u64 warnings counted
  *     64 u64 doc hash slots  72 u64 query hash slots (powers of two)
- *     80 u64 checksum of the tables [128, blob)  88 u64 blob offset
- *     96 u64 checksum of the blob [blob, end)   104..119 zero
- *     120 u64 checksum of bytes [0, 120)
+ *     80 u64 checksum of the tables [192, blob)  88 u64 blob offset
+ *     96 u64 checksum of the blob [blob, end)   104 u64 qrels rows (all splits)
+ *     112 u64 corpus_ids_fingerprint  120 u64 corpus_content_hash (kept so
+ *     caches can check them without reading every document)   128..183 zero
+ *     184 u64 checksum of bytes [0, 184)
  *   tables, each 8-byte aligned, sizes from the counts:
  *     docs     ndocs x {u64 id, u32 title - id, u32 text - id, u32 text bytes, u32 0}
  *     queries  nqueries x {u64 id, u32 text - id, u32 0}
@@ -43,7 +45,7 @@
 #include "err.h"
 
 #define CSTORE_MAGIC "SYNEGCS"
-#define CSTORE_VERSION 1
+#define CSTORE_VERSION 2
 
 typedef struct cstore cstore;
 
@@ -63,6 +65,8 @@ uint64_t cstore_checksum(const void *p, size_t n);
 /* Accessors (borrowed pointers into the mapping, valid until cstore_free). */
 const char *cstore_path(const cstore *s);
 uint64_t cstore_fingerprint(const cstore *s);
+uint64_t cstore_ids_fingerprint(const cstore *s);
+uint64_t cstore_content_hash(const cstore *s);
 size_t cstore_size(const cstore *s);
 uint32_t cstore_ndocs(const cstore *s);
 uint32_t cstore_nqueries(const cstore *s);

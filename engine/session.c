@@ -118,11 +118,12 @@ int session_create(const char *dir, const session_source *src, sy_err *err)
     char *stored = stored_source_path(dir, src->path);
     char created[32];
     sy_iso_time(created, sizeof created);
-    json_t *cfg = json_pack("{s:s,s:i,s:s,s:{s:s,s:s,s:s,s:s},s:{s:{s:f,s:f}},s:{}}",
+    /* settings start empty: defaults live only in the settings table (settings.h) */
+    json_t *cfg = json_pack("{s:s,s:i,s:s,s:{s:s,s:s,s:s,s:s},s:{},s:{}}",
                             "format", SESSION_FORMAT, "version", SESSION_VERSION, "created", created,
                             "source", "format", format_names[src->format], "path", stored ? stored : src->path,
                             "train_split", train, "eval_split", evals,
-                            "settings", "bm25", "k1", 0.9, "b", 0.4,
+                            "settings",
                             "attributes");
     free(stored);
     char *text = cfg ? json_dumps(cfg, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12)) : NULL;

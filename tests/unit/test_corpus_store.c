@@ -31,6 +31,8 @@ static void same_corpus(const corpus *a, const corpus *b)
         if (!ok) bad++;
         CHECK(ok, "query %u (%s) differs", q, corpus_query_id(a, q));
     }
+    CHECK(corpus_ids_fingerprint(a) == corpus_ids_fingerprint(b), "ids fingerprint kept");
+    CHECK(corpus_content_hash(a) == corpus_content_hash(b), "content hash kept");
     CHECK_EQ_INT(corpus_doc_find(b, "no-such-doc"), -1);
     CHECK_EQ_INT(corpus_query_find(b, "no-such-query"), -1);
     CHECK_EQ_INT(corpus_nsplits(a), corpus_nsplits(b));
