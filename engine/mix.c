@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "util.h"
 
 /* ---- seeded PRNG: splitmix64 seeds xoshiro256** ------------------------ */
@@ -197,6 +199,17 @@ static int add_pos(mix_set *m, const mix_passage *p)
     return 0;
 }
 
+/* A synthetic passage's title: its provenance's "title" (synth.h), else "". */
+static const char *synthetic_title(mix_set *m, const char *prov)
+{
+    if (!prov || !strstr(prov, "\"title\"")) return "";
+    json_t *j = json_loads(prov, 0, NULL);
+    const char *t = json_string_value(json_object_get(j, "title"));
+    const char *out = t && *t ? arena_dup(&m->arena, t) : "";
+    json_decref(j);
+    return out;
+}
+
 /* Resolve a store row to a passage: synthetic text or a corpus document.
  * 0 ok, 1 unknown, -1 ENOMEM. */
 static int row_passage(mix_set *m, const neg_row *r, int label, mix_passage *out)
@@ -208,8 +221,8 @@ static int row_passage(mix_set *m, const neg_row *r, int label, mix_passage *out
     if (r->text && *r->text) {
         out->id = arena_dup(&m->arena, r->neg_id);
         out->text = arena_dup(&m->arena, r->text);
-        out->title = "";
-        return out->id && out->text ? 0 : -1;
+        out->title = synthetic_title(m, r->prov);
+        return out->id && out->text && out->title ? 0 : -1;
     }
     int64_t d = corpus_doc_find(m->c, r->neg_id);
     if (d < 0) return 1;

@@ -100,7 +100,7 @@ int mix_source_class(int neg_source);        /* MIX_SYNTHETIC or MIX_RETRIEVED *
 
 typedef struct {
     const char *id;       /* corpus doc id, or "<source>:<hash>" for synthetic text */
-    const char *title;    /* "" when none (always "" for synthetic) */
+    const char *title;    /* "" when none; synthetic: the provenance's "title" (synth.h) */
     const char *text;
     int source;           /* neg_source, or MIX_SRC_QRELS for a qrels positive */
     float score;          /* row score; for a positive its grade (qrels rel, 1 if promoted) */
