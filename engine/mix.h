@@ -26,12 +26,17 @@
  * queries that have positives (the ones training sees).
  *
  * Drawing (mix_draw, per epoch).  Strategy MIX_INSTANCE: each group takes
- * round(R*N) synthetic and the rest retrieved, sampled without replacement;
- * when one class is short the other fills (counted in fill_*); when the whole
- * pool of the query is smaller than N, negatives repeat so every group has
- * exactly N (counted in repeats and padded_instances; the query with the
- * fewest distinct negatives is named in padded_query), or, with
- * opts.no_repeat, the group holds only its distinct negatives (nneg < N).
+ * round(R*N) synthetic and the rest retrieved, sampled without replacement.
+ * A ratio means what it says: a class short of rows repeats its own rows
+ * (counted in repeats) so every group has exactly N; R 0 draws retrieved rows
+ * only and R 1 synthetic only (a query without that class is skipped,
+ * counted in skipped_no_class).  Only when a query has no row of one class at
+ * all does the other class take its share (counted in fill_*).  opts.fill
+ * (explicit) lets a short class borrow from the other class first (counted in
+ * fill_*), then repeats.  A group short of N distinct rows is counted in
+ * padded_instances (the query with the fewest distinct named in
+ * padded_query); with opts.no_repeat it holds only its distinct rows
+ * (nneg < N) instead of repeats.
  * A document several retrievers found (one store row per source) is one
  * candidate: its first row in store order decides, the others are counted
  * as "duplicate".
@@ -41,10 +46,12 @@
  * one would be a negative of the other, the same text training both ways.
  * Such a negative is excluded and counted in same_text_excluded (the first
  * case named in same_text_query/_twin/_doc); same_text_queries counts the
- * queries that share their text with another query of the split.  Strategy MIX_BATCH: each instance draws all N
+ * queries that share their text with another query of the split.
+ *
+ * Strategy MIX_BATCH: each instance draws all N
  * from one class; within every run of batch_size consecutive instances
- * round(R*batch_size) are synthetic (positions chosen at random), the class
- * fills from the other when short.  Schedule: R moves linearly from mix_start
+ * round(R*batch_size) are synthetic (positions chosen at random); a class
+ * short of rows behaves as above.  Schedule: R moves linearly from mix_start
  * to mix_end over the whole run (all epochs, instance positions in training
  * order): R(p) with p = (epoch*n + i) / (nepochs*n - 1).  With opts.shuffle the
  * instance order of each epoch is a seeded permutation; otherwise corpus order.
@@ -84,6 +91,8 @@ typedef struct {
     int reviewed_only;           /* only accepted negatives are candidates */
     int shuffle;                 /* seeded permutation of instances per epoch */
     int no_repeat;               /* a pool < N gives a shorter group, not repeats */
+    int fill;                    /* a class short of rows borrows from the other (counted
+                                    in fill_*); default 0: it repeats its own rows */
     const char *split;           /* NULL: session_train_split */
     /* optional: restrict to these query ids (NULL: all queries of the split) */
     const char *const *queries;
@@ -140,6 +149,8 @@ typedef struct {
     size_t same_text_queries;       /* queries whose text another query of the split has too */
     size_t same_text_excluded;      /* negatives that are a positive of a same-text query */
     const char *same_text_query, *same_text_twin, *same_text_doc;   /* the first such case */
+    size_t skipped_no_class;        /* of skipped_no_negatives: positives whose query has
+                                       no row of the ratio's one class (R 0 or 1, no fill) */
 } mix_report;
 const char *mix_exclusion_name(int x);   /* "rejected", "unreviewed", ... */
 
