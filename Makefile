@@ -1,6 +1,6 @@
 # syneg: one non-recursive Makefile.
 #   make            build/libsyneg.a and build/syneg
-#   make test       every test; the last line is "N passed, N failed"
+#   make test       every test; the last line is "N passed, N failed, N skipped"
 #   make test-asan  the same suite built with -fsanitize=address,undefined (build/asan)
 #   make bench      benchmarks, each printing a ratio against a peer measured in the same run
 #   make demo       build, then open the TUI on sessions/demo

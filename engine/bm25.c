@@ -508,17 +508,7 @@ static void corpus_doc(void *ctx, uint32_t d, const char **title, size_t *tl, co
     *xl = corpus_doc_text_len(c, d);
 }
 
-uint64_t bm25_corpus_fingerprint(const corpus *c)
-{
-    uint32_t n = corpus_ndocs(c);
-    uint64_t h = sy_hash64(&n, sizeof n);
-    for (uint32_t d = 0; d < n; d++) {
-        const char *id = corpus_doc_id(c, d);
-        uint64_t l = corpus_doc_text_len(c, d) + 1000003ull * strlen(corpus_doc_title(c, d));
-        h = sy_hash64_seed(id, strlen(id), h ^ l);
-    }
-    return h;
-}
+uint64_t bm25_corpus_fingerprint(const corpus *c) { return corpus_ids_fingerprint(c); }
 
 int bm25_build(const corpus *c, const char *path, const bm25_build_opts *opts, sy_err *err)
 {

@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "corpus_store.h"
 #include "util.h"
 
 #define WARN_MSGS_MAX 32
@@ -106,6 +107,7 @@ typedef struct {
 } split_rec;
 
 struct corpus {
+    cstore *st;         /* when set, docs and queries are served from the mapping */
     arena ar;
     doc_rec *docs;
     size_t ndocs, cap_docs;
@@ -118,6 +120,7 @@ struct corpus {
     size_t nnegs, cap_negs;
     size_t nwarn, nwarn_msgs;
     char *warn_msgs[WARN_MSGS_MAX];
+    int splits_mapped;  /* split rows and negs point into st's mapping */
     /* load-time scratch */
     sy_buf fix, s1, s2, s3;
 };
@@ -1454,14 +1457,15 @@ corpus *corpus_load(const char *path, corpus_format fmt, sy_err *err)
 void corpus_free(corpus *c)
 {
     if (!c) return;
+    cstore_free(c->st);
     arena_free(&c->ar);
     free(c->docs);
     free(c->queries);
     sy_strmap_free(&c->doc_map);
     sy_strmap_free(&c->query_map);
-    for (size_t i = 0; i < c->nsplits; i++) free((void *)c->splits[i].pub.rows);
+    for (size_t i = 0; !c->splits_mapped && i < c->nsplits; i++) free((void *)c->splits[i].pub.rows);
     free(c->splits);
-    free(c->negs);
+    if (!c->splits_mapped) free(c->negs);
     for (size_t i = 0; i < c->nwarn_msgs; i++) free(c->warn_msgs[i]);
     sy_buf_free(&c->fix);
     sy_buf_free(&c->s1);
@@ -1470,24 +1474,50 @@ void corpus_free(corpus *c)
     free(c);
 }
 
-uint32_t corpus_ndocs(const corpus *c) { return (uint32_t)c->ndocs; }
-const char *corpus_doc_id(const corpus *c, uint32_t d) { return d < c->ndocs ? c->docs[d].id : NULL; }
-const char *corpus_doc_title(const corpus *c, uint32_t d) { return d < c->ndocs ? c->docs[d].title : NULL; }
-const char *corpus_doc_text(const corpus *c, uint32_t d) { return d < c->ndocs ? c->docs[d].text : NULL; }
-size_t corpus_doc_text_len(const corpus *c, uint32_t d) { return d < c->ndocs ? c->docs[d].text_len : 0; }
+uint32_t corpus_ndocs(const corpus *c) { return c->st ? cstore_ndocs(c->st) : (uint32_t)c->ndocs; }
+const char *corpus_doc_id(const corpus *c, uint32_t d)
+{
+    if (c->st) return cstore_doc_id(c->st, d);
+    return d < c->ndocs ? c->docs[d].id : NULL;
+}
+const char *corpus_doc_title(const corpus *c, uint32_t d)
+{
+    if (c->st) return cstore_doc_title(c->st, d);
+    return d < c->ndocs ? c->docs[d].title : NULL;
+}
+const char *corpus_doc_text(const corpus *c, uint32_t d)
+{
+    if (c->st) return cstore_doc_text(c->st, d);
+    return d < c->ndocs ? c->docs[d].text : NULL;
+}
+size_t corpus_doc_text_len(const corpus *c, uint32_t d)
+{
+    if (c->st) return cstore_doc_text_len(c->st, d);
+    return d < c->ndocs ? c->docs[d].text_len : 0;
+}
 
 int64_t corpus_doc_find(const corpus *c, const char *id)
 {
+    if (c->st) return cstore_doc_find(c->st, id);
     uint32_t v;
     return id && sy_strmap_get(&c->doc_map, id, strlen(id), &v) ? (int64_t)v : -1;
 }
 
-uint32_t corpus_nqueries(const corpus *c) { return (uint32_t)c->nqueries; }
-const char *corpus_query_id(const corpus *c, uint32_t q) { return q < c->nqueries ? c->queries[q].id : NULL; }
-const char *corpus_query_text(const corpus *c, uint32_t q) { return q < c->nqueries ? c->queries[q].text : NULL; }
+uint32_t corpus_nqueries(const corpus *c) { return c->st ? cstore_nqueries(c->st) : (uint32_t)c->nqueries; }
+const char *corpus_query_id(const corpus *c, uint32_t q)
+{
+    if (c->st) return cstore_query_id(c->st, q);
+    return q < c->nqueries ? c->queries[q].id : NULL;
+}
+const char *corpus_query_text(const corpus *c, uint32_t q)
+{
+    if (c->st) return cstore_query_text(c->st, q);
+    return q < c->nqueries ? c->queries[q].text : NULL;
+}
 
 int64_t corpus_query_find(const corpus *c, const char *id)
 {
+    if (c->st) return cstore_query_find(c->st, id);
     uint32_t v;
     return id && sy_strmap_get(&c->query_map, id, strlen(id), &v) ? (int64_t)v : -1;
 }
@@ -1530,8 +1560,68 @@ size_t corpus_nwarnings(const corpus *c) { return c->nwarn; }
 size_t corpus_nwarning_msgs(const corpus *c) { return c->nwarn_msgs; }
 const char *corpus_warning(const corpus *c, size_t i) { return i < c->nwarn_msgs ? c->warn_msgs[i] : NULL; }
 
+corpus *corpus_from_store(cstore *st, sy_err *err)
+{
+    corpus *c = calloc(1, sizeof *c);
+    size_t ns = cstore_nsplits(st);
+    if (!c || (ns && !(c->splits = calloc(ns, sizeof *c->splits)))) {
+        free(c);
+        cstore_free(st);
+        sy_fail(err, SY_ENOMEM, "out of memory");
+        return NULL;
+    }
+    c->st = st;
+    c->splits_mapped = 1;
+    c->nsplits = ns;
+    for (size_t i = 0; i < ns; i++) {
+        size_t n, nq;
+        const corpus_qrel *rows;
+        c->splits[i].pub.name = cstore_split(st, i, &rows, &n, &nq);
+        c->splits[i].pub.rows = rows;
+        c->splits[i].pub.n = n;
+        c->splits[i].nqueries = nq;
+    }
+    c->negs = (corpus_given_neg *)cstore_given_negs(st, &c->nnegs);
+    c->nwarn = cstore_nwarnings(st);
+    for (size_t i = 0; i < cstore_nwarning_msgs(st) && c->nwarn_msgs < WARN_MSGS_MAX; i++) {
+        char *m = strdup(cstore_warning(st, i));
+        if (m) c->warn_msgs[c->nwarn_msgs++] = m;
+    }
+    return c;
+}
+
+const cstore *corpus_store(const corpus *c) { return c->st; }
+
+/* Both formulas predate the store (bm25.c and index.c computed them): keep
+ * them bit for bit so indexes built before stay valid. */
+uint64_t corpus_ids_fingerprint(const corpus *c)
+{
+    if (c->st) return cstore_ids_fingerprint(c->st);
+    uint32_t n = corpus_ndocs(c);
+    uint64_t h = sy_hash64(&n, sizeof n);
+    for (uint32_t d = 0; d < n; d++) {
+        const char *id = corpus_doc_id(c, d);
+        uint64_t l = corpus_doc_text_len(c, d) + 1000003ull * strlen(corpus_doc_title(c, d));
+        h = sy_hash64_seed(id, strlen(id), h ^ l);
+    }
+    return h;
+}
+
+uint64_t corpus_content_hash(const corpus *c)
+{
+    if (c->st) return cstore_content_hash(c->st);
+    uint64_t h = corpus_ndocs(c);
+    for (uint32_t d = 0; d < corpus_ndocs(c); d++) {
+        const char *t = corpus_doc_title(c, d);
+        h = sy_hash64_seed(t, strlen(t), h);
+        h = sy_hash64_seed(corpus_doc_text(c, d), corpus_doc_text_len(c, d), h ^ 0x9e3779b97f4a7c15ULL);
+    }
+    return h;
+}
+
 size_t corpus_memory(const corpus *c)
 {
+    if (c->st) return sizeof *c + c->nsplits * sizeof *c->splits + cstore_size(c->st);
     size_t m = sizeof *c + c->ar.total + c->cap_docs * sizeof *c->docs + c->cap_queries * sizeof *c->queries +
                (c->doc_map.cap + c->query_map.cap) * (sizeof(char *) + 2 * sizeof(uint32_t) + sizeof(uint64_t)) +
                c->cap_negs * sizeof *c->negs + c->nsplits * sizeof *c->splits;

@@ -88,6 +88,24 @@ size_t corpus_nwarnings(const corpus *c);
 size_t corpus_nwarning_msgs(const corpus *c);
 const char *corpus_warning(const corpus *c, size_t i);
 
+/* Hashes for caches built from the corpus to check they still match it
+ * (the BM25 index uses the first, the dense index the second).  Store-backed
+ * corpora return the values computed when the store was built, in O(1);
+ * parsed ones compute them (one pass).
+ *   ids fingerprint: document count, ids, title and text lengths, in order
+ *   content hash:    document count, titles and texts, in order */
+uint64_t corpus_ids_fingerprint(const corpus *c);
+uint64_t corpus_content_hash(const corpus *c);
+
+/* Serve a corpus from a mapped session store (corpus_store.h) instead of
+ * parsing: every getter above reads the mapping in place, so opening costs
+ * what the tables' checks touch, not the collection.  Takes ownership of st
+ * (freed on failure too). */
+struct cstore;
+corpus *corpus_from_store(struct cstore *st, sy_err *err);
+/* The store behind c, or NULL when c was parsed. */
+const struct cstore *corpus_store(const corpus *c);
+
 /* Bytes the corpus holds in memory (arena + tables), for reports/benchmarks. */
 size_t corpus_memory(const corpus *c);
 

@@ -16,6 +16,7 @@
 #include "encoder.h"
 #include "kernels.h"
 #include "passage.h"
+#include "settings.h"
 #include "util.h"
 
 #define DENSE_MAGIC "SYDENSE"
@@ -207,16 +208,7 @@ static uint64_t model_key(const enc_model *m, int titles)
     return sy_hash64_seed(opts, strlen(opts), h);
 }
 
-static uint64_t corpus_hash(const corpus *c)
-{
-    uint64_t h = corpus_ndocs(c);
-    for (uint32_t d = 0; d < corpus_ndocs(c); d++) {
-        const char *t = corpus_doc_title(c, d);
-        h = sy_hash64_seed(t, strlen(t), h);
-        h = sy_hash64_seed(corpus_doc_text(c, d), corpus_doc_text_len(c, d), h ^ 0x9e3779b97f4a7c15ULL);
-    }
-    return h;
-}
+static uint64_t corpus_hash(const corpus *c) { return corpus_content_hash(c); }
 
 static void put_header(uint8_t *h, const dense_index *ix, uint64_t done, uint64_t key, uint64_t ch)
 {
@@ -320,17 +312,19 @@ static long long cache_prepare(dense_index *ix, int *fdp, uint64_t key, uint64_t
 
 static void apply_opts(enc_model *m, session *s, const dense_opts *o)
 {
-    const char *pool = o && o->pooling ? o->pooling : session_get_str(s, "dense.pooling", NULL);
+    const char *pool = o && o->pooling ? o->pooling : settings_str(s, "dense.pooling");
     if (pool && !strcmp(pool, "mean")) m->pooling = ENC_POOL_MEAN;
     else if (pool && !strcmp(pool, "cls")) m->pooling = ENC_POOL_CLS;
     int norm = o ? o->normalize : -1;
-    if (norm < 0) norm = (int)session_get_num(s, "dense.normalize", -1);
+    if (norm < 0 && settings_is_set(s, "dense.normalize")) norm = settings_bool(s, "dense.normalize");
     if (norm >= 0) m->normalize = norm != 0;
-    int ml = o && o->max_len > 0 ? o->max_len : (int)session_get_num(s, "dense.max_len", 0);
+    int ml = o && o->max_len > 0 ? o->max_len : (int)settings_int(s, "dense.max_len");
     int cap = m->cfg.max_position < 512 ? m->cfg.max_position : 512;
     if (ml > 0) m->max_len = ml < cap ? ml : cap;
-    const char *qp = o && o->query_prefix ? o->query_prefix : session_get_str(s, "dense.query_prefix", NULL);
-    const char *pp = o && o->passage_prefix ? o->passage_prefix : session_get_str(s, "dense.passage_prefix", NULL);
+    const char *qp = o && o->query_prefix ? o->query_prefix
+                     : settings_is_set(s, "dense.query_prefix") ? settings_str(s, "dense.query_prefix") : NULL;
+    const char *pp = o && o->passage_prefix ? o->passage_prefix
+                     : settings_is_set(s, "dense.passage_prefix") ? settings_str(s, "dense.passage_prefix") : NULL;
     if (qp) { free(m->query_prefix); m->query_prefix = *qp ? strdup(qp) : NULL; }
     if (pp) { free(m->passage_prefix); m->passage_prefix = *pp ? strdup(pp) : NULL; }
 }
@@ -341,6 +335,7 @@ dense_index *dense_open(session *s, const char *model_dir, const dense_opts *opt
         sy_fail(err, SY_EINVAL, "pooling '%s' is unknown; use cls or mean", opts->pooling);
         return NULL;
     }
+    if (settings_check_session(s, "dense.", err) < 0) return NULL;
     corpus *c = session_corpus(s, err);
     if (!c) return NULL;
     dense_index *ix = calloc(1, sizeof *ix);

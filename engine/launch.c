@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "train.h"
 #include "util.h"
 
 /* The sentence-transformers trainer written next to st data (train_st.py). */
@@ -192,24 +193,24 @@ static void setting_num(sy_buf *b, const char *var, double v)
     setting(b, var, t);
 }
 
-int launch_params_from_session(session *s, launch_params *p)
+int launch_params_from_session(session *s, launch_params *p, sy_err *err)
 {
     memset(p, 0, sizeof *p);
-    const char *init = session_get_str(s, "train.init", NULL);
-    const char *scratch = session_get_str(s, "train.scratch", NULL);
-    if (init && *init) snprintf(p->model, sizeof p->model, "%s", init);
-    else if (scratch && *scratch) snprintf(p->model, sizeof p->model, "scratch:%s", scratch);
+    /* the same train.* values `syneg train` uses: the settings table's
+     * defaults, then the session's settings (a bad stored value fails) */
+    train_opts o;
+    if (train_opts_from_settings(&o, s, NULL, err) < 0) return -1;
+    if (o.init[0]) snprintf(p->model, sizeof p->model, "%s", o.init);
+    else if (o.scratch[0]) snprintf(p->model, sizeof p->model, "scratch:%s", o.scratch);
     else snprintf(p->model, sizeof p->model, "%s", LAUNCH_DEFAULT_MODEL);
-    p->epochs = (unsigned)session_get_num(s, "train.epochs", 1);
-    p->batch = (unsigned)session_get_num(s, "train.batch", 32);
-    p->lr = session_get_num(s, "train.lr", 2e-5);
-    p->temp = session_get_num(s, "train.temp", 0.02);
-    p->query_max_len = (unsigned)session_get_num(s, "train.query_max_len", 64);
-    p->max_len = (unsigned)session_get_num(s, "train.max_len", 256);
-    p->warmup = session_get_num(s, "train.warmup", 0.1);
-    p->seed = (unsigned)session_get_num(s, "train.seed", 42);
-    if (!p->epochs) p->epochs = 1;
-    if (!p->batch) p->batch = 32;
+    p->epochs = (unsigned)o.epochs;
+    p->batch = (unsigned)o.batch;
+    p->lr = o.lr > 0 ? o.lr : train_default_lr(o.scratch);
+    p->temp = o.temp;
+    p->query_max_len = (unsigned)o.max_len_q;
+    p->max_len = (unsigned)o.max_len_p;
+    p->warmup = o.warmup;
+    p->seed = (unsigned)o.seed;
     return 0;
 }
 
@@ -302,7 +303,7 @@ int launch_write(session *s, const launch_opts *o, const char *data_path, char *
     if (o->launcher && strcmp(o->launcher, "torchrun"))
         return sy_fail(err, SY_EUNSUP, "launch: unknown launcher '%s'; only torchrun is supported", o->launcher);
     launch_params p;
-    launch_params_from_session(s, &p);
+    if (launch_params_from_session(s, &p, err) < 0) return -1;
     /* a newline in a name would end the comment line it is put in, and no
      * sane name holds a control character: refuse rather than rewrite */
     const char *names[][2] = {{"the session name", o->session_name}, {"the data file name", data_path},

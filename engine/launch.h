@@ -39,16 +39,18 @@ typedef struct {
 } launch_opts;
 
 typedef struct {
-    char model[512];
+    char model[1040];      /* train.init (1024) or "scratch:SIZE" */
     unsigned epochs, batch, query_max_len, max_len, seed;
     double lr, temp, warmup;
 } launch_params;
 
 const char *launch_trainer_name(int t);   /* "flag" | "st" */
 int launch_trainer_parse(const char *s);  /* -1 when unknown */
-/* Read the train.* settings (defaults: LAUNCH_DEFAULT_MODEL, 1 epoch, batch 32,
- * lr 2e-5, temp 0.02, query 64 / passage 256 tokens, warm-up 0.1, seed 42). */
-int launch_params_from_session(session *s, launch_params *p);
+/* Read the train.* settings exactly as `syneg train` does
+ * (train_opts_from_settings: the settings table's defaults, then the
+ * session); the model is train.init, else scratch:SIZE, else
+ * LAUNCH_DEFAULT_MODEL; lr unset: train_default_lr.  A bad stored value fails. */
+int launch_params_from_session(session *s, launch_params *p, sy_err *err);
 /* The script text for data_path, appended to out. */
 int launch_script(const launch_opts *o, const launch_params *p, const char *data_path, sy_buf *out);
 /* Write DATA.launch.sh (mode 755) and, for LAUNCH_ST, train_st.py beside it.

@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 
 #include "llmcache.h"
+#include "settings.h"
 #include "sha256.h"
 #include "util.h"
 
@@ -46,26 +47,17 @@ void llm_config_defaults(llm_config *c)
     memset(c, 0, sizeof *c);
     c->temperature = -1;
     c->seed = -1;
-    c->concurrency = 8;
-    c->connect_timeout_s = 10;
-    c->timeout_s = 120;
-    c->max_retries = 5;
-    c->retry_budget = 1000;
-    c->backoff_base_s = 1;
-    c->backoff_max_s = 60;
+    /* the one place these defaults live is the settings table */
+    c->concurrency = (int)settings_int(NULL, "llm.concurrency");
+    c->connect_timeout_s = settings_num(NULL, "llm.connect_timeout_s");
+    c->timeout_s = settings_num(NULL, "llm.timeout_s");
+    c->max_retries = (int)settings_int(NULL, "llm.max_retries");
+    c->retry_budget = settings_int(NULL, "llm.retry_budget");
+    c->backoff_base_s = settings_num(NULL, "llm.backoff_s");
+    c->backoff_max_s = settings_num(NULL, "llm.backoff_max_s");
     c->price_in = c->price_out = -1;
     c->jitter_seed = 0x9e3779b97f4a7c15ull;
     c->max_body_bytes = LLM_DEFAULT_MAX_BODY;
-}
-
-void llm_config_env(llm_config *c)
-{
-    const char *v;
-    if ((v = getenv("SYNEG_LLM_URL")) && *v) c->url = v;
-    if ((v = getenv("SYNEG_LLM_MODEL")) && *v) c->model = v;
-    if ((v = getenv("SYNEG_LLM_KEY")) && *v) c->key = v;
-    else if ((v = getenv("OPENAI_API_KEY")) && *v) c->key = v;
-    if ((v = getenv("SYNEG_TRACE")) && *v) c->trace_path = v;
 }
 
 /* ---- one request ------------------------------------------------------------ */

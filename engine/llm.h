@@ -72,12 +72,11 @@ typedef struct {
     uint64_t jitter_seed;
 } llm_config;
 
-/* Defaults as documented above; url/model/key/cache/trace NULL. */
+/* Defaults from the settings table (settings.h: llm.concurrency,
+ * llm.timeout_s, ...); temperature, max_tokens and seed not sent;
+ * url/model/key/cache/trace NULL.  Session values are the caller's (synth.c
+ * reads them through settings.h). */
 void llm_config_defaults(llm_config *c);
-/* Fill url, model, key and trace_path from SYNEG_LLM_URL, SYNEG_LLM_MODEL,
- * SYNEG_LLM_KEY (else OPENAI_API_KEY) and SYNEG_TRACE where set.  The
- * strings are borrowed from the environment. */
-void llm_config_env(llm_config *c);
 
 typedef enum {
     LLM_OK = 0,        /* content holds the answer (cached says whether from disk) */

@@ -8,6 +8,7 @@
 
 #include "bm25.h"
 #include "index.h"
+#include "settings.h"
 #include "util.h"
 
 #define MAX_THREADS 8
@@ -69,8 +70,9 @@ static int open_bm25(retriever *r, const retriever_opts *o, sy_err *err)
         if (retriever_bm25_build(r->s, o, err) < 0) goto out;
         if (!(ix = bm25_open(path, err))) goto out;
     }
-    float k1 = (float)session_get_num(r->s, "bm25.k1", BM25_K1_DEFAULT);
-    float b = (float)session_get_num(r->s, "bm25.b", BM25_B_DEFAULT);
+    if (settings_check_session(r->s, "bm25.", err) < 0) goto out;
+    float k1 = (float)settings_num(r->s, "bm25.k1");
+    float b = (float)settings_num(r->s, "bm25.b");
     int nt = o && o->nthreads > 0 ? o->nthreads : 2;
     if (nt > MAX_THREADS) nt = MAX_THREADS;
     r->bm[0] = ix;

@@ -11,6 +11,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "corpus_store.h"
 #include "util.h"
 
 struct session {
@@ -19,6 +20,7 @@ struct session {
     int lock_fd, readonly;
     long holder;
     corpus *corpus;
+    char *notice;       /* what opening the corpus did that the user should know */
     labels *labels;
     neg_store *negs;
 };
@@ -48,6 +50,20 @@ static char *stored_source_path(const char *dir, const char *src)
     free(ad);
     free(as);
     return out;
+}
+
+#define STORE_NAME "corpus.syc"
+
+/* Write DIR/corpus.syc from c, parsed from src (fingerprinted before parsing
+ * by the caller of open_corpus, after it here: init has just read it). */
+static int build_store(const char *dir, const char *src, corpus_format fmt, const corpus *c, sy_err *err)
+{
+    uint64_t fp;
+    char *p = sy_path_join(dir, STORE_NAME);
+    int r = !p ? sy_fail(err, SY_ENOMEM, "out of memory")
+               : cstore_source_fingerprint(src, fmt, &fp, err) < 0 ? -1 : cstore_write(c, fp, p, err);
+    free(p);
+    return r;
 }
 
 int session_create(const char *dir, const session_source *src, sy_err *err)
@@ -82,11 +98,12 @@ int session_create(const char *dir, const session_source *src, sy_err *err)
         free(cfg_path);
         return -1;
     }
-    corpus_free(c);
-    if (sy_mkdir_p(dir, err) < 0) {
+    if (sy_mkdir_p(dir, err) < 0 || build_store(dir, src->path, src->format, c, err) < 0) {
+        corpus_free(c);
         free(cfg_path);
         return -1;
     }
+    corpus_free(c);
     chmod(dir, 0700);   /* labels, answers, traces: private to the owner */
     static const char *const sub[] = {"negatives", "runs", "jobs", "cache"};
     for (size_t i = 0; i < sizeof sub / sizeof *sub; i++) {
@@ -101,11 +118,12 @@ int session_create(const char *dir, const session_source *src, sy_err *err)
     char *stored = stored_source_path(dir, src->path);
     char created[32];
     sy_iso_time(created, sizeof created);
-    json_t *cfg = json_pack("{s:s,s:i,s:s,s:{s:s,s:s,s:s,s:s},s:{s:{s:f,s:f}},s:{}}",
+    /* settings start empty: defaults live only in the settings table (settings.h) */
+    json_t *cfg = json_pack("{s:s,s:i,s:s,s:{s:s,s:s,s:s,s:s},s:{},s:{}}",
                             "format", SESSION_FORMAT, "version", SESSION_VERSION, "created", created,
                             "source", "format", format_names[src->format], "path", stored ? stored : src->path,
                             "train_split", train, "eval_split", evals,
-                            "settings", "bm25", "k1", 0.9, "b", 0.4,
+                            "settings",
                             "attributes");
     free(stored);
     char *text = cfg ? json_dumps(cfg, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12)) : NULL;
@@ -235,6 +253,7 @@ void session_close(session *s)
 {
     if (!s) return;
     corpus_free(s->corpus);
+    free(s->notice);
     labels_free(s->labels);
     neg_store_free(s->negs);
     json_decref(s->cfg);
@@ -265,14 +284,59 @@ const char *session_eval_split(const session *s)
     return v ? v : "test";
 }
 
+/* Map SESSION/corpus.syc when it matches the data set; otherwise parse the
+ * data set once and (re)build it, saying why in s->notice.  A missing data set
+ * with a good store still opens: the store holds everything. */
+static corpus *open_corpus(session *s, corpus_format fmt, sy_err *err)
+{
+    char *sp = sy_path_join(s->dir, STORE_NAME);
+    if (!sp) {
+        sy_fail(err, SY_ENOMEM, "out of memory");
+        return NULL;
+    }
+    uint64_t fp = 0;
+    sy_err fe = {0}, se = {0};
+    int have_fp = cstore_source_fingerprint(s->source_path, fmt, &fp, &fe) == 0;
+    int existed = sy_file_exists(sp);
+    cstore *st = existed ? cstore_open(sp, &se) : NULL;
+    if (st && (!have_fp || cstore_fingerprint(st) == fp)) {
+        free(sp);
+        return corpus_from_store(st, err);
+    }
+    int stale = st != NULL;
+    cstore_free(st);
+    if (!have_fp) {
+        free(sp);
+        if (err) *err = existed ? se : fe;
+        return NULL;
+    }
+    const char *why = stale ? "the data set changed since it was built" : existed ? se.msg : "a session from before the store";
+    double t0 = sy_now();
+    corpus *c = corpus_load(s->source_path, fmt, err);
+    if (c) {
+        sy_err we = {0};
+        double dt = sy_now() - t0;
+        if (cstore_write(c, fp, sp, &we) == 0)
+            s->notice = sy_strdup_printf("%s: built %s from the data set in %.1f s (%s); later commands open it in "
+                                         "place", s->dir, STORE_NAME, dt, why);
+        else
+            s->notice = sy_strdup_printf("%s: could not save %s (%s); the data set will be parsed again next time",
+                                         s->dir, STORE_NAME, we.msg);
+    }
+    free(sp);
+    return c;
+}
+
 corpus *session_corpus(session *s, sy_err *err)
 {
     if (s->corpus) return s->corpus;
     int fmt = format_parse(json_string_value(json_object_get(json_object_get(s->cfg, "source"), "format")));
-    s->corpus = corpus_load(s->source_path, (corpus_format)fmt, err);
+    s->corpus = open_corpus(s, (corpus_format)fmt, err);
     if (!s->corpus) sy_err_prefix(err, "session %s", s->dir);
     return s->corpus;
 }
+
+const char *session_notice(const session *s) { return s->notice; }
 
 json_t *session_config(session *s) { return s->cfg; }
 

@@ -56,7 +56,13 @@ int session_readonly(const session *s);
 /* pid of the process holding the lock when we are read-only, else 0 */
 long session_lock_holder(const session *s);
 
-corpus *session_corpus(session *s, sy_err *err);  /* loads on first call */
+/* Loads on first call: maps SESSION/corpus.syc (corpus_store.h) when it
+ * matches the data set's files; otherwise parses the data set once and
+ * rebuilds the store (old sessions, changed or damaged store), which
+ * session_notice then explains. */
+corpus *session_corpus(session *s, sy_err *err);
+/* A message for the user about what session_corpus did (NULL when nothing). */
+const char *session_notice(const session *s);
 labels *session_labels(session *s);
 neg_store *session_negs(session *s);
 const char *session_train_split(const session *s);

@@ -13,6 +13,7 @@
 #include "llm.h"
 #include "negstore.h"
 #include "offline.h"
+#include "settings.h"
 #include "util.h"
 
 #define COMMIT_EVERY 50
@@ -121,12 +122,6 @@ static char *doc_text(const corpus *c, uint32_t d)
     return strdup(corpus_doc_text(c, d));
 }
 
-static const char *env_or(const char *name, const char *def)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : def;
-}
-
 static int add_task(plan *p, const corpus *c, const corpus_qrels *qr, uint32_t q, size_t *cap, sy_err *err)
 {
     size_t n;
@@ -175,25 +170,26 @@ static plan *plan_new(session *s, const synth_opts *o, int make_job, sy_err *err
     p->session_dir = strdup(session_dir(s));
     p->cache_dir = session_path(s, "cache/llm");
     /* endpoint: settings, overridden by the environment */
-    p->url = strdup(env_or("SYNEG_LLM_URL", session_get_str(s, "llm.url", "")));
-    p->model = strdup(env_or("SYNEG_LLM_MODEL", session_get_str(s, "llm.model", "")));
+    if (settings_check_session(s, "llm.", err) < 0 || settings_check_session(s, "synth.", err) < 0) goto fail;
+    p->url = strdup(settings_str(s, "llm.url"));      /* SYNEG_LLM_URL wins (the table's env) */
+    p->model = strdup(settings_str(s, "llm.model"));  /* SYNEG_LLM_MODEL wins */
     p->key = getenv("SYNEG_LLM_KEY");
     if (!p->key || !*p->key) p->key = getenv("OPENAI_API_KEY");
     const char *tr = getenv("SYNEG_TRACE");
     p->trace = tr && *tr ? strdup(tr) : NULL;
-    p->temperature = session_get_num(s, "llm.temperature", 0.7);
-    p->max_tokens = (int)session_get_num(s, "llm.max_tokens", 2048);
-    p->llm_seed = (long)session_get_num(s, "llm.seed", -1);
-    p->json_mode = json_is_true(session_get(s, "llm.json_mode"));
-    p->concurrency = o->concurrency > 0 ? o->concurrency : (int)session_get_num(s, "llm.concurrency", 8);
-    p->rpm = session_get_num(s, "llm.rpm", 0);
-    p->tpm = session_get_num(s, "llm.tpm", 0);
-    p->timeout_s = session_get_num(s, "llm.timeout_s", 120);
-    p->backoff_s = session_get_num(s, "llm.backoff_s", 1);
-    p->max_retries = (int)session_get_num(s, "llm.max_retries", 5);
-    p->retry_budget = (long)session_get_num(s, "llm.retry_budget", 1000);
-    p->max_body_mb = session_get_num(s, "llm.max_body_mb", 8);
-    p->budget = o->budget_usd >= 0 ? o->budget_usd : session_get_num(s, "llm.budget_usd", 0);
+    p->temperature = settings_num(s, "llm.temperature");
+    p->max_tokens = (int)settings_int(s, "llm.max_tokens");
+    p->llm_seed = settings_int(s, "llm.seed");
+    p->json_mode = settings_bool(s, "llm.json_mode");
+    p->concurrency = o->concurrency > 0 ? o->concurrency : (int)settings_int(s, "llm.concurrency");
+    p->rpm = settings_num(s, "llm.rpm");
+    p->tpm = settings_num(s, "llm.tpm");
+    p->timeout_s = settings_num(s, "llm.timeout_s");
+    p->backoff_s = settings_num(s, "llm.backoff_s");
+    p->max_retries = (int)settings_int(s, "llm.max_retries");
+    p->retry_budget = settings_int(s, "llm.retry_budget");
+    p->max_body_mb = settings_num(s, "llm.max_body_mb");
+    p->budget = o->budget_usd >= 0 ? o->budget_usd : settings_num(s, "llm.budget_usd");
     p->price_in = p->price_out = -1;
     json_t *price = json_object_get(session_get(s, "llm.prices"), p->model ? p->model : "");
     if (json_is_object(price)) {
@@ -201,9 +197,9 @@ static plan *plan_new(session *s, const synth_opts *o, int make_job, sy_err *err
         if (json_is_number(pi)) p->price_in = json_number_value(pi);
         if (json_is_number(po)) p->price_out = json_number_value(po);
     }
-    p->per_query = o->per_query > 0 ? o->per_query : (int)session_get_num(s, "synth.per_query", 4);
-    p->reflect = o->reflect >= 0 ? o->reflect : (int)session_get_num(s, "synth.reflect", 1);
-    p->seed = o->seed ? o->seed : (uint64_t)session_get_num(s, "synth.seed", 1);
+    p->per_query = o->per_query > 0 ? o->per_query : (int)settings_int(s, "synth.per_query");
+    p->reflect = o->reflect >= 0 ? o->reflect : (int)settings_int(s, "synth.reflect");
+    p->seed = o->seed ? o->seed : (uint64_t)settings_num(s, "synth.seed");
     if (o->variant) p->llm_seed = o->variant;
     p->offline = o->offline || !p->url || !*p->url;
     p->batch_export = o->batch_export ? strdup(o->batch_export) : NULL;
@@ -211,15 +207,6 @@ static plan *plan_new(session *s, const synth_opts *o, int make_job, sy_err *err
     if (!p->session_dir || !p->cache_dir || !p->url || !p->model) goto nomem;
     if (p->per_query < 1 || p->per_query > 64) {
         sy_fail(err, SY_EINVAL, "per-query count %d is out of range; use 1 to 64", p->per_query);
-        goto fail;
-    }
-    if (!(p->max_body_mb > 0 && p->max_body_mb <= 4096)) {
-        sy_fail(err, SY_EINVAL, "llm.max_body_mb %g is out of range; use more than 0 and at most 4096 (MB)",
-                p->max_body_mb);
-        goto fail;
-    }
-    if (!(p->budget >= 0 && p->budget < 1e9)) {
-        sy_fail(err, SY_EINVAL, "llm.budget_usd %g is not an amount in USD", p->budget);
         goto fail;
     }
     if (p->reflect < 0 || p->reflect > 2) {

@@ -36,28 +36,19 @@
 
 void train_opts_default(train_opts *o)
 {
-    memset(o, 0, sizeof *o);
-    o->vocab_size = 8000;
-    o->epochs = 1;
-    o->batch = 16;
-    o->group = 8;
-    o->accum = 1;
-    o->temp = 0.02;
-    o->weight_decay = 0.01;
-    o->warmup = 0.1;
-    o->clip = 1.0;
-    o->max_len_q = 32;
-    o->max_len_p = 128;
-    o->mix_start = o->mix_end = 0.5;
-    o->inbatch = 1;
-    o->ckpt_every = 100;
-    o->seed = 42;
-    o->act_budget_mb = 0;
+    /* the defaults are the settings table's (settings.c, train.* rows) */
+    train_opts_from_settings(o, NULL, NULL, NULL);
+}
+
+double train_default_lr(const char *scratch)
+{
+    if (!scratch || !scratch[0]) return 2e-5;
+    return strcmp(scratch, "mini") == 0 ? 5e-4 : 1e-3;
 }
 
 void train_opts_finish(train_opts *o)
 {
-    if (o->lr <= 0) o->lr = !o->scratch[0] ? 2e-5 : strcmp(o->scratch, "mini") == 0 ? 5e-4 : 1e-3;
+    if (o->lr <= 0) o->lr = train_default_lr(o->scratch);
 }
 
 static json_t *opts_json_base(const train_opts *o);
@@ -140,7 +131,7 @@ int train_opts_check(const train_opts *o, sy_err *err)
     if (o->batch < 1 || o->batch > 4096) return sy_fail(err, SY_EINVAL, "--batch %d: use 1..4096", o->batch);
     if (o->group < 1 || o->group > 256) return sy_fail(err, SY_EINVAL, "--group %d: use 1..256", o->group);
     if (o->accum < 1 || o->accum > 1024) return sy_fail(err, SY_EINVAL, "--accum %d: use 1..1024", o->accum);
-    if (!(o->lr > 0 && o->lr < 1)) return sy_fail(err, SY_EINVAL, "--lr %g: use a value in (0, 1)", o->lr);
+    if (!(o->lr > 0 && o->lr <= 1)) return sy_fail(err, SY_EINVAL, "--lr %g: use a value in (0, 1]", o->lr);
     if (!(o->temp > 0 && o->temp <= 10)) return sy_fail(err, SY_EINVAL, "--temp %g: use a value in (0, 10]", o->temp);
     if (o->max_len_q < 4 || o->max_len_q > 512 || o->max_len_p < 4 || o->max_len_p > 512)
         return sy_fail(err, SY_EINVAL, "--max-len %d/%d: use 4..512", o->max_len_q, o->max_len_p);

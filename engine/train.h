@@ -42,6 +42,7 @@
 
 #include "encoder.h"
 #include "err.h"
+#include "session.h"
 
 typedef struct {
     char init[1024];       /* HF model folder ("" with scratch) */
@@ -75,7 +76,18 @@ typedef struct {
                               default 0: "title text" where a title exists */
 } train_opts;
 
+/* The settings table's train.* defaults (settings.h); lr 0 = by model. */
 void train_opts_default(train_opts *o);
+/* Defaults, then the session's train.* settings (s may be NULL), then flags
+ * (an object of setting name -> JSON value, e.g. {"train.lr": 0.001}; may be
+ * NULL).  Every value is checked against the settings table first; a bad one
+ * fails naming the setting and its allowed range (nothing is replaced by a
+ * default).  train.init and train.scratch exclude each other: the later
+ * source wins.  In train.c's companion train_opts.c. */
+int train_opts_from_settings(train_opts *o, session *s, const json_t *flags, sy_err *err);
+/* The learning rate that fits the model: 2e-5 fine-tuning a checkpoint,
+ * 1e-3 scratch tiny, 5e-4 scratch mini. */
+double train_default_lr(const char *scratch);
 /* Defaults that depend on other choices (lr by init/scratch); call after
  * setting options and before train_create. */
 void train_opts_finish(train_opts *o);

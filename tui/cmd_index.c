@@ -7,6 +7,7 @@
 #include "../engine/bm25.h"
 #include "../engine/retriever.h"
 #include "../engine/session.h"
+#include "../engine/settings.h"
 #include "../engine/util.h"
 #include "cli.h"
 
@@ -42,13 +43,14 @@ int cmd_index(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'k':
-            if (cli_parse_double(optarg, &k1) < 0 || k1 < 0 || k1 > 100)
-                return cli_usage("index", "--k1 '%s': expected a number >= 0", optarg);
+        case 'b': {
+            sy_err e = {0};
+            json_t *v = settings_parse(c == 'k' ? "bm25.k1" : "bm25.b", optarg, &e);
+            if (!v) return cli_usage("index", "--%s: %s", c == 'k' ? "k1" : "b", e.msg);
+            *(c == 'k' ? &k1 : &b) = json_number_value(v);
+            json_decref(v);
             break;
-        case 'b':
-            if (cli_parse_double(optarg, &b) < 0 || b < 0 || b > 1)
-                return cli_usage("index", "--b '%s': expected a number between 0 and 1", optarg);
-            break;
+        }
         case 't':
             if (cli_parse_long(optarg, 1, 32, &threads) < 0)
                 return cli_usage("index", "--threads '%s': expected 1..32", optarg);
@@ -84,8 +86,7 @@ int cmd_index(int argc, char **argv)
            "avgdl %.2f, %.1f MiB at %s\n",
            bm25_ndocs(ix), bm25_doc_count(ix), secs, secs > 0 ? bm25_ndocs(ix) / secs : 0.0, bm25_nterms(ix),
            (unsigned long long)bm25_npostings(ix), bm25_avgdl(ix), bm25_file_size(ix) / 1048576.0, path);
-    printf("bm25.k1 = %g, bm25.b = %g\n", session_get_num(s, "bm25.k1", BM25_K1_DEFAULT),
-           session_get_num(s, "bm25.b", BM25_B_DEFAULT));
+    printf("bm25.k1 = %g, bm25.b = %g\n", settings_num(s, "bm25.k1"), settings_num(s, "bm25.b"));
     bm25_free(ix);
     free(path);
     rc = EXIT_OK;

@@ -51,6 +51,7 @@ int cmd_info(int argc, char **argv)
         session_close(s);
         return cli_fail(&err);
     }
+    if (session_notice(s)) fprintf(stderr, "syneg: %s\n", session_notice(s));
     neg_store *ns = session_negs(s);
     labels *lb = session_labels(s);
     json_t *o = json_object();

@@ -199,6 +199,7 @@ static int label_file(const char *dir, const char *file, int wait)
         batch_free(&b);
         return cli_fail(&err);
     }
+    if (session_notice(s)) fprintf(stderr, "syneg: %s\n", session_notice(s));
     char msg[512];
     for (size_t i = 0; i < b.n; i++)
         if (check_pair(s, co, b.reqs[i].query_id, b.reqs[i].neg_id, msg, sizeof msg) < 0)
@@ -252,6 +253,7 @@ int cmd_label(int argc, char **argv)
         session_close(s);
         return cli_fail(&err);
     }
+    if (session_notice(s)) fprintf(stderr, "syneg: %s\n", session_notice(s));
     char msg[512];
     if (check_pair(s, co, qid, nid, msg, sizeof msg) < 0) {
         session_close(s);

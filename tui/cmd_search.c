@@ -75,6 +75,7 @@ int cmd_search(int argc, char **argv)
     uint32_t *docs = malloc((size_t)k * sizeof *docs);
     float *scores = malloc((size_t)k * sizeof *scores);
     corpus *co = session_corpus(s, &err);
+    if (co && session_notice(s)) fprintf(stderr, "syneg: %s\n", session_notice(s));
     retriever_opts ro = {.kind = kind, .model_dir = model, .nthreads = 1, .progress = progress};
     retriever *r = co ? retriever_open(s, &ro, &err) : NULL;
     cli_progress_end();

@@ -13,6 +13,7 @@
 #include "../engine/runs.h"
 #include "../engine/passage.h"
 #include "../engine/session.h"
+#include "../engine/settings.h"
 #include "../engine/train.h"
 #include "../engine/util.h"
 #include "cli.h"
@@ -105,58 +106,14 @@ static void on_line(void *ctx, const char *json_line)
     sy_buf_free(&b);
 }
 
-/* train.* settings of the session (the keys the launch scripts read too):
- * init, scratch, epochs, batch, group, lr, temp, max_len, query_max_len,
- * warmup, seed, mix ("R" or "R0:R1" or a number), eval_every, threads. */
-static void session_defaults(const char *dir, train_opts *o)
+/* --flag VALUE -> the setting it overrides; parsed and range-checked by the
+ * settings table, so the CLI and `syneg set` refuse the same values. */
+static int flag_setting(json_t *flags, const char *opt, const char *name, const char *text)
 {
-    session *s = session_open(dir, SESSION_READ, NULL);
-    if (!s) return;
-    const char *v;
-    if ((v = session_get_str(s, "train.init", NULL)) && *v) snprintf(o->init, sizeof o->init, "%s", v);
-    else if ((v = session_get_str(s, "train.scratch", NULL)) && *v) snprintf(o->scratch, sizeof o->scratch, "%s", v);
-#define NUM(key, field, type) \
-    if (json_is_number(session_get(s, "train." key))) o->field = (type)session_get_num(s, "train." key, 0)
-    NUM("epochs", epochs, int);
-    NUM("batch", batch, int);
-    NUM("group", group, int);
-    NUM("lr", lr, double);
-    NUM("temp", temp, double);
-    NUM("max_len", max_len_p, int);
-    NUM("query_max_len", max_len_q, int);
-    NUM("warmup", warmup, double);
-    NUM("seed", seed, uint64_t);
-    NUM("eval_every", eval_every, int);
-    NUM("threads", threads, int);
-#undef NUM
-    json_t *mx = session_get(s, "train.mix");
-    if (json_is_number(mx)) o->mix_start = o->mix_end = json_number_value(mx);
-    else if (json_is_string(mx)) mix_parse_ratio(json_string_value(mx), &o->mix_start, &o->mix_end);
-    session_close(s);
-}
-
-/* passage.titles (passage.h): no makes --no-titles the default; a bad value is an error */
-static int titles_default(const char *dir, train_opts *o)
-{
-    session *s = session_open(dir, SESSION_READ, NULL);
-    if (!s) return 0;   /* the real open below reports it */
-    sy_err err = {0};
-    int t = passage_titles_setting(s, &err);
-    session_close(s);
-    if (t < 0) { cli_fail(&err); return -1; }
-    o->no_titles = t == PASSAGE_NO_TITLES;
-    return 0;
-}
-
-static int parse_int(const char *opt, const char *s, long lo, long hi, long *v)
-{
-    if (cli_parse_long(s, lo, hi, v) < 0) return cli_usage("train", "%s %s: expected a whole number in %ld..%ld", opt, s, lo, hi);
-    return 0;
-}
-
-static int parse_num(const char *opt, const char *s, double *v)
-{
-    if (cli_parse_double(s, v) < 0) return cli_usage("train", "%s %s: expected a number", opt, s);
+    sy_err e = {0};
+    json_t *v = settings_parse(name, text, &e);
+    if (!v) return cli_usage("train", "%s: %s", opt, e.msg);
+    json_object_set_new(flags, name, v);
     return 0;
 }
 
@@ -242,72 +199,56 @@ int cmd_train(int argc, char **argv)
         {"no-titles", no_argument, 0, O_NOTITLES},
         {0, 0, 0, 0},
     };
+    static const char *const names[] = {
+        [O_INIT - O_INIT] = "train.init",           [O_SCRATCH - O_INIT] = "train.scratch",
+        [O_VOCAB - O_INIT] = "train.vocab_size",    [O_POOL - O_INIT] = "train.pooling",
+        [O_EPOCHS - O_INIT] = "train.epochs",       [O_MAXSTEPS - O_INIT] = "train.max_steps",
+        [O_BATCH - O_INIT] = "train.batch",         [O_GROUP - O_INIT] = "train.group",
+        [O_ACCUM - O_INIT] = "train.accum",         [O_LR - O_INIT] = "train.lr",
+        [O_TEMP - O_INIT] = "train.temp",           [O_WARMUP - O_INIT] = "train.warmup",
+        [O_WD - O_INIT] = "train.weight_decay",     [O_CLIP - O_INIT] = "train.clip",
+        [O_MAXLEN - O_INIT] = "train.max_len",      [O_QMAXLEN - O_INIT] = "train.query_max_len",
+        [O_MIX - O_INIT] = "train.mix",             [O_NOINB - O_INIT] = "train.inbatch",
+        [O_SEED - O_INIT] = "train.seed",           [O_THREADS - O_INIT] = "train.threads",
+        [O_BUDGET - O_INIT] = "train.act_budget_mb", [O_EVALEVERY - O_INIT] = "train.eval_every",
+        [O_EVALQ - O_INIT] = "train.eval_queries",  [O_EVALD - O_INIT] = "train.eval_docs",
+        [O_CKPT - O_INIT] = "train.ckpt_every",
+    };
     train_opts o;
-    train_opts_default(&o);
     const char *resume = NULL;
-    int detach = 0, quiet = 0, c, nset = 0;
-    long v;
-    double d;
-    int pass = 0, cli_init = 0, cli_scratch = 0;
-    const char *session_dir = NULL;
-again:
+    int detach = 0, quiet = 0, c, nset = 0, cli_init = 0, cli_scratch = 0, rc0 = 0, no_titles = 0;
+    json_t *flags = json_object();
     optind = 1;
     opterr = 0;
-    nset = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c != O_DETACH && c != O_RESUME && c != O_QUIET && c != O_HELP) nset++;
+    while (!rc0 && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case O_INIT: snprintf(o.init, sizeof o.init, "%s", optarg); o.scratch[0] = '\0'; cli_init = 1; break;
-        case O_SCRATCH: snprintf(o.scratch, sizeof o.scratch, "%s", optarg); o.init[0] = '\0'; cli_scratch = 1; break;
-        case O_VOCAB: if (parse_int("--vocab-size", optarg, 200, 200000, &v)) return EXIT_USAGE; o.vocab_size = (int)v; break;
-        case O_POOL: snprintf(o.pooling, sizeof o.pooling, "%s", optarg); break;
-        case O_EPOCHS: if (parse_int("--epochs", optarg, 1, 100000, &v)) return EXIT_USAGE; o.epochs = (int)v; break;
-        case O_MAXSTEPS: if (parse_int("--max-steps", optarg, 1, 1000000000, &v)) return EXIT_USAGE; o.max_steps = v; break;
-        case O_BATCH: if (parse_int("--batch", optarg, 1, 4096, &v)) return EXIT_USAGE; o.batch = (int)v; break;
-        case O_GROUP: if (parse_int("--group", optarg, 1, 256, &v)) return EXIT_USAGE; o.group = (int)v; break;
-        case O_ACCUM: if (parse_int("--accum", optarg, 1, 1024, &v)) return EXIT_USAGE; o.accum = (int)v; break;
-        case O_LR: if (parse_num("--lr", optarg, &d)) return EXIT_USAGE; o.lr = d; break;
-        case O_TEMP: if (parse_num("--temp", optarg, &d)) return EXIT_USAGE; o.temp = d; break;
-        case O_WARMUP: if (parse_num("--warmup", optarg, &d)) return EXIT_USAGE; o.warmup = d; break;
-        case O_WD: if (parse_num("--weight-decay", optarg, &d)) return EXIT_USAGE; o.weight_decay = d; break;
-        case O_CLIP: if (parse_num("--clip", optarg, &d)) return EXIT_USAGE; o.clip = d; break;
-        case O_MAXLEN: if (parse_int("--max-len", optarg, 4, 512, &v)) return EXIT_USAGE; o.max_len_p = (int)v; break;
-        case O_QMAXLEN: if (parse_int("--query-max-len", optarg, 4, 512, &v)) return EXIT_USAGE; o.max_len_q = (int)v; break;
-        case O_MIX:
-            if (mix_parse_ratio(optarg, &o.mix_start, &o.mix_end) < 0)
-                return cli_usage("train", "--mix %s: expected R or R0:R1 with fractions in 0..1", optarg);
-            break;
-        case O_NOINB: o.inbatch = 0; break;
-        case O_NOTITLES: o.no_titles = 1; break;
-        case O_SEED: if (parse_int("--seed", optarg, 0, 0x7fffffffffffffffL, &v)) return EXIT_USAGE; o.seed = (uint64_t)v; break;
-        case O_THREADS: if (parse_int("--threads", optarg, 0, 1024, &v)) return EXIT_USAGE; o.threads = (int)v; break;
-        case O_BUDGET: if (parse_int("--act-budget", optarg, 0, 1 << 20, &v)) return EXIT_USAGE; o.act_budget_mb = (int)v; break;
-        case O_EVALEVERY: if (parse_int("--eval-every", optarg, 0, 1000000000, &v)) return EXIT_USAGE; o.eval_every = (int)v; break;
-        case O_EVALQ: if (parse_int("--eval-queries", optarg, 0, 1000000000, &v)) return EXIT_USAGE; o.eval_queries = (int)v; break;
-        case O_EVALD: if (parse_int("--eval-docs", optarg, 0, 2000000000, &v)) return EXIT_USAGE; o.eval_docs = (int)v; break;
-        case O_CKPT: if (parse_int("--ckpt-every", optarg, 0, 1000000000, &v)) return EXIT_USAGE; o.ckpt_every = (int)v; break;
         case O_DETACH: detach = 1; break;
         case O_RESUME: resume = optarg; break;
         case O_QUIET: quiet = 1; break;
-        case O_HELP: fputs(cmd_train_help, stdout); return EXIT_OK;
-        default: return cli_usage("train", "unknown option '%s'", argv[optind - 1]);
+        case O_NOTITLES: nset++; no_titles = 1; break;
+        case O_HELP: fputs(cmd_train_help, stdout); json_decref(flags); return EXIT_OK;
+        case O_NOINB: nset++; rc0 = flag_setting(flags, "--no-inbatch", "train.inbatch", "false"); break;
+        default:
+            if (c < O_INIT || c > O_CKPT) {
+                rc0 = cli_usage("train", "unknown option '%s'", argv[optind - 1]);
+                break;
+            }
+            nset++;
+            if (c == O_INIT) cli_init = 1, json_object_del(flags, "train.scratch");
+            if (c == O_SCRATCH) cli_scratch = 1, json_object_del(flags, "train.init");
+            rc0 = flag_setting(flags, argv[optind - 1], names[c - O_INIT], optarg);
         }
     }
-    if (optind != argc - 1) return cli_usage("train", "expected exactly one SESSION folder");
-    session_dir = argv[optind];
-    if (cli_init && cli_scratch) return cli_usage("train", "give --init or --scratch, not both");
-    if (pass == 0 && !resume) {
-        /* the session's train.* settings are the defaults; flags override them */
-        train_opts_default(&o);
-        session_defaults(session_dir, &o);
-        if (titles_default(session_dir, &o)) return EXIT_USAGE;
-        pass = 1;
-        goto again;
-    }
+    if (rc0) { json_decref(flags); return rc0; }
+    if (optind != argc - 1) { json_decref(flags); return cli_usage("train", "expected exactly one SESSION folder"); }
+    const char *session_dir = argv[optind];
+    if (cli_init && cli_scratch) { json_decref(flags); return cli_usage("train", "give --init or --scratch, not both"); }
     sy_err err = { 0 };
     char *run_dir = NULL, *id = NULL;
     if (resume) {
-        if (nset) return cli_usage("train", "--resume takes no training options: the run keeps its config.json");
+        if (nset) { json_decref(flags); return cli_usage("train", "--resume takes no training options: the run keeps its config.json"); }
+        json_decref(flags);
+        flags = NULL;
         run_dir = runs_find(session_dir, resume, &err);
         if (!run_dir) return cli_fail(&err);
         run_status st;
@@ -322,13 +263,27 @@ again:
         }
         id = strdup(resume);
     } else {
+        if (!sy_is_dir(session_dir)) {
+            json_decref(flags);
+            return cli_error("%s: no such session folder; create it with 'syneg init'", session_dir);
+        }
+        /* the table's defaults, then the session's train.* settings, then the flags */
+        session *s = session_open(session_dir, SESSION_READ, &err);
+        int bad = !s || train_opts_from_settings(&o, s, flags, &err) < 0;
+        int titles = bad ? 0 : passage_titles_setting(s, &err);   /* passage.titles; a bad value is an error */
+        bad = bad || titles < 0;
+        o.no_titles = no_titles || titles == PASSAGE_NO_TITLES;
+        session_close(s);
+        json_decref(flags);
+        flags = NULL;
+        if (bad) return err.code == SY_EINVAL ? cli_usage("train", "%s", err.msg) : cli_fail(&err);
         if (!o.init[0] && !o.scratch[0]) return cli_usage("train", "give --init MODEL_DIR or --scratch tiny|mini");
         train_opts_finish(&o);
         if (train_opts_check(&o, &err) < 0) return cli_usage("train", "%s", err.msg);
-        if (!sy_is_dir(session_dir)) return cli_error("%s: no such session folder; create it with 'syneg init'", session_dir);
         run_dir = train_create(session_dir, &o, &id, &err);
         if (!run_dir) return cli_fail(&err);
     }
+    json_decref(flags);
     int rc = detach ? run_detached(session_dir, run_dir, id) : run_foreground(session_dir, run_dir, id, quiet);
     free(run_dir);
     free(id);

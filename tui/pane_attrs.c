@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../engine/prompt.h"
+#include "../engine/settings.h"
 #include "../engine/synth.h"
 #include "tui.h"
 
@@ -181,12 +182,8 @@ int act_set(tui *t, int argc, char **argv)
     for (int i = 2; i < argc; i++) sy_buf_printf(&v, "%s%s", i > 2 ? " " : "", argv[i]);
     sy_err err;
     int r;
-    if (strchr(argv[1], '.')) {   /* a session setting: numbers and booleans as such */
-        char *end;
-        double d = strtod(v.data, &end);
-        json_t *j = *end == 0 && end != v.data ? json_real(d)
-                    : !strcmp(v.data, "true") ? json_true() : !strcmp(v.data, "false") ? json_false() : json_string(v.data);
-        r = session_set(t->s, argv[1], j, &err);
+    if (strchr(argv[1], '.')) {   /* a session setting, through the settings table */
+        r = settings_set(t->s, argv[1], v.data, &err);
     } else {
         r = tui_attr_set(t, argv[1], v.data, &err);
     }

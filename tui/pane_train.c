@@ -1,6 +1,7 @@
 /* pane_train: the training dialog.  Fields (kept in session settings
- * tui.train.*): model (a pretrained Hugging Face folder, or "scratch"), mix
- * ratio, negatives per query, epochs, batch, learning rate, temperature.
+ * train.*, rows of the settings table): model (scratch size or a pretrained
+ * Hugging Face folder), mix ratio, group, epochs, max steps, eval interval,
+ * batch, learning rate (by model when unset), temperature.
  * L launches the built-in trainer as a detached job (`syneg train`), W writes
  * the training file and a torchrun launch script (`syneg export --launch`). */
 #include <curses.h>
@@ -8,32 +9,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../engine/settings.h"
+#include "../engine/train.h"
 #include "tui.h"
 
-typedef struct {
-    const char *key, *label, *def, *help;
-} field;
-
-static const field fields[] = {
-    {"model", "model", "scratch", "a pretrained HF folder (e.g. ../shared/data/bert-base-uncased) or scratch"},
-    {"mix", "mix ratio", "0.5", "fraction of synthetic negatives per group (0..1)"},
-    {"negs", "negatives per query", "7", "hard negatives in each training group"},
-    {"epochs", "epochs", "1", ""},
-    {"batch", "batch", "16", "queries per batch"},
-    {"lr", "learning rate", "2e-5", "1e-3 suits a model from scratch"},
-    {"temp", "temperature", "0.02", "InfoNCE temperature"},
+/* each field is a train.* row of the settings table (engine/settings.c):
+ * its default, range and help come from there */
+static const char *const fields[] = {
+    "train.scratch", "train.init", "train.mix", "train.group", "train.epochs", "train.max_steps",
+    "train.eval_every", "train.batch", "train.lr", "train.temp",
 };
 #define NFIELDS (int)(sizeof fields / sizeof fields[0])
 static int sel;
 
 static const char *value(tui *t, int i, char *buf, size_t n)
 {
-    char path[64];
-    snprintf(path, sizeof path, "tui.train.%s", fields[i].key);
-    json_t *v = session_get(t->s, path);
-    if (json_is_string(v)) snprintf(buf, n, "%s", json_string_value(v));
-    else if (json_is_number(v)) snprintf(buf, n, "%g", json_number_value(v));
-    else snprintf(buf, n, "%s", fields[i].def);
+    settings_value_text(t->s, NULL, fields[i], buf, n, NULL);
+    if (!buf[0] && !strcmp(fields[i], "train.lr")) {
+        const char *sc = settings_str(t->s, "train.scratch");
+        snprintf(buf, n, "%g (by model)", train_default_lr(settings_str(t->s, "train.init")[0] ? "" : sc));
+    }
     return buf;
 }
 
@@ -46,9 +41,9 @@ static void draw(tui *t, tui_rect r)
         int base = i == sel ? tui_attr(t, C_CURSOR) : 0;
         tui_fill(y, r.x, r.w, base);
         int x = r.x + 2;
-        x += tui_putf(y, x, r.w - 2, base | A_BOLD, "%-20s ", fields[i].label);
+        x += tui_putf(y, x, r.w - 2, base | A_BOLD, "%-20s ", fields[i]);
         x += tui_putf(y, x, r.x + r.w - x, base, "%-28s ", value(t, i, v, sizeof v));
-        tui_putf(y, x, r.x + r.w - x, base | tui_attr(t, C_DIM), "%s", fields[i].help);
+        tui_putf(y, x, r.x + r.w - x, base | tui_attr(t, C_DIM), "%s", settings_find(fields[i])->help);
     }
     y++;
     if (y < end) tui_putf(y++, r.x + 2, r.w - 2, tui_attr(t, C_DIM), "The run appears in J (jobs) with its loss curve; runs started elsewhere appear there too.");
@@ -56,15 +51,13 @@ static void draw(tui *t, tui_rect r)
 
 static void argv_for(tui *t, sy_buf *b, int launch)
 {
-    char v[NFIELDS][256];
-    for (int i = 0; i < NFIELDS; i++) value(t, i, v[i], sizeof v[i]);
+    /* train reads every train.* setting itself; export takes mix and group */
     if (launch) {
-        if (!strcmp(v[0], "scratch")) sy_buf_printf(b, "--scratch mini");
-        else sy_buf_printf(b, "--init '%s'", v[0]);
-        sy_buf_printf(b, " --mix %s --group %d --epochs %s --batch %s --lr %s --temp %s", v[1], atoi(v[2]) + 1, v[3], v[4], v[5], v[6]);
+        if (!settings_is_set(t->s, "train.init") && !settings_is_set(t->s, "train.scratch")) sy_buf_printf(b, "--scratch tiny");
     } else {
-        sy_buf_printf(b, "--format flag -o '%s/exports/train.jsonl' --mix %s --num %s --epochs %s --launch torchrun", session_dir(t->s), v[1],
-                      v[2], v[3]);
+        sy_buf_printf(b, "--format flag -o '%s/exports/train.jsonl' --mix %s --num %ld --launch torchrun",
+                      session_dir(t->s), settings_str(t->s, "train.mix"),
+                      settings_int(t->s, "train.group") - 1);
     }
 }
 
@@ -74,7 +67,7 @@ static int key(tui *t, int action, int k)
     if (action == ACT_up) return sel > 0 ? sel-- : 0, TUI_REDRAW;
     if (action == ACT_detail) {
         char pre[128], v[256];
-        snprintf(pre, sizeof pre, "set tui.train.%s %s", fields[sel].key, value(t, sel, v, sizeof v));
+        snprintf(pre, sizeof pre, "set %s %s", fields[sel], value(t, sel, v, sizeof v));
         tui_prompt_open(t, pre);
         return TUI_REDRAW;
     }

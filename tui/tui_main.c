@@ -18,6 +18,7 @@
 #include <wchar.h>
 
 #include "../engine/llm.h"
+#include "../engine/settings.h"
 #include "tui.h"
 
 static volatile sig_atomic_t got_signal;
@@ -93,9 +94,9 @@ static void draw_status(tui *t, int y)
     if (t->nview != t->nq) o += snprintf(buf + o, sizeof buf - o, " (%s of %zu)", tui_filter_names[t->filter], t->nq);
     o += snprintf(buf + o, sizeof buf - o, " | reviewed %zu/%zu %d%% (+%zu x%zu)", rev, tot,
                   tot ? (int)(100.0 * rev / tot) : 0, acc, rej);
-    double spent = t->spent, budget = session_get_num(t->s, "llm.budget_usd", 0);
+    double spent = t->spent, budget = settings_num(t->s, "llm.budget_usd");
     if (t->offline) o += snprintf(buf + o, sizeof buf - o, " | offline generator");
-    else o += snprintf(buf + o, sizeof buf - o, " | LLM %s", session_get_str(t->s, "llm.model", "endpoint"));
+    else o += snprintf(buf + o, sizeof buf - o, " | LLM %s", settings_is_set(t->s, "llm.model") ? settings_str(t->s, "llm.model") : "endpoint");
     if (budget > 0) o += snprintf(buf + o, sizeof buf - o, " $%.2f/$%.2f", spent, budget);
     else if (spent > 0) o += snprintf(buf + o, sizeof buf - o, " $%.2f", spent);
     int running = tui_jobs_running(t);
@@ -424,8 +425,7 @@ int tui_run(const tui_opts *o, sy_err *err)
     t.lock_pid = session_lock_holder(t.s);
     if (t.lock_pid > 0) snprintf(t.ro_why, sizeof t.ro_why, "locked by pid %ld", t.lock_pid);
     else snprintf(t.ro_why, sizeof t.ro_why, o->readonly ? "--read-only" : "session lock held elsewhere");
-    const char *url = getenv("SYNEG_LLM_URL");
-    if (!url || !*url) url = session_get_str(t.s, "llm.url", NULL);
+    const char *url = settings_str(t.s, "llm.url");   /* SYNEG_LLM_URL wins */
     t.offline = !(url && *url);
     if (llm_global_init(err) < 0) {
         session_close(t.s);

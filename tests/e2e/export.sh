@@ -65,7 +65,7 @@ msg=$("$SYNEG" export "$S" --format flag -o "$T/a.flag/x" 2>&1); rc=$?
 [ $rc -eq 1 ] && echo "$msg" | grep -q "a.flag/x" && ok "unwritable output: exit 1 naming the file" || fail "unwritable" "$msg"
 "$SYNEG" export --help | grep -q -- "--reviewed-only" && ok "help lists options" || fail "help"
 # real data: Cranfield, BM25-mined negatives, exported twice with one seed
-if [ -d "$SHARED_DATA/cranfield" ] && "$SYNEG" mine --help >/dev/null 2>&1; then
+if need "$SHARED_DATA/cranfield/corpus.jsonl" "cranfield export"; then
     C=$T/cran
     if "$SYNEG" init "$C" --beir "$SHARED_DATA/cranfield" >/dev/null 2>&1 &&
        "$SYNEG" mine "$C" --retriever bm25 --num 8 >/dev/null 2>&1 &&

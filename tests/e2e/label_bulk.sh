@@ -4,6 +4,7 @@
 . tests/e2e/lib.sh.inc
 CRAN=$SHARED_DATA/cranfield
 S=$T/cran
+need "$CRAN/corpus.jsonl" "bulk labelling on Cranfield" || { done_tests; exit; }
 jget() { python3 -c "import json,sys; d=json.load(open('$1')); print(eval('d'+sys.argv[1]))" "$2"; }
 check "init cranfield" "$SYNEG" init "$S" --beir "$CRAN"
 

@@ -26,7 +26,7 @@ PY
 
 # the demo session, prepared as make demo does, on a copy
 D=$T/demo
-cp -r sessions/demo "$D" && rm -rf "$D/negatives" "$D/labels.jsonl" "$D/labels.snap.jsonl" "$D/lock" "$D/jobs" "$D/cache" "$D/runs"
+pristine_demo "$D" || fail "copy the shipped demo session"
 check "demo: mine" "$SYNEG" mine "$D" --retriever bm25 --range 0:50 --num 8
 check "demo: offline synthesis" "$SYNEG" synth "$D" --offline
 "$SYNEG" info "$D" --json > "$T/info.json"

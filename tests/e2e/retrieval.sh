@@ -3,7 +3,7 @@
 . tests/e2e/lib.sh.inc
 D="$SHARED_DATA/cranfield"
 S="$T/cran"
-if [ ! -f "$D/corpus.jsonl" ]; then echo "# skipped: no $D"; echo "# 0 passed, 0 failed"; exit 0; fi
+need "$D/corpus.jsonl" "retrieval on Cranfield" || { done_tests; exit; }
 
 check "init" "$SYNEG" init "$S" --beir "$D"
 out=$("$SYNEG" index "$S" 2>&1)

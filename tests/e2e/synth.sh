@@ -30,6 +30,7 @@ EOF
 fake() { curl -s --max-time 10 "http://127.0.0.1:$PORT$1" ${2:+-d "$2"}; }
 stat() { fake /stats | python3 -c "import json,sys; d=json.load(sys.stdin); print(d$1)"; }
 
+need "$CRAN/corpus.jsonl" "synthesis on Cranfield" || { done_tests; exit; }
 check "init cranfield" "$SYNEG" init "$S" --beir "$CRAN"
 python3 tests/tools/fakellm.py --port-file "$T/port" --seed 7 --key "$KEY" \
     --mix "429:0.05,500:0.05,503:0.03,drop:0.03,timeout:0.01,empty:0.03,length:0.02,garbage:0.03,fence:0.2,prose:0.1" &

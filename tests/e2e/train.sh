@@ -6,6 +6,7 @@
 . tests/e2e/lib.sh.inc
 DATA=$SHARED_DATA/cranfield
 S=$T/cran
+need "$DATA/corpus.jsonl" "training on Cranfield" || { done_tests; exit; }
 check "init session" "$SYNEG" init "$S" --beir "$DATA"
 COMMON="--scratch tiny --vocab-size 2000 --group 1 --batch 8 --max-len 32 --eval-queries 20 --threads 2 --seed 7"
 

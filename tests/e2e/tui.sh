@@ -96,11 +96,11 @@ grep -q "^   loss [0-9.]* ." "$T/train.out" && ok "jobs panel draws the loss cur
 # the training dialog: change the mix ratio (Enter edits through the prompt),
 # W writes the training file and a torchrun launch script as a job
 fresh dialog
-printf 'T\nj\n<Enter>\n<Backspace><Backspace><Backspace>0.3<Enter>\nW\n:wait-jobs 60\n' >"$T/dialog.script"
+printf 'T\nj\nj\n<Enter>\n<Backspace><Backspace><Backspace>0.3<Enter>\nW\n:wait-jobs 60\n' >"$T/dialog.script"
 "$SYNEG" tui "$T/dialog" --script "$T/dialog.script" --size 110x30 2>"$T/err" || fail "dialog script" "$(cat "$T/err")"
 [ -s "$T/dialog/exports/train.jsonl" ] && [ -f "$T/dialog/exports/train.jsonl.launch.sh" ] \
     && ok "training dialog W: training file and launch script written" || fail "dialog W wrote nothing" "$(ls -R "$T/dialog/jobs")"
-grep -q '"mix": 0.3' "$T/dialog/session.json" && ok "training dialog field saved (tui.train.mix)" || fail "dialog field not saved"
+grep -q '"mix": "0.3"' "$T/dialog/session.json" && ok "training dialog field saved (train.mix)" || fail "dialog field not saved"
 grep -q -- "--mix 0.3" "$T"/dialog/jobs/*/cmd && ok "the job used the edited field" || fail "job command" "$(cat "$T"/dialog/jobs/*/cmd)"
 
 # live regenerate, offline: new synthetic negatives appear and are saved

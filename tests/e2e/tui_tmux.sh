@@ -2,16 +2,17 @@
 # The workbench end to end in a real terminal (tmux): open a copy of the demo
 # session, label two negatives with keys, change a prompt attribute and
 # regenerate offline, quit; then `syneg info --json` must show the labels and
-# the new synthetic negatives, and session.json the attribute.
+# the new synthetic negatives, and session.json the attribute.  It starts from
+# the shipped demo files only (pristine_demo), so it passes after `make demo`.
 . tests/e2e/lib.sh.inc
 command -v tmux >/dev/null || { fail "tmux is not installed (Debian package tmux; the Makefile installs it)"; done_tests; exit 1; }
 jget() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$1" "$2"; }
 export LSAN_OPTIONS="suppressions=$(pwd)/tests/tui/lsan.supp:print_suppressions=0"
 unset SYNEG_LLM_URL SYNEG_TUIRC
 
+# the demo as shipped, whatever `make demo` or a workbench left in sessions/demo
 S=$T/demo
-cp -r sessions/demo "$S"
-rm -rf "$S/jobs" "$S/cache" && mkdir -p "$S/jobs"
+pristine_demo "$S" || { fail "copy the shipped demo session"; done_tests; exit 1; }
 n0=$("$SYNEG" info "$S" --json 2>/dev/null | python3 -c "import json,sys; print(json.load(sys.stdin)['negatives']['total'])")
 if [ "${n0:-0}" = 0 ]; then
     "$SYNEG" mine "$S" --retriever bm25 --num 6 >/dev/null 2>"$T/err" || fail "mine the demo copy" "$(cat "$T/err")"

@@ -34,6 +34,6 @@ int main(int argc, char **argv)
             return 1;
         }
         printf("ack %s %s %d %llu\n", q, n, act, (unsigned long long)labels_seq(l));
-        if (i % 97 == 96) labels_compact(l, &err); /* kills also land inside compaction */
+        if (i % 29 == 28) labels_compact(l, &err); /* kills also land inside compaction */
     }
 }

@@ -3,6 +3,7 @@
 
 #include "../check.h"
 #include "session.h"
+#include "settings.h"
 #include "util.h"
 
 static char *make_beir(void)
@@ -50,7 +51,8 @@ TEST(create_open_lock_settings)
     CHECK_EQ_STR(session_train_split(a), "train");
     corpus *c = session_corpus(a, &err);
     CHECK(c && corpus_ndocs(c) == 2, "corpus via session");
-    CHECK_NEAR(session_get_num(a, "bm25.k1", 0), 0.9, 1e-12);
+    CHECK(session_get(a, "bm25.k1") == NULL, "a new session stores no defaults (the settings table has them)");
+    CHECK_NEAR(settings_num(a, "bm25.k1"), 0.9, 1e-12);
 
     /* a second writer falls back to read-only and names the holder */
     session *b = session_open(dir, SESSION_WRITE, &err);

@@ -71,6 +71,7 @@ static const char *vocab_path(void)
 TEST(basic)
 {
     sy_err err;
+    if (!check_need(vocab_path())) return;
     tokenizer *t = tok_load(vocab_path(), NULL, &err);
     CHECK(t != NULL, "%s", err.msg);
     if (!t) return;
@@ -134,6 +135,7 @@ TEST(bad_vocab)
 TEST(hf_parity)
 {
     sy_err err;
+    if (!check_need(vocab_path())) return;
     tokenizer *unc = tok_load(vocab_path(), &TOK_OPTS_UNCASED, &err);
     tokenizer *cas = tok_load(vocab_path(), &TOK_OPTS_CASED, &err);
     CHECK(unc && cas, "%s", err.msg);

@@ -1,0 +1,470 @@
+/* corpus_store: write a parsed corpus as one mmap-able file, open it in place.
+ * See corpus_store.h for the layout.  Sections: checksum and hashing, layout
+ * arithmetic (shared by writer and reader so they cannot disagree), writer,
+ * reader, fingerprint of the source files, accessors. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "corpus_store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "util.h"
+
+#define HDR 192
+#define HDR_SUM 184
+#define REBUILD_HINT "; hint: delete it and the next command rebuilds it from the data set"
+
+_Static_assert(sizeof(corpus_qrel) == 12, "qrel rows are 12 bytes on disk");
+_Static_assert(sizeof(corpus_given_neg) == 8, "given negatives are 8 bytes on disk");
+
+typedef struct {
+    uint64_t id;
+    uint32_t title, text, len, pad;
+} doc_rec;
+typedef struct {
+    uint64_t id;
+    uint32_t text, pad;
+} query_rec;
+typedef struct {
+    uint64_t name, first, n, nqueries;
+} split_rec;
+_Static_assert(sizeof(doc_rec) == 24 && sizeof(query_rec) == 16 && sizeof(split_rec) == 32, "record sizes");
+
+/* ---- checksum and hashing --------------------------------------------------- */
+
+#define P1 0x9e3779b97f4a7c15ull
+#define P2 0xff51afd7ed558ccdull
+
+static uint64_t rd64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+static uint32_t rd32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+static void wr64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static void wr32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+
+uint64_t cstore_checksum(const void *data, size_t n)
+{
+    const uint8_t *b = data;
+    uint64_t h[4] = {P1, P2, P1 ^ P2, ~P1};
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int j = 0; j < 4; j++) {
+            h[j] = (h[j] ^ rd64(b + i + 8 * j)) * P1;
+            h[j] ^= h[j] >> 29;
+        }
+    uint8_t tail[32] = {0};
+    memcpy(tail, b + i, n - i);
+    for (int j = 0; j < 4; j++) {
+        h[j] = (h[j] ^ rd64(tail + 8 * j)) * P1;
+        h[j] ^= h[j] >> 29;
+    }
+    uint64_t r = (uint64_t)n * P2;
+    for (int j = 0; j < 4; j++) {
+        r = (r ^ h[j]) * P2;
+        r ^= r >> 32;
+    }
+    return r;
+}
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+/* ---- layout ------------------------------------------------------------------ */
+
+typedef struct {
+    uint64_t ndocs, nqueries, nsplits, nwmsgs, nnegs, dslots, qslots, nrows;
+    uint64_t docs, queries, dhash, qhash, splits, qrels, negs, warns, blob; /* offsets */
+} layout;
+
+static uint64_t al8(uint64_t x) { return (x + 7) & ~(uint64_t)7; }
+
+static uint64_t slots_for(uint64_t n)
+{
+    uint64_t s = 16;
+    while (s < 2 * n) s *= 2;
+    return s;
+}
+
+/* Section offsets from the counts; -1 when they cannot fit in limit bytes. */
+static int lay_out(layout *L, uint64_t limit)
+{
+    /* every count is bounded by limit, so none of these products overflows */
+    if (L->ndocs > limit || L->nqueries > limit || L->nsplits > limit || L->nwmsgs > limit || L->nnegs > limit ||
+        L->dslots > 4 * limit + 64 || L->qslots > 4 * limit + 64 || L->nrows > limit)
+        return -1;
+    uint64_t o = HDR;
+    L->docs = o, o += L->ndocs * sizeof(doc_rec);
+    L->queries = o, o += L->nqueries * sizeof(query_rec);
+    L->dhash = o, o = al8(o + L->dslots * 4);
+    L->qhash = o, o = al8(o + L->qslots * 4);
+    L->splits = o, o += L->nsplits * sizeof(split_rec);
+    L->qrels = o, o = al8(o + L->nrows * sizeof(corpus_qrel));
+    L->negs = o, o += L->nnegs * sizeof(corpus_given_neg);
+    L->warns = o, o += L->nwmsgs * 8;
+    L->blob = o;
+    return o <= limit ? 0 : -1;
+}
+
+/* ---- writer ------------------------------------------------------------------ */
+
+static void hash_put(uint8_t *tab, uint64_t slots, const char *id, uint32_t idx)
+{
+    uint64_t i = fnv1a(id) & (slots - 1);
+    while (rd32(tab + 4 * i)) i = (i + 1) & (slots - 1);
+    wr32(tab + 4 * i, idx + 1);
+}
+
+static uint64_t put_str(uint8_t *blob, uint64_t *pos, const char *s)
+{
+    uint64_t at = *pos;
+    size_t l = strlen(s);
+    memcpy(blob + at, s, l + 1);
+    *pos += l + 1;
+    return at;
+}
+
+int cstore_write(const corpus *c, uint64_t fingerprint, const char *path, sy_err *err)
+{
+    layout L = {0};
+    L.ndocs = corpus_ndocs(c);
+    L.nqueries = corpus_nqueries(c);
+    L.nsplits = corpus_nsplits(c);
+    L.nwmsgs = corpus_nwarning_msgs(c);
+    size_t nnegs = 0;
+    const corpus_given_neg *negs = corpus_given_negs(c, &nnegs);
+    L.nnegs = nnegs;
+    L.dslots = slots_for(L.ndocs);
+    L.qslots = slots_for(L.nqueries);
+    uint64_t blob_len = 1; /* offset 0 is the empty string */
+    for (uint32_t d = 0; d < L.ndocs; d++) {
+        size_t il = strlen(corpus_doc_id(c, d)), tl = strlen(corpus_doc_title(c, d));
+        if (il + tl + 2 > UINT32_MAX || corpus_doc_text_len(c, d) > UINT32_MAX)
+            return sy_fail(err, SY_EINVAL, "document %s: id and title over 4 GB; cannot store it",
+                           corpus_doc_id(c, d));
+        blob_len += il + tl + corpus_doc_text_len(c, d) + 3;
+    }
+    for (uint32_t q = 0; q < L.nqueries; q++)
+        blob_len += strlen(corpus_query_id(c, q)) + strlen(corpus_query_text(c, q)) + 2;
+    for (size_t i = 0; i < L.nsplits; i++) {
+        blob_len += strlen(corpus_split(c, i)->name) + 1;
+        L.nrows += corpus_split(c, i)->n;
+    }
+    for (size_t i = 0; i < L.nwmsgs; i++) blob_len += strlen(corpus_warning(c, i)) + 1;
+    if (lay_out(&L, UINT64_MAX / 8) < 0) return sy_fail(err, SY_EINVAL, "%s: corpus too large to store", path);
+    uint64_t total = L.blob + blob_len;
+    uint8_t *f = calloc(1, total);
+    if (!f) return sy_fail(err, SY_ENOMEM, "%s: out of memory building the session store (%llu MB)", path,
+                           (unsigned long long)(total >> 20));
+    uint8_t *blob = f + L.blob;
+    uint64_t pos = 1;
+    for (uint32_t d = 0; d < L.ndocs; d++) {
+        doc_rec r = {0};
+        r.id = put_str(blob, &pos, corpus_doc_id(c, d));
+        r.title = (uint32_t)(put_str(blob, &pos, corpus_doc_title(c, d)) - r.id);
+        r.text = (uint32_t)(pos - r.id);
+        size_t tl = corpus_doc_text_len(c, d);
+        memcpy(blob + pos, corpus_doc_text(c, d), tl);
+        pos += tl + 1;
+        r.len = (uint32_t)tl;
+        memcpy(f + L.docs + d * sizeof r, &r, sizeof r);
+        hash_put(f + L.dhash, L.dslots, corpus_doc_id(c, d), d);
+    }
+    for (uint32_t q = 0; q < L.nqueries; q++) {
+        query_rec r = {0};
+        r.id = put_str(blob, &pos, corpus_query_id(c, q));
+        r.text = (uint32_t)(put_str(blob, &pos, corpus_query_text(c, q)) - r.id);
+        memcpy(f + L.queries + q * sizeof r, &r, sizeof r);
+        hash_put(f + L.qhash, L.qslots, corpus_query_id(c, q), q);
+    }
+    uint64_t row = 0;
+    for (size_t i = 0; i < L.nsplits; i++) {
+        const corpus_qrels *sp = corpus_split(c, i);
+        split_rec r = {.name = put_str(blob, &pos, sp->name), .first = row, .n = sp->n,
+                       .nqueries = corpus_qrels_nqueries(sp)};
+        memcpy(f + L.splits + i * sizeof r, &r, sizeof r);
+        if (sp->n) memcpy(f + L.qrels + row * sizeof(corpus_qrel), sp->rows, sp->n * sizeof(corpus_qrel));
+        row += sp->n;
+    }
+    if (nnegs) memcpy(f + L.negs, negs, nnegs * sizeof *negs);
+    for (size_t i = 0; i < L.nwmsgs; i++) wr64(f + L.warns + 8 * i, put_str(blob, &pos, corpus_warning(c, i)));
+    memcpy(f, CSTORE_MAGIC, 8);
+    wr32(f + 8, CSTORE_VERSION);
+    wr32(f + 12, HDR);
+    wr64(f + 16, total);
+    wr64(f + 24, fingerprint);
+    wr32(f + 32, (uint32_t)L.ndocs);
+    wr32(f + 36, (uint32_t)L.nqueries);
+    wr32(f + 40, (uint32_t)L.nsplits);
+    wr32(f + 44, (uint32_t)L.nwmsgs);
+    wr64(f + 48, L.nnegs);
+    wr64(f + 56, corpus_nwarnings(c));
+    wr64(f + 64, L.dslots);
+    wr64(f + 72, L.qslots);
+    wr64(f + 80, cstore_checksum(f + HDR, L.blob - HDR));
+    wr64(f + 88, L.blob);
+    wr64(f + 96, cstore_checksum(blob, blob_len));
+    wr64(f + 104, L.nrows);
+    wr64(f + 112, corpus_ids_fingerprint(c));
+    wr64(f + 120, corpus_content_hash(c));
+    wr64(f + HDR_SUM, cstore_checksum(f, HDR_SUM));
+    int rc = sy_write_file_atomic(path, f, total, err);
+    free(f);
+    return rc;
+}
+
+/* ---- reader ------------------------------------------------------------------ */
+
+struct cstore {
+    char *path;
+    sy_map map;
+    layout L;
+    uint64_t fingerprint, nwarnings, blob_len, ids_fp, content_hash;
+    const uint8_t *blob;
+    const doc_rec *docs;
+    const query_rec *queries;
+    const uint32_t *dhash, *qhash;
+    const split_rec *splits;
+    const corpus_qrel *qrels;
+    const corpus_given_neg *negs;
+    const uint64_t *warns;
+};
+
+static cstore *bad(cstore *s, sy_err *err, const char *what)
+{
+    sy_fail(err, SY_EFORMAT, "%s: session store damaged (%s)" REBUILD_HINT, s->path, what);
+    cstore_free(s);
+    return NULL;
+}
+
+cstore *cstore_open(const char *path, sy_err *err)
+{
+    const uint16_t one = 1;
+    if (*(const uint8_t *)&one != 1) {
+        sy_fail(err, SY_EUNSUP, "%s: the session store is little-endian; this host is not", path);
+        return NULL;
+    }
+    cstore *s = calloc(1, sizeof *s);
+    if (!s || !(s->path = strdup(path))) {
+        free(s);
+        sy_fail(err, SY_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (sy_map_open(&s->map, path, err) < 0) {
+        cstore_free(s);
+        return NULL;
+    }
+    const uint8_t *f = s->map.data;
+    size_t len = s->map.len;
+    if (len < HDR || memcmp(f, CSTORE_MAGIC, 8)) return bad(s, err, len < HDR ? "shorter than its header" : "no magic");
+    if (rd32(f + 8) != CSTORE_VERSION || rd32(f + 12) != HDR) {
+        sy_fail(err, SY_EFORMAT, "%s: session store version %u; this build reads version %d" REBUILD_HINT, path,
+                rd32(f + 8), CSTORE_VERSION);
+        cstore_free(s);
+        return NULL;
+    }
+    if (rd64(f + HDR_SUM) != cstore_checksum(f, HDR_SUM)) return bad(s, err, "header checksum");
+    if (rd64(f + 16) != len) return bad(s, err, "truncated or extended: size differs from its header");
+    layout *L = &s->L;
+    L->ndocs = rd32(f + 32);
+    L->nqueries = rd32(f + 36);
+    L->nsplits = rd32(f + 40);
+    L->nwmsgs = rd32(f + 44);
+    L->nnegs = rd64(f + 48);
+    L->dslots = rd64(f + 64);
+    L->qslots = rd64(f + 72);
+    L->nrows = rd64(f + 104);
+    if (lay_out(L, len) < 0 || L->blob != rd64(f + 88) || L->blob >= len) return bad(s, err, "tables do not fit");
+    if ((L->dslots & (L->dslots - 1)) || (L->qslots & (L->qslots - 1)) || L->dslots <= L->ndocs ||
+        L->qslots <= L->nqueries)
+        return bad(s, err, "hash table size");
+    if (rd64(f + 80) != cstore_checksum(f + HDR, L->blob - HDR)) return bad(s, err, "tables checksum");
+    s->fingerprint = rd64(f + 24);
+    s->nwarnings = rd64(f + 56);
+    s->ids_fp = rd64(f + 112);
+    s->content_hash = rd64(f + 120);
+    s->blob = f + L->blob;
+    s->blob_len = len - L->blob;
+    if (s->blob[s->blob_len - 1] != '\0') return bad(s, err, "last string not terminated");
+    s->docs = (const doc_rec *)(f + L->docs);
+    s->queries = (const query_rec *)(f + L->queries);
+    s->dhash = (const uint32_t *)(f + L->dhash);
+    s->qhash = (const uint32_t *)(f + L->qhash);
+    s->splits = (const split_rec *)(f + L->splits);
+    s->qrels = (const corpus_qrel *)(f + L->qrels);
+    s->negs = (const corpus_given_neg *)(f + L->negs);
+    s->warns = (const uint64_t *)(f + L->warns);
+    for (size_t i = 0; i < L->nsplits; i++)
+        if (s->splits[i].name >= s->blob_len || s->splits[i].first > L->nrows ||
+            s->splits[i].n > L->nrows - s->splits[i].first)
+            return bad(s, err, "split table");
+    for (size_t i = 0; i < L->nrows; i++)
+        if (s->qrels[i].query >= L->nqueries || s->qrels[i].doc >= L->ndocs) return bad(s, err, "qrels row");
+    for (size_t i = 0; i < L->nnegs; i++)
+        if (s->negs[i].query >= L->nqueries || s->negs[i].doc >= L->ndocs) return bad(s, err, "given negative");
+    return s;
+}
+
+void cstore_free(cstore *s)
+{
+    if (!s) return;
+    sy_map_close(&s->map);
+    free(s->path);
+    free(s);
+}
+
+int cstore_verify(const cstore *s, sy_err *err)
+{
+    if (rd64(s->map.data + 96) != cstore_checksum(s->blob, s->blob_len))
+        return sy_fail(err, SY_EFORMAT, "%s: session store damaged (texts checksum)" REBUILD_HINT, s->path);
+    return 0;
+}
+
+/* ---- fingerprint of the source -------------------------------------------- */
+
+static int data_file(const char *name)
+{
+    size_t l = strlen(name);
+    return name[0] != '.' && ((l > 4 && !strcmp(name + l - 4, ".tsv")) || (l > 6 && !strcmp(name + l - 6, ".jsonl")));
+}
+
+static uint64_t file_print(const char *name, const struct stat *st)
+{
+    uint64_t h = fnv1a(name);
+    h = (h ^ (uint64_t)st->st_size) * P1;
+    h = (h ^ (uint64_t)st->st_mtim.tv_sec) * P2;
+    h = (h ^ (uint64_t)st->st_mtim.tv_nsec) * P1;
+    return h ^ (h >> 31);
+}
+
+/* Sum of the prints of DIR's data files (order-free); 0 when DIR is absent. */
+static uint64_t dir_print(const char *dir)
+{
+    DIR *d = opendir(dir);
+    uint64_t sum = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (!data_file(e->d_name)) continue;
+        char *p = sy_path_join(dir, e->d_name);
+        struct stat st;
+        if (p && stat(p, &st) == 0 && S_ISREG(st.st_mode)) sum += file_print(e->d_name, &st);
+        free(p);
+    }
+    if (d) closedir(d);
+    return sum;
+}
+
+int cstore_source_fingerprint(const char *path, corpus_format fmt, uint64_t *fp, sy_err *err)
+{
+    struct stat st;
+    if (stat(path, &st) < 0) return sy_fail_errno(err, errno, "%s: cannot open data set", path);
+    uint64_t h = ((uint64_t)fmt + 1) * P2;
+    if (S_ISDIR(st.st_mode)) {
+        char *q = sy_path_join(path, "qrels");
+        h += dir_print(path) + 3 * (q ? dir_print(q) : 0);
+        free(q);
+    } else {
+        const char *b = strrchr(path, '/');
+        h += file_print(b ? b + 1 : path, &st);
+    }
+    *fp = h ? h : 1;
+    return 0;
+}
+
+/* ---- accessors ----------------------------------------------------------------- */
+
+static const char *str_at(const cstore *s, uint64_t off) { return off < s->blob_len ? (const char *)s->blob + off : ""; }
+
+const char *cstore_path(const cstore *s) { return s->path; }
+uint64_t cstore_fingerprint(const cstore *s) { return s->fingerprint; }
+uint64_t cstore_ids_fingerprint(const cstore *s) { return s->ids_fp; }
+uint64_t cstore_content_hash(const cstore *s) { return s->content_hash; }
+size_t cstore_size(const cstore *s) { return s->map.len; }
+uint32_t cstore_ndocs(const cstore *s) { return (uint32_t)s->L.ndocs; }
+uint32_t cstore_nqueries(const cstore *s) { return (uint32_t)s->L.nqueries; }
+
+const char *cstore_doc_id(const cstore *s, uint32_t d) { return d < s->L.ndocs ? str_at(s, s->docs[d].id) : NULL; }
+const char *cstore_doc_title(const cstore *s, uint32_t d)
+{
+    return d < s->L.ndocs ? str_at(s, s->docs[d].id + s->docs[d].title) : NULL;
+}
+const char *cstore_doc_text(const cstore *s, uint32_t d)
+{
+    return d < s->L.ndocs ? str_at(s, s->docs[d].id + s->docs[d].text) : NULL;
+}
+size_t cstore_doc_text_len(const cstore *s, uint32_t d)
+{
+    if (d >= s->L.ndocs) return 0;
+    uint64_t at = s->docs[d].id + s->docs[d].text;
+    /* a damaged length never reads past the mapping */
+    return at < s->blob_len && s->docs[d].len < s->blob_len - at ? s->docs[d].len : 0;
+}
+
+static int64_t find(const cstore *s, const uint32_t *tab, uint64_t slots, int docs, const char *id)
+{
+    if (!id) return -1;
+    uint64_t i = fnv1a(id) & (slots - 1);
+    for (uint64_t probes = 0; probes < slots; probes++, i = (i + 1) & (slots - 1)) {
+        uint32_t v = tab[i];
+        if (!v) return -1;
+        uint32_t x = v - 1;
+        const char *k = docs ? cstore_doc_id(s, x) : cstore_query_id(s, x);
+        if (k && !strcmp(k, id)) return x;
+    }
+    return -1;
+}
+
+int64_t cstore_doc_find(const cstore *s, const char *id) { return find(s, s->dhash, s->L.dslots, 1, id); }
+int64_t cstore_query_find(const cstore *s, const char *id) { return find(s, s->qhash, s->L.qslots, 0, id); }
+
+const char *cstore_query_id(const cstore *s, uint32_t q)
+{
+    return q < s->L.nqueries ? str_at(s, s->queries[q].id) : NULL;
+}
+const char *cstore_query_text(const cstore *s, uint32_t q)
+{
+    return q < s->L.nqueries ? str_at(s, s->queries[q].id + s->queries[q].text) : NULL;
+}
+
+size_t cstore_nsplits(const cstore *s) { return s->L.nsplits; }
+
+const char *cstore_split(const cstore *s, size_t i, const corpus_qrel **rows, size_t *n, size_t *nqueries)
+{
+    const split_rec *r = &s->splits[i];
+    *rows = s->qrels + r->first;
+    *n = r->n;
+    *nqueries = r->nqueries;
+    return str_at(s, r->name);
+}
+
+const corpus_given_neg *cstore_given_negs(const cstore *s, size_t *n)
+{
+    *n = s->L.nnegs;
+    return s->L.nnegs ? s->negs : NULL;
+}
+
+size_t cstore_nwarnings(const cstore *s) { return s->nwarnings; }
+size_t cstore_nwarning_msgs(const cstore *s) { return s->L.nwmsgs; }
+const char *cstore_warning(const cstore *s, size_t i)
+{
+    return i < s->L.nwmsgs ? str_at(s, s->warns[i]) : NULL;
+}

@@ -1,0 +1,165 @@
+/* corpus_store: the mmap'd session store serves exactly what the parser gives
+ * (Cranfield, CISI, a FlagEmbedding file with given negatives), and a damaged
+ * or truncated store fails with an error naming the file. */
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../check.h"
+#include "corpus.h"
+#include "corpus_store.h"
+#include "util.h"
+
+static void same_corpus(const corpus *a, const corpus *b)
+{
+    CHECK_EQ_INT(corpus_ndocs(a), corpus_ndocs(b));
+    CHECK_EQ_INT(corpus_nqueries(a), corpus_nqueries(b));
+    int bad = 0;
+    for (uint32_t d = 0; d < corpus_ndocs(a) && d < corpus_ndocs(b) && bad < 5; d++) {
+        int ok = !strcmp(corpus_doc_id(a, d), corpus_doc_id(b, d)) &&
+                 !strcmp(corpus_doc_title(a, d), corpus_doc_title(b, d)) &&
+                 corpus_doc_text_len(a, d) == corpus_doc_text_len(b, d) &&
+                 !memcmp(corpus_doc_text(a, d), corpus_doc_text(b, d), corpus_doc_text_len(a, d) + 1) &&
+                 corpus_doc_find(b, corpus_doc_id(a, d)) == d;
+        if (!ok) bad++;
+        CHECK(ok, "doc %u (%s) differs", d, corpus_doc_id(a, d));
+    }
+    for (uint32_t q = 0; q < corpus_nqueries(a) && q < corpus_nqueries(b) && bad < 5; q++) {
+        int ok = !strcmp(corpus_query_id(a, q), corpus_query_id(b, q)) &&
+                 !strcmp(corpus_query_text(a, q), corpus_query_text(b, q)) &&
+                 corpus_query_find(b, corpus_query_id(a, q)) == q;
+        if (!ok) bad++;
+        CHECK(ok, "query %u (%s) differs", q, corpus_query_id(a, q));
+    }
+    CHECK(corpus_ids_fingerprint(a) == corpus_ids_fingerprint(b), "ids fingerprint kept");
+    CHECK(corpus_content_hash(a) == corpus_content_hash(b), "content hash kept");
+    CHECK_EQ_INT(corpus_doc_find(b, "no-such-doc"), -1);
+    CHECK_EQ_INT(corpus_query_find(b, "no-such-query"), -1);
+    CHECK_EQ_INT(corpus_nsplits(a), corpus_nsplits(b));
+    for (size_t i = 0; i < corpus_nsplits(a) && i < corpus_nsplits(b); i++) {
+        const corpus_qrels *x = corpus_split(a, i), *y = corpus_split(b, i);
+        CHECK_EQ_STR(x->name, y->name);
+        CHECK_EQ_INT(x->n, y->n);
+        CHECK_EQ_INT(corpus_qrels_nqueries(x), corpus_qrels_nqueries(y));
+        CHECK(x->n == y->n && (!x->n || !memcmp(x->rows, y->rows, x->n * sizeof *x->rows)), "qrels of %s differ", x->name);
+        CHECK(corpus_qrels_for(b, x->name) == y, "qrels_for %s", x->name);
+        size_t n1, n2;
+        const corpus_qrel *r1 = corpus_qrels_of(x, x->n ? x->rows[x->n / 2].query : 0, &n1);
+        const corpus_qrel *r2 = corpus_qrels_of(y, x->n ? x->rows[x->n / 2].query : 0, &n2);
+        CHECK(n1 == n2 && (!n1 || !memcmp(r1, r2, n1 * sizeof *r1)), "qrels_of");
+    }
+    size_t na, nb;
+    const corpus_given_neg *ga = corpus_given_negs(a, &na), *gb = corpus_given_negs(b, &nb);
+    CHECK(na == nb && (!na || !memcmp(ga, gb, na * sizeof *ga)), "given negatives differ (%zu vs %zu)", na, nb);
+    CHECK_EQ_INT(corpus_nwarnings(a), corpus_nwarnings(b));
+    CHECK_EQ_INT(corpus_nwarning_msgs(a), corpus_nwarning_msgs(b));
+    for (size_t i = 0; i < corpus_nwarning_msgs(a) && i < corpus_nwarning_msgs(b); i++)
+        CHECK_EQ_STR(corpus_warning(a, i), corpus_warning(b, i));
+}
+
+static void round_trip(const char *src, corpus_format fmt, const char *store)
+{
+    sy_err err = {0};
+    corpus *a = corpus_load(src, fmt, &err);
+    CHECK(a != NULL, "load %s: %s", src, err.msg);
+    if (!a) return;
+    uint64_t fp = 0;
+    CHECK_EQ_INT(cstore_source_fingerprint(src, fmt, &fp, &err), 0);
+    CHECK_EQ_INT(cstore_write(a, fp, store, &err), 0);
+    cstore *st = cstore_open(store, &err);
+    CHECK(st != NULL, "open store: %s", err.msg);
+    if (st) {
+        CHECK(cstore_fingerprint(st) == fp, "fingerprint kept");
+        CHECK_EQ_INT(cstore_verify(st, &err), 0);
+        corpus *b = corpus_from_store(st, &err);
+        CHECK(b != NULL && corpus_store(b) != NULL, "from store");
+        if (b) same_corpus(a, b);
+        corpus_free(b);
+    }
+    corpus_free(a);
+}
+
+TEST(cranfield_and_cisi_identical)
+{
+    char *d = check_tmpdir("cstore"), src[1024], *store = sy_path_join(d, "corpus.syc");
+    snprintf(src, sizeof src, "%s/cranfield", check_shared_data());
+    round_trip(src, CORPUS_BEIR, store);
+    snprintf(src, sizeof src, "%s/cisi", check_shared_data());
+    round_trip(src, CORPUS_BEIR, store);
+    free(store);
+    check_rmrf(d);
+    free(d);
+}
+
+TEST(flag_with_given_negatives_and_warnings)
+{
+    char *d = check_tmpdir("cstore-flag"), *src = sy_path_join(d, "train.jsonl"), *store = sy_path_join(d, "c.syc");
+    FILE *f = fopen(src, "w");
+    fputs("{\"query\":\"what is a wing\",\"pos\":[\"a wing lifts\"],\"neg\":[\"a tail steers\",\"wheels roll\"]}\n"
+          "not json\n"
+          "{\"query\":\"what is a tail\",\"pos\":[\"a tail steers\"],\"neg\":[\"a wing lifts\"]}\n",
+          f);
+    fclose(f);
+    round_trip(src, CORPUS_FLAG, store);
+    free(src);
+    free(store);
+    check_rmrf(d);
+    free(d);
+}
+
+static void flip_byte(const char *path, off_t at)
+{
+    int fd = open(path, O_RDWR);
+    unsigned char c;
+    if (pread(fd, &c, 1, at) == 1) {
+        c ^= 0x5a;
+        if (pwrite(fd, &c, 1, at) != 1) perror("pwrite");
+    }
+    close(fd);
+}
+
+TEST(damage_is_named)
+{
+    char *d = check_tmpdir("cstore-bad"), src[1024], *store = sy_path_join(d, "corpus.syc");
+    snprintf(src, sizeof src, "%s/cranfield", check_shared_data());
+    sy_err err = {0};
+    corpus *a = corpus_load(src, CORPUS_BEIR, &err);
+    CHECK_EQ_INT(cstore_write(a, 7, store, &err), 0);
+    corpus_free(a);
+    struct stat st;
+    stat(store, &st);
+    /* a flipped byte in the header, in the tables, in the texts, and a cut */
+    const off_t where[] = {40, 128 + 24 * 100 + 3, st.st_size - 500};
+    for (int i = 0; i < 3; i++) {
+        flip_byte(store, where[i]);
+        cstore *s = cstore_open(store, &err);
+        if (i < 2) {
+            CHECK(s == NULL, "damage %d at %lld not found at open", i, (long long)where[i]);
+        } else {
+            CHECK(s != NULL, "texts are checked by cstore_verify, not at open: %s", err.msg);
+            CHECK(s && cstore_verify(s, &err) < 0, "damaged text not found by verify");
+        }
+        CHECK(strstr(err.msg, store) != NULL && strstr(err.msg, "damaged") != NULL, "error names the file: %s", err.msg);
+        CHECK_EQ_INT(err.code, SY_EFORMAT);
+        cstore_free(s);
+        flip_byte(store, where[i]);
+        s = cstore_open(store, &err);
+        CHECK(s != NULL && cstore_verify(s, &err) == 0, "restored byte: %s", err.msg);
+        cstore_free(s);
+    }
+    CHECK_EQ_INT(truncate(store, st.st_size - 1), 0);
+    CHECK(cstore_open(store, &err) == NULL && strstr(err.msg, store) && strstr(err.msg, "truncated"), "cut: %s", err.msg);
+    CHECK_EQ_INT(truncate(store, 0), 0);
+    CHECK(cstore_open(store, &err) == NULL && strstr(err.msg, store), "empty: %s", err.msg);
+    free(store);
+    check_rmrf(d);
+    free(d);
+}
+
+int main(void)
+{
+    RUN(cranfield_and_cisi_identical);
+    RUN(flag_with_given_negatives_and_warnings);
+    RUN(damage_is_named);
+    return check_done();
+}
