@@ -295,21 +295,66 @@ void prompt_template_free(prompt_template *t)
 const char *prompt_template_hash(const prompt_template *t) { return t->hash; }
 const char *prompt_template_path(const prompt_template *t) { return t->path; }
 
+/* Blank out every {{! ... }} comment in place with COMMENT_MARK bytes (newlines
+ * kept, so line numbers stay right).  0, or -1 with the line of an unclosed one. */
+#define COMMENT_MARK '\x01'
+static int blank_comments(char *s, size_t *bad_line)
+{
+    size_t line = 1;
+    for (char *p = s; *p; p++) {
+        if (*p == '\n') line++;
+        if (p[0] != '{' || p[1] != '{' || p[2] != '!') continue;
+        /* placeholders may be named inside a comment: {{ }} pairs nest */
+        size_t start = line, depth = 0;
+        char *end = p;
+        for (; *end; end++) {
+            if (end[0] == '{' && end[1] == '{') { depth++; end++; }
+            else if (end[0] == '}' && end[1] == '}') { end++; if (--depth == 0) break; }
+        }
+        if (!*end) { *bad_line = start; return -1; }
+        for (; p <= end; p++) {
+            if (*p == '\n') line++;
+            else *p = COMMENT_MARK;
+        }
+        p--;
+    }
+    return 0;
+}
+
+/* Drop comment bytes from a line; 1 when the line held a comment and nothing
+ * else but blanks (a comment-only line leaves no blank line behind). */
+static int strip_comment_line(char *line)
+{
+    char *w = line;
+    int had = 0, text = 0;
+    for (char *r = line; *r; r++) {
+        if (*r == COMMENT_MARK) { had = 1; continue; }
+        if (!isspace((unsigned char)*r)) text = 1;
+        *w++ = *r;
+    }
+    *w = '\0';
+    return had && !text;
+}
+
 prompt_template *prompt_template_parse(const char *text, const char *fname, sy_err *err)
 {
     prompt_template *t = calloc(1, sizeof *t);
     char *copy = strdup(text), *cur = copy, *line;
     sy_buf body = {0};
-    size_t lineno = 0;
+    size_t lineno = 0, bad_line = 0;
     if (!t || !copy || !(t->path = strdup(fname))) goto nomem;
     char hex[65];
     sha256_hex(text, strlen(text), hex);
     memcpy(t->hash, hex, 16);
     t->hash[16] = '\0';
+    if (blank_comments(copy, &bad_line)) {
+        sy_fail(err, SY_EPARSE, "%s:%zu: comment '{{!' without a closing '}}'", fname, bad_line);
+        goto fail;
+    }
     section *cs = NULL;
     while ((line = next_line(&cur))) {
         lineno++;
-        if (line[0] == '#') continue;
+        if (strip_comment_line(line)) continue;
         if (!strcmp(line, "[system]") || !strcmp(line, "[user]") || !strcmp(line, "[assistant]")) {
             if (cs) {   /* close the previous section, trimming blank edges */
                 cs->text = body.data ? body.data : strdup("");
@@ -330,7 +375,11 @@ prompt_template *prompt_template_parse(const char *text, const char *fname, sy_e
         }
         if (!cs) {
             if (!*trim(line)) continue;
-            sy_fail(err, SY_EPARSE, "%s:%zu: text before the first [system] or [user] section", fname, lineno);
+            if (line[0] == '#')   /* a template written for the old '#' comment syntax */
+                sy_fail(err, SY_EPARSE, "%s:%zu: text before the first [system] or [user] section; "
+                        "'#' lines are Markdown headings, not comments: wrap comments in {{! ... }}", fname, lineno);
+            else
+                sy_fail(err, SY_EPARSE, "%s:%zu: text before the first [system] or [user] section", fname, lineno);
             goto fail;
         }
         if (!body.len && !*line) { cs->first_line = lineno + 1; continue; }  /* leading blank lines */
@@ -391,6 +440,7 @@ static int render_section(const prompt_template *t, const section *s, const prom
     while (*p) {
         const char *o = strstr(p, "{{");
         if (!o) { if (!skip_until) sy_buf_puts(b, p); break; }
+        while (o[2] == '{') o++;   /* "{{{x}}": a literal '{' (JSON) before {{x}} */
         const char *c = strstr(o + 2, "}}");
         if (!c) return sy_fail(err, SY_EPARSE, "%s:%zu: '{{' without a closing '}}'", t->path, line_of(s, o));
         if (!skip_until) sy_buf_append(b, p, (size_t)(o - p));
@@ -414,8 +464,8 @@ static int render_section(const prompt_template *t, const section *s, const prom
         const char *v = lookup(vars, n, name, len);
         if (!v) {
             if (len > 5 && !strncmp(name, "attr.", 5)) continue;   /* an attribute with no value: empty */
-            return sy_fail(err, SY_EPARSE, "%s:%zu: unknown placeholder {{%.*s}}; known: query, positive, k, "
-                           "attributes, negative, previous, attr.NAME", t->path, line_of(s, o), (int)len, name);
+            return sy_fail(err, SY_EPARSE, "%s:%zu: unknown placeholder {{%.*s}}; known: query, positive, title, "
+                           "titled, words, k, attributes, negative, previous, attr.NAME", t->path, line_of(s, o), (int)len, name);
         }
         sy_buf_puts(b, v);
     }

@@ -2,9 +2,12 @@
  * text files (see prompts/synth.txt, prompts/reflect.txt, prompts/attributes.txt
  * for the formats, documented in their header comments and the README).
  *
- * Templates: sections "[system]" / "[user]" / "[assistant]"; '#' lines are
- * comments; placeholders {{name}}, {{attr.NAME}}, and {{#name}}...{{/name}}
- * blocks kept only when name is non-empty.  Rendering with a placeholder that
+ * Templates: sections "[system]" / "[user]" / "[assistant]"; comments are
+ * {{! ... }} (may span lines; a line holding only a comment leaves nothing),
+ * so Markdown such as "## Task" headings reaches the model intact;
+ * placeholders {{name}}, {{attr.NAME}}, and {{#name}}...{{/name}} blocks kept
+ * only when name is non-empty ("{{{x}}" is a literal '{' then {{x}}, for JSON
+ * examples).  Rendering with a placeholder that
  * has no value fails with "FILE:LINE: unknown placeholder".
  * Catalogue: "[name]" blocks with description/values/default/sample keys.
  * Attribute values resolve per request: override (e.g. --attr), then session

@@ -54,7 +54,9 @@ static int validate_verdict(void *ctx, const char *content, char *why, size_t n)
 
 /* ======================= the plan: everything taken from the session ======================= */
 typedef struct {
-    char *qid, *qtext, *pos_id, *pos_text;
+    char *qid, *qtext, *pos_id, *pos_text;   /* pos_text: "title\ntext" (reflection) */
+    const char *pos_title, *pos_body;        /* borrowed from the corpus */
+    char pos_words[16];                      /* the positive's length in words */
     uint32_t pos_doc;
 } task;
 
@@ -67,6 +69,7 @@ typedef struct {
     long llm_seed, retry_budget;
     double rpm, tpm, timeout_s, backoff_s, price_in, price_out, budget, max_body_mb;
     int per_query, reflect, offline;
+    int titled;                 /* most documents of the collection have a title */
     uint64_t seed;
     prompt_template *tpl, *rtpl;
     prompt_catalogue *cat;
@@ -122,6 +125,25 @@ static char *doc_text(const corpus *c, uint32_t d)
     return strdup(corpus_doc_text(c, d));
 }
 
+static size_t count_words(const char *s)
+{
+    size_t n = 0;
+    for (int in = 0; *s; s++) {
+        int w = !isspace((unsigned char)*s);
+        n += w && !in;
+        in = w;
+    }
+    return n;
+}
+
+/* Format parity: does the collection carry titles (at least half its documents)? */
+static int corpus_titled(const corpus *c)
+{
+    uint32_t nd = corpus_ndocs(c), with = 0;
+    for (uint32_t d = 0; d < nd; d++) with += *corpus_doc_title(c, d) != '\0';
+    return nd && 2 * (uint64_t)with >= nd;
+}
+
 static int add_task(plan *p, const corpus *c, const corpus_qrels *qr, uint32_t q, size_t *cap, sy_err *err)
 {
     size_t n;
@@ -146,6 +168,9 @@ static int add_task(plan *p, const corpus *c, const corpus_qrels *qr, uint32_t q
     t->qtext = strdup(corpus_query_text(c, q));
     t->pos_id = strdup(corpus_doc_id(c, pos->doc));
     t->pos_text = doc_text(c, pos->doc);
+    t->pos_title = corpus_doc_title(c, pos->doc);
+    t->pos_body = corpus_doc_text(c, pos->doc);
+    snprintf(t->pos_words, sizeof t->pos_words, "%zu", count_words(t->pos_body));
     t->pos_doc = pos->doc;
     size_t base = p->pos_off[p->ntasks];
     uint32_t *np = realloc(p->positives, (base + n + 1) * sizeof *np);
@@ -276,6 +301,7 @@ static plan *plan_new(session *s, const synth_opts *o, int make_job, sy_err *err
     corpus *c = session_corpus(s, err);
     if (!c) goto fail;
     p->corpus = c;
+    p->titled = corpus_titled(c);
     const char *split = session_train_split(s);
     const corpus_qrels *qr = corpus_qrels_for(c, split);
     if (!qr) {
@@ -422,7 +448,8 @@ static json_t *attrs_json(const prompt_kv *a, size_t n)
 static void emit_llm(run *r, qstate *q)
 {
     plan *p = r->p;
-    uint64_t pos_hash = sy_text_hash(q->t->pos_text, strlen(q->t->pos_text));
+    uint64_t pos_hash = sy_text_hash(q->t->pos_text, strlen(q->t->pos_text)),
+             body_hash = sy_text_hash(q->t->pos_body, strlen(q->t->pos_body));
     for (size_t i = 0; i < q->ans.n; i++) {
         synth_neg *sn = &q->ans.negs[i];
         nstate *ns = q->ns ? &q->ns[i] : NULL;
@@ -436,13 +463,15 @@ static void emit_llm(run *r, qstate *q)
                                  "verdict_reason", ns ? ns->reason : NULL, "rounds", ns ? ns->rounds : NULL,
                                  "positive", q->t->pos_id, "request", q->key, "job", p->job_name,
                                  "seed", (json_int_t)p->seed);
+        if (prov && sn->title && *sn->title) json_object_set_new(prov, "title", json_string(sn->title));
         char *ps = prov ? json_dumps(prov, JSON_COMPACT) : NULL;
         json_decref(prov);
         char id[64];
         neg_synthetic_id(NEG_LLM, sn->text, id, sizeof id);
         uint8_t flags = 0;
         if (ns && ns->verdict == 1) flags |= NEG_F_SUSPECT | NEG_F_REFLECT_FN;
-        if (sy_text_hash(sn->text, strlen(sn->text)) == pos_hash) flags |= NEG_F_DUP | NEG_F_SUSPECT;
+        uint64_t th = sy_text_hash(sn->text, strlen(sn->text));
+        if (th == pos_hash || th == body_hash) flags |= NEG_F_DUP | NEG_F_SUSPECT;
         neg_row row = {.query_id = q->t->qid, .neg_id = id, .text = sn->text, .prov = ps,
                        .rank = (uint32_t)(i + 1), .score = 0, .source = NEG_LLM, .flags = flags};
         if (add_row(r, &row) == 0) {
@@ -474,10 +503,13 @@ static int submit_reflect(run *r, nstate *ns)
     char prev[1200] = "";
     if (ns->round > 0 && ns->reason)
         snprintf(prev, sizeof prev, "verdict %s: %s", ns->verdict == 1 ? "false_negative" : "negative", ns->reason);
-    prompt_kv v[] = {{"query", q->t->qtext}, {"positive", q->t->pos_text}, {"negative", q->ans.negs[ns->i].text},
-                     {"previous", prev}};
+    const synth_neg *sn = &q->ans.negs[ns->i];
+    char *neg = *sn->title ? sy_strdup_printf("%s\n%s", sn->title, sn->text) : strdup(sn->text);
+    if (!neg) return -1;
+    prompt_kv v[] = {{"query", q->t->qtext}, {"positive", q->t->pos_text}, {"negative", neg}, {"previous", prev}};
     sy_err err = {0};
     json_t *m = prompt_render(r->p->rtpl, v, 4, &err);
+    free(neg);
     if (!m) return -1;
     llm_request rq = {m, validate_verdict, on_reflect, ns};
     int rc = llm_submit(r->client, &rq, NULL, &err);
@@ -592,18 +624,22 @@ static json_t *synth_messages(const plan *p, const task *t, prompt_kv **attrs, s
     char *list = prompt_attr_list(p->cat, *attrs, *nattrs);
     char k[16];
     snprintf(k, sizeof k, "%d", p->per_query);
-    size_t nv = 4 + *nattrs;
+    enum { NFIXED = 7 };
+    size_t nv = NFIXED + *nattrs;
     prompt_kv *v = calloc(nv, sizeof *v);
     char **names = calloc(*nattrs + 1, sizeof *names);
     json_t *m = NULL;
     if (list && v && names) {
         v[0] = (prompt_kv){"query", t->qtext};
-        v[1] = (prompt_kv){"positive", t->pos_text};
+        v[1] = (prompt_kv){"positive", t->pos_body};
         v[2] = (prompt_kv){"k", k};
         v[3] = (prompt_kv){"attributes", list};
+        v[4] = (prompt_kv){"title", t->pos_title};
+        v[5] = (prompt_kv){"titled", p->titled ? "yes" : ""};
+        v[6] = (prompt_kv){"words", t->pos_words};
         for (size_t i = 0; i < *nattrs; i++) {
             names[i] = sy_strdup_printf("attr.%s", (*attrs)[i].name);
-            v[4 + i] = (prompt_kv){names[i] ? names[i] : "attr.?", (*attrs)[i].value};
+            v[NFIXED + i] = (prompt_kv){names[i] ? names[i] : "attr.?", (*attrs)[i].value};
         }
         m = prompt_render(p->tpl, v, nv, err);
     } else {

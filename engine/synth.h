@@ -10,7 +10,12 @@
  * NEG_LLM (or NEG_OFFLINE), id neg_synthetic_id(), and a provenance JSON object
  * {"generator","model","template","reflect_template","attributes",
  *  "model_attributes","reasoning","verdict","verdict_reason","rounds",
- *  "positive","request","job","seed"}.  A negative judged "false_negative"
+ *  "positive","request","job","seed"[,"title"]}.
+ * Format parity: the prompt gets the positive's title ({{title}}), whether the
+ * collection carries titles ({{titled}}: "yes" when at least half of its
+ * documents have one) and the positive's length ({{words}}); a negative's
+ * title is kept in its provenance as "title" (mix.h reads it back), so
+ * synthetic passages are formatted like every other (passage.h).  A negative judged "false_negative"
  * is kept and flagged NEG_F_SUSPECT|NEG_F_REFLECT_FN for a person.
  * With no endpoint configured, or offline set, the offline generator
  * (offline.h) edits the positive instead; its rows say source offline and
@@ -119,6 +124,7 @@ void synth_job_free(synth_job *j);       /* cancels if running, joins, frees */
 
 /* ---- answer parsing (exposed for tests) ---- */
 typedef struct {
+    char *title;               /* the negative's own title, "" when the answer gave none */
     char *text;
     json_t *attributes;        /* as the model reported them (object), or NULL */
 } synth_neg;
@@ -127,9 +133,10 @@ typedef struct {
     synth_neg *negs;
     size_t n;
 } synth_answer;
-/* Accepts {"reasoning": "...", "negatives": [{"text": "...", "attributes": {...}}
- * | "text", ...]}, bare or in a ```json fence or in prose; ignores unknown
- * keys.  0, or -1 with the reason in why. */
+/* Accepts {"reasoning": "...", "negatives": [{"title": "...", "text": "...",
+ * "attributes": {...}} | "text", ...]}, bare or in a ```json fence or in
+ * prose; ignores unknown keys; "title" is optional (a non-string title fails).
+ * 0, or -1 with the reason in why. */
 int synth_parse_answer(const char *content, synth_answer *out, char *why, size_t n);
 void synth_answer_free(synth_answer *a);
 /* {"verdict": "negative" | "false_negative", "reason": "..."}: *is_fn set;

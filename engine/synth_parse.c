@@ -71,6 +71,7 @@ void synth_answer_free(synth_answer *a)
 {
     if (!a) return;
     for (size_t i = 0; i < a->n; i++) {
+        free(a->negs[i].title);
         free(a->negs[i].text);
         json_decref(a->negs[i].attributes);
     }
@@ -108,11 +109,17 @@ int synth_parse_answer(const char *content, synth_answer *out, char *why, size_t
     size_t i;
     json_t *it;
     json_array_foreach(negs, i, it) {
-        const char *text = NULL;
+        const char *text = NULL, *title = NULL;
         json_t *attrs = NULL;
         if (json_is_string(it)) text = json_string_value(it);
         else if (json_is_object(it)) {
             text = json_string_value(json_object_get(it, "text"));
+            json_t *jt = json_object_get(it, "title");
+            if (jt && !json_is_string(jt) && !json_is_null(jt)) {
+                snprintf(why, n, "negatives[%zu]: \"title\" must be a string", i);
+                goto fail;
+            }
+            title = json_string_value(jt);
             attrs = json_object_get(it, "attributes");
             if (attrs && !json_is_object(attrs)) attrs = NULL;
         } else {
@@ -129,6 +136,14 @@ int synth_parse_answer(const char *content, synth_answer *out, char *why, size_t
         sn->text = strdup(t);
         size_t l = sn->text ? strlen(sn->text) : 0;
         while (l && isspace((unsigned char)sn->text[l - 1])) sn->text[--l] = '\0';
+        while (title && isspace((unsigned char)*title)) title++;
+        sn->title = strdup(title ? title : "");
+        l = sn->title ? strlen(sn->title) : 0;
+        while (l && isspace((unsigned char)sn->title[l - 1])) sn->title[--l] = '\0';
+        if (!sn->text || !sn->title) {
+            snprintf(why, n, "out of memory");
+            goto fail;
+        }
         sn->attributes = attrs ? json_incref(attrs) : NULL;
     }
     json_decref(j);

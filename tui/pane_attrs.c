@@ -21,7 +21,7 @@
 #include "tui.h"
 
 static prompt_catalogue *cat;
-static int sel, pscroll;
+static int sel, pscroll, pjump;   /* pjump: scroll to [user] at the next draw */
 static char cat_path[4096];
 
 static size_t ncat_(void) { return cat ? prompt_catalogue_size(cat) : 0; }
@@ -221,6 +221,12 @@ static void draw_prompt(tui *t, tui_rect r)
     const char *s = text ? text : err.msg;
     size_t len = strlen(s), starts[2048], ends[2048];
     size_t n = tui_wrap(s, len, r.w - 2, starts, ends, 2048);
+    if (pjump && text) {   /* open on the part that changes per query: [user] (k scrolls up to [system]) */
+        const char *u = strstr(text, "\n[user]\n");
+        for (size_t i = 0; u && i < n; i++)
+            if (text + starts[i] > u) { pscroll = (int)i; break; }
+        pjump = 0;
+    }
     if (pscroll > (int)n - (r.h - 1)) pscroll = (int)n - (r.h - 1);
     if (pscroll < 0) pscroll = 0;
     for (int i = 0; i < r.h - 1 && (size_t)(pscroll + i) < n; i++)
@@ -239,7 +245,7 @@ static int key_prompt(tui *t, int action, int k)
     return TUI_UNHANDLED;
 }
 
-static void open_prompt(tui *t) { (void)t; pscroll = 0; }
+static void open_prompt(tui *t) { (void)t; pscroll = 0; pjump = 1; }
 
 const tui_pane pane_prompt_view = {"prompt", open_prompt, draw_prompt, key_prompt, NULL};
 

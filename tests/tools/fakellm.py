@@ -104,11 +104,15 @@ def make_answer(body, text):
     query = q.group(1).strip() if q else "the query"
     words = [w for w in re.findall(r"[A-Za-z]+", query) if len(w) > 3][:4] or ["topic"]
     negs = []
+    titled = '"title": "<' in text   # the prompt asks for a title (titled collection)
     for i in range(k):
         w = words[(h + i) % len(words)]
-        negs.append({"text": "A study of %s in %s variant %d, covering setup %d but not the asked result."
-                             % (w, " ".join(words), i + 1, (h >> (i % 16)) % 97),
-                     "attributes": {"variant": i + 1}})
+        neg = {"text": "A study of %s in %s variant %d, covering setup %d but not the asked result."
+                       % (w, " ".join(words), i + 1, (h >> (i % 16)) % 97),
+               "attributes": {"variant": i + 1}}
+        if titled:
+            neg = {"title": "Notes on %s %d" % (w, i + 1), **neg}
+        negs.append(neg)
     return {"reasoning": "The query asks about %s; these passages share its terms but not its answer." % query,
             "negatives": negs}
 

@@ -95,7 +95,7 @@ TEST(catalogue_errors_name_line)
 
 TEST(template_render)
 {
-    const char *tpl = "# header comment\n[system]\nYou help.\n\n[user]\nQ: {{query}}\nK={{k}} D={{attr.domain}}"
+    const char *tpl = "{{! header comment }}\n[system]\nYou help.\n\n[user]\nQ: {{query}}\nK={{k}} D={{attr.domain}}"
                       " X={{attr.unset}}\n{{#previous}}\nBefore: {{previous}}\n{{/previous}}\nEnd.\n";
     sy_err err = {0};
     prompt_template *t = prompt_template_parse(tpl, "t.txt", &err);
@@ -136,6 +136,40 @@ TEST(template_render)
     prompt_template_free(t4);
 }
 
+/* {{! }} comments: Markdown '#' headings are text, comments vanish, errors name lines */
+TEST(template_comments)
+{
+    const char *tpl = "{{! a comment naming {{query}} and\n    {{#x}}blocks{{/x}} over lines }}\n"
+                      "[system]\n## Task\nDo it.{{! inline }}\n  {{! alone on a line }}\n# Note\n"
+                      "[user]\n### Query\n{{query}}\nJSON: [{{{#t}}\"title\": 1, {{/t}}\"text\": 2}]\n";
+    sy_err err = {0};
+    prompt_template *t = prompt_template_parse(tpl, "c.txt", &err);
+    CHECK(t != NULL, "%s", err.msg);
+    if (!t) return;
+    prompt_kv v[] = {{"query", "lift?"}, {"t", "yes"}};
+    json_t *m = prompt_render(t, v, 2, &err);
+    CHECK(m && json_array_size(m) == 2, "%s", err.msg);
+    CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(m, 0), "content")), "## Task\nDo it.\n# Note");
+    CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(m, 1), "content")),
+                 "### Query\nlift?\nJSON: [{\"title\": 1, \"text\": 2}]");
+    json_decref(m);
+    v[1].value = "";
+    m = prompt_render(t, v, 2, &err);
+    CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(m, 1), "content")),
+                 "### Query\nlift?\nJSON: [{\"text\": 2}]");
+    json_decref(m);
+    prompt_template_free(t);
+    /* an unclosed comment names its line; a '#' line before any section says what changed */
+    CHECK(!prompt_template_parse("[user]\nx\n{{! never closed\n", "d.txt", &err) && strstr(err.msg, "d.txt:3:") &&
+          strstr(err.msg, "{{!"), "%s", err.msg);
+    CHECK(!prompt_template_parse("# old comment\n[user]\nx\n", "e.txt", &err) && strstr(err.msg, "e.txt:1:") &&
+          strstr(err.msg, "{{! ... }}"), "%s", err.msg);
+    /* line numbers after a multi-line comment stay right */
+    t = prompt_template_parse("{{! one\ntwo }}\n[user]\n{{nosuch}}\n", "f.txt", &err);
+    CHECK(t && !prompt_render(t, v, 2, &err) && strstr(err.msg, "f.txt:4:"), "%s", err.msg);
+    prompt_template_free(t);
+}
+
 TEST(shipped_prompts)
 {
     sy_err err = {0};
@@ -157,15 +191,31 @@ TEST(shipped_prompts)
         size_t na;
         CHECK(prompt_resolve(c, NULL, 0, NULL, 0, 1, "q1", &attrs, &na, &err) == 0, "%s", err.msg);
         char *list = prompt_attr_list(c, attrs, na);
-        prompt_kv v[] = {{"query", "QUERYTEXT"}, {"positive", "POSTEXT"}, {"k", "4"}, {"attributes", list}};
-        char *text = prompt_render_text(s, v, 4, &err);
+        prompt_kv v[] = {{"query", "QUERYTEXT"}, {"positive", "POSTEXT"}, {"k", "4"}, {"attributes", list},
+                         {"title", "POSTITLE"}, {"titled", "yes"}, {"words", "123"}};
+        char *text = prompt_render_text(s, v, 7, &err);
         CHECK(text != NULL, "%s", err.msg);
         if (text) {
             CHECK(strstr(text, "QUERYTEXT") && strstr(text, "POSTEXT") && strstr(text, "Write 4 hard negative"),
                   "rendered");
             CHECK(strstr(text, "\"negatives\"") && strstr(text, "reasoning") && strstr(text, "- difficulty: "),
                   "the paper's structure");
+            /* every section heading of the SyNeg prompt survives, as its own line */
+            const char *sections[] = {"\n## Task", "\n## Form", "\n## Output format", "\n## Reflection",
+                                      "\n## Attributes"};
+            for (int i = 0; i < 5; i++) CHECK(strstr(text, sections[i]), "section %s lost:\n%s", sections[i] + 1, text);
+            /* format parity: the title asked for and shown, the length given */
+            CHECK(strstr(text, "\"title\": \"<the negative's title>\"") && strstr(text, "Title: POSTITLE") &&
+                  strstr(text, "about 123 words") && strstr(text, "a title of its own"), "parity:\n%s", text);
+            CHECK(!strstr(text, "{{") && !strstr(text, "Placeholders") && !strstr(text, "SHA-256"),
+                  "comment or placeholder leaked:\n%s", text);
         }
+        free(text);
+        /* an untitled collection: no title asked for, none shown */
+        v[4].value = v[5].value = "";
+        text = prompt_render_text(s, v, 7, &err);
+        CHECK(text && !strstr(text, "title") && !strstr(text, "Title:") && strstr(text, "\"text\": \"<passage>\""),
+              "untitled:\n%s", text ? text : err.msg);
         free(text);
         prompt_kv rv[] = {{"query", "Q"}, {"positive", "P"}, {"negative", "N"}, {"previous", ""}};
         text = prompt_render_text(r, rv, 4, &err);
@@ -198,6 +248,7 @@ int main(void)
     RUN(catalogue_parse_and_resolve);
     RUN(catalogue_errors_name_line);
     RUN(template_render);
+    RUN(template_comments);
     RUN(shipped_prompts);
     return check_done();
 }

@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 
+#include "export.h"
 #include "llm.h"
 #include "negstore.h"
 #include "session.h"
@@ -38,8 +39,16 @@ TEST(parse_answers)
     const char *prose = "Sure! {not json} The answer: {\"reasoning\": \"r\", \"negatives\": [{\"text\": \"t\"}]} Bye {";
     CHECK(synth_parse_answer(prose, &a, why, sizeof why) == 0, "%s", why);
     CHECK_EQ_STR(a.negs[0].text, "t");
+    CHECK_EQ_STR(a.negs[0].title, "");
+    synth_answer_free(&a);
+    /* the negative's own title (format parity) is kept, trimmed */
+    const char *titled = "{\"negatives\": [{\"title\": \" Wing drag \", \"text\": \"t\"}, {\"title\": null, \"text\": \"u\"}]}";
+    CHECK(synth_parse_answer(titled, &a, why, sizeof why) == 0, "%s", why);
+    CHECK_EQ_STR(a.negs[0].title, "Wing drag");
+    CHECK_EQ_STR(a.negs[1].title, "");
     synth_answer_free(&a);
     const char *bad[] = {
+        "{\"negatives\": [{\"title\": 7, \"text\": \"x\"}]}",
         "no json here", "{\"negatives\": []}", "{\"negatives\": \"x\"}", "{\"negatives\": [{\"txt\": \"x\"}]}",
         "{\"negatives\": [3]}", "{\"reasoning\": 5, \"negatives\": [\"x\"]}", "{\"negatives\": [{\"text\": \"  \"}]}",
         "{\"negatives\": [{\"text\": \"cut",
@@ -374,6 +383,97 @@ TEST(offline_generator)
     free(root);
 }
 
+/* Format parity on a titled collection: the prompt asks for a title, the
+ * answer's title is stored, and export formats synthetic passages like the
+ * collection's ("title text"). */
+static session *make_titled_session(const char *root)
+{
+    char *d = sy_path_join(root, "tdata"), *qd = sy_path_join(d, "qrels"), *dir = sy_path_join(root, "tsess");
+    sy_mkdir_p(qd, NULL);
+    put(d, "corpus.jsonl",
+        "{\"_id\":\"t1\",\"title\":\"Wing lift\",\"text\":\"The lift of a wing grows with the square of the airspeed.\"}\n"
+        "{\"_id\":\"t2\",\"title\":\"Boiling water\",\"text\":\"Water boils at 100 degrees at sea level.\"}\n"
+        "{\"_id\":\"t3\",\"title\":\"Cylinder drag\",\"text\":\"The drag of a cylinder drops sharply near a Reynolds number of 300000.\"}\n"
+        "{\"_id\":\"t4\",\"title\":\"Wing area\",\"text\":\"The wing area of the glider is 20 square metres and its span 15 metres.\"}\n");
+    put(d, "queries.jsonl", "{\"_id\":\"a1\",\"text\":\"what is the lift of a wing\"}\n"
+                            "{\"_id\":\"a2\",\"text\":\"drag of a cylinder\"}\n");
+    put(qd, "train.tsv", "query-id\tcorpus-id\tscore\na1\tt1\t1\na2\tt3\t1\n");
+    put(qd, "test.tsv", "query-id\tcorpus-id\tscore\na1\tt4\t1\n");
+    session_source src = {d, CORPUS_BEIR, "train", "test"};
+    sy_err err = {0};
+    CHECK(session_create(dir, &src, &err) == 0, "create: %s", err.msg);
+    session *s = session_open(dir, SESSION_WRITE, &err);
+    CHECK(s != NULL, "open: %s", err.msg);
+    if (s) {
+        session_set(s, "llm.model", json_string("fake-model"), NULL);
+        session_set(s, "synth.per_query", json_integer(2), NULL);
+        session_set(s, "synth.reflect", json_integer(0), NULL);
+    }
+    free(d); free(qd); free(dir);
+    return s;
+}
+
+static void check_titled_rows(const char *dir, int source, const char *what)
+{
+    neg_store *st = neg_store_open(dir, NULL);
+    size_t total = 0, titled = 0;
+    for (size_t qi = 0; st && qi < neg_store_nqueries(st); qi++) {
+        size_t n;
+        const neg_ref *refs = neg_store_query(st, neg_store_query_at(st, qi), &n);
+        for (size_t i = 0; i < n; i++) {
+            neg_row row;
+            neg_store_get(st, refs[i], &row);
+            if (row.source != source) continue;
+            total++;
+            json_t *prov = json_loads(row.prov, 0, NULL);
+            const char *t = json_string_value(json_object_get(prov, "title"));
+            titled += t && *t;
+            json_decref(prov);
+        }
+    }
+    neg_store_free(st);
+    CHECK(total > 0 && titled == total, "%s: %zu of %zu synthetic rows have a title", what, titled, total);
+}
+
+TEST(titled_parity)
+{
+    char *root = check_tmpdir("synth-titled");
+    session *s = make_titled_session(root);
+    if (!s) return;
+    const char *dir = session_dir(s);
+    setenv("SYNEG_LLM_URL", F.url, 1);
+    setenv("SYNEG_LLM_KEY", KEY, 1);
+    sy_err err = {0};
+    char *p = synth_render_prompt(s, "a1", NULL, 0, SYNTH_PROMPT_SYNTH, NULL, &err);
+    CHECK(p && strstr(p, "Title: Wing lift") && strstr(p, "\"title\": \"<") && strstr(p, "words"),
+          "the prompt asks for a title: %s", p ? p : err.msg);
+    free(p);
+    synth_opts o;
+    synth_opts_defaults(&o);
+    synth_progress rep;
+    CHECK(synth_run(s, &o, &rep, &err) == 0, "run: %s", err.msg);
+    CHECK_EQ_INT(rep.negatives, 4);
+    check_titled_rows(dir, NEG_LLM, "llm");
+    /* exported like the collection: "title text" for synthetic passages too */
+    int changed;
+    CHECK(neg_store_refresh(session_negs(s), &changed, &err) == 0, "%s", err.msg);
+    char *out = sy_path_join(root, "st.jsonl");
+    export_opts eo;
+    export_opts_default(&eo);
+    eo.format = EXPORT_ST;
+    eo.mix.num = 2;
+    eo.mix.mix_start = eo.mix.mix_end = 1.0;
+    CHECK(export_write(s, &eo, out, NULL, &err) == 0, "export: %s", err.msg);
+    char *txt = sy_read_file(out, NULL, &err);
+    CHECK(txt && strstr(txt, "\"negative_1\":\"Notes on ") && strstr(txt, "\"positive\":\"Wing lift The lift"),
+          "export: %s", txt ? txt : err.msg);
+    free(txt);
+    free(out);
+    session_close(s);
+    check_rmrf(root);
+    free(root);
+}
+
 TEST(tui_calls)
 {
     char *root = check_tmpdir("synthr");
@@ -446,6 +546,7 @@ int main(void)
     RUN(settings_errors);
     RUN(batch_export_import);
     RUN(offline_generator);
+    RUN(titled_parity);
     RUN(tui_calls);
     fake_stop(&F);
     return check_done();
