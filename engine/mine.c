@@ -352,6 +352,17 @@ int mine_run(session *s, retriever *r, const mine_opts *o, mine_report *rep, sy_
         if (any) qs[nm++] = qs[i];
         else rep->no_positive++;
     }
+    if (o->shard_n > 1) {
+        if (o->shard_i >= o->shard_n) {
+            sy_fail(err, SY_EINVAL, "mine: shard %u/%u: the index must be below the count", o->shard_i, o->shard_n);
+            goto out;
+        }
+        size_t lo = nm * o->shard_i / o->shard_n, hi = nm * (o->shard_i + 1) / o->shard_n;
+        memmove(qs, qs + lo, (hi - lo) * sizeof *qs);
+        nm = hi - lo;
+        rep->shard_i = o->shard_i;
+        rep->shard_n = o->shard_n;
+    }
     if (o->max_queries && nm > o->max_queries) nm = o->max_queries;
     if (!o->dry_run && !(w = open_sink(s, r, err))) goto out;
     int src = is_dense ? NEG_DENSE : NEG_BM25;
@@ -524,8 +535,11 @@ int mine_run(session *s, retriever *r, const mine_opts *o, mine_report *rep, sy_
     rep->seconds = sy_now() - t_start;
     /* save the report */
     if (!o->dry_run) {
-        char rel[64];
-        snprintf(rel, sizeof rel, "cache/mine-%s-report.json", retriever_kind(r));
+        char rel[96];
+        if (rep->shard_n > 1)
+            snprintf(rel, sizeof rel, "cache/mine-%s-report.shard-%u-of-%u.json", retriever_kind(r), rep->shard_i,
+                     rep->shard_n);
+        else snprintf(rel, sizeof rel, "cache/mine-%s-report.json", retriever_kind(r));
         char *dir = session_path(s, "cache"), *path = session_path(s, rel);
         json_t *j = mine_report_json(rep);
         char *txt = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) : NULL;
@@ -576,6 +590,11 @@ json_t *mine_report_json(const mine_report *r)
     json_object_set_new(o, "margin", isnan(r->margin) ? json_null() : json_real(r->margin));
     json_object_set_new(o, "max_score", isnan(r->max_score) ? json_null() : json_real(r->max_score));
     json_object_set_new(o, "fn_threshold", json_real(r->fn_threshold));
+    if (r->shard_n > 1) {
+        char sh[32];
+        snprintf(sh, sizeof sh, "%u/%u", r->shard_i, r->shard_n);
+        json_object_set_new(o, "shard", json_string(sh));
+    }
 #define I(name) json_object_set_new(o, #name, json_integer((json_int_t)r->name))
     I(queries); I(mined); I(no_positive); I(short_queries); I(no_pos_score); I(candidates);
     I(masked_pos); I(dup_pos); I(dup_neg); I(by_max_score); I(by_margin); I(by_max_rel);

@@ -81,6 +81,10 @@ typedef struct {
     double margin;            /* NAN: off */
     double max_score;         /* NAN: off */
     size_t max_queries;       /* 0: all (for tests and benchmarks) */
+    unsigned shard_i, shard_n;   /* shard_n > 1: mine only share shard_i (0-based) of N:
+                                  * the mined queries [I*m/N, (I+1)*m/N) in split order.
+                                  * Shards touch disjoint queries, so their segments merge
+                                  * in any session; the report is mine-R-report.shard-I-of-N.json */
     /* held-out evaluation (fneval.h): in queries with >= 2 positives, hide this
      * share of the positives (seeded by hide_seed, query and document ids; at
      * least one stays known); 0: off */
@@ -113,6 +117,7 @@ typedef struct {
     double suspect_rate;      /* suspects / rows written */
     char warning[256];        /* "" or why the suspect rate looks implausible */
     size_t queries;           /* queries in the split */
+    unsigned shard_i, shard_n;   /* the share mined (0/0: all) */
     size_t mined;             /* queries with a positive that were mined */
     size_t no_positive;       /* queries without any positive (skipped) */
     size_t short_queries;     /* mined queries left with fewer than num negatives */

@@ -15,7 +15,7 @@ const char cmd_mine_help[] =
     "usage: syneg mine SESSION --retriever bm25|dense [--model DIR] [--split NAME]\n"
     "                  [--range A:B] [--num N] [--sample top|random] [--seed S]\n"
     "                  [--fn-threshold L] [--max-rel R] [--margin M] [--max-score S]\n"
-    "                  [--json]\n"
+    "                  [--json] [--shard I/N]\n"
     "\n"
     "For every query of the training split: retrieve, keep ranks A+1..B, mask the\n"
     "known positives, drop texts repeated among the candidates, and keep N\n"
@@ -40,6 +40,11 @@ const char cmd_mine_help[] =
     "  --sample top|random   best-ranked clean candidates, or a random choice (default top)\n"
     "  --seed S         seed for --sample random (default 42)\n"
     "  --json           print the report as JSON\n"
+    "  --shard I/N      mine only share I (0-based) of N of the queries (a contiguous\n"
+    "                   slice in split order), e.g. one Slurm array task each; the\n"
+    "                   shards' segments cover disjoint queries and merge in any\n"
+    "                   session (copy SESSION/negatives/*.seg); report: SESSION/cache/\n"
+    "                   mine-<retriever>-report.shard-I-of-N.json\n"
     "Rows replace this retriever's earlier rows of each mined query in the negatives\n"
     "store.  The report (counts per filter, the suspect rate, queries left short or\n"
     "without any clean negative, score distributions of positives, negatives,\n"
@@ -122,7 +127,8 @@ int mine_cli_check(const char *cmd, const char *kind, const char *model)
 
 int cmd_mine(int argc, char **argv)
 {
-    static const struct option opts[] = {MINE_CLI_OPTIONS, {"json", no_argument, 0, 'j'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {MINE_CLI_OPTIONS, {"json", no_argument, 0, 'j'},
+                                         {"shard", required_argument, 0, 'H'}, {0, 0, 0, 0}};
     const char *kind = NULL, *model = NULL;
     int json = 0, c, urc;
     mine_opts mo;
@@ -136,7 +142,10 @@ int cmd_mine(int argc, char **argv)
             continue;
         }
         if (c == 'j') json = 1;
-        else return cli_usage("mine", "unknown option '%s'", argv[optind - 1]);
+        else if (c == 'H') {
+            if (cli_parse_shard(optarg, &mo.shard_i, &mo.shard_n) < 0)
+                return cli_usage("mine", "--shard '%s': expected I/N with 0 <= I < N, e.g. 3/16", optarg);
+        } else return cli_usage("mine", "unknown option '%s'", argv[optind - 1]);
     }
     if ((urc = mine_cli_check("mine", kind, model))) return urc;
     if (optind != argc - 1) return cli_usage("mine", "expected exactly one SESSION folder");
@@ -176,7 +185,10 @@ int cmd_mine(int argc, char **argv)
         print_dist("negative", &rep.neg);
         print_dist("gap", &rep.gap);
         print_dist("suspect", &rep.suspect);
-        printf("report saved to %s/cache/mine-%s-report.json\n", session_dir(s), rep.retriever);
+        if (rep.shard_n > 1)
+            printf("report saved to %s/cache/mine-%s-report.shard-%u-of-%u.json\n", session_dir(s), rep.retriever,
+                   rep.shard_i, rep.shard_n);
+        else printf("report saved to %s/cache/mine-%s-report.json\n", session_dir(s), rep.retriever);
     }
     if (rep.warning[0]) fprintf(stderr, "syneg mine: warning: %s\n", rep.warning);
     rc = EXIT_OK;
