@@ -1,11 +1,11 @@
 /* bm25: index build (threads), on-disk format, Lucene-exact scoring, MaxScore
  * top-k search (see bm25.h). */
 #include "bm25.h"
+#include "parfor.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <stdatomic.h>
@@ -154,7 +154,8 @@ typedef struct {
     void *ctx;
     uint32_t lo, hi;       /* document range */
     atomic_size_t *done;
-    atomic_int *finished;
+    const bm25_build_opts *report;   /* part 0 (the calling thread) reports progress */
+    uint32_t ndocs;
     /* outputs */
     dict dict;
     uint32_t *pairs;       /* (term, tf) pairs, documents in order */
@@ -209,9 +210,10 @@ static int part_term(void *vctx, const char *t, size_t n, uint32_t *slot)
     return 0;
 }
 
-static void *part_run(void *arg)
+static void part_run(void *arg, size_t lo_, size_t hi_, int part)
 {
-    build_part *p = arg;
+    build_part *p = (build_part *)arg + part;   /* one part per document range */
+    (void)lo_, (void)hi_;
     size_t words = (size_t)(p->hi - p->lo) * 4;   /* a first guess; the cache grows */
     analyzer *a = an_new_cache(words < (1u << 16) ? words : (1u << 16), NULL);
     size_t n = p->hi - p->lo;
@@ -222,8 +224,7 @@ static void *part_run(void *arg)
     if (!a || !p->doc_npairs || !p->doc_len) {
         an_free(a);
         p->failed = 1;
-        atomic_fetch_add(p->finished, 1);
-        return NULL;
+        return;
     }
     for (uint32_t d = p->lo; d < p->hi && !p->failed; d++) {
         const char *title = NULL, *text = NULL;
@@ -237,12 +238,14 @@ static void *part_run(void *arg)
         if (text && xl) { long r = an_analyze_slots(a, text, xl, part_term, p); len += r > 0 ? r : 0; }
         p->doc_npairs[d - p->lo] = (uint32_t)(p->npairs - before);
         p->doc_len[d - p->lo] = (uint32_t)len;
-        if (((d - p->lo) & 255) == 255) atomic_fetch_add(p->done, 256);
+        if (((d - p->lo) & 255) == 255) {
+            atomic_fetch_add(p->done, 256);
+            if (p->report && ((d - p->lo) & 4095) == 4095)
+                p->report->progress(p->report->progress_ctx, atomic_load(p->done), p->ndocs);
+        }
     }
     atomic_fetch_add(p->done, n & 255);
     an_free(a);
-    atomic_fetch_add(p->finished, 1);
-    return NULL;
 }
 
 typedef struct {
@@ -267,9 +270,10 @@ typedef struct {
 
 static int write_index(const char *path, const uint8_t *img, size_t len, sy_err *err);
 
-static void *fill_run(void *arg)
+static void fill_run(void *arg, size_t lo_, size_t hi_, int part)
 {
-    fill_job *j = arg;
+    fill_job *j = (fill_job *)arg + part;
+    (void)lo_, (void)hi_;
     build_part *p = j->p;
     uint32_t *docs = (uint32_t *)(j->img + j->off_docs);
     uint32_t *tfs = (uint32_t *)(j->img + j->off_tfs);
@@ -283,7 +287,6 @@ static void *fill_run(void *arg)
             tfs[at] = p->pairs[2 * k + 1];
         }
     }
-    return NULL;
 }
 
 static int host_is_le(void)
@@ -300,9 +303,7 @@ int bm25_build_texts(uint32_t ndocs, bm25_doc_fn fn, void *ctx, uint64_t fingerp
     if (nt > 32) nt = 32;
     if ((uint32_t)nt > ndocs) nt = ndocs ? (int)ndocs : 1;
     build_part *parts = calloc((size_t)nt, sizeof *parts);
-    pthread_t *th = calloc((size_t)nt, sizeof *th);
     atomic_size_t done = 0;
-    atomic_int finished = 0;
     int rc = -1;
     uint8_t *img = NULL;
     term_str *gterms = NULL, **order = NULL;
@@ -310,28 +311,16 @@ int bm25_build_texts(uint32_t ndocs, bm25_doc_fn fn, void *ctx, uint64_t fingerp
     uint64_t *df = NULL;
     dict g;
     memset(&g, 0, sizeof g);
-    if (!parts || !th) { sy_fail(err, SY_ENOMEM, "bm25 build: out of memory"); goto out; }
+    if (!parts) { sy_fail(err, SY_ENOMEM, "bm25 build: out of memory"); goto out; }
     for (int t = 0; t < nt; t++) {
-        parts[t].fn = fn; parts[t].ctx = ctx; parts[t].done = &done; parts[t].finished = &finished;
+        parts[t].fn = fn; parts[t].ctx = ctx; parts[t].done = &done; parts[t].ndocs = ndocs;
+        parts[t].report = t == 0 && opts && opts->progress ? opts : NULL;
         parts[t].lo = (uint32_t)((uint64_t)ndocs * t / nt);
         parts[t].hi = (uint32_t)((uint64_t)ndocs * (t + 1) / nt);
     }
-    int started = 0;
-    for (int t = 0; t < nt; t++) {
-        if (pthread_create(&th[t], NULL, part_run, &parts[t])) break;
-        started++;
-    }
-    long nap = 200 * 1000;   /* poll for progress: 0.2 ms, doubling up to 50 ms */
-    while (started == nt) {
-        size_t d = atomic_load(&done);
-        if (opts && opts->progress) opts->progress(opts->progress_ctx, d, ndocs);
-        if (atomic_load(&finished) == nt) break;
-        struct timespec ts = {0, nap};
-        nanosleep(&ts, NULL);
-        if (nap < 50 * 1000 * 1000) nap *= 2;
-    }
-    for (int t = 0; t < started; t++) pthread_join(th[t], NULL);
-    if (started < nt) { sy_fail(err, SY_ENOMEM, "bm25 build: cannot start threads"); goto out; }
+    if (opts && opts->progress) opts->progress(opts->progress_ctx, 0, ndocs);
+    sy_par_for((size_t)nt, nt, part_run, parts);
+    if (opts && opts->progress) opts->progress(opts->progress_ctx, ndocs, ndocs);
     for (int t = 0; t < nt; t++)
         if (parts[t].failed) { sy_fail(err, SY_ENOMEM, "bm25 build: out of memory while analyzing"); goto out; }
 
@@ -404,13 +393,8 @@ int bm25_build_texts(uint32_t ndocs, bm25_doc_fn fn, void *ctx, uint64_t fingerp
     /* postings, in parallel: each thread owns its documents' slots */
     fill_job *jobs = calloc((size_t)nt, sizeof *jobs);
     if (!jobs) { sy_fail(err, SY_ENOMEM, "bm25 build: out of memory"); goto out; }
-    started = 0;
-    for (int t = 0; t < nt; t++) {
-        jobs[t] = (fill_job){&parts[t], img, off_docs, off_tfs};
-        if (pthread_create(&th[t], NULL, fill_run, &jobs[t])) { fill_run(&jobs[t]); continue; }
-        started |= 1 << (t & 31);
-    }
-    for (int t = 0; t < nt; t++) if (started & (1 << (t & 31))) pthread_join(th[t], NULL);
+    for (int t = 0; t < nt; t++) jobs[t] = (fill_job){&parts[t], img, off_docs, off_tfs};
+    sy_par_for((size_t)nt, nt, fill_run, jobs);
     free(jobs);
     /* norms */
     uint8_t *norms = img + off_norms;
@@ -483,7 +467,7 @@ out:
             free(parts[t].local_to_global); free(parts[t].cursor);
         }
     if (g.hash) dict_free(&g);
-    free(parts); free(th); free(img); free(gterms); free(order); free(grank); free(df);
+    free(parts); free(img); free(gterms); free(order); free(grank); free(df);
     return rc;
 }
 

@@ -1,12 +1,12 @@
 /* index: exact dense search with corpus embeddings cached in the session
  * (see index.h for the cache format). */
 #include "index.h"
+#include "parfor.h"
 
 #include <cblas.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -82,16 +82,11 @@ typedef struct {
     uint32_t *hd;
 } topk_ctx;
 
-typedef struct {
-    topk_ctx *c;
-    size_t lo, hi;
-} topk_part;
-
-static void *topk_rows(void *p)
+static void topk_rows(void *p, size_t lo, size_t hi, int part)
 {
-    topk_part *tp = p;
-    topk_ctx *c = tp->c;
-    for (size_t i = tp->lo; i < tp->hi; i++) {
+    topk_ctx *c = p;
+    (void)part;
+    for (size_t i = lo; i < hi; i++) {
         const float *row = c->S + i * c->db;
         float *hs = c->hs + (c->q0 + i) * c->k;
         uint32_t *hd = c->hd + (c->q0 + i) * c->k;
@@ -117,7 +112,6 @@ static void *topk_rows(void *p)
             }
         }
     }
-    return NULL;
 }
 
 #define TOPK_QB 512      /* queries per sgemm: the D block is packed once per 512 queries */
@@ -146,19 +140,7 @@ int dense_topk(const float *Q, size_t nq, const float *D, size_t nd, int dim, si
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)qn, (int)dn, dim, 1.0f,
                         Q + q0 * (size_t)dim, dim, D + d0 * (size_t)dim, dim, 0.0f, S, (int)dn);
             topk_ctx c = { S, q0, qn, d0, dn, k, hs, hd };
-            int t = nt < (int)qn ? nt : (int)qn;
-            pthread_t th[16];
-            topk_part parts[16];
-            int started[16] = { 0 };
-            for (int i = 0; i < t; i++) {
-                parts[i] = (topk_part){ &c, qn * (size_t)i / (size_t)t, qn * (size_t)(i + 1) / (size_t)t };
-                if (i) started[i] = pthread_create(&th[i], NULL, topk_rows, &parts[i]) == 0;
-            }
-            topk_rows(&parts[0]);
-            for (int i = 1; i < t; i++) {
-                if (started[i]) pthread_join(th[i], NULL);
-                else topk_rows(&parts[i]);
-            }
+            sy_par_for(qn, nt < (int)qn ? nt : (int)qn, topk_rows, &c);
         }
     }
     for (size_t q = 0; q < nq; q++) {

@@ -3,16 +3,16 @@
  * Fast versions: sgemm through OpenBLAS; GELU and softmax through
  * vectorisable polynomial erf/exp (max error ~1e-7 against libm, checked by
  * test_kernels); reductions written with 16 partial sums so the compiler can
- * vectorise them without fast-math; the outer loops split over pthreads.
+ * vectorise them without fast-math; the outer loops split with sy_par_for (parfor.h).
  * Each function is compiled for AVX-512, AVX2 and baseline x86-64 and the
  * loader picks the best (target_clones). */
 #pragma GCC optimize("O3")
 #include "kernels.h"
+#include "parfor.h"
 #include "kernels_math.h"
 
 #include <cblas.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,40 +42,12 @@ int kern_threads(void)
     return n > 0 ? n : 1;
 }
 
-typedef void (*par_fn)(void *ctx, size_t lo, size_t hi);
-typedef struct {
-    par_fn fn;
-    void *ctx;
-    size_t lo, hi;
-} par_job;
-
-static void *par_run(void *p)
-{
-    par_job *j = p;
-    j->fn(j->ctx, j->lo, j->hi);
-    return NULL;
-}
-
-/* Run fn over [0, n) split into kern_threads() contiguous parts; `work` is a
- * rough cost per item in flops: small jobs stay on the calling thread. */
-static void par_for(size_t n, double work, par_fn fn, void *ctx)
+/* Run fn over [0, n) in at most 16 parts (sy_par_for); `work` is a rough
+ * cost per item in flops: small jobs stay on the calling thread. */
+static void par_for(size_t n, double work, sy_par_fn fn, void *ctx)
 {
     int nt = kern_threads();
-    if (nt > 16) nt = 16;
-    if ((size_t)nt > n) nt = (int)n;
-    if (nt <= 1 || (double)n * work < 2e5) { fn(ctx, 0, n); return; }
-    pthread_t th[16];
-    par_job jobs[16];
-    int started[16] = { 0 };
-    for (int i = 0; i < nt; i++) {
-        jobs[i] = (par_job){ fn, ctx, n * (size_t)i / (size_t)nt, n * (size_t)(i + 1) / (size_t)nt };
-        if (i > 0) started[i] = pthread_create(&th[i], NULL, par_run, &jobs[i]) == 0;
-    }
-    fn(ctx, jobs[0].lo, jobs[0].hi);
-    for (int i = 1; i < nt; i++) {
-        if (started[i]) pthread_join(th[i], NULL);
-        else fn(ctx, jobs[i].lo, jobs[i].hi);      /* could not start: do it here */
-    }
+    sy_par_for(n, sy_par_parts(n, nt < 16 ? nt : 16, work), fn, ctx);
 }
 
 /* ---- matmul ---------------------------------------------------------------- */
@@ -113,8 +85,9 @@ typedef struct {
 } ln_ctx;
 
 KERN_CLONES
-static void ln_rows(void *p, size_t lo, size_t hi)
+static void ln_rows(void *p, size_t lo, size_t hi, int part)
 {
+    (void)part;
     ln_ctx *c = p;
     int C = c->C;
     for (size_t i = lo; i < hi; i++) {
@@ -175,8 +148,9 @@ typedef struct {
 } gelu_ctx;
 
 KERN_CLONES
-static void gelu_part(void *p, size_t lo, size_t hi)
+static void gelu_part(void *p, size_t lo, size_t hi, int part)
 {
+    (void)part;
     gelu_ctx *c = p;
     for (size_t i = lo; i < hi; i++) {
         float x = c->inp[i];
@@ -371,8 +345,9 @@ static void att_one_avx512(att_ctx *c, int b, int h, float *kt, float *row)
 }
 #endif
 
-static void att_part(void *p, size_t lo, size_t hi)
+static void att_part(void *p, size_t lo, size_t hi, int part)
 {
+    (void)part;
     att_ctx *c = p;
     int hs = c->C / c->NH;
     size_t t16 = ((size_t)c->T + 15) & ~(size_t)15;

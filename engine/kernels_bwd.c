@@ -8,51 +8,21 @@
 
 #include <cblas.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels.h"
+#include "parfor.h"
 
 /* ---- a small parallel-for: [0, n) in kern_threads() contiguous parts ---- */
-typedef void (*bpar_fn)(void *ctx, size_t lo, size_t hi, int part);
-typedef struct { bpar_fn fn; void *ctx; size_t lo, hi; int part; } bpar_job;
-
-static void *bpar_run(void *p)
-{
-    bpar_job *j = p;
-    j->fn(j->ctx, j->lo, j->hi, j->part);
-    return NULL;
-}
-
-/* Parts are fixed by n and the thread count, so results (including any
- * per-part partial sums reduced in part order) are deterministic for a given
- * thread count.  Returns the number of parts used. */
+/* Parts are fixed by n and the thread count (at most 16), so results
+ * (including per-part partial sums reduced in part order) are deterministic
+ * for a given thread count.  Returns the number of parts used. */
 static int bpar_parts(size_t n, double work)
 {
     int nt = kern_threads();
-    if (nt > 16) nt = 16;
-    if ((size_t)nt > n) nt = (int)n;
-    if (nt < 1 || (double)n * work < 2e5) nt = 1;
-    return nt;
-}
-
-static void bpar_for(size_t n, int nt, bpar_fn fn, void *ctx)
-{
-    if (nt <= 1) { fn(ctx, 0, n, 0); return; }
-    pthread_t th[16];
-    bpar_job jobs[16];
-    int started[16] = { 0 };
-    for (int i = 0; i < nt; i++) {
-        jobs[i] = (bpar_job){ fn, ctx, n * (size_t)i / (size_t)nt, n * (size_t)(i + 1) / (size_t)nt, i };
-        if (i > 0) started[i] = pthread_create(&th[i], NULL, bpar_run, &jobs[i]) == 0;
-    }
-    fn(ctx, jobs[0].lo, jobs[0].hi, 0);
-    for (int i = 1; i < nt; i++) {
-        if (started[i]) pthread_join(th[i], NULL);
-        else fn(ctx, jobs[i].lo, jobs[i].hi, i);
-    }
+    return sy_par_parts(n, nt < 16 ? nt : 16, work);
 }
 
 void embedding_backward(float *dwte, float *dwpe, float *dwtt, const float *dout,
@@ -114,7 +84,7 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
     float *part = nt > 1 ? calloc((size_t)nt * 2 * C, sizeof *part) : NULL;
     if (!part) nt = 1;
     ln_ctx c = { dinp, part ? part : dw, part ? part + (size_t)nt * C : db, dout, inp, w, mean, rstd, C };
-    bpar_for((size_t)N, nt, ln_bwd_part, &c);
+    sy_par_for((size_t)N, nt, ln_bwd_part, &c);
     if (part) {
         for (int t = 0; t < nt; t++)
             for (int i = 0; i < C; i++) {
@@ -248,7 +218,7 @@ static void gelu_bwd_part(void *p, size_t lo, size_t hi, int part)
 void gelu_backward(float *dinp, const float *inp, const float *dout, size_t N)
 {
     gelu_ctx c = { dinp, inp, dout };
-    bpar_for(N, bpar_parts(N, 40.0), gelu_bwd_part, &c);
+    sy_par_for(N, bpar_parts(N, 40.0), gelu_bwd_part, &c);
 }
 
 void pool_cls_backward(float *dinp, const float *dout, int B, int T, int C)

@@ -1,8 +1,8 @@
 /* retriever: "bm25" | "dense" behind one batch-search interface (see retriever.h). */
 #include "retriever.h"
+#include "parfor.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,17 +149,17 @@ typedef struct {
     int rc;
 } search_job;
 
-static void *search_run(void *arg)
+static void search_run(void *arg, size_t lo, size_t hi, int part)
 {
-    search_job *j = arg;
+    search_job *j = (search_job *)arg + part;   /* one part per job: its own index handle */
+    (void)lo, (void)hi;
     for (size_t q = j->t; q < j->nq; q += j->nt) {
         uint32_t *d = j->docs + q * j->k;
         float *s = j->scores + q * j->k;
         long n = bm25_search(j->ix, j->queries[q], j->k, d, s, &j->err);
-        if (n < 0) { j->rc = -1; return NULL; }
+        if (n < 0) { j->rc = -1; return; }
         for (size_t i = (size_t)n; i < j->k; i++) { d[i] = UINT32_MAX; s[i] = -INFINITY; }
     }
-    return NULL;
 }
 
 int retriever_search(retriever *r, const char *const *queries, size_t nq, size_t k,
@@ -167,19 +167,12 @@ int retriever_search(retriever *r, const char *const *queries, size_t nq, size_t
 {
     if (r->dense) return dense_search(r->dense, queries, nq, k, docs, scores, err);
     search_job jobs[MAX_THREADS];
-    pthread_t th[MAX_THREADS];
     int nt = r->nbm;
     if ((size_t)nt > nq) nt = nq ? (int)nq : 1;
     for (int t = 0; t < nt; t++) {
         jobs[t] = (search_job){r->bm[t], queries, nq, k, (size_t)t, (size_t)nt, docs, scores, {0}, 0};
     }
-    int started[MAX_THREADS] = {0};
-    for (int t = 1; t < nt; t++) started[t] = pthread_create(&th[t], NULL, search_run, &jobs[t]) == 0;
-    search_run(&jobs[0]);
-    for (int t = 1; t < nt; t++) {
-        if (started[t]) pthread_join(th[t], NULL);
-        else search_run(&jobs[t]);
-    }
+    sy_par_for((size_t)nt, nt, search_run, jobs);
     for (int t = 0; t < nt; t++)
         if (jobs[t].rc < 0) {
             if (err) *err = jobs[t].err;
