@@ -171,6 +171,8 @@ struct tui {
     long lock_pid;
     char ro_why[64];             /* "locked by pid N" or "--read-only" */
     int lock_free;               /* read-only and the writer has quit: W (take-lock) is offered */
+    char confirm[512];           /* a bulk command previewed, waiting for y (any other key cancels) */
+    int bulk_confirmed;          /* set for the one run of the confirmed command */
 
     /* queries */
     uint32_t *qlist;             /* corpus query indices being curated */

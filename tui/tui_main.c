@@ -245,6 +245,17 @@ static int handle_key(tui *t, int key)
     if (t->prompting) return tui_prompt_key(t, key);
     if (key == KEY_RESIZE) return tui_resize(t, LINES, COLS);
     t->msg[0] = 0;
+    if (t->confirm[0]) {   /* a previewed bulk act: y writes it, any other key drops it */
+        char line[sizeof t->confirm];
+        snprintf(line, sizeof line, "%s", t->confirm);
+        t->confirm[0] = 0;
+        if (key != 'y' && key != 'Y') {
+            tui_msg(t, "bulk cancelled: nothing written");
+            return TUI_REDRAW;
+        }
+        t->bulk_confirmed = 1;
+        return tui_run_command(t, line);
+    }
     int action = key >= 0 && key < 1024 ? t->keymap[key] : ACT_NONE;
     if (t->overlay && t->overlay->key) {
         int r = t->overlay->key(t, action, key);

@@ -117,7 +117,14 @@ keys notes a; sync_wb notes
 l=$(acts notes | tail -n 1)
 case "$l" in *" accept near miss") ok "m note, then a: the accept keeps the note ($l)";; *) fail "a dropped the note: '$l'" "$(acts notes)";; esac
 first=$(echo "$l" | cut -d' ' -f1,2)
-keys notes : "bulk reject synthetic" Enter; sync_wb notes
+keys notes : "bulk reject synthetic" Enter
+wait_for notes "reject [0-9]* negatives* in 1 query? y/n" && ok ":bulk previews what it would write and asks y/n" || fail "no bulk preview" "$(screen notes | tail -n 2)"
+keys notes n
+wait_for notes "bulk cancelled" || fail "n did not cancel the bulk act" "$(screen notes | tail -n 2)"
+[ "$(acts notes | grep -c reject)" = 0 ] && ok "n at the preview writes nothing" || fail "bulk wrote before y" "$(acts notes)"
+keys notes : "bulk reject synthetic" Enter
+wait_for notes "y/n" || fail "no second preview"
+keys notes y; sync_wb notes
 l=$(acts notes | grep "^$first " | tail -n 1)
 case "$l" in *" reject near miss") ok ":bulk keeps the note ($l)";; *) fail ":bulk overwrote the note: '$l'" "$(acts notes)";; esac
 quit_wb notes
