@@ -267,6 +267,7 @@ int export_report_json(const session *s, const export_opts *o, const export_stat
         json_object_set_new(r, "promote", json_boolean(o->mix.promote));
         json_object_set_new(r, "reviewed_only", json_boolean(o->mix.reviewed_only));
         json_object_set_new(r, "shuffle", json_boolean(o->mix.shuffle));
+        json_object_set_new(r, "include_offline", json_boolean(o->include_offline));
         json_object_set_new(r, "queries", jsize(m->queries));
         json_object_set_new(r, "instances", jsize(m->instances));
         json_object_set_new(r, "lines", jsize(st->lines));
@@ -437,6 +438,7 @@ int export_write(session *s, const export_opts *o, const char *path, export_stat
         if (t < 0) return -1;
         eo.no_title = t == PASSAGE_NO_TITLES;
     }
+    eo.mix.skip_offline = !eo.include_offline;
     o = &eo;
     unsigned E = o->epochs ? o->epochs : 1;
     mix_set *m = mix_build(s, &o->mix, err);

@@ -167,7 +167,7 @@ int mix_source_class(int src)
 }
 
 static const char *const excl_names[MIX_NX] = {
-    "rejected", "unreviewed", "suspect", "filtered", "duplicate", "positive", "unknown",
+    "rejected", "unreviewed", "suspect", "filtered", "duplicate", "positive", "unknown", "offline",
 };
 const char *mix_exclusion_name(int x) { return x >= 0 && x < MIX_NX ? excl_names[x] : "?"; }
 
@@ -282,6 +282,7 @@ static int build_query(mix_set *m, neg_store *ns, labels *lb, uint32_t q,
         int rc = row_passage(m, &r, label, &p);
         if (rc < 0) goto nomem;
         if (x == -1 && rc == 1) x = MIX_X_UNKNOWN;
+        if (x == -1 && m->o.skip_offline && r.source == NEG_OFFLINE) x = MIX_X_OFFLINE;
         if (x >= 0) {
             excl[x]++;
             if (x == MIX_X_REJECTED && m->o.promote && rc == 0) {

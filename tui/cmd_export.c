@@ -44,7 +44,10 @@ const char cmd_export_help[] =
     "  --split NAME          qrels split giving the positives (default: the session's train split)\n"
     "  --scores              flag: add pos_scores (qrels grade) and neg_scores (source score)\n"
     "  --prompt TEXT         flag: add \"prompt\": TEXT (query instruction) to every line\n"
-    "  --no-title            flag/st: passages without their title (default \"title text\")\n"
+    "  --no-title            flag/st: passages without their title (default \"title text\";\n"
+    "                        setting passage.titles), for every source alike\n"
+    "  --include-offline     include the offline generator's negatives (a stand-in for\n"
+    "                        an LLM, not SyNeg's method); left out by default\n"
     "  --json                print the report as JSON instead of text\n"
     "  --launch torchrun     also write FILE.launch.sh for a multi-GPU run of an existing trainer\n"
     "  --trainer T           flag (FlagEmbedding embedder fine-tuning, for --format flag) or\n"
@@ -89,13 +92,21 @@ static void print_report(const char *path, const export_opts *o, const export_st
            m->fill_synthetic_short, m->fill_retrieved_short, m->repeats);
     printf("  excluded:");
     for (int i = 0; i < MIX_NX; i++) printf("%s %s %zu", i ? "," : "", mix_exclusion_name(i), m->excluded[i]);
-    printf("\nreport %s.report.json\n", path);
+    printf("\n");
+    if (o->include_offline && m->drawn[NEG_OFFLINE])
+        printf("  includes %zu negatives of the offline generator (a stand-in for an LLM, not SyNeg's method)\n",
+               m->drawn[NEG_OFFLINE]);
+    else if (m->excluded[MIX_X_OFFLINE])
+        printf("  left out %zu negatives of the offline generator (a stand-in for an LLM); --include-offline "
+               "includes them\n", m->excluded[MIX_X_OFFLINE]);
+    printf("report %s.report.json\n", path);
 }
 
 int cmd_export(int argc, char **argv)
 {
     enum { O_MIX = 256, O_NUM, O_STRATEGY, O_BATCH, O_SEED, O_EPOCHS, O_SHUFFLE, O_PROMOTE, O_REVIEWED,
-           O_SPLIT, O_SCORES, O_PROMPT, O_NOTITLE, O_JSON, O_LAUNCH, O_TRAINER, O_GPUS, O_NODES };
+           O_SPLIT, O_SCORES, O_PROMPT, O_NOTITLE, O_JSON, O_LAUNCH, O_TRAINER, O_GPUS, O_NODES,
+           O_OFFLINE };
     static const struct option opts[] = {
         {"format", required_argument, 0, 'f'}, {"output", required_argument, 0, 'o'},
         {"mix", required_argument, 0, O_MIX}, {"num", required_argument, 0, O_NUM},
@@ -105,6 +116,7 @@ int cmd_export(int argc, char **argv)
         {"reviewed-only", no_argument, 0, O_REVIEWED}, {"split", required_argument, 0, O_SPLIT},
         {"scores", no_argument, 0, O_SCORES}, {"prompt", required_argument, 0, O_PROMPT},
         {"no-title", no_argument, 0, O_NOTITLE}, {"json", no_argument, 0, O_JSON},
+        {"include-offline", no_argument, 0, O_OFFLINE},
         {"launch", required_argument, 0, O_LAUNCH}, {"trainer", required_argument, 0, O_TRAINER},
         {"gpus", required_argument, 0, O_GPUS}, {"nodes", required_argument, 0, O_NODES},
         {0, 0, 0, 0}};
@@ -155,6 +167,7 @@ int cmd_export(int argc, char **argv)
         case O_SCORES: eo.scores = 1; break;
         case O_PROMPT: eo.prompt = optarg; break;
         case O_NOTITLE: eo.no_title = 1; break;
+        case O_OFFLINE: eo.include_offline = 1; break;
         case O_JSON: json = 1; break;
         case O_LAUNCH: launcher = optarg; break;
         case O_TRAINER:

@@ -469,6 +469,25 @@ TEST(titled_parity)
           "export: %s", txt ? txt : err.msg);
     free(txt);
     free(out);
+    /* the offline generator keeps titles too, and says what it is and what it ignored */
+    o.offline = 1;
+    CHECK(synth_run(s, &o, &rep, &err) == 0, "offline: %s", err.msg);
+    CHECK(rep.negatives >= 2, "offline rows %zu", rep.negatives);
+    check_titled_rows(dir, NEG_OFFLINE, "offline");
+    neg_store *st = neg_store_open(dir, NULL);
+    size_t n;
+    const neg_ref *refs = neg_store_query(st, "a1", &n);
+    int seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        neg_row row;
+        neg_store_get(st, refs[i], &row);
+        if (row.source != NEG_OFFLINE) continue;
+        seen = 1;
+        CHECK(strstr(row.prov, "stand-in for an LLM") && strstr(row.prov, "\"ignored_attributes\":{") &&
+                  strstr(row.prov, "\"difficulty\""), "provenance: %s", row.prov);
+    }
+    CHECK(seen, "a1 has offline rows");
+    neg_store_free(st);
     session_close(s);
     check_rmrf(root);
     free(root);
