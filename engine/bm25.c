@@ -907,3 +907,40 @@ int bm25_score_docs(bm25_index *ix, const char *query, const uint32_t *docs, siz
     }
     return 0;
 }
+
+/* texts scored against the index's statistics: term counts of one text */
+typedef struct { bm25_index *ix; uint32_t *tf; } text_ctx;
+
+static int count_qterm(void *ctx, const char *t, size_t n)
+{
+    text_ctx *c = ctx;
+    int64_t r = find_term(c->ix, t, n);
+    if (r < 0) return 0;
+    for (size_t i = 0; i < c->ix->nqt; i++)
+        if (c->ix->qt[i].id == (uint32_t)r) { c->tf[i]++; break; }
+    return 0;
+}
+
+int bm25_score_texts(bm25_index *ix, const char *query, const char *const *titles, const char *const *texts,
+                     size_t n, float *scores, sy_err *err)
+{
+    if (prepare(ix, query, err) < 0) return -1;
+    uint32_t *tf = calloc(ix->nqt ? ix->nqt : 1, sizeof *tf);
+    if (!tf) return sy_fail(err, SY_ENOMEM, "bm25: out of memory");
+    text_ctx c = {ix, tf};
+    for (size_t j = 0; j < n; j++) {
+        memset(tf, 0, (ix->nqt ? ix->nqt : 1) * sizeof *tf);
+        long len = 0, r;
+        /* as the index sees a document: the title, then the text */
+        const char *ti = titles && titles[j] ? titles[j] : "", *tx = texts[j] ? texts[j] : "";
+        if (*ti && (r = an_analyze(ix->an, ti, strlen(ti), count_qterm, &c)) > 0) len += r;
+        if (*tx && (r = an_analyze(ix->an, tx, strlen(tx), count_qterm, &c)) > 0) len += r;
+        uint8_t norm = bm25_int_to_byte4((uint32_t)len);
+        double sc = 0;
+        for (size_t t = 0; t < ix->nqt; t++)
+            if (tf[t]) sc += term_score(ix, ix->qt[t].weight, tf[t], norm);
+        scores[j] = (float)sc;
+    }
+    free(tf);
+    return 0;
+}

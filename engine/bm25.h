@@ -82,6 +82,14 @@ long bm25_search_exhaustive(bm25_index *ix, const char *query, size_t k, uint32_
 int bm25_score_docs(bm25_index *ix, const char *query, const uint32_t *docs, size_t n,
                     float *scores, sy_err *err);
 
+/* Score texts that need not be in the index (synthetic negatives, or
+ * documents) for a query, with the index's statistics (idf, avgdl, k1, b):
+ * each text is analyzed as a document would be (title, then text) and scored
+ * as if indexed.  For a corpus document this equals bm25_score_docs.  NULL
+ * titles: none. */
+int bm25_score_texts(bm25_index *ix, const char *query, const char *const *titles, const char *const *texts,
+                     size_t n, float *scores, sy_err *err);
+
 /* Lucene's SmallFloat.intToByte4 / byte4ToInt (exposed for tests). */
 uint8_t bm25_int_to_byte4(uint32_t i);
 uint32_t bm25_byte4_to_int(uint8_t b);

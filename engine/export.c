@@ -13,6 +13,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include "passage.h"
+#include "retriever.h"
+#include "settings.h"
 
 #define GROWK(arr, n, cap) ((n) < (cap) ? 0 : growk_((void **)&(arr), &(cap), sizeof *(arr)))
 static int growk_(void **p, size_t *cap, size_t elem)
@@ -186,7 +188,9 @@ static void jdoc(out_file *f, const mix_passage *p)
     put(f, "}");
 }
 
-static void write_instance(out_file *f, const export_opts *o, const mix_instance *in)
+/* sc: with o->scores, the positive's score then each negative's, all from
+ * one scorer (score_instance) */
+static void write_instance(out_file *f, const export_opts *o, const mix_instance *in, const float *sc)
 {
     size_t N = in->nneg;
     switch (o->format) {
@@ -200,11 +204,11 @@ static void write_instance(out_file *f, const export_opts *o, const mix_instance
         }
         put(f, "]");
         if (o->scores) {
-            put(f, ",\"pos_scores\":["); jnum(f, in->pos->score);
+            put(f, ",\"pos_scores\":["); jnum(f, sc[0]);
             put(f, "],\"neg_scores\":[");
             for (size_t j = 0; j < N; j++) {
                 if (j) put(f, ",");
-                jnum(f, in->negs[j]->score);
+                jnum(f, sc[1 + j]);
             }
             put(f, "]");
         }
@@ -232,6 +236,27 @@ static void write_instance(out_file *f, const export_opts *o, const mix_instance
         put(f, "]}\n");
         break;
     }
+}
+
+/* Teacher scores for distillation: the positive and every negative scored by
+ * one scorer, the session's BM25 (k1/b from its settings), so a softmax over
+ * them compares like with like.  The store's row scores cannot be used: a
+ * positive has only its qrels grade, and rows of different sources carry
+ * different scales (BM25, cosine, none for synthetic text). */
+static int score_instance(retriever *r, const mix_instance *in, float *sc, sy_err *err)
+{
+    size_t n = 1 + in->nneg;
+    const char **titles = malloc(2 * n * sizeof *titles), **texts = titles + n;
+    if (!titles) return sy_fail(err, SY_ENOMEM, "out of memory");
+    titles[0] = in->pos->title;
+    texts[0] = in->pos->text;
+    for (size_t j = 0; j < in->nneg; j++) {
+        titles[1 + j] = in->negs[j]->title;
+        texts[1 + j] = in->negs[j]->text;
+    }
+    int rc = retriever_score_texts(r, in->query_text, titles, texts, n, sc, err);
+    free(titles);
+    return rc;
 }
 
 /* ---- report ---------------------------------------------------------------- */
@@ -291,11 +316,23 @@ int export_report_json(const session *s, const export_opts *o, const export_stat
         json_t *fills = json_object();
         json_object_set_new(fills, "synthetic_short", jsize(m->fill_synthetic_short));
         json_object_set_new(fills, "retrieved_short", jsize(m->fill_retrieved_short));
+        json_object_set_new(fills, "fill_option", json_boolean(o->mix.fill));
         json_object_set_new(r, "fills", fills);
+        json_object_set_new(r, "skipped_no_class", jsize(m->skipped_no_class));
         json_object_set_new(r, "repeats", jsize(m->repeats));
         json_t *ex = json_object();
         for (int i = 0; i < MIX_NX; i++) json_object_set_new(ex, mix_exclusion_name(i), jsize(m->excluded[i]));
         json_object_set_new(r, "exclusions", ex);
+        if (o->scores && o->format == EXPORT_FLAG) {
+            /* what pos_scores / neg_scores are, for whoever distils from them */
+            json_t *sj = json_object();
+            json_object_set_new(sj, "scorer", json_string("bm25"));
+            json_object_set_new(sj, "k1", json_real(settings_num((session *)s, "bm25.k1")));
+            json_object_set_new(sj, "b", json_real(settings_num((session *)s, "bm25.b")));
+            json_object_set_new(sj, "note", json_string("positives and negatives scored by the same BM25 over "
+                                                        "title and text; synthetic texts with the index's statistics"));
+            json_object_set_new(r, "scores", sj);
+        }
     }
     char *txt = json_dumps(r, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     json_decref(r);
@@ -451,13 +488,22 @@ int export_write(session *s, const export_opts *o, const char *path, export_stat
                        "mine or synthesize negatives first (syneg info shows the pool)",
                        session_name(s), rep.positives_qrels + rep.positives_promoted, rep.skipped_no_negatives);
     }
+    retriever *scorer = NULL;
+    float *sc = NULL;
+    if (o->scores && o->format == EXPORT_FLAG) {
+        retriever_opts ro = {.kind = "bm25"};
+        sc = malloc((o->mix.num + 1) * sizeof *sc);
+        if (!sc) { mix_free(m); return sy_fail(err, SY_ENOMEM, "out of memory"); }
+        if (!(scorer = retriever_open(s, &ro, err))) { mix_free(m); free(sc); return -1; }
+    }
     out_file f;
-    if (out_open(&f, path, err)) { out_abort(&f); mix_free(m); return -1; }
+    if (out_open(&f, path, err)) { out_abort(&f); mix_free(m); retriever_free(scorer); free(sc); return -1; }
     for (unsigned e = 0; e < E; e++) {
         if (mix_draw(m, e, E, err)) goto fail;
         size_t n = mix_ninstances(m);
         for (size_t i = 0; i < n; i++) {
-            write_instance(&f, o, mix_at(m, i));
+            if (scorer && score_instance(scorer, mix_at(m, i), sc, err) < 0) goto fail;
+            write_instance(&f, o, mix_at(m, i), sc);
             st->lines++;
             if (out_maybe_flush(&f, err)) goto fail;
         }
@@ -465,12 +511,18 @@ int export_write(session *s, const export_opts *o, const char *path, export_stat
     st->mix = *mix_get_report(m);
     mix_free(m);
     m = NULL;
+    retriever_free(scorer);
+    scorer = NULL;
+    free(sc);
+    sc = NULL;
     st->bytes = f.bytes + f.b.len;
     if (out_commit(&f, err)) return -1;
     return write_report(s, o, st, path, err);
 fail:
     out_abort(&f);
     mix_free(m);
+    retriever_free(scorer);
+    free(sc);
     return -1;
 }
 

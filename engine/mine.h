@@ -37,19 +37,67 @@
 #include "retriever.h"
 #include "session.h"
 
+/* The false-negative signals of one candidate, all free of the scorer's scale
+ * (so BM25 raw scores, cosines and cross-encoder logits are read alike).
+ * Let F be the score at the bottom of the retrieved list (rank range_hi, or
+ * the last hit), T the top score and P the best known positive's score.
+ * NaN where unknown. */
+typedef struct {
+    float prel;     /* (score - F) / (P - F): 1 = as good as the positive, 0 = the floor */
+    float list;     /* (score - F) / (T - F): position within the query's score range */
+    float gap;      /* (score - next lower score) / (T - F): a step down after it */
+    float rank;     /* ln(rank) / ln(range_hi): 0 = top, 1 = bottom of the list */
+    float posrel;   /* (P - F) / (T - F): how well the positive itself is retrieved */
+    /* Similarity to the known positives (BM25 sessions): each positive's
+     * passage is taken as a query and scores the candidates. */
+    float possim;   /* max over positives of the candidate's score / the positive's own */
+    float posnear;  /* max over positives of the score / the best candidate's score
+                     * for that positive (1: the candidate nearest some positive) */
+    float posmean;  /* the same, averaged over the positives */
+} mine_signals;
+
+/* One candidate as mining saw it (for fn-eval and tests). */
+typedef struct {
+    uint32_t query, doc;      /* corpus indices */
+    uint32_t rank;            /* 1-based */
+    float score, fnl;         /* fnl: the combined likelihood (0: not computed) */
+    mine_signals sig;
+    unsigned flags;           /* NEG_F_* */
+    int hidden;               /* a positive hidden from the miner (opts.hide_share) */
+    int outcome;              /* MINE_DROPPED, MINE_CLEAN (written as a negative), MINE_SUSPECT */
+} mine_cand;
+
+enum { MINE_DROPPED = 0, MINE_CLEAN = 1, MINE_SUSPECT = 2 };
+
 typedef struct {
     const char *split;        /* NULL: the session's train split */
     unsigned range_lo, range_hi;   /* default 10:100 */
     unsigned num;             /* negatives per query, default 8 */
     int sample_random;        /* 0: top, 1: random */
     uint64_t seed;
-    double max_rel;           /* <= 0: off; default 0.95 */
+    double fn_threshold;      /* likelihood at or above which a row is a suspect
+                               * (default MINE_FN_THRESHOLD; > 1 turns it off) */
+    double max_rel;           /* <= 0: off (default off) */
     double margin;            /* NAN: off */
     double max_score;         /* NAN: off */
     size_t max_queries;       /* 0: all (for tests and benchmarks) */
+    unsigned shard_i, shard_n;   /* shard_n > 1: mine only share shard_i (0-based) of N:
+                                  * the mined queries [I*m/N, (I+1)*m/N) in split order.
+                                  * Shards touch disjoint queries, so their segments merge
+                                  * in any session; the report is mine-R-report.shard-I-of-N.json */
+    /* held-out evaluation (fneval.h): in queries with >= 2 positives, hide this
+     * share of the positives (seeded by hide_seed, query and document ids; at
+     * least one stays known); 0: off */
+    double hide_share;
+    uint64_t hide_seed;
+    int dry_run;              /* write neither rows nor the report */
+    void (*on_cand)(void *ctx, const mine_cand *c);   /* every candidate; may be NULL */
+    void *cand_ctx;
     void (*progress)(void *ctx, size_t done, size_t total);
     void *progress_ctx;
 } mine_opts;
+
+#define MINE_FN_THRESHOLD 0.5
 
 typedef struct {
     size_t n;
@@ -62,7 +110,14 @@ typedef struct {
     int sample_random;
     uint64_t seed;
     double max_rel, margin, max_score;   /* the filters used (NAN: off) */
+    double fn_threshold;
+    size_t whole_window;      /* queries whose every candidate was a suspect */
+    size_t no_clean;          /* mined queries left without any clean negative */
+    size_t hidden;            /* positives hidden (opts.hide_share) */
+    double suspect_rate;      /* suspects / rows written */
+    char warning[256];        /* "" or why the suspect rate looks implausible */
     size_t queries;           /* queries in the split */
+    unsigned shard_i, shard_n;   /* the share mined (0/0: all) */
     size_t mined;             /* queries with a positive that were mined */
     size_t no_positive;       /* queries without any positive (skipped) */
     size_t short_queries;     /* mined queries left with fewer than num negatives */
@@ -71,6 +126,7 @@ typedef struct {
     size_t masked_pos;        /* positives masked */
     size_t dup_pos, dup_neg;  /* texts equal to a positive / to another candidate */
     size_t by_max_score, by_margin, by_max_rel;   /* removed by each filter (overlapping) */
+    size_t by_likelihood;     /* flagged because fnl >= fn_threshold */
     size_t suspects;          /* rows written as suspected false negatives */
     size_t negatives;         /* clean negatives written */
     mine_dist pos, neg, gap, suspect;  /* score distributions; gap = P - negative score */
@@ -82,6 +138,11 @@ void mine_opts_default(mine_opts *o);
 int mine_parse_range(const char *s, unsigned *lo, unsigned *hi, sy_err *err);
 
 int mine_run(session *s, retriever *r, const mine_opts *o, mine_report *rep, sy_err *err);
+/* The combined false-negative likelihood in (0, 1) of a candidate's signals
+ * (a logistic model fitted on held-out positives; NaN signals are left out). */
+float mine_fn_likelihood(const mine_signals *sig);
+/* The signals as a JSON object (for prov "fn"; caller owns it). */
+json_t *mine_signals_json(const mine_signals *sig);
 /* The report as a JSON object (caller owns the reference). */
 json_t *mine_report_json(const mine_report *rep);
 

@@ -341,6 +341,21 @@ static int build_query(mix_set *m, neg_store *ns, labels *lb, uint32_t q,
             m->cls_idx[m->ncls++] = (uint32_t)i;
         }
     mq.nret = m->ncls - mq.ret_off;
+    if (!m->o.fill) {
+        /* a pure ratio draws from its one class only: R 0 is retrieved only,
+         * R 1 synthetic only; a query with none of that class is skipped */
+        double lo = m->o.mix_start < m->o.mix_end ? m->o.mix_start : m->o.mix_end;
+        double hi = m->o.mix_start < m->o.mix_end ? m->o.mix_end : m->o.mix_start;
+        if (hi <= 0) mq.nsyn = 0;
+        if (lo >= 1) mq.nret = 0;
+        if (mq.nsyn + mq.nret == 0) {
+            m->ncls = mq.syn_off;
+            m->npool = mq.pool_off;
+            m->rep.skipped_no_negatives += mq.npos;
+            m->rep.skipped_no_class += mq.npos;
+            return 0;
+        }
+    }
     if (GROW(m->qs, m->nq, m->capq)) goto nomem;
     m->qs[m->nq] = mq;
     for (size_t i = 0; i < mq.npos; i++) {
@@ -525,34 +540,40 @@ int mix_draw(mix_set *m, unsigned epoch, unsigned nepochs, sy_err *err)
         double R = ratio_at(m, i, epoch, nepochs);
         rng_seed(&rng, m->o.seed, epoch, key);
         const uint32_t *S = m->cls_idx + q->syn_off, *T = m->cls_idx + q->ret_off;
-        size_t ns = q->nsyn, nr = q->nret, ts, tr;
+        size_t ns = q->nsyn, nr = q->nret, ws, wr;
         if (m->o.strategy == MIX_BATCH) {
-            if (in->cls == MIX_SYNTHETIC) {
-                ts = N < ns ? N : ns;
-                tr = N - ts < nr ? N - ts : nr;
-                m->rep.fill_synthetic_short += tr;
-            } else {
-                tr = N < nr ? N : nr;
-                ts = N - tr < ns ? N - tr : ns;
-                m->rep.fill_retrieved_short += ts;
-            }
+            ws = in->cls == MIX_SYNTHETIC ? N : 0;
         } else {
             in->cls = -1;
-            size_t ws = round_count(R, N), wr = N - ws;
-            ts = ws < ns ? ws : ns;
-            tr = wr < nr ? wr : nr;
-            size_t shortn = N - ts - tr;
-            size_t es = shortn < ns - ts ? shortn : ns - ts;
-            ts += es; shortn -= es;
-            m->rep.fill_retrieved_short += es;
-            size_t er = shortn < nr - tr ? shortn : nr - tr;
-            tr += er;
-            m->rep.fill_synthetic_short += er;
+            ws = round_count(R, N);
         }
+        wr = N - ws;
+        size_t ws0 = ws, wr0 = wr;
+        /* a class with no rows at all for this query gives its share to the
+         * other class (rows drawn beyond a class's share count as fills) */
+        if (ws && !ns) { wr += ws; ws = 0; }
+        if (wr && !nr) { ws += wr; wr = 0; }
+        size_t ts = ws < ns ? ws : ns, tr = wr < nr ? wr : nr;
+        if (m->o.fill) {
+            /* opts.fill: a class short of rows borrows from the other first */
+            size_t ds = ws - ts, dr = wr - tr;
+            size_t er = ds < nr - tr ? ds : nr - tr, es = dr < ns - ts ? dr : ns - ts;
+            tr += er;
+            ts += es;
+        }
+        m->rep.fill_synthetic_short += tr > wr0 ? tr - wr0 : 0;
+        m->rep.fill_retrieved_short += ts > ws0 ? ts - ws0 : 0;
         take(m, &rng, q, S, ns, ts, out);
         take(m, &rng, q, T, nr, tr, out + ts);
         size_t got = ts + tr;
-        for (size_t j = got; j < N; j++) out[j] = out[rng_below(&rng, got)];
+        if (m->o.fill) {
+            for (size_t j = got; j < N; j++) out[j] = out[rng_below(&rng, got)];
+        } else {
+            /* without fill, a short class repeats its own rows: the ratio holds */
+            size_t j = got;
+            for (size_t k = ts; k < ws; k++) out[j++] = out[rng_below(&rng, ts)];
+            for (size_t k = tr; k < wr; k++) out[j++] = out[ts + rng_below(&rng, tr)];
+        }
         m->rep.repeats += N - got;
         /* shuffle the group so position says nothing about the source */
         for (size_t j = N - 1; j > 0; j--) {

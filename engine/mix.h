@@ -27,13 +27,17 @@
  * queries that have positives (the ones training sees).
  *
  * Drawing (mix_draw, per epoch).  Strategy MIX_INSTANCE: each group takes
- * round(R*N) synthetic and the rest retrieved, sampled without replacement;
- * when one class is short the other fills (counted in fill_*); when the whole
- * pool of the query is smaller than N, negatives repeat (counted in repeats)
- * so every group has exactly N.  Strategy MIX_BATCH: each instance draws all N
+ * round(R*N) synthetic and the rest retrieved, sampled without replacement.
+ * A ratio means what it says: a class short of rows repeats its own rows
+ * (counted in repeats) so every group has exactly N; R 0 draws retrieved rows
+ * only and R 1 synthetic only (a query without that class is skipped,
+ * counted in skipped_no_class).  Only when a query has no row of one class at
+ * all does the other class take its share (counted in fill_*).  opts.fill
+ * (explicit) lets a short class borrow from the other class first (counted in
+ * fill_*), then repeats.  Strategy MIX_BATCH: each instance draws all N
  * from one class; within every run of batch_size consecutive instances
- * round(R*batch_size) are synthetic (positions chosen at random), the class
- * fills from the other when short.  Schedule: R moves linearly from mix_start
+ * round(R*batch_size) are synthetic (positions chosen at random); a class
+ * short of rows behaves as above.  Schedule: R moves linearly from mix_start
  * to mix_end over the whole run (all epochs, instance positions in training
  * order): R(p) with p = (epoch*n + i) / (nepochs*n - 1).  With opts.shuffle the
  * instance order of each epoch is a seeded permutation; otherwise corpus order.
@@ -74,6 +78,8 @@ typedef struct {
     int shuffle;                 /* seeded permutation of instances per epoch */
     int skip_offline;            /* leave out the offline generator's rows (a stand-in
                                     for an LLM; export does unless --include-offline) */
+    int fill;                    /* a class short of rows borrows from the other (counted
+                                    in fill_*); default 0: it repeats its own rows */
     const char *split;           /* NULL: session_train_split */
     /* optional: restrict to these query ids (NULL: all queries of the split) */
     const char *const *queries;
@@ -124,6 +130,8 @@ typedef struct {
     size_t fill_synthetic_short;    /* retrieved used because synthetic ran out */
     size_t fill_retrieved_short;    /* synthetic used because retrieved ran out */
     size_t repeats;                 /* negatives repeated because the pool < N */
+    size_t skipped_no_class;        /* of skipped_no_negatives: positives whose query has
+                                       no row of the ratio's one class (R 0 or 1, no fill) */
 } mix_report;
 const char *mix_exclusion_name(int x);   /* "rejected", "unreviewed", ... */
 

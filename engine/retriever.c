@@ -194,3 +194,10 @@ int retriever_score_docs(retriever *r, const char *query, const uint32_t *docs, 
     if (!r->nbm) return sy_fail(err, SY_EUNSUP, "scoring given documents is not available for the %s retriever", r->kind);
     return bm25_score_docs(r->bm[0], query, docs, n, scores, err);
 }
+
+int retriever_score_texts(retriever *r, const char *query, const char *const *titles, const char *const *texts,
+                          size_t n, float *scores, sy_err *err)
+{
+    if (!r->nbm) return sy_fail(err, SY_EUNSUP, "scoring given texts is not available for the %s retriever", r->kind);
+    return bm25_score_texts(r->bm[0], query, titles, texts, n, scores, err);
+}

@@ -46,4 +46,10 @@ int retriever_search(retriever *r, const char *const *queries, size_t nq, size_t
 int retriever_score_docs(retriever *r, const char *query, const uint32_t *docs, size_t n,
                          float *scores, sy_err *err);
 
+/* Scores of given texts (title, text; titles may be NULL) for one query, as
+ * if they were documents of the index (bm25 only; SY_EUNSUP for dense):
+ * synthetic negatives and corpus documents on one scale. */
+int retriever_score_texts(retriever *r, const char *query, const char *const *titles, const char *const *texts,
+                          size_t n, float *scores, sy_err *err);
+
 #endif

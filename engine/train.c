@@ -78,6 +78,7 @@ static json_t *opts_json_base(const train_opts *o)
 static json_t *opts_json_extra(const train_opts *o, json_t *j)
 {
     if (j) json_object_set_new(j, "eval_docs", json_integer(o->eval_docs));
+    if (j) json_object_set_new(j, "fill", json_boolean(o->fill));
     if (j && o->no_titles) json_object_set_new(j, "no_titles", json_true());   /* older configs stay as they were */
     return j;
 }
@@ -109,7 +110,7 @@ int train_opts_from_json(train_opts *o, json_t *j, const char *what, sy_err *err
         STR(init) STR(scratch) STR(pooling)
         INT(vocab_size) INT(epochs) INT(max_steps) INT(batch) INT(group) INT(accum)
         INT(max_len_q) INT(max_len_p) INT(inbatch) INT(eval_every) INT(ckpt_every)
-        INT(eval_queries) INT(eval_docs) INT(threads) INT(seed) INT(act_budget_mb) INT(no_titles)
+        INT(eval_queries) INT(eval_docs) INT(fill) INT(threads) INT(seed) INT(act_budget_mb) INT(no_titles)
         NUM(lr) NUM(temp) NUM(weight_decay) NUM(warmup) NUM(clip) NUM(mix_start) NUM(mix_end)
 #undef STR
 #undef INT
@@ -226,6 +227,7 @@ static int build_data(trainer *t, sy_err *err)
         mix_opts_default(&mo);
         mo.mix_start = o->mix_start;
         mo.mix_end = o->mix_end;
+        mo.fill = o->fill;
         mo.num = (unsigned)(o->group - 1);
         mo.seed = o->seed;
         mo.shuffle = 1;

@@ -35,6 +35,20 @@ int cli_error(const char *fmt, ...)
     return EXIT_ERR;
 }
 
+int cli_parse_shard(const char *s, unsigned *i, unsigned *n)
+{
+    const char *slash = s ? strchr(s, '/') : NULL;
+    if (!slash || slash == s || (size_t)(slash - s) > 16) return -1;
+    char a[24];
+    memcpy(a, s, (size_t)(slash - s));
+    a[slash - s] = '\0';
+    long vi, vn;
+    if (cli_parse_long(a, 0, 99999, &vi) < 0 || cli_parse_long(slash + 1, 1, 100000, &vn) < 0 || vi >= vn) return -1;
+    *i = (unsigned)vi;
+    *n = (unsigned)vn;
+    return 0;
+}
+
 int cli_parse_long(const char *s, long lo, long hi, long *out)
 {
     if (!s || !*s) return -1;

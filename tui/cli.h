@@ -27,6 +27,8 @@ int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Parse numbers strictly: the whole string must be a number in range. 0 / -1. */
 int cli_parse_long(const char *s, long lo, long hi, long *out);
 int cli_parse_double(const char *s, double *out);
+/* Parse "I/N" (0 <= I < N, 1 <= N <= 100000) for --shard. 0 / -1. */
+int cli_parse_shard(const char *s, unsigned *i, unsigned *n);
 /* True when stderr is a terminal (progress bars are drawn only then). */
 int cli_isatty_err(void);
 /* Draw/refresh a one-line progress bar on stderr (no-op when not a tty). */

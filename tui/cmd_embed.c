@@ -32,6 +32,9 @@ const char cmd_embed_help[] =
     "      --query-prefix STR   text put before each query, e.g. \"query: \" for e5\n"
     "      --passage-prefix STR text put before each passage, e.g. \"passage: \" for e5\n"
     "      --threads N          threads (default: all cores)\n"
+    "      --shard I/N          encode only share I (0-based) of N of the lines (a contiguous\n"
+    "                           slice); the N outputs, concatenated in shard order, are the\n"
+    "                           matrix of the whole INPUT\n"
     "  -q, --quiet              no progress bar\n"
     "Exit status: 0 ok, 1 error (bad input names file and line), 2 usage.\n";
 
@@ -48,18 +51,20 @@ static int on_progress(void *ctx, size_t done, size_t total)
 
 int cmd_embed(int argc, char **argv)
 {
-    enum { O_POOL = 256, O_NORM, O_NONORM, O_MAXLEN, O_AS, O_QP, O_PP, O_THREADS };
+    enum { O_POOL = 256, O_NORM, O_NONORM, O_MAXLEN, O_AS, O_QP, O_PP, O_THREADS, O_SHARD };
     static const struct option opts[] = {
         { "model", required_argument, 0, 'm' }, { "output", required_argument, 0, 'o' },
         { "pooling", required_argument, 0, O_POOL }, { "normalize", no_argument, 0, O_NORM },
         { "no-normalize", no_argument, 0, O_NONORM }, { "max-len", required_argument, 0, O_MAXLEN },
         { "as", required_argument, 0, O_AS }, { "query-prefix", required_argument, 0, O_QP },
         { "passage-prefix", required_argument, 0, O_PP }, { "threads", required_argument, 0, O_THREADS },
-        { "quiet", no_argument, 0, 'q' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+        { "quiet", no_argument, 0, 'q' }, { "help", no_argument, 0, 'h' },
+        { "shard", required_argument, 0, O_SHARD }, { 0, 0, 0, 0 },
     };
     const char *model = NULL, *out = NULL, *pooling = NULL, *as = NULL, *qp = NULL, *pp = NULL;
     int normalize = -1, quiet = 0, c;
     long max_len = 0, threads = 0;
+    unsigned shard_i = 0, shard_n = 1;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "m:o:qh", opts, NULL)) != -1) {
@@ -87,6 +92,10 @@ int cmd_embed(int argc, char **argv)
         case O_PP: pp = optarg; break;
         case O_THREADS:
             if (cli_parse_long(optarg, 1, 256, &threads)) return cli_usage("embed", "--threads takes 1..256");
+            break;
+        case O_SHARD:
+            if (cli_parse_shard(optarg, &shard_i, &shard_n) < 0)
+                return cli_usage("embed", "--shard '%s': expected I/N with 0 <= I < N, e.g. 3/16", optarg);
             break;
         default:
             return cli_usage("embed", "unknown option '%s'", argv[optind - 1]);
@@ -143,6 +152,11 @@ int cmd_embed(int argc, char **argv)
         json_decref(j);
     }
     free(f);
+    /* --shard I/N: the contiguous slice [I*n/N, (I+1)*n/N) of the lines */
+    size_t lo = n * shard_i / shard_n, hi = n * (shard_i + 1) / shard_n, total = n;
+    char **all = texts;
+    texts += lo;
+    n = hi - lo;
     float *vec = NULL;
     if (rc == EXIT_OK) {
         int dim = enc_dim(m);
@@ -155,13 +169,15 @@ int cmd_embed(int argc, char **argv)
         else if (npy_write_f32(out, vec, n, (size_t)dim, &err))
             rc = cli_fail(&err);
         if (!quiet) cli_progress_end();
+        if (rc == EXIT_OK && !quiet && shard_n > 1)
+            fprintf(stderr, "syneg embed: shard %u/%u: lines %zu..%zu of %zu\n", shard_i, shard_n, lo + 1, hi, total);
         if (rc == EXIT_OK && !quiet)
             fprintf(stderr, "syneg embed: %zu %s texts -> %s [%zu, %d] (%s pooling%s, max-len %d) in %.1fs\n",
                     n, is_query ? "query" : "passage", out, n, dim, m->pooling == ENC_POOL_MEAN ? "mean" : "cls",
                     m->normalize ? ", normalized" : "", m->max_len, sy_now() - t0);
     }
-    for (size_t i = 0; i < n; i++) free(texts[i]);
-    free(texts);
+    for (size_t i = 0; i < total; i++) free(all[i]);
+    free(all);
     free(vec);
     enc_free(m);
     return rc;

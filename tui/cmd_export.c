@@ -41,8 +41,13 @@ const char cmd_export_help[] =
     "  --shuffle             seeded shuffle of the instances of each epoch (default: corpus order)\n"
     "  --promote             rejected negatives (false negatives) join the positives\n"
     "  --reviewed-only       only negatives a person accepted\n"
+    "  --fill                a class short of rows borrows from the other class (counted as\n"
+    "                        fills); default: it repeats its own rows, and --mix 0 / 1 draw\n"
+    "                        retrieved / synthetic negatives only\n"
     "  --split NAME          qrels split giving the positives (default: the session's train split)\n"
-    "  --scores              flag: add pos_scores (qrels grade) and neg_scores (source score)\n"
+    "  --scores              flag: add pos_scores and neg_scores, every passage scored by the\n"
+    "                        session's BM25 (one scorer for positives and negatives, so\n"
+    "                        --launch's --knowledge_distillation compares like with like)\n"
     "  --prompt TEXT         flag: add \"prompt\": TEXT (query instruction) to every line\n"
     "  --no-title            flag/st: passages without their title (default \"title text\";\n"
     "                        setting passage.titles), for every source alike\n"
@@ -73,7 +78,8 @@ static void print_report(const char *path, const export_opts *o, const export_st
     printf("  instances %zu per epoch over %zu queries (positives: %zu from qrels, %zu promoted)\n",
            m->instances, m->queries, m->positives_qrels, m->positives_promoted);
     if (m->skipped_no_negatives)
-        printf("  skipped %zu positives whose query has no usable negative\n", m->skipped_no_negatives);
+        printf("  skipped %zu positives whose query has no usable negative%s\n", m->skipped_no_negatives,
+               m->skipped_no_class ? " of the ratio's class (--fill borrows from the other)" : "");
     size_t syn = 0, ret = 0;
     for (int i = 0; i < NEG_NSOURCES; i++) {
         if (mix_source_class(i) == MIX_SYNTHETIC) syn += m->drawn[i];
@@ -88,8 +94,8 @@ static void print_report(const char *path, const export_opts *o, const export_st
     for (int i = 0; i < NEG_NSOURCES; i++)
         if (mix_source_class(i) == MIX_RETRIEVED) { printf("%s%s %zu", first ? "" : ", ", neg_source_name(i), m->drawn[i]); first = 0; }
     printf(")\n");
-    printf("  fills: %zu retrieved for missing synthetic, %zu synthetic for missing retrieved; repeats %zu\n",
-           m->fill_synthetic_short, m->fill_retrieved_short, m->repeats);
+    printf("  fills%s: %zu retrieved for missing synthetic, %zu synthetic for missing retrieved; repeats %zu\n",
+           o->mix.fill ? " (--fill)" : "", m->fill_synthetic_short, m->fill_retrieved_short, m->repeats);
     printf("  excluded:");
     for (int i = 0; i < MIX_NX; i++) printf("%s %s %zu", i ? "," : "", mix_exclusion_name(i), m->excluded[i]);
     printf("\n");
@@ -105,7 +111,7 @@ static void print_report(const char *path, const export_opts *o, const export_st
 int cmd_export(int argc, char **argv)
 {
     enum { O_MIX = 256, O_NUM, O_STRATEGY, O_BATCH, O_SEED, O_EPOCHS, O_SHUFFLE, O_PROMOTE, O_REVIEWED,
-           O_SPLIT, O_SCORES, O_PROMPT, O_NOTITLE, O_JSON, O_LAUNCH, O_TRAINER, O_GPUS, O_NODES,
+           O_FILL, O_SPLIT, O_SCORES, O_PROMPT, O_NOTITLE, O_JSON, O_LAUNCH, O_TRAINER, O_GPUS, O_NODES,
            O_OFFLINE };
     static const struct option opts[] = {
         {"format", required_argument, 0, 'f'}, {"output", required_argument, 0, 'o'},
@@ -113,7 +119,7 @@ int cmd_export(int argc, char **argv)
         {"strategy", required_argument, 0, O_STRATEGY}, {"batch-size", required_argument, 0, O_BATCH},
         {"seed", required_argument, 0, O_SEED}, {"epochs", required_argument, 0, O_EPOCHS},
         {"shuffle", no_argument, 0, O_SHUFFLE}, {"promote", no_argument, 0, O_PROMOTE},
-        {"reviewed-only", no_argument, 0, O_REVIEWED}, {"split", required_argument, 0, O_SPLIT},
+        {"reviewed-only", no_argument, 0, O_REVIEWED}, {"fill", no_argument, 0, O_FILL}, {"split", required_argument, 0, O_SPLIT},
         {"scores", no_argument, 0, O_SCORES}, {"prompt", required_argument, 0, O_PROMPT},
         {"no-title", no_argument, 0, O_NOTITLE}, {"json", no_argument, 0, O_JSON},
         {"include-offline", no_argument, 0, O_OFFLINE},
@@ -163,6 +169,7 @@ int cmd_export(int argc, char **argv)
         case O_SHUFFLE: eo.mix.shuffle = 1; break;
         case O_PROMOTE: eo.mix.promote = 1; break;
         case O_REVIEWED: eo.mix.reviewed_only = 1; break;
+        case O_FILL: eo.mix.fill = 1; break;
         case O_SPLIT: eo.mix.split = optarg; break;
         case O_SCORES: eo.scores = 1; break;
         case O_PROMPT: eo.prompt = optarg; break;

@@ -15,7 +15,7 @@ jget() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval
 
 BASE=$T/base
 "$SYNEG" init "$BASE" --beir "$(pwd)/$G/data" >/dev/null 2>"$T/err" || { fail "init fixture" "$(cat "$T/err")"; done_tests; exit 1; }
-"$SYNEG" mine "$BASE" --retriever bm25 --num 4 --range 0:10 >/dev/null 2>"$T/err" || fail "mine fixture" "$(cat "$T/err")"
+"$SYNEG" mine "$BASE" --retriever bm25 --num 4 --range 0:10 --fn-threshold 2 --max-rel 0.95 >/dev/null 2>"$T/err" || fail "mine fixture" "$(cat "$T/err")"
 mkdir -p "$BASE/prompts" && cp "$G"/prompts/*.txt "$BASE/prompts/"
 
 fresh() { rm -rf "$T/$1"; cp -r "$BASE" "$T/$1"; }

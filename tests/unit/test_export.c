@@ -8,6 +8,7 @@
 
 #include "export.h"
 #include "launch.h"
+#include "retriever.h"
 #include "util.h"
 #include "mix_fixture.h"
 
@@ -236,6 +237,75 @@ TEST(offline_only_when_asked)
     fx_remove(dir);
 }
 
+/* Distillation targets come from one scorer: every pos_scores / neg_scores
+ * entry of a corpus document equals the session's BM25 score of that
+ * document for the query (index path, bm25_score_docs), positives included.
+ * (Before: pos_scores held the qrels grade, 1, beside BM25 negatives ~4.) */
+TEST(scores_one_scorer)
+{
+    char *dir;
+    session *s = golden_session(&dir);
+    char *tmp = check_tmpdir("exp-scores");
+    char *p = sy_path_join(tmp, "kd.jsonl");
+    export_opts o;
+    export_opts_default(&o);
+    o.format = EXPORT_FLAG;
+    o.mix.num = 3;
+    o.scores = 1;
+    export_stats st;
+    sy_err err = {0};
+    corpus *c = session_corpus(s, &err);
+    retriever_opts ro = {.kind = "bm25"};
+    retriever *r = NULL;
+    if (do_export(s, &o, p, &st) == 0 && c && (r = retriever_open(s, &ro, &err))) {
+        char *t = slurp(p);
+        size_t compared = 0, pos_compared = 0, lines = 0;
+        for (char *line = t, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+            nl = strchr(line, '\n');
+            if (nl) *nl = '\0';
+            json_t *j = json_loads(line, 0, NULL);
+            lines++;
+            const char *q = json_string_value(json_object_get(j, "query"));
+            const char *keys[2][2] = {{"pos", "pos_scores"}, {"neg", "neg_scores"}};
+            for (int k = 0; k < 2; k++) {
+                json_t *ps = json_object_get(j, keys[k][0]), *sc = json_object_get(j, keys[k][1]);
+                CHECK(json_array_size(ps) == json_array_size(sc), "one score per passage");
+                for (size_t i = 0; i < json_array_size(ps); i++) {
+                    const char *passage = json_string_value(json_array_get(ps, i));
+                    for (uint32_t d = 0; d < corpus_ndocs(c); d++) {
+                        char *fmt = sy_strdup_printf("%s %s", corpus_doc_title(c, d), corpus_doc_text(c, d));
+                        int same = !strcmp(fmt, passage);
+                        free(fmt);
+                        if (!same) continue;
+                        float want = 0;
+                        CHECK(retriever_score_docs(r, q, &d, 1, &want, &err) == 0, "%s", err.msg);
+                        double got = json_number_value(json_array_get(sc, i));
+                        CHECK_NEAR(got, want, 1e-4 * (1 + want));
+                        compared++;
+                        pos_compared += k == 0;
+                        break;
+                    }
+                }
+            }
+            json_decref(j);
+        }
+        CHECK(lines >= 3 && pos_compared == lines && compared >= lines + 3, "lines %zu, positives %zu, compared %zu", lines,
+              pos_compared, compared);
+        free(t);
+        char *rp = sy_strdup_printf("%s.report.json", p);
+        char *rt = slurp(rp);
+        CHECK(rt && strstr(rt, "\"scorer\": \"bm25\""), "the report names the scorer");
+        free(rt);
+        free(rp);
+    }
+    retriever_free(r);
+    free(p);
+    check_rmrf(tmp);
+    free(tmp);
+    session_close(s);
+    fx_remove(dir);
+}
+
 TEST(import_flag)
 {
     char *dir = fx_session("exp-imp", 1);
@@ -368,6 +438,7 @@ int main(void)
     RUN(label_changes_output);
     RUN(titles_switch);
     RUN(offline_only_when_asked);
+    RUN(scores_one_scorer);
     RUN(import_flag);
     RUN(launch_scripts);
     RUN(errors);

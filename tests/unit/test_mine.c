@@ -44,6 +44,8 @@ static void make_data(void)
                "{\"_id\": \"q4\", \"text\": \"tunnel\"}\n");
     write_file("qrels/train.tsv", "query-id\tcorpus-id\tscore\nq1\tp1\t1\nq2\tp2\t1\nq4\tt1\t0\n");
     write_file("qrels/test.tsv", "query-id\tcorpus-id\tscore\nq3\tz\t1\n");
+    /* q1 with two positives: one can be hidden (fn-eval) */
+    write_file("qrels/multi.tsv", "query-id\tcorpus-id\tscore\nq1\tp1\t1\nq1\tn1\t1\n");
 }
 
 typedef struct { int n, clean, suspects, dup, maxrel, has_p1, has_t1, has_t2; } qsum;
@@ -91,9 +93,12 @@ TEST(mine_bm25)
     if (!r) { session_close(s); return; }
     mine_opts o;
     mine_opts_default(&o);
+    CHECK(o.max_rel == 0 && o.fn_threshold == MINE_FN_THRESHOLD, "defaults: max-rel off, likelihood on");
     o.range_lo = 0;
     o.range_hi = 100;
     o.num = 3;
+    o.max_rel = 0.95;        /* the hard filter, asked for explicitly */
+    o.fn_threshold = 2;      /* likelihood flags off: only the hard filters */
     mine_report rep;
     CHECK(mine_run(s, r, &o, &rep, &err) == 0, "%s", err.msg);
     CHECK_EQ_INT(rep.queries, 3);          /* q1, q2, q4 have train rows */
@@ -184,12 +189,122 @@ TEST(mine_bm25)
     session_close(s);
 }
 
+typedef struct { int n, hidden_seen, hidden_outcome; uint32_t hidden_doc; } cand_log;
+
+static void log_cand(void *ctx, const mine_cand *c)
+{
+    cand_log *l = ctx;
+    l->n++;
+    if (c->hidden) {
+        l->hidden_seen++;
+        l->hidden_doc = c->doc;
+        l->hidden_outcome = c->outcome;
+    }
+    CHECK(c->outcome == MINE_DROPPED || c->fnl > 0, "a written candidate has a likelihood");
+}
+
+TEST(likelihood_queue_and_hiding)
+{
+    sy_err err = {0};
+    session *s = session_open(sdir, SESSION_WRITE, &err);
+    CHECK(s != NULL, "%s", err.msg);
+    if (!s) return;
+    retriever_opts ro = {.kind = "bm25"};
+    retriever *r = retriever_open(s, &ro, &err);
+    corpus *c = session_corpus(s, NULL);
+    mine_opts o;
+    mine_opts_default(&o);
+    o.range_lo = 0;
+    o.num = 3;
+    mine_report rep;
+    CHECK(mine_run(s, r, &o, &rep, &err) == 0, "%s", err.msg);
+    CHECK_EQ_INT(rep.by_max_rel, 0);
+    neg_store *ns = session_negs(s);
+    int changed;
+    neg_store_refresh(ns, &changed, NULL);
+    /* every mined row carries its likelihood and signals; suspects are the likely ones */
+    size_t n;
+    const neg_ref *refs = neg_store_query(ns, "q1", &n);
+    CHECK(n > 0, "q1 has rows");
+    float n1_fnl = -1;
+    for (size_t i = 0; i < n; i++) {
+        neg_row row;
+        neg_store_get(ns, refs[i], &row);
+        CHECK(neg_row_has_fnl(&row), "row %s has a likelihood", row.neg_id);
+        CHECK(row.prov && strstr(row.prov, "\"fn\":{") && strstr(row.prov, "\"posnear\""), "signals in prov: %s",
+              row.prov ? row.prov : "(null)");
+        if (!(row.flags & NEG_F_DUP))
+            CHECK(((row.flags & NEG_F_SUSPECT) != 0) == (row.fnl >= MINE_FN_THRESHOLD), "%s: flag %d vs fnl %g",
+                  row.neg_id, row.flags, row.fnl);
+        if (!strcmp(row.neg_id, "n1")) n1_fnl = row.fnl;
+    }
+    /* n1 shares three of the positive's four words: the likeliest candidate of q1 */
+    CHECK(n1_fnl >= MINE_FN_THRESHOLD, "n1 is a suspect: %g", n1_fnl);
+    size_t nq;
+    neg_ref *queue = neg_store_ranked(ns, 0, &nq);
+    CHECK(nq > 0, "a queue");
+    neg_row top;
+    if (nq) neg_store_get(ns, queue[0], &top);
+    CHECK(nq && top.fnl >= n1_fnl, "the queue starts with the most likely row");
+    free(queue);
+
+    /* implausible thresholds are reported, not silently applied */
+    mine_opts lo = o;
+    lo.fn_threshold = 1e-6;
+    CHECK(mine_run(s, r, &lo, &rep, &err) == 0, "%s", err.msg);
+    CHECK(rep.suspect_rate > 0.9 && rep.no_clean == rep.mined && rep.whole_window == rep.mined,
+          "every row a suspect: rate %g, %zu without clean, %zu whole windows", rep.suspect_rate, rep.no_clean,
+          rep.whole_window);
+    CHECK(strstr(rep.warning, "suspects"), "warning: %s", rep.warning);
+    mine_opts bad = o;
+    bad.fn_threshold = 0;
+    CHECK(mine_run(s, r, &bad, &rep, &err) < 0 && err.code == SY_EINVAL, "threshold 0 refused");
+
+    /* held-out: q1's two positives, one hidden; a dry run writes nothing */
+    neg_store_refresh(ns, &changed, NULL);
+    size_t before = neg_store_count(ns);
+    char *rp = session_path(s, "cache/mine-bm25-report.json");
+    json_t *j0 = json_load_file(rp, 0, NULL);
+    mine_opts h = o;
+    h.split = "multi";
+    h.hide_share = 0.99;
+    h.hide_seed = 3;
+    h.dry_run = 1;
+    cand_log log = {0};
+    h.on_cand = log_cand;
+    h.cand_ctx = &log;
+    CHECK(mine_run(s, r, &h, &rep, &err) == 0, "%s", err.msg);
+    CHECK_EQ_INT(rep.hidden, 1);
+    CHECK_EQ_INT(log.hidden_seen, 1);
+    const char *hid = corpus_doc_id(c, log.hidden_doc);
+    CHECK(!strcmp(hid, "p1") || !strcmp(hid, "n1"), "a positive was hidden: %s", hid);
+    CHECK_EQ_INT(rep.masked_pos, 1);   /* the other stays known and masked */
+    neg_store_refresh(ns, &changed, NULL);
+    CHECK_EQ_INT(neg_store_count(ns), before);
+    json_t *j1 = json_load_file(rp, 0, NULL);
+    CHECK(json_equal(j0, j1), "dry run leaves the report alone");
+    json_decref(j0);
+    json_decref(j1);
+    free(rp);
+    /* the same seed hides the same positive; share 0 hides none */
+    cand_log log2 = {0};
+    h.cand_ctx = &log2;
+    mine_run(s, r, &h, &rep, &err);
+    CHECK(log2.hidden_doc == log.hidden_doc, "seeded choice");
+    h.hide_share = 0;
+    mine_run(s, r, &h, &rep, &err);
+    CHECK_EQ_INT(rep.hidden, 0);
+    retriever_free(r);
+    session_close(s);
+}
+
 int main(void)
 {
     dir = check_tmpdir("mine");
     make_data();
     sdir = sy_path_join(dir, "sess");
     RUN(mine_bm25);
+    RUN(likelihood_queue_and_hiding);
     check_rmrf(dir);
     free(dir); free(data); free(sdir);
     return check_done();

@@ -190,6 +190,31 @@ TEST(ratio_fill_repeat)
 
     dir = fx_session("mix-fill", 0);
     s = fx_open(dir, SESSION_READ);
+    /* a ratio means what it says: R 1 is synthetic only, R 0 retrieved only;
+     * short classes repeat their own rows, nothing is filled */
+    o.mix_start = o.mix_end = 1.0;
+    m = build(s, &o);
+    if (m && !draw(m, 0, 1)) {
+        const mix_report *r = mix_get_report(m);
+        CHECK_EQ_INT(r->fill_synthetic_short, 0);
+        CHECK_EQ_INT(r->fill_retrieved_short, 0);
+        size_t syn = r->drawn[NEG_LLM] + r->drawn[NEG_OFFLINE];
+        CHECK_EQ_INT(syn, 4 * mix_ninstances(m));
+        CHECK_EQ_INT(r->repeats, 4 * mix_ninstances(m) - 5);   /* q1: 2 rows for 4, twice; q2: 1 for 4 */
+    }
+    mix_free(m);
+    o.mix_start = o.mix_end = 0.0;
+    m = build(s, &o);
+    if (m && !draw(m, 0, 1)) {
+        const mix_report *r = mix_get_report(m);
+        CHECK_EQ_INT(r->drawn[NEG_LLM] + r->drawn[NEG_OFFLINE], 0);
+        CHECK_EQ_INT(r->fill_retrieved_short + r->fill_synthetic_short, 0);
+        CHECK_EQ_INT(r->repeats, 2);   /* q2: d1, d2 for 4 (its synthetic D is not drawn) */
+    }
+    mix_free(m);
+
+    /* filling from the other class is an explicit option, and counted */
+    o.fill = 1;
     o.mix_start = o.mix_end = 1.0;
     m = build(s, &o);
     if (m && !draw(m, 0, 1)) {
@@ -208,6 +233,7 @@ TEST(ratio_fill_repeat)
         CHECK_EQ_INT(mix_get_report(m)->fill_retrieved_short, 1);   /* q2: d1, d2 + D */
     }
     mix_free(m);
+    o.fill = 0;
     session_close(s);
     fx_remove(dir);
 }
