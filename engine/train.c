@@ -559,7 +559,16 @@ int train_run(const char *session_dir, const char *run_dir, const train_hooks *h
             json_object_set_new(d, "pool", pool);
             json_object_set_new(d, "queries", json_integer((json_int_t)r->queries));
             json_object_set_new(d, "skipped_no_negatives", json_integer((json_int_t)r->skipped_no_negatives));
+            json_t *ex = json_object();
+            for (int k = 0; k < MIX_NX; k++)
+                if (r->excluded[k]) json_object_set_new(ex, mix_exclusion_name(k), json_integer((json_int_t)r->excluded[k]));
+            json_object_set_new(d, "excluded", ex);
+            json_object_set_new(d, "positives_promoted", json_integer((json_int_t)r->positives_promoted));
         }
+        labels *lb = session_labels(t->s);   /* the labels in force at launch */
+        if (lb)
+            json_object_set_new(d, "labels", json_pack("{s:I, s:I}", "accepted", (json_int_t)labels_count(lb, LABEL_ACCEPT),
+                                                       "rejected", (json_int_t)labels_count(lb, LABEL_REJECT)));
         emit(t, h, json_pack("{s:I, s:o}", "step", (json_int_t)step, "data", d));
     }
     if (step == 0) {

@@ -1,6 +1,7 @@
 /* pane_jobs: running and recent jobs: progress bar, rate, ETA, the last line
  * of the log, and for training a sparkline of the loss.  j/k choose a job,
- * K stops it. */
+ * K stops it, Enter opens it (the run view, pane_run.c).  A train job and
+ * its run are one row; a job stopped from here reads "cancelled", not FAILED. */
 #include <curses.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -24,7 +25,7 @@ static void fmt_secs(char *b, size_t n, double s)
 static void draw(tui *t, tui_rect r)
 {
     char title[128];
-    snprintf(title, sizeof title, " JOBS %d running, %d listed   j/k choose  K stops  q closes", tui_jobs_running(t), t->njobs);
+    snprintf(title, sizeof title, " JOBS %d running, %d listed   j/k choose  Enter opens  K stops  q closes", tui_jobs_running(t), t->njobs);
     tui_box_title(t, (tui_rect){r.y, r.x, 1, r.w}, title, 1);
     int y = r.y + 1, end = r.y + r.h;
     if (!t->njobs) {
@@ -36,9 +37,11 @@ static void draw(tui *t, tui_rect r)
         tui_job *j = &t->jobs[i];
         int base = i == sel ? tui_attr(t, C_CURSOR) : 0;
         tui_fill(y, r.x, r.w, base);
-        const char *state = j->running ? "running" : j->status == 0 ? "done" : j->status < 0 ? "ended" : "FAILED";
+        int sattr;
+        const char *state = tui_job_state(t, j, &sattr);
         int x = r.x + 1;
-        x += tui_putf(y, x, r.x + r.w - x, base | A_BOLD, "%-8s %-8s ", j->kind, state);
+        x += tui_putf(y, x, r.x + r.w - x, base | A_BOLD, "%-8s ", j->kind);
+        x += tui_putf(y, x, r.x + r.w - x, base | (i == sel ? (int)A_BOLD : sattr), "%-9s ", state);
         if (j->total > 0) {
             int bw = r.w / 4, fill = (int)(bw * (j->done / j->total));
             if (fill > bw) fill = bw;
@@ -55,9 +58,13 @@ static void draw(tui *t, tui_rect r)
             x += tui_putf(y, x, r.x + r.w - x, base, "%s", j->started > 0 && j->pid > 0 ? el : "");
         }
         y++;
-        if (y < end) tui_put(y++, r.x + 3, r.w - 3, j->args ? j->args : "", j->args ? strlen(j->args) : 0, tui_attr(t, C_DIM));
+        if (y < end) {
+            const char *rid = j->run_dir && j->dir ? strrchr(j->run_dir, '/') : NULL;
+            if (rid) tui_putf(y++, r.x + 3, r.w - 3, tui_attr(t, C_DIM), "training run %s: %s", rid + 1, j->args ? j->args : "");
+            else tui_put(y++, r.x + 3, r.w - 3, j->args ? j->args : "", j->args ? strlen(j->args) : 0, tui_attr(t, C_DIM));
+        }
         if (y < end && (j->extra[0] || j->last[0])) {
-            tui_putf(y++, r.x + 3, r.w - 3, j->status > 0 ? tui_attr(t, C_REJECT) : 0, "%s%s%s", j->extra,
+            tui_putf(y++, r.x + 3, r.w - 3, j->running ? 0 : sattr, "%s%s%s", j->extra,
                      j->extra[0] && j->last[0] ? "  " : "", j->last);
         }
         if (y < end && j->eval[0]) tui_put(y++, r.x + 3, r.w - 3, j->eval, strlen(j->eval), tui_attr(t, C_ACCEPT));
@@ -75,6 +82,10 @@ static int key(tui *t, int action, int k)
 {
     if (action == ACT_down && sel > 0) return sel--, TUI_REDRAW;
     if (action == ACT_up && sel + 1 < t->njobs) return sel++, TUI_REDRAW;
+    if (action == ACT_detail || k == '\n' || k == '\r' || k == KEY_ENTER) {
+        if (sel < 0 || sel >= t->njobs) return TUI_REDRAW;
+        return tui_run_view_open(t, sel);
+    }
     if (k == 'K') {
         if (tui_job_kill(t, sel) < 0) tui_err(t, "that job is not running");
         else tui_msg(t, "asked %s to stop", t->jobs[sel].kind);

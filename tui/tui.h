@@ -81,7 +81,15 @@ typedef struct {
 } tui_pane;
 
 extern const tui_pane pane_queries, pane_query, pane_negs_syn, pane_negs_ret,
-    pane_help, pane_detail, pane_jobs, pane_attrs, pane_train, pane_prompt_view;
+    pane_help, pane_detail, pane_jobs, pane_attrs, pane_train, pane_prompt_view, pane_run;
+/* the run view (pane_run.c) on job i of t->jobs: a run's curves, config,
+ * data, log tail and state; other jobs: their command, state and log tail */
+int tui_run_view_open(tui *t, int job);
+/* A line plot of n points (xs ascending) in r, braille dots with utf8 (else
+ * '*'), y axis labelled with min/max on the left, x axis with the first and
+ * last x under it; several series share the axes (attr per series). */
+void tui_plot(tui *t, tui_rect r, const char *title, const double *const *xs, const double *const *ys,
+              const int *ns, const int *attrs, int nseries);
 extern const tui_pane *const tui_panes[];   /* all of them, NULL-terminated (tui_main.c) */
 /* open panel p over the browse layout, or close it when it is the one open */
 int tui_toggle(tui *t, const tui_pane *p);
@@ -133,6 +141,9 @@ typedef struct {
     size_t prog_off;
     char eval[160];     /* the last evaluation, as text */
     double cost;        /* LLM spend, USD */
+    char state[16];     /* runs: status.json's state (running, done, cancelled, killed, failed) */
+    int cancelled;      /* stopped from the workbench (K / :kill-job): not a failure */
+    long step;          /* runs: the last step in progress.jsonl (status.json lags by up to 10) */
 } tui_job;
 
 struct tui {
@@ -251,6 +262,8 @@ void tui_runs_scan(tui *t);                     /* training runs, new ones inclu
 int tui_jobs_running(const tui *t);
 int tui_job_kill(tui *t, int i);
 void tui_jobs_free(tui *t);
+/* jobs panel state word ("running", "done", "cancelled", "FAILED", ...) and its colour */
+const char *tui_job_state(tui *t, const tui_job *j, int *attr);
 
 /* attributes (pane_attrs.c) */
 void tui_attrs_load(tui *t);

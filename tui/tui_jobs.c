@@ -186,6 +186,8 @@ static int poll_worker(tui *t, tui_job *j)
 
 /* ---- training runs (runs.h): found on disk, followed through their files ---- */
 
+/* progress.jsonl is the run's live record: status.json is rewritten only every
+ * 10 steps, so the step (and the rate and ETA from it) come from here */
 static void read_progress(tui_job *j)
 {
     sy_buf b = {0};
@@ -197,7 +199,20 @@ static void read_progress(tui_job *j)
         nl = strchr(line, '\n');
         if (nl) *nl = 0;
         json_t *o = json_loads(line, 0, NULL);
-        json_t *loss = json_object_get(o, "loss");
+        json_t *loss = json_object_get(o, "loss"), *step = json_object_get(o, "step"), *d = json_object_get(o, "data");
+        if (json_is_object(d) && json_is_integer(json_object_get(d, "total_steps")))
+            j->total = (double)json_integer_value(json_object_get(d, "total_steps"));
+        if (json_is_number(loss) && json_is_integer(step)) {
+            long s = (long)json_integer_value(step);
+            double now = sy_now();
+            if (s > j->step && j->step > 0 && now > j->last_t) {
+                double r = (double)(s - j->step) / (now - j->last_t);
+                j->rate = j->rate > 0 ? 0.7 * j->rate + 0.3 * r : r;
+            }
+            if (s > j->step) j->last_t = now;
+            j->step = s;
+            if (j->done < s) j->done = (double)s;
+        }
         if (json_is_number(loss)) {
             if (j->nhist == 64) memmove(j->hist, j->hist + 1, 63 * sizeof j->hist[0]), j->nhist--;
             j->hist[j->nhist++] = (float)json_number_value(loss);
@@ -242,6 +257,7 @@ void tui_runs_scan(tui *t)
         j->args = sy_strdup_printf("training run %s", rs[i].id);
         j->running = !runs_state_final(rs[i].state);
         j->status = !strcmp(rs[i].state, "done") ? 0 : j->running ? -1 : 1;
+        snprintf(j->state, sizeof j->state, "%s", rs[i].state);
         j->done = (double)rs[i].step;
         j->total = (double)rs[i].total;
         j->started = j->last_t = sy_now();
@@ -257,14 +273,9 @@ static int poll_run(tui_job *j)
     run_status st;
     read_progress(j);
     if (runs_read_status(j->run_dir, &st, NULL) < 0) return 0;
-    double now = sy_now();
-    if (now > j->last_t + 0.5 && st.step >= j->last_done) {
-        double r = (st.step - j->last_done) / (now - j->last_t);
-        j->rate = j->rate > 0 ? 0.7 * j->rate + 0.3 * r : r;
-        j->last_t = now, j->last_done = (double)st.step;
-    }
-    j->done = (double)st.step;
-    j->total = (double)st.total;
+    j->done = (double)(st.step > j->step ? st.step : j->step);
+    if (st.total > 0) j->total = (double)st.total;
+    snprintf(j->state, sizeof j->state, "%s", st.state);
     snprintf(j->what, sizeof j->what, "steps");
     if (!runs_state_final(st.state)) return 0;
     j->status = !strcmp(st.state, "done") ? 0 : 1;
@@ -278,6 +289,11 @@ static void parse_line(tui_job *j, char *line)
     if (cr) line = cr + 1;
     while (*line == ' ') line++;
     if (!*line) return;
+    /* `syneg train` names its run first: the job follows that run (one row, not two) */
+    if (!j->run_dir && j->kind && !strcmp(j->kind, "train") && !strncmp(line, "run ", 4)) {
+        const char *open = strchr(line, '('), *close = open ? strrchr(open, ')') : NULL;
+        if (open && close && close > open + 1) j->run_dir = sy_strdup_printf("%.*s", (int)(close - open - 1), open + 1);
+    }
     if (!strncmp(line, "progress: ", 10)) {
         char what[64] = "", extra[128] = "";
         double done, total;
@@ -338,6 +354,22 @@ static void read_log(tui_job *j)
     close(fd);
 }
 
+/* a run listed on its own and followed by a train job: keep the job's row */
+static void drop_duplicate_run(tui *t, int *i)
+{
+    tui_job *j = &t->jobs[*i];
+    if (!j->run_dir || !j->dir) return;
+    for (int k = 0; k < t->njobs; k++) {
+        tui_job *o = &t->jobs[k];
+        if (k == *i || o->dir || !o->run_dir || strcmp(o->run_dir, j->run_dir)) continue;
+        free(o->kind), free(o->args), free(o->run_dir);
+        memmove(&t->jobs[k], &t->jobs[k + 1], (size_t)(t->njobs - k - 1) * sizeof t->jobs[0]);
+        t->njobs--;
+        if (k < *i) (*i)--;
+        return;
+    }
+}
+
 int tui_jobs_poll(tui *t)
 {
     int flags = 0;
@@ -345,15 +377,20 @@ int tui_jobs_poll(tui *t)
         tui_job *j = &t->jobs[i];
         if (!j->running) continue;
         int st;
+        if (j->dir && !j->worker) {
+            read_log(j);
+            drop_duplicate_run(t, &i);
+            j = &t->jobs[i];
+        }
         if (j->worker) {
             if (!poll_worker(t, j)) continue;
-        } else if (j->run_dir) {
+        } else if (j->run_dir && !j->dir) {
             if (!poll_run(j)) continue;
-        } else if (read_log(j), j->pid > 0) {
+        } else if ((j->run_dir ? (void)poll_run(j) : (void)0), j->pid > 0) {
             pid_t r = waitpid((pid_t)j->pid, &st, WNOHANG);
             if (r == 0) continue;
             j->status = r < 0 ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        } else if (j->pid < 0 || kill((pid_t)-j->pid, 0) == 0) {
+        } else if (j->pid < 0 && kill((pid_t)-j->pid, 0) == 0) {
             continue;   /* found on disk, still alive */
         }
         if (j->dir) read_log(j);
@@ -366,9 +403,15 @@ int tui_jobs_poll(tui *t)
         size_t before = t->ns ? neg_store_count(t->ns) : 0;
         flags |= tui_refresh_store(t) | TUI_REDRAW;
         size_t after = t->ns ? neg_store_count(t->ns) : 0;
+        if (j->run_dir && j->dir) poll_run(j);   /* the run's own final state and reason */
+        if (j->run_dir && j->state[0] && strcmp(j->state, "running")) j->status = !strcmp(j->state, "done") ? 0 : 1;
+        int stopped = j->cancelled || !strcmp(j->state, "cancelled");
         if (j->run_dir)
             j->status == 0 ? tui_msg(t, "training run finished: %s", j->eval[0] ? j->eval : j->last)
+            : stopped      ? tui_msg(t, "training run cancelled at step %.0f; resume with :train --resume ID", j->done)
                            : tui_err(t, "training run %s", j->last);
+        else if (stopped)
+            tui_msg(t, "%s cancelled", j->kind);
         else if (j->status == 0)
             tui_msg(t, "%s finished%s%s: %zd negatives added or replaced%s", j->kind, j->query[0] ? " for " : "", j->query,
                     (ssize_t)(after - before), after == before ? " (see J for its log)" : "");
@@ -439,6 +482,7 @@ void tui_jobs_scan(tui *t)
 int tui_job_kill(tui *t, int i)
 {
     if (i < 0 || i >= t->njobs || !t->jobs[i].running) return -1;
+    t->jobs[i].cancelled = 1;
     if (t->jobs[i].worker) return synth_job_cancel(t->jobs[i].worker), 0;
     if (t->jobs[i].run_dir) {
         const char *id = strrchr(t->jobs[i].run_dir, '/');
@@ -453,6 +497,20 @@ int tui_job_kill(tui *t, int i)
     int rc = p > 0 ? sy_proc_signal(-p, tok, SIGTERM) : -1;
     free(rec);
     return rc;
+}
+
+const char *tui_job_state(tui *t, const tui_job *j, int *attr)
+{
+    *attr = 0;
+    if (j->running) return j->cancelled ? "stopping" : "running";
+    const char *st = j->state[0] && strcmp(j->state, "running") ? j->state : NULL;
+    if ((st && !strcmp(st, "cancelled")) || (!st && j->cancelled)) return *attr = tui_attr(t, C_DIM), "cancelled";
+    if (st && !strcmp(st, "killed")) return *attr = tui_attr(t, C_SUSPECT), "killed";
+    if (st && !strcmp(st, "done")) return "done";
+    if (st && !strcmp(st, "failed")) return *attr = tui_attr(t, C_REJECT), "FAILED";
+    if (j->status == 0) return "done";
+    if (j->status < 0) return "ended";
+    return *attr = tui_attr(t, C_REJECT), "FAILED";
 }
 
 void tui_jobs_free(tui *t)

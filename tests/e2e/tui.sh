@@ -90,13 +90,15 @@ fresh train
 printf ':train --scratch tiny --batch 4 --group 2 --max-steps 3 --epochs 3 --eval-every 3 --threads 1\n:wait-jobs 120\nJ\n' >"$T/train.script"
 "$SYNEG" tui "$T/train" --script "$T/train.script" --dump "$T/train.out" --size 110x30 2>"$T/err" || fail "train script" "$(cat "$T/err")"
 grep -q "training run .*-tiny" "$T/train.out" && ok "jobs panel lists the training run" || fail "no run in the jobs panel" "$(cat "$T/train.out")"
+n=$(grep -c '^ *\(train\|run\)  *\(running\|done\|cancelled\|FAILED\|killed\|ended\)' "$T/train.out")
+[ "$n" = 1 ] && ok "the train job and its run are one row" || fail "train job and run listed $n times" "$(cat "$T/train.out")"
 grep -q "eval @ step" "$T/train.out" && ok "jobs panel shows the run's evaluation" || fail "no evaluation shown" "$(cat "$T/train.out")"
 grep -q "^   loss [0-9.]* ." "$T/train.out" && ok "jobs panel draws the loss curve" || fail "no loss sparkline" "$(cat "$T/train.out")"
 
 # the training dialog: change the mix ratio (Enter edits through the prompt),
 # W writes the training file and a torchrun launch script as a job
 fresh dialog
-printf 'T\nj\nj\n<Enter>\n<Backspace><Backspace><Backspace>0.3<Enter>\nW\n:wait-jobs 60\n' >"$T/dialog.script"
+printf 'T\nj\nj\nj\nj\n<Enter>\n^U0.3<Enter>\nW\n:wait-jobs 60\n' >"$T/dialog.script"
 "$SYNEG" tui "$T/dialog" --script "$T/dialog.script" --size 110x30 2>"$T/err" || fail "dialog script" "$(cat "$T/err")"
 [ -s "$T/dialog/exports/train.jsonl" ] && [ -f "$T/dialog/exports/train.jsonl.launch.sh" ] \
     && ok "training dialog W: training file and launch script written" || fail "dialog W wrote nothing" "$(ls -R "$T/dialog/jobs")"
