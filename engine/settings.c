@@ -17,6 +17,19 @@ static int check_mix(const char *text, sy_err *err)
     return 0;
 }
 
+/* review.reasons: "a;b;c", at most 9 (keys 1-9), none empty */
+static int check_reasons(const char *text, sy_err *err)
+{
+    int n = 1;
+    for (const char *p = text; *p; p++) n += *p == ';';
+    if (!*text || n > 9) return sy_fail(err, SY_EINVAL, "expected 1 to 9 reasons separated by ';' (keys 1-9), got %d", *text ? n : 0);
+    for (const char *p = text;; p++) {
+        if ((*p == ';' || !*p) && (p == text || p[-1] == ';')) return sy_fail(err, SY_EINVAL, "an empty reason between ';'s");
+        if (!*p) break;
+    }
+    return 0;
+}
+
 #define BIG 1e15
 /* One row per setting, grouped by prefix; keep each row on its own lines so
  * additions merge cleanly.  Ranges are inclusive unless .lo_open. */
@@ -92,6 +105,11 @@ static const setting_info table[] = {
      .help = "prompt attribute * for synthesis (wins over attributes.*)"},
     {.name = "attributes.*", .type = SET_STR,
      .help = "prompt attribute * (the attributes pane edits these)"},
+
+    /* ---- the workbench (tui/) ---- */
+    {.name = "review.reasons", .type = SET_STR,
+     .def = "near duplicate of the positive;answers the query;off topic;too easy;wrong facts", .check = check_reasons,
+     .help = "preset reasons of the review queue, ';' between them (at most 9): keys 1-9 record one as the note"},
 
     /* ---- training (train.c, cmd_train, the dialog, launch scripts) ---- */
     {.name = "train.init", .type = SET_STR,
@@ -201,7 +219,9 @@ void settings_range_text(const setting_info *si, char *buf, size_t n)
         break;
     case SET_BOOL: snprintf(buf, n, "true|false"); break;
     case SET_ENUM: snprintf(buf, n, "%s", si->choices); break;
-    default: snprintf(buf, n, si->check ? "R or R0:R1, fractions 0..1" : "text"); break;
+    default:
+        snprintf(buf, n, si->check == check_mix ? "R or R0:R1, fractions 0..1" : si->check == check_reasons ? "1 to 9 texts, ';' between" : "text");
+        break;
     }
 }
 
