@@ -19,7 +19,9 @@
  * passage (corpus or synthetic) has a title, the text alone with
  * opts.no_title or the setting passage.titles = no; tevatron keeps the title
  * apart.  Negatives of the offline generator (a stand-in for an LLM) are left
- * out unless opts.include_offline; the report says which.
+ * out unless opts.include_offline; the report says which.  The report also
+ * holds the shortcut audit (audit.h) of the first epoch's draw, scored by the
+ * session's BM25 when its index exists (or --scores opened it).
  *
  * Every export also writes PATH.report.json (format in README) and fills an
  * export_stats.  Files are written to PATH.tmp.PID, fsync'd and renamed, so a
@@ -31,6 +33,7 @@
 
 #include <stddef.h>
 
+#include "audit.h"
 #include "err.h"
 #include "mix.h"
 #include "session.h"
@@ -55,6 +58,9 @@ typedef struct {
     size_t bytes;          /* bytes of the main file */
     /* trec */
     size_t run_queries, qrels_rows, labels_relevant, labels_nonrelevant, not_in_corpus;
+    /* the shortcut audit of the first epoch's draw (instance formats) */
+    audit_report audit;
+    int audited;
 } export_stats;
 
 const char *export_format_name(int fmt);     /* "flag", "st", "tevatron", "trec" */

@@ -91,6 +91,9 @@ typedef struct {
     int promote;                 /* rejected negatives join the positives */
     int reviewed_only;           /* only accepted negatives are candidates */
     int shuffle;                 /* seeded permutation of instances per epoch */
+    int length_match;            /* rebalance: each synthetic negative drawn is the one
+                                    closest in length (words) to a randomly drawn retrieved
+                                    candidate of the same query (length-matched sampling) */
     int skip_offline;            /* leave out the offline generator's rows (a stand-in
                                     for an LLM; export does unless --include-offline) */
     int no_repeat;               /* a pool < N gives a shorter group, not repeats */

@@ -701,57 +701,6 @@ void offline_neg_free(offline_neg *n)
     n->title = n->text = n->detail = NULL;
 }
 
-double offline_word_overlap(const char *a, const char *b)
-{
-    /* distinct lower-cased words of a that also occur in b, over the distinct words of a */
-    sy_strmap wb;
-    if (sy_strmap_init(&wb, 256) < 0) return 0;
-    char **keep = NULL;
-    size_t nkeep = 0, cap = 0, pos = 0, st, len, na = 0, hit = 0;
-    char w[64];
-    while (b && next_word(b, &pos, &st, &len, w)) {
-        size_t wl = strlen(w);
-        if (sy_strmap_get(&wb, w, wl, NULL)) continue;
-        if (nkeep == cap) {
-            cap = cap ? cap * 2 : 64;
-            char **nk = realloc(keep, cap * sizeof *nk);
-            if (!nk) break;
-            keep = nk;
-        }
-        if (!(keep[nkeep] = strdup(w))) break;
-        sy_strmap_put(&wb, keep[nkeep], wl, 1, NULL);
-        nkeep++;
-    }
-    sy_strmap seen;
-    if (sy_strmap_init(&seen, 256) == 0) {
-        char **mine = NULL;
-        size_t nm = 0, mcap = 0;
-        pos = 0;
-        while (a && next_word(a, &pos, &st, &len, w)) {
-            size_t wl = strlen(w);
-            if (sy_strmap_get(&seen, w, wl, NULL)) continue;
-            if (nm == mcap) {
-                mcap = mcap ? mcap * 2 : 64;
-                char **nk = realloc(mine, mcap * sizeof *nk);
-                if (!nk) break;
-                mine = nk;
-            }
-            if (!(mine[nm] = strdup(w))) break;
-            sy_strmap_put(&seen, mine[nm], wl, 1, NULL);
-            nm++;
-            na++;
-            hit += sy_strmap_get(&wb, w, wl, NULL);
-        }
-        for (size_t i = 0; i < nm; i++) free(mine[i]);
-        free(mine);
-        sy_strmap_free(&seen);
-    }
-    for (size_t i = 0; i < nkeep; i++) free(keep[i]);
-    free(keep);
-    sy_strmap_free(&wb);
-    return na ? (double)hit / (double)na : 0;
-}
-
 size_t offline_generate(const char *query, const offline_doc *positive, const offline_doc *related, size_t nrelated,
                         uint64_t seed, size_t k, offline_neg *out)
 {

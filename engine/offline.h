@@ -68,9 +68,4 @@ size_t offline_generate(const char *query, const offline_doc *positive, const of
                         size_t nrelated, uint64_t seed, size_t k, offline_neg *out);
 void offline_neg_free(offline_neg *n);
 
-/* Distinct lower-cased words of a that also occur in b, over the distinct
- * words of a (0 when a has none): the "word overlap" of a negative with its
- * positive that the audit and the tests measure. */
-double offline_word_overlap(const char *a, const char *b);
-
 #endif

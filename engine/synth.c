@@ -70,6 +70,7 @@ typedef struct {
     double rpm, tpm, timeout_s, backoff_s, price_in, price_out, budget, max_body_mb;
     int per_query, reflect, offline;
     int titled;                 /* most documents of the collection have a title */
+    uint64_t variant;           /* regenerate: a fresh variant gives the offline generator a fresh seed */
     uint64_t seed;
     prompt_template *tpl, *rtpl;
     prompt_catalogue *cat;
@@ -232,6 +233,7 @@ static plan *plan_new(session *s, const synth_opts *o, int make_job, sy_err *err
     p->reflect = o->reflect >= 0 ? o->reflect : (int)settings_int(s, "synth.reflect");
     p->seed = o->seed ? o->seed : (uint64_t)settings_num(s, "synth.seed");
     if (o->variant) p->llm_seed = o->variant;
+    p->variant = (uint64_t)o->variant;
     p->response_format = settings_str(s, "llm.response_format");
     /* the answers synth_parse_answer / synth_parse_verdict accept, as JSON schemas */
     p->answer_schema = json_pack("{s:s,s:{s:{s:s},s:{s:s,s:I,s:I,s:{s:s,s:{s:{s:s},s:{s:s},s:{s:s}},s:[s]}}},s:[s]}",
@@ -771,7 +773,7 @@ static int run_offline(run *r, sy_err *err)
             docs[i] = (offline_doc){corpus_doc_title(p->corpus, rel[i]), corpus_doc_text(p->corpus, rel[i])};
         offline_doc pos = {t->pos_title, t->pos_body};
         offline_neg *out = calloc((size_t)p->per_query, sizeof *out);
-        uint64_t seed = p->seed ^ sy_hash64(t->qid, strlen(t->qid));
+        uint64_t seed = p->seed ^ sy_hash64(t->qid, strlen(t->qid)) ^ (p->variant * 0x9e3779b97f4a7c15ULL);
         size_t n = out ? offline_generate(t->qtext, &pos, docs, nrel, seed, (size_t)p->per_query, out) : 0;
         json_t *relids = json_array();
         for (size_t i = 0; i < nrel; i++) json_array_append_new(relids, json_string(corpus_doc_id(p->corpus, rel[i])));

@@ -230,6 +230,10 @@ TEST(offline_only_when_asked)
     CHECK_EQ_INT(st.mix.excluded[MIX_X_OFFLINE], 0);
     r = slurp(rp);
     CHECK(r && strstr(r, "\"include_offline\": true"), "report: %s", r);
+    /* the report carries the shortcut audit: the fixture's synthetic rows have no title */
+    CHECK(st.audited && st.audit.nsyn > 0 && st.audit.auc[AUDIT_TITLE] > 0.75 && st.audit.warn, "audit");
+    CHECK(r && strstr(r, "\"audit\": {") && strstr(r, "\"logistic_auc\"") && strstr(r, "\"warning\": true"),
+          "report audit: %s", r);
     free(t); free(r); free(rp); free(a);
     check_rmrf(tmp);
     free(tmp);
