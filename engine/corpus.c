@@ -1079,10 +1079,12 @@ static int load_qrels_dir(corpus *c, const char *dir, const char *prefix, const 
         names[i][l - ls] = '\0';
         size_t k = 0;
         while (k < c->nonly && strcmp(c->only[k], names[i] + lp)) k++;
+        sy_err e2 = {0};
         if (!path) rc = sy_fail(err, SY_ENOMEM, "out of memory");
-        else if (c->nonly && k == c->nonly)
-            warnf(c, "%s: split \"%s\" is not one this session uses; not loaded", path, names[i] + lp);
-        else rc = load_qrels(c, path, names[i] + lp, trec, err);
+        else if (!c->nonly || k < c->nonly) rc = load_qrels(c, path, names[i] + lp, trec, err);
+        else if (load_qrels(c, path, names[i] + lp, trec, &e2) < 0)   /* another split: never fatal */
+            warnf(c, "%s: not loaded (split \"%s\" is not one the session uses, and %s)", path, names[i] + lp,
+                  e2.msg);
         free(path);
     }
     for (size_t i = 0; i < n; i++) free(names[i]);

@@ -78,8 +78,8 @@ static char *source_file(const session_source *src, const char *name)
 
 /* Split selection and checks for init: the train split (default "train") and
  * the eval split (default "test", else "dev" when the data set has no test,
- * as MS MARCO) are the only qrels read; other qrels files are named in
- * warnings (open_corpus reads the same two when it rebuilds the store).
+ * as MS MARCO) must load; another qrels file that does not parse is left out
+ * with a warning (open_corpus does the same when it rebuilds the store).
  * The eval split must exist; a train split only when it was named
  * (a test-only BEIR set makes a session without one).  Errors: no documents,
  * or a split whose judgements resolve to no query and document. */

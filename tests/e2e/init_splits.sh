@@ -8,12 +8,15 @@
 G=tests/golden/export/data
 jget() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$1" "$2"; }
 
-cp -r "$G" "$T/d1" && echo "not a qrels file" > "$T/d1/qrels/notes.tsv"
+cp -r "$G" "$T/d1" && printf 'q1\td1\t1\n' > "$T/d1/qrels/notes.tsv"   # no header: does not parse
 "$SYNEG" init "$T/s1" --beir "$T/d1" >"$T/out" 2>"$T/err"; rc=$?
-[ $rc = 0 ] && grep -q "notes.tsv: split \"notes\" is not one this session uses; not loaded" "$T/err" \
+[ $rc = 0 ] && grep -q "notes.tsv: not loaded (split \"notes\" is not one the session uses, and .*missing header" "$T/err" \
     && ok "a stray qrels file is named in a warning, init goes on" || fail "stray qrels file: rc=$rc" "$(cat "$T/err")"
 "$SYNEG" info "$T/s1" --json > "$T/i1.json" 2>/dev/null
-[ "$(jget "$T/i1.json" "['qrels'].get('notes', 'none')")" = none ] && ok "only the named splits are loaded" || fail "splits: $(cat "$T/i1.json")"
+[ "$(jget "$T/i1.json" "['qrels'].get('notes', 'none')")" = none ] && ok "the stray file is not a split" || fail "splits: $(cat "$T/i1.json")"
+printf 'query-id\tcorpus-id\tscore\nq1\td1\t1\n' > "$T/d1/qrels/extra.tsv"; rm "$T/d1/qrels/notes.tsv"
+"$SYNEG" init "$T/s1b" --beir "$T/d1" >/dev/null 2>&1 && "$SYNEG" eval "$T/s1b" --split extra --json >/dev/null 2>"$T/err" \
+    && ok "another split that parses stays usable with --split" || fail "other split" "$(cat "$T/err")"
 
 cp -r "$G" "$T/d2" && rm "$T/d2/qrels/train.tsv"
 "$SYNEG" init "$T/s2" --beir "$T/d2" >"$T/out" 2>"$T/err"; rc=$?
