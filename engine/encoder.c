@@ -75,265 +75,52 @@ float *enc_acts_output(const enc_acts *a, const enc_config *cfg, int B, int T, i
     return a->ln2 + l * (size_t)B * T * cfg->hidden;
 }
 
-/* ---- loading ------------------------------------------------------------------ */
-
-static json_t *load_json(const char *dir, const char *name, int required, sy_err *err)
-{
-    char *p = sy_path_join(dir, name);
-    if (!p) { sy_fail(err, SY_ENOMEM, "out of memory"); return NULL; }
-    if (!sy_file_exists(p)) {
-        if (required)
-            sy_fail(err, SY_ENOTFOUND, "%s: missing; hint: a model folder needs config.json, "
-                    "vocab.txt and model.safetensors (save_pretrained(safe_serialization=True))", p);
-        free(p);
-        return NULL;
-    }
-    json_error_t je;
-    json_t *j = json_load_file(p, 0, &je);
-    if (!json_is_object(j)) {
-        sy_fail(err, SY_EPARSE, "%s:%d: %s", p, je.line, j ? "not a JSON object" : je.text);
-        json_decref(j);
-        j = NULL;
-    }
-    free(p);
-    return j;
-}
-
-static int cfg_int(json_t *cfg, const char *key, int def, int lo, int hi, const char *path,
-                   int *out, sy_err *err)
-{
-    json_t *v = json_object_get(cfg, key);
-    if (!v) {
-        if (def < 0) return sy_fail(err, SY_EFORMAT, "%s: config.json lacks \"%s\"", path, key);
-        *out = def;
-        return 0;
-    }
-    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
-        return sy_fail(err, SY_EFORMAT, "%s: config.json \"%s\" must be an integer in %d..%d",
-                       path, key, lo, hi);
-    *out = (int)json_integer_value(v);
-    return 0;
-}
-
-static int parse_config(json_t *j, const char *dir, enc_config *c, sy_err *err)
-{
-    const char *mt = json_string_value(json_object_get(j, "model_type"));
-    if (!mt || strcmp(mt, "bert") != 0)
-        return sy_fail(err, SY_EUNSUP, "%s/config.json: model_type \"%s\" is not supported; "
-                       "only BERT-architecture encoders (BERT, MiniLM, bge, e5, Contriever) are",
-                       dir, mt ? mt : "(none)");
-    const char *act = json_string_value(json_object_get(j, "hidden_act"));
-    if (act && strcmp(act, "gelu") != 0)
-        return sy_fail(err, SY_EUNSUP, "%s/config.json: hidden_act \"%s\" is not supported "
-                       "(only exact \"gelu\")", dir, act);
-    const char *pe = json_string_value(json_object_get(j, "position_embedding_type"));
-    if (pe && strcmp(pe, "absolute") != 0)
-        return sy_fail(err, SY_EUNSUP, "%s/config.json: position_embedding_type \"%s\" is not "
-                       "supported (only \"absolute\")", dir, pe);
-    if (json_is_true(json_object_get(j, "is_decoder")))
-        return sy_fail(err, SY_EUNSUP, "%s/config.json: decoder models are not supported", dir);
-    if (cfg_int(j, "vocab_size", -1, 1, 1 << 24, dir, &c->vocab_size, err) ||
-        cfg_int(j, "hidden_size", -1, 1, 1 << 16, dir, &c->hidden, err) ||
-        cfg_int(j, "num_hidden_layers", -1, 1, 256, dir, &c->layers, err) ||
-        cfg_int(j, "num_attention_heads", -1, 1, 1024, dir, &c->heads, err) ||
-        cfg_int(j, "intermediate_size", -1, 1, 1 << 18, dir, &c->intermediate, err) ||
-        cfg_int(j, "max_position_embeddings", 512, 2, 1 << 16, dir, &c->max_position, err) ||
-        cfg_int(j, "type_vocab_size", 2, 1, 1 << 10, dir, &c->type_vocab, err))
-        return -1;
-    if (c->hidden % c->heads)
-        return sy_fail(err, SY_EFORMAT, "%s/config.json: hidden_size %d is not a multiple of "
-                       "num_attention_heads %d", dir, c->hidden, c->heads);
-    json_t *eps = json_object_get(j, "layer_norm_eps");
-    c->ln_eps = json_is_number(eps) ? (float)json_number_value(eps) : 1e-12f;
-    return 0;
-}
-
-static int load_weights(enc_model *m, const char *path, sy_err *err)
-{
-    st_file *f = st_open(path, err);
-    if (!f) return -1;
-    static const char *const pre[] = { "", "bert.", NULL };
-    const enc_config *c = &m->cfg;
-    enc_params *p = &m->params;
-    int64_t C = c->hidden, I = c->intermediate;
-    int rc = 0;
-    struct { const char *name; float *dst; int nd; int64_t s0, s1; } top[] = {
-        { "embeddings.word_embeddings.weight", p->wte, 2, c->vocab_size, C },
-        { "embeddings.position_embeddings.weight", p->wpe, 2, c->max_position, C },
-        { "embeddings.token_type_embeddings.weight", p->wtt, 2, c->type_vocab, C },
-        { "embeddings.LayerNorm.weight", p->emb_ln_w, 1, C, 0 },
-        { "embeddings.LayerNorm.bias", p->emb_ln_b, 1, C, 0 },
-    };
-    for (size_t i = 0; i < sizeof top / sizeof top[0] && !rc; i++) {
-        int64_t shape[2] = { top[i].s0, top[i].s1 };
-        rc = st_read_f32(f, pre, top[i].name, top[i].dst, top[i].nd, shape, err);
-    }
-    char name[160];
-    for (int l = 0; l < c->layers && !rc; l++) {
-        size_t L = (size_t)l;
-        struct { const char *fmt; float *dst; int nd; int64_t s0, s1; } per[] = {
-            { "encoder.layer.%d.attention.self.query.weight", p->qkv_w + L * 3 * C * C, 2, C, C },
-            { "encoder.layer.%d.attention.self.key.weight", p->qkv_w + L * 3 * C * C + C * C, 2, C, C },
-            { "encoder.layer.%d.attention.self.value.weight", p->qkv_w + L * 3 * C * C + 2 * C * C, 2, C, C },
-            { "encoder.layer.%d.attention.self.query.bias", p->qkv_b + L * 3 * C, 1, C, 0 },
-            { "encoder.layer.%d.attention.self.key.bias", p->qkv_b + L * 3 * C + C, 1, C, 0 },
-            { "encoder.layer.%d.attention.self.value.bias", p->qkv_b + L * 3 * C + 2 * C, 1, C, 0 },
-            { "encoder.layer.%d.attention.output.dense.weight", p->attproj_w + L * C * C, 2, C, C },
-            { "encoder.layer.%d.attention.output.dense.bias", p->attproj_b + L * C, 1, C, 0 },
-            { "encoder.layer.%d.attention.output.LayerNorm.weight", p->ln1_w + L * C, 1, C, 0 },
-            { "encoder.layer.%d.attention.output.LayerNorm.bias", p->ln1_b + L * C, 1, C, 0 },
-            { "encoder.layer.%d.intermediate.dense.weight", p->fc_w + L * I * C, 2, I, C },
-            { "encoder.layer.%d.intermediate.dense.bias", p->fc_b + L * I, 1, I, 0 },
-            { "encoder.layer.%d.output.dense.weight", p->fcproj_w + L * C * I, 2, C, I },
-            { "encoder.layer.%d.output.dense.bias", p->fcproj_b + L * C, 1, C, 0 },
-            { "encoder.layer.%d.output.LayerNorm.weight", p->ln2_w + L * C, 1, C, 0 },
-            { "encoder.layer.%d.output.LayerNorm.bias", p->ln2_b + L * C, 1, C, 0 },
-        };
-        for (size_t i = 0; i < sizeof per / sizeof per[0] && !rc; i++) {
-            snprintf(name, sizeof name, per[i].fmt, l);
-            int64_t shape[2] = { per[i].s0, per[i].s1 };
-            rc = st_read_f32(f, pre, name, per[i].dst, per[i].nd, shape, err);
-        }
-    }
-    if (!rc) {
-        const st_tensor *t = NULL;
-        for (const char *const *q = pre; *q && !t; q++) {
-            snprintf(name, sizeof name, "%sembeddings.word_embeddings.weight", *q);
-            t = st_find(f, name);
-        }
-        m->dtype = strdup(t ? t->dtype_name : "?");
-    }
-    st_close(f);
-    return rc;
-}
-
-static char *dup_str(json_t *v) { return json_is_string(v) ? strdup(json_string_value(v)) : NULL; }
-
-enc_model *enc_load(const char *dir, sy_err *err)
-{
-    enc_model *m = calloc(1, sizeof *m);
-    json_t *cfg = NULL, *tc = NULL, *pool = NULL, *mods = NULL;
-    char *path = NULL;
-    if (!m || !(m->dir = strdup(dir))) { sy_fail(err, SY_ENOMEM, "out of memory"); goto fail; }
-    if (!sy_is_dir(dir)) {
-        sy_fail(err, SY_ENOTFOUND, "%s: not a folder; hint: --model takes a Hugging Face model "
-                "folder (config.json, vocab.txt, model.safetensors)", dir);
-        goto fail;
-    }
-    if (!(cfg = load_json(dir, "config.json", 1, err)) || parse_config(cfg, dir, &m->cfg, err))
-        goto fail;
-    /* tokenizer */
-    sy_err e2;
-    tc = load_json(dir, "tokenizer_config.json", 0, &e2);
-    tok_opts to = TOK_OPTS_UNCASED;
-    if (tc) {
-        json_t *v = json_object_get(tc, "do_lower_case");
-        if (json_is_boolean(v)) to.lowercase = json_is_true(v);
-        v = json_object_get(tc, "strip_accents");
-        if (json_is_boolean(v)) to.strip_accents = json_is_true(v);
-        v = json_object_get(tc, "tokenize_chinese_chars");
-        if (json_is_boolean(v)) to.chinese_chars = json_is_true(v);
-        json_t *ml = json_object_get(tc, "model_max_length");
-        if (json_is_integer(ml) && json_integer_value(ml) > 0 && json_integer_value(ml) < 1000000)
-            m->max_len = (int)json_integer_value(ml);
-    }
-    path = sy_path_join(dir, "vocab.txt");
-    if (!sy_file_exists(path)) {
-        sy_fail(err, SY_ENOTFOUND, "%s: missing; hint: only WordPiece models with a vocab.txt "
-                "are supported (tokenizer.json alone is not read)", path);
-        goto fail;
-    }
-    if (!(m->tok = tok_load(path, &to, err))) goto fail;
-    if (tok_vocab_size(m->tok) > (size_t)m->cfg.vocab_size) {
-        sy_fail(err, SY_EFORMAT, "%s: %zu tokens but config.json vocab_size is %d", path,
-                tok_vocab_size(m->tok), m->cfg.vocab_size);
-        goto fail;
-    }
-    free(path);
-    path = NULL;
-    /* weights */
-    m->num_params = enc_params_layout(NULL, NULL, &m->cfg);
-    m->params_memory = aligned_alloc(64, align_up(m->num_params) * sizeof(float));
-    if (!m->params_memory) {
-        sy_fail(err, SY_ENOMEM, "%s: out of memory for %zu parameters", dir, m->num_params);
-        goto fail;
-    }
-    memset(m->params_memory, 0, m->num_params * sizeof(float));
-    enc_params_layout(&m->params, m->params_memory, &m->cfg);
-    path = sy_path_join(dir, "model.safetensors");
-    if (!sy_file_exists(path)) {
-        sy_fail(err, SY_ENOTFOUND, "%s: missing; hint: save the model with "
-                "save_pretrained(DIR, safe_serialization=True); pytorch_model.bin is not read", path);
-        goto fail;
-    }
-    if (load_weights(m, path, err)) goto fail;
-    /* pooling and normalisation: sentence-transformers modules when present */
-    m->pooling = ENC_POOL_CLS;
-    pool = load_json(dir, "1_Pooling/config.json", 0, &e2);
-    if (pool && json_is_true(json_object_get(pool, "pooling_mode_mean_tokens")))
-        m->pooling = ENC_POOL_MEAN;
-    char *mp = sy_path_join(dir, "modules.json");
-    if (mp && sy_file_exists(mp)) {
-        json_error_t je;
-        mods = json_load_file(mp, 0, &je);
-        size_t i;
-        json_t *v;
-        json_array_foreach(mods, i, v) {
-            const char *ty = json_string_value(json_object_get(v, "type"));
-            if (ty && strstr(ty, "Normalize")) m->normalize = 1;
-        }
-    }
-    free(mp);
-    int cap = m->cfg.max_position < 512 ? m->cfg.max_position : 512;
-    if (m->max_len <= 0 || m->max_len > cap) m->max_len = cap;
-    /* e5-style prefixes can be given in a syneg.json next to the model */
-    json_t *sj = load_json(dir, "syneg.json", 0, &e2);
-    if (sj) {
-        m->query_prefix = dup_str(json_object_get(sj, "query_prefix"));
-        m->passage_prefix = dup_str(json_object_get(sj, "passage_prefix"));
-        json_decref(sj);
-    }
-    free(path);
-    json_decref(cfg); json_decref(tc); json_decref(pool); json_decref(mods);
-    return m;
-fail:
-    free(path);
-    json_decref(cfg); json_decref(tc); json_decref(pool); json_decref(mods);
-    enc_free(m);
-    return NULL;
-}
-
-void enc_free(enc_model *m)
-{
-    if (!m) return;
-    tok_free(m->tok);
-    free(m->params_memory);
-    free(m->query_prefix);
-    free(m->passage_prefix);
-    free(m->dir);
-    free(m->dtype);
-    free(m);
-}
-
-int enc_dim(const enc_model *m) { return m->cfg.hidden; }
-
 /* ---- forward ------------------------------------------------------------------------ */
 
 int enc_forward(const enc_model *m, enc_acts *a, const int *ids, const int *lens,
                 int B, int T, int all_layers, sy_err *err)
 {
+    return enc_forward_types(m, a, ids, NULL, lens, B, T, all_layers, err);
+}
+
+int enc_forward_types(const enc_model *m, enc_acts *a, const int *ids, const int *types,
+                      const int *lens, int B, int T, int all_layers, sy_err *err)
+{
     const enc_config *c = &m->cfg;
     const enc_params *p = &m->params;
     int C = c->hidden, I = c->intermediate, NH = c->heads;
     size_t BT = (size_t)B * T;
-    if (T > c->max_position)
-        return sy_fail(err, SY_EINVAL, "sequence length %d exceeds max_position_embeddings %d", T,
-                       c->max_position);
+    if (T + c->pos_offset > c->max_position)
+        return sy_fail(err, SY_EINVAL, "sequence length %d exceeds the %d positions of the model", T,
+                       c->max_position - c->pos_offset);
     for (size_t i = 0; i < BT; i++)
         if (ids[i] < 0 || ids[i] >= c->vocab_size)
             return sy_fail(err, SY_EINVAL, "token id %d at position %zu is outside the vocabulary "
                            "(%d)", ids[i], i, c->vocab_size);
-    embedding_forward(a->emb, ids, p->wte, p->wpe, p->wtt, B, T, C);
+    /* RoBERTa numbers positions from padding_idx + 1 */
+    const float *wpe = p->wpe + (size_t)c->pos_offset * C;
+    if (types)
+        for (size_t i = 0; i < BT; i++)
+            if (types[i] < 0 || types[i] >= c->type_vocab)
+                return sy_fail(err, SY_EINVAL, "token type %d at position %zu is outside the model's %d",
+                               types[i], i, c->type_vocab);
+    if (!types && !c->pos_offset) {
+        embedding_forward(a->emb, ids, p->wte, wpe, p->wtt, B, T, C);
+    } else {
+        int pad = c->pos_offset - 1;
+        for (int b = 0; b < B; b++) {
+            int count = 0;
+            for (int t = 0; t < T; t++) {
+                size_t i = (size_t)b * T + t;
+                int pos = t;
+                if (c->pos_offset) pos = ids[i] == pad && t < lens[b] ? pad : c->pos_offset + count++;
+                float *o = a->emb + i * C;
+                const float *we = p->wte + (size_t)ids[i] * C, *pe = p->wpe + (size_t)pos * C,
+                            *te = p->wtt + (size_t)(types ? types[i] : 0) * C;
+                for (int k = 0; k < C; k++) o[k] = we[k] + pe[k] + te[k];
+            }
+        }
+    }
     layernorm_forward(a->emb_ln, a->emb_mean, a->emb_rstd, a->emb, p->emb_ln_w, p->emb_ln_b,
                       (int)BT, C, c->ln_eps);
     const float *x = a->emb_ln;
@@ -380,16 +167,99 @@ static int by_len_desc(const void *a, const void *b)
 #define ENC_BATCH_TOKENS 8192
 #define ENC_BATCH_MAX 128
 
+/* One sentence-transformers pooling mode over rows [from, len) of h[T, C]
+ * into out[C] (cls takes row 0 whatever `from` is, as ST does). */
+static void pool_one(float *out, const float *h, int from, int len, int C, enc_pooling mode)
+{
+    if (from > len) from = len;
+    switch (mode) {
+    case ENC_POOL_CLS:
+        memcpy(out, h, (size_t)C * sizeof *out);
+        return;
+    case ENC_POOL_LAST:
+        memcpy(out, h + (size_t)(len > 0 ? len - 1 : 0) * C, (size_t)C * sizeof *out);
+        return;
+    case ENC_POOL_MAX:
+        for (int c = 0; c < C; c++) out[c] = -1e9f;
+        for (int t = from; t < len; t++)
+            for (int c = 0; c < C; c++) if (h[(size_t)t * C + c] > out[c]) out[c] = h[(size_t)t * C + c];
+        return;
+    default: {
+        double w_sum = 0;
+        for (int c = 0; c < C; c++) out[c] = 0;
+        for (int t = from; t < len; t++) {
+            float w = mode == ENC_POOL_WEIGHTED ? (float)(t + 1) : 1.0f;
+            for (int c = 0; c < C; c++) out[c] += w * h[(size_t)t * C + c];
+            w_sum += w;
+        }
+        if (w_sum < 1e-9) w_sum = 1e-9;
+        float d = mode == ENC_POOL_MEAN_SQRT ? (float)sqrt(w_sum) : (float)w_sum;
+        for (int c = 0; c < C; c++) out[c] /= d;
+        return;
+    }
+    }
+}
+
+/* Pooling (+ Dense, Normalize) of one batch: hs[B,T,C] -> out rows of enc_dim. */
+static void pool_batch(const enc_model *m, float *pooled, float *tmp, const float *hs, const int *lens,
+                       int from, int B, int T)
+{
+    int C = m->cfg.hidden, D = enc_dim(m);
+    int np = m->npool_concat ? m->npool_concat : 1;
+    for (int b = 0; b < B; b++) {
+        const float *h = hs + (size_t)b * T * C;
+        float *x = tmp + (size_t)b * (C * np > D ? C * np : D) * 2;
+        if (m->npool_concat) {
+            for (int k = 0; k < np; k++) pool_one(x + (size_t)k * C, h, from, lens[b], C, (enc_pooling)m->pool_concat[k]);
+        } else if (m->pooling == ENC_POOL_MEAN && from == 0) {
+            pool_mean_forward(x, h, lens + b, 1, T, C);    /* the kernel the trainer shares */
+        } else {
+            pool_one(x, h, from, lens[b], C, m->pooling);
+        }
+        int dim = C * np;
+        for (int l = 0; l < m->ndense; l++) {
+            const enc_dense *d = &m->dense[l];
+            float *y = x + (size_t)(C * np > D ? C * np : D);
+            for (int o = 0; o < d->out; o++) {
+                float acc = d->b ? d->b[o] : 0.0f;
+                const float *w = d->w + (size_t)o * d->in;
+                for (int i = 0; i < d->in; i++) acc += w[i] * x[i];
+                y[o] = d->tanh ? tanhf(acc) : acc;
+            }
+            memcpy(x, y, (size_t)d->out * sizeof *x);
+            dim = d->out;
+        }
+        memcpy(pooled + (size_t)b * D, x, (size_t)dim * sizeof *x);
+    }
+    if (m->normalize) l2norm_forward(pooled, NULL, B, D);
+}
+
 int enc_embed(const enc_model *m, const char *const *texts, size_t n, int is_query,
               float *out, enc_progress_fn progress, void *ctx, sy_err *err)
 {
+    return enc_embed_prefix(m, texts, n, is_query ? m->query_prefix : m->passage_prefix, out, progress,
+                            ctx, err);
+}
+
+int enc_embed_prefix(const enc_model *m, const char *const *texts, size_t n, const char *prefix,
+                     float *out, enc_progress_fn progress, void *ctx, sy_err *err)
+{
     if (n == 0) return 0;
-    int T = m->max_len, C = m->cfg.hidden;
-    const char *prefix = is_query ? m->query_prefix : m->passage_prefix;
+    int T = m->max_len, C = m->cfg.hidden, D = enc_dim(m);
     size_t plen = prefix ? strlen(prefix) : 0;
+    /* include_prompt false: pooling skips the prompt's tokens, counted as
+     * sentence-transformers does (the prompt's ids without the last special) */
+    int from = 0;
+    if (plen && m->pool_skip_prompt) {
+        int32_t *tmp = malloc((size_t)T * sizeof *tmp);
+        if (!tmp) return sy_fail(err, SY_ENOMEM, "out of memory");
+        from = (int)tok_encode(m->tok, prefix, plen, tmp, (size_t)T, NULL) - 1;
+        free(tmp);
+        if (from < 0) from = 0;
+    }
     enc_item *items = calloc(n, sizeof *items);
     int32_t *idbuf = malloc(n * (size_t)T * sizeof *idbuf);
-    float *actmem = NULL, *pooled = NULL;
+    float *actmem = NULL, *pooled = NULL, *ptmp = NULL;
     int *bids = NULL, *blens = NULL;
     int rc = -1;
     if (!items || !idbuf) { sy_fail(err, SY_ENOMEM, "out of memory for %zu texts", n); goto done; }
@@ -414,15 +284,19 @@ int enc_embed(const enc_model *m, const char *const *texts, size_t n, int is_que
     sy_buf_free(&sb);
     qsort(items, n, sizeof *items, by_len_desc);
     int maxT = items[0].len;
+    if (maxT < 1) { sy_fail(err, SY_EINVAL, "max_len %d cannot hold the tokenizer's special tokens", T); goto done; }
     /* every batch holds at most ENC_BATCH_TOKENS tokens (max_len <= 512), so
      * one buffer shaped [1, budget] fits them all */
     size_t need;
     need = enc_acts_layout(NULL, NULL, &m->cfg, 1, ENC_BATCH_TOKENS > maxT ? ENC_BATCH_TOKENS : maxT, 0);
     actmem = malloc(need * sizeof *actmem);
-    pooled = malloc((size_t)ENC_BATCH_MAX * C * sizeof *pooled);
+    size_t wide = (size_t)(C * (m->npool_concat ? m->npool_concat : 1) > D ? C * (m->npool_concat ? m->npool_concat : 1) : D);
+    pooled = malloc((size_t)ENC_BATCH_MAX * D * sizeof *pooled);
+    ptmp = malloc((size_t)ENC_BATCH_MAX * wide * 2 * sizeof *ptmp);
     bids = malloc((size_t)(ENC_BATCH_TOKENS > maxT ? ENC_BATCH_TOKENS : maxT) * sizeof *bids);
     blens = malloc(ENC_BATCH_MAX * sizeof *blens);
-    if (!actmem || !pooled || !bids || !blens) { sy_fail(err, SY_ENOMEM, "out of memory"); goto done; }
+    if (!actmem || !pooled || !ptmp || !bids || !blens) { sy_fail(err, SY_ENOMEM, "out of memory"); goto done; }
+    int padid = tok_pad(m->tok) >= 0 ? tok_pad(m->tok) : 0;
     size_t done_n = 0;
     while (done_n < n) {
         int bT = items[done_n].len;
@@ -433,17 +307,15 @@ int enc_embed(const enc_model *m, const char *const *texts, size_t n, int is_que
         for (int b = 0; b < bB; b++) {
             const enc_item *it = &items[done_n + (size_t)b];
             blens[b] = it->len;
-            for (int t = 0; t < bT; t++) bids[(size_t)b * bT + t] = t < it->len ? it->ids[t] : 0;
+            for (int t = 0; t < bT; t++) bids[(size_t)b * bT + t] = t < it->len ? it->ids[t] : padid;
         }
         enc_acts a;
         enc_acts_layout(&a, actmem, &m->cfg, bB, bT, 0);
         if (enc_forward(m, &a, bids, blens, bB, bT, 0, err)) goto done;
         float *hs = enc_acts_output(&a, &m->cfg, bB, bT, 0);
-        if (m->pooling == ENC_POOL_MEAN) pool_mean_forward(pooled, hs, blens, bB, bT, C);
-        else pool_cls_forward(pooled, hs, bB, bT, C);
-        if (m->normalize) l2norm_forward(pooled, NULL, bB, C);
+        pool_batch(m, pooled, ptmp, hs, blens, from, bB, bT);
         for (int b = 0; b < bB; b++)
-            memcpy(out + items[done_n + (size_t)b].idx * C, pooled + (size_t)b * C, (size_t)C * sizeof *out);
+            memcpy(out + items[done_n + (size_t)b].idx * D, pooled + (size_t)b * D, (size_t)D * sizeof *out);
         done_n += (size_t)bB;
         if (progress && progress(ctx, done_n, n)) {
             sy_fail(err, SY_ECANCEL, "embedding cancelled after %zu of %zu texts", done_n, n);
@@ -452,7 +324,7 @@ int enc_embed(const enc_model *m, const char *const *texts, size_t n, int is_que
     }
     rc = 0;
 done:
-    free(items); free(idbuf); free(actmem); free(pooled); free(bids); free(blens);
+    free(items); free(idbuf); free(actmem); free(pooled); free(ptmp); free(bids); free(blens);
     return rc;
 }
 
@@ -506,9 +378,11 @@ int enc_save(const enc_model *m, const char *dir, sy_err *err)
     if (rc) goto done;
     rc = -1;
     /* config.json: the source's when there is one (keeps extra fields), else minimal */
-    json_t *cfg = load_json(m->dir, "config.json", 0, NULL);
-    if (!cfg) cfg = json_object();
-    json_object_set_new(cfg, "model_type", json_string("bert"));
+    char *src_cfg = m->tf_dir ? sy_path_join(m->tf_dir, "config.json") : NULL;
+    json_t *cfg = src_cfg && sy_file_exists(src_cfg) ? json_load_file(src_cfg, 0, NULL) : NULL;
+    free(src_cfg);
+    if (!json_is_object(cfg)) { json_decref(cfg); cfg = json_object(); }
+    json_object_set_new(cfg, "model_type", json_string(c->model_type[0] ? c->model_type : "bert"));
     json_object_set_new(cfg, "vocab_size", json_integer(c->vocab_size));
     json_object_set_new(cfg, "hidden_size", json_integer(c->hidden));
     json_object_set_new(cfg, "num_hidden_layers", json_integer(c->layers));

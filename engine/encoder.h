@@ -1,11 +1,24 @@
 /* encoder: a BERT-architecture text encoder (BERT, MiniLM, bge, e5,
- * Contriever) read from a Hugging Face model folder, giving the same vectors
- * as transformers' BertModel in float32.
+ * Contriever, RoBERTa, XLM-RoBERTa) read from a Hugging Face or
+ * sentence-transformers model folder, giving the vectors transformers and
+ * SentenceTransformer.encode give, in float32.
  *
- * A model folder holds config.json (model_type "bert", hidden_act "gelu"),
- * vocab.txt and model.safetensors (F32, F16 or BF16; tensor names with or
- * without the "bert." prefix).  Optional: tokenizer_config.json (do_lower_case,
- * strip_accents), and 1_Pooling/config.json (sentence-transformers pooling).
+ * A model folder (encoder_load.c reads it) holds config.json (model_type
+ * "bert", "roberta", "xlm-roberta" or "camembert"; hidden_act "gelu";
+ * absolute positions, offset by padding_idx + 1 for the RoBERTa family;
+ * type_vocab_size 1 or 2), a tokenizer (tokenizer.json, else vocab.txt +
+ * tokenizer_config.json; see tokenizer.h), and weights as model.safetensors or
+ * shards listed by model.safetensors.index.json (F32, F16 or BF16; names with
+ * or without the "bert."/"roberta." prefix).  A sentence-transformers folder
+ * adds modules.json, whose modules are applied in order: Transformer (its
+ * path may be a subfolder such as 0_Transformer), Pooling (every config
+ * format sentence-transformers 2.x-6.x writes: the pooling_mode_* booleans,
+ * "pooling_mode": "mean", include_prompt), Dense (Tanh or Identity) and
+ * Normalize; sentence_bert_config.json's max_seq_length and
+ * config_sentence_transformers.json's prompts are the defaults for max_len
+ * and the query/passage prefixes.  An unknown module, pooling mode or
+ * unreadable module config is an error naming the file, never a fallback.
+ * Without modules.json the pooling is CLS (a plain transformers folder).
  *
  * Parameters live in ONE float allocation (enc_model.params_memory), pointed
  * into by enc_params, whose layout enc_params_layout computes; a trainer
@@ -39,6 +52,10 @@ typedef struct {
     int max_position;      /* P */
     int type_vocab;        /* TT (>= 1) */
     float ln_eps;          /* layer_norm_eps, 1e-12 for BERT */
+    int pos_offset;        /* first position id: 0 (BERT), padding_idx + 1 (RoBERTa family,
+                              where a padding id inside a text takes position padding_idx
+                              and is not counted, as transformers does) */
+    char model_type[16];   /* config.json model_type: "bert", "roberta", "xlm-roberta", ... */
 } enc_config;
 
 typedef struct {
@@ -94,7 +111,23 @@ size_t enc_acts_layout(enc_acts *a, float *base, const enc_config *cfg, int B, i
 /* Pointer to last_hidden_state [B,T,C] inside acts after enc_forward. */
 float *enc_acts_output(const enc_acts *a, const enc_config *cfg, int B, int T, int all_layers);
 
-typedef enum { ENC_POOL_CLS = 0, ENC_POOL_MEAN = 1 } enc_pooling;
+/* sentence-transformers pooling modes (the numbers are stored in index headers) */
+typedef enum {
+    ENC_POOL_CLS = 0, ENC_POOL_MEAN = 1, ENC_POOL_MAX = 2, ENC_POOL_MEAN_SQRT = 3,
+    ENC_POOL_WEIGHTED = 4, ENC_POOL_LAST = 5
+} enc_pooling;
+#define ENC_POOL_MODES 6
+/* "cls", "mean", "max", "mean_sqrt_len", "weightedmean", "lasttoken" */
+const char *enc_pool_name(enc_pooling p);
+int enc_pool_parse(const char *s, enc_pooling *out);   /* 0, or -1 for an unknown name */
+
+/* A sentence-transformers Dense module: out = act(W x + b). */
+typedef struct {
+    int in, out;
+    float *w;              /* [out, in], owned */
+    float *b;              /* [out] or NULL, owned */
+    int tanh;              /* 1: Tanh, 0: Identity */
+} enc_dense;
 
 typedef struct {
     enc_config cfg;
@@ -102,17 +135,31 @@ typedef struct {
     float *params_memory;       /* owned, num_params floats */
     size_t num_params;
     tokenizer *tok;             /* owned */
-    enc_pooling pooling;        /* default from 1_Pooling/config.json, else cls */
+    enc_pooling pooling;        /* default from the Pooling module, else cls */
+    int pool_concat[ENC_POOL_MODES];  /* > 1 modes on: their vectors concatenated in */
+    int npool_concat;           /* sentence-transformers order; 0 = `pooling` alone */
+    int pool_skip_prompt;       /* 1: pooling skips the prefix's tokens (include_prompt false) */
+    enc_dense *dense;           /* Dense modules after pooling, owned */
+    int ndense;
     int normalize;              /* default 0 (1 when the folder has a Normalize module) */
-    int max_len;                /* default min(512, max_position) */
+    int max_len;                /* default sentence_bert_config max_seq_length, else
+                                   tokenizer_config model_max_length; at most 512 and the positions */
     char *query_prefix;         /* NULL or owned string, e.g. "query: " */
     char *passage_prefix;
+    char **prompt_names, **prompt_texts;   /* config_sentence_transformers.json prompts, owned */
+    int nprompts;
     char *dir;                  /* model folder, owned */
+    char *tf_dir;               /* folder of the transformer (dir or dir/0_Transformer), owned */
     char *dtype;                /* dtype found in the file: "F32", "F16", "BF16" */
 } enc_model;
 
 enc_model *enc_load(const char *dir, sy_err *err);
+/* The transformer of a HF folder alone (config.json, tokenizer, weights; no
+ * sentence-transformers modules), for cross-encoders. */
+enc_model *enc_load_transformer(const char *dir, sy_err *err);
 void enc_free(enc_model *m);
+/* The prompt text named `name` in config_sentence_transformers.json (borrowed), or NULL. */
+const char *enc_prompt(const enc_model *m, const char *name);
 /* Write the model as a HF folder (config.json, vocab.txt copy,
  * model.safetensors F32 with "bert."-less HF names).  For trainers. */
 int enc_save(const enc_model *m, const char *dir, sy_err *err);
@@ -122,6 +169,9 @@ int enc_save(const enc_model *m, const char *dir, sy_err *err);
  * of range. */
 int enc_forward(const enc_model *m, enc_acts *acts, const int *ids, const int *lens,
                 int B, int T, int all_layers, sy_err *err);
+/* The same with token type ids types[B,T] (NULL: all 0), for sentence pairs. */
+int enc_forward_types(const enc_model *m, enc_acts *acts, const int *ids, const int *types,
+                      const int *lens, int B, int T, int all_layers, sy_err *err);
 
 /* Tokenize, encode, pool and (optionally) normalise n texts into out[n, C]
  * in input order.  is_query picks the query or passage prefix.  Batches are
@@ -130,6 +180,10 @@ int enc_forward(const enc_model *m, enc_acts *acts, const int *ids, const int *l
 typedef int (*enc_progress_fn)(void *ctx, size_t done, size_t total);
 int enc_embed(const enc_model *m, const char *const *texts, size_t n, int is_query,
               float *out, enc_progress_fn progress, void *ctx, sy_err *err);
+/* The same with an explicit prefix (NULL: none), e.g. a named prompt. */
+int enc_embed_prefix(const enc_model *m, const char *const *texts, size_t n, const char *prefix,
+                     float *out, enc_progress_fn progress, void *ctx, sy_err *err);
+/* Output dimension: the last Dense's out, else hidden x pooled modes. */
 int enc_dim(const enc_model *m);
 
 #endif

@@ -7,11 +7,12 @@
 
 #include "util.h"
 
-int npy_write_f32(const char *path, const float *data, size_t rows, size_t cols, sy_err *err)
+static int write_f32(const char *path, const float *data, size_t rows, size_t cols, int vec, sy_err *err)
 {
     char dict[128];
-    int dl = snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, %zu), }",
-                      rows, cols);
+    int dl = vec ? snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu,), }", rows)
+                 : snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, %zu), }",
+                            rows, cols);
     size_t hl = 10 + (size_t)dl + 1, pad = (64 - hl % 64) % 64;
     size_t hdr = hl + pad, len = hdr + rows * cols * 4;
     uint8_t *buf = malloc(len);
@@ -31,6 +32,16 @@ int npy_write_f32(const char *path, const float *data, size_t rows, size_t cols,
     int rc = sy_write_file_atomic(path, buf, len, err);
     free(buf);
     return rc;
+}
+
+int npy_write_f32(const char *path, const float *data, size_t rows, size_t cols, sy_err *err)
+{
+    return write_f32(path, data, rows, cols, 0, err);
+}
+
+int npy_write_f32_vec(const char *path, const float *data, size_t n, sy_err *err)
+{
+    return write_f32(path, data, n, 1, 1, err);
 }
 
 int npy_read(const char *path, npy_array *out, sy_err *err)

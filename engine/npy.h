@@ -12,6 +12,8 @@
 #include "err.h"
 
 int npy_write_f32(const char *path, const float *data, size_t rows, size_t cols, sy_err *err);
+/* A float32 vector of shape [n], written the same way. */
+int npy_write_f32_vec(const char *path, const float *data, size_t n, sy_err *err);
 
 typedef struct {
     char type;            /* 'f' (float32) or 'i' (int32) */

@@ -276,3 +276,136 @@ int st_write_f32(const char *path, size_t n, const char *const *names, const int
     free(buf);
     return rc;
 }
+
+/* ---- a model's weights: one file or the shards of an index ------------------ */
+
+struct st_model {
+    char *dir;
+    st_file **files;
+    size_t n;
+};
+
+void st_model_close(st_model *m)
+{
+    if (!m) return;
+    for (size_t i = 0; i < m->n; i++) st_close(m->files[i]);
+    free(m->files);
+    free(m->dir);
+    free(m);
+}
+
+static int add_file(st_model *m, const char *path, sy_err *err)
+{
+    st_file **a = realloc(m->files, (m->n + 1) * sizeof *a);
+    if (!a) return sy_fail(err, SY_ENOMEM, "out of memory");
+    m->files = a;
+    if (!(m->files[m->n] = st_open(path, err))) return -1;
+    m->n++;
+    return 0;
+}
+
+st_model *st_model_open(const char *dir, sy_err *err)
+{
+    st_model *m = calloc(1, sizeof *m);
+    char *single = sy_path_join(dir, "model.safetensors"), *index = sy_path_join(dir, "model.safetensors.index.json");
+    char *bin = sy_path_join(dir, "pytorch_model.bin"), *binx = sy_path_join(dir, "pytorch_model.bin.index.json");
+    json_t *ix = NULL;
+    if (!m || !single || !index || !bin || !binx || !(m->dir = strdup(dir))) {
+        sy_fail(err, SY_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if (sy_file_exists(single)) {
+        if (add_file(m, single, err)) goto fail;
+    } else if (sy_file_exists(index)) {
+        json_error_t je;
+        ix = json_load_file(index, 0, &je);
+        json_t *wm = json_object_get(ix, "weight_map");
+        if (!json_is_object(wm) || !json_object_size(wm)) {
+            sy_fail(err, SY_EFORMAT, "%s:%d: expected {\"weight_map\": {tensor: shard file}}%s%s", index,
+                    ix ? 0 : je.line, ix ? "" : ": ", ix ? "" : je.text);
+            goto fail;
+        }
+        /* each distinct shard once, in order of first mention */
+        const char *k;
+        json_t *v;
+        json_t *seen = json_object();
+        json_object_foreach(wm, k, v) {
+            const char *shard = json_string_value(v);
+            if (!shard || strchr(shard, '/') || !strcmp(shard, "..") || !*shard) {
+                json_decref(seen);
+                sy_fail(err, SY_EFORMAT, "%s: weight_map[\"%s\"] must name a file in the folder", index, k);
+                goto fail;
+            }
+            if (json_object_get(seen, shard)) continue;
+            json_object_set_new(seen, shard, json_true());
+            char *p = sy_path_join(dir, shard);
+            int bad = !p || !sy_file_exists(p);
+            if (bad) {
+                sy_fail(err, SY_ENOTFOUND, "%s: shard missing (named by %s for tensor '%s'); hint: copy "
+                        "every model-*.safetensors file of the checkpoint", p ? p : shard, index, k);
+            } else {
+                bad = add_file(m, p, err);
+            }
+            free(p);
+            if (bad) { json_decref(seen); goto fail; }
+        }
+        json_decref(seen);
+    } else if (sy_file_exists(bin) || sy_file_exists(binx)) {
+        sy_fail(err, SY_EUNSUP, "%s: missing; the folder has only %s (a pickle, which syneg does not "
+                "read); convert it once with: python3 -c \"import torch; from safetensors.torch import "
+                "save_file; save_file({k: v.clone().contiguous() for k, v in torch.load('%s', "
+                "map_location='cpu', weights_only=True).items()}, '%s', metadata={'format': 'pt'})\"%s",
+                single, sy_file_exists(bin) ? bin : binx, bin, single,
+                sy_file_exists(binx) ? " (sharded: load it with transformers' from_pretrained and "
+                                       "save_pretrained it instead)" : "");
+        goto fail;
+    } else {
+        sy_fail(err, SY_ENOTFOUND, "%s: missing (and no %s); hint: a model folder holds its weights as "
+                "model.safetensors or sharded model-0000N-of-0000M.safetensors with that index",
+                single, "model.safetensors.index.json");
+        goto fail;
+    }
+    json_decref(ix);
+    free(single); free(index); free(bin); free(binx);
+    return m;
+fail:
+    json_decref(ix);
+    free(single); free(index); free(bin); free(binx);
+    st_model_close(m);
+    return NULL;
+}
+
+const st_tensor *st_model_find(const st_model *m, const char *const *prefixes, const char *name,
+                               const st_file **file)
+{
+    static const char *const none[] = { "", NULL };
+    char full[512];
+    for (const char *const *p = prefixes ? prefixes : none; *p; p++) {
+        snprintf(full, sizeof full, "%s%s", *p, name);
+        for (size_t i = 0; i < m->n; i++) {
+            const st_tensor *t = st_find(m->files[i], full);
+            if (t) {
+                if (file) *file = m->files[i];
+                return t;
+            }
+        }
+    }
+    return NULL;
+}
+
+int st_model_read_f32(const st_model *m, const char *const *prefixes, const char *name,
+                      float *dst, int ndim, const int64_t *shape, sy_err *err)
+{
+    const st_file *f = NULL;
+    const st_tensor *t = st_model_find(m, prefixes, name, &f);
+    if (!t) {
+        char tried[256] = "";
+        static const char *const none[] = { "", NULL };
+        for (const char *const *p = prefixes ? prefixes : none; *p; p++)
+            snprintf(tried + strlen(tried), sizeof tried - strlen(tried), "%s'%s'", tried[0] ? ", " : "", *p);
+        return sy_fail(err, SY_ENOTFOUND, "%s: tensor '%s' is missing from the weights (prefixes tried: %s); "
+                       "hint: does config.json's architecture match the weights?", m->dir, name, tried);
+    }
+    const char *const exact[] = { "", NULL };
+    return st_read_f32(f, exact, t->name, dst, ndim, shape, err);
+}

@@ -50,6 +50,18 @@ float st_f16_to_f32(uint16_t h);
 float st_bf16_to_f32(uint16_t h);
 uint16_t st_f32_to_bf16(float f);      /* round to nearest even */
 
+/* A model folder's weights: model.safetensors, or every shard that
+ * model.safetensors.index.json names (each opened once).  A folder with only
+ * pytorch_model.bin fails naming the one-line conversion command. */
+typedef struct st_model st_model;
+st_model *st_model_open(const char *dir, sy_err *err);
+void st_model_close(st_model *m);
+/* Find PREFIX+name in any file (prefixes as st_read_f32); NULL when absent. */
+const st_tensor *st_model_find(const st_model *m, const char *const *prefixes, const char *name,
+                               const st_file **file);
+int st_model_read_f32(const st_model *m, const char *const *prefixes, const char *name,
+                      float *dst, int ndim, const int64_t *shape, sy_err *err);
+
 /* Write F32 tensors: names[i], shapes (ndims[i] dims each, concatenated),
  * data[i].  Atomic replace. */
 int st_write_f32(const char *path, size_t n, const char *const *names, const int *ndims,

@@ -264,6 +264,29 @@ void session_close(session *s)
     free(s);
 }
 
+int session_take_lock(session *s, sy_err *err)
+{
+    if (!s->readonly) return 1;
+    if (s->lock_fd >= 0) return 0;
+    s->readonly = 0;
+    s->holder = 0;
+    if (take_lock(s, 0, err) < 0) {
+        s->readonly = 1;
+        return -1;
+    }
+    if (s->readonly) return 0;   /* still held (holder updated), or the folder is not writable */
+    labels *l = labels_open(s->dir, 0, err);   /* the journal again, now for writing */
+    if (!l) {
+        close(s->lock_fd);
+        s->lock_fd = -1;
+        s->readonly = 1;
+        return -1;
+    }
+    labels_free(s->labels);
+    s->labels = l;
+    return 1;
+}
+
 const char *session_dir(const session *s) { return s->dir; }
 const char *session_name(const session *s) { return s->name; }
 int session_readonly(const session *s) { return s->readonly; }

@@ -55,6 +55,11 @@ const char *session_name(const session *s);      /* last path component */
 int session_readonly(const session *s);
 /* pid of the process holding the lock when we are read-only, else 0 */
 long session_lock_holder(const session *s);
+/* A session opened read-only because another process held the lock: take the
+ * lock now if it is free and reopen the labels journal for writing.  1 taken
+ * (session_labels returns a new handle: the old one is freed), 0 still held
+ * (session_lock_holder says by whom), -1 error. */
+int session_take_lock(session *s, sy_err *err);
 
 /* Loads on first call: maps SESSION/corpus.syc (corpus_store.h) when it
  * matches the data set's files; otherwise parses the data set once and

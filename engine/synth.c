@@ -362,7 +362,7 @@ struct run {
     size_t since_commit;
     FILE *failures;
     synth_progress prog;
-    const volatile int *cancel;
+    const atomic_int *cancel;
     void (*progress)(void *ctx, const synth_progress *p);
     void *progress_ctx;
     size_t active;          /* queries started and not finished */
@@ -370,7 +370,7 @@ struct run {
     sy_err werr;
 };
 
-static int cancelled(const run *r) { return r->cancel && *r->cancel; }
+static int cancelled(const run *r) { return r->cancel && atomic_load(r->cancel); }
 
 static void record_failure(run *r, const task *t, const char *stage, const char *outcome, const char *why,
                            int attempts)
@@ -870,7 +870,7 @@ struct synth_job {
     synth_opts o;
     pthread_mutex_t mu;
     synth_progress prog;
-    volatile int cancel;
+    atomic_int cancel;     /* written by the workbench thread, read by the worker */
     atomic_int state;      /* 0 running, 1 done, -1 failed */
     sy_err err;
 };
@@ -944,12 +944,12 @@ const char *synth_job_error(synth_job *j)
     return atomic_load(&j->state) == -1 ? j->err.msg : "";
 }
 
-void synth_job_cancel(synth_job *j) { j->cancel = 1; }
+void synth_job_cancel(synth_job *j) { atomic_store(&j->cancel, 1); }
 
 void synth_job_free(synth_job *j)
 {
     if (!j) return;
-    j->cancel = 1;
+    atomic_store(&j->cancel, 1);
     pthread_join(j->th, NULL);
     pthread_mutex_destroy(&j->mu);
     plan_free(j->p);

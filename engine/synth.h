@@ -46,6 +46,7 @@
 #ifndef SY_SYNTH_H
 #define SY_SYNTH_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -86,7 +87,7 @@ typedef struct {
     /* progress, called from the working thread after each query; may be NULL */
     void (*progress)(void *ctx, const synth_progress *p);
     void *progress_ctx;
-    const volatile int *cancel;         /* non-zero stops the run (SY_ECANCEL) */
+    const atomic_int *cancel;           /* non-zero stops the run (SY_ECANCEL); set from any thread or a signal handler */
 } synth_opts;
 
 void synth_opts_defaults(synth_opts *o);   /* every field "use the settings" */

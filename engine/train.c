@@ -497,11 +497,21 @@ static int setup(trainer *t, long *start_step, char *ckpt_rel, size_t ckpt_n, sy
         t->m = enc_load(o->init, err);
     }
     if (!t->m) return -1;
-    if (o->pooling[0]) t->m->pooling = strcmp(o->pooling, "mean") == 0 ? ENC_POOL_MEAN : ENC_POOL_CLS;
+    if (o->pooling[0]) {
+        t->m->pooling = strcmp(o->pooling, "mean") == 0 ? ENC_POOL_MEAN : ENC_POOL_CLS;
+        t->m->npool_concat = 0;
+    }
+    /* the trainer's backward knows cls and mean pooling and no Dense module */
+    if ((t->m->pooling != ENC_POOL_CLS && t->m->pooling != ENC_POOL_MEAN) || t->m->npool_concat ||
+        t->m->ndense || t->m->pool_skip_prompt)
+        return sy_fail(err, SY_EUNSUP, "%s: training supports cls or mean pooling over all tokens and no "
+                       "Dense module; this model's sentence-transformers modules differ; hint: --pooling "
+                       "cls|mean picks one (Dense modules cannot be trained yet)", t->m->dir);
     t->m->normalize = 1;
     t->m->max_len = o->max_len_p;
-    if (o->max_len_p > t->m->cfg.max_position || o->max_len_q > t->m->cfg.max_position)
-        return sy_fail(err, SY_EINVAL, "--max-len exceeds the model's %d positions", t->m->cfg.max_position);
+    int npos = t->m->cfg.max_position - t->m->cfg.pos_offset;
+    if (o->max_len_p > npos || o->max_len_q > npos)
+        return sy_fail(err, SY_EINVAL, "--max-len exceeds the model's %d positions", npos);
     t->np = t->m->num_params;
     t->grad = train_falloc(t->np);
     t->am = train_falloc(t->np);

@@ -212,7 +212,8 @@ static int encoder_backward(trainer *t, const enc_acts *a, float *dout, const in
     memset(d1, 0, NC * sizeof *d1);
     layernorm_backward(d1, g->emb_ln_w, g->emb_ln_b, dx, a->emb, p->emb_ln_w, a->emb_mean,
                        a->emb_rstd, N, C);
-    embedding_backward(g->wte, g->wpe, g->wtt, d1, ids, B, T, C);
+    /* positions start at pos_offset for the RoBERTa family (encoder.h) */
+    embedding_backward(g->wte, g->wpe + (size_t)cfg->pos_offset * C, g->wtt, d1, ids, B, T, C);
     return 0;
 }
 

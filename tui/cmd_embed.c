@@ -13,22 +13,29 @@
 const char cmd_embed_help[] =
     "usage: syneg embed --model DIR [options] INPUT.jsonl -o OUT.npy\n"
     "\n"
-    "Encode every line of INPUT with the model in DIR (a Hugging Face BERT-family\n"
-    "folder: config.json, vocab.txt, model.safetensors in F32/F16/BF16) and write\n"
-    "a NumPy float32 matrix [n, dim] in input order.\n"
+    "Encode every line of INPUT with the model in DIR (a Hugging Face or\n"
+    "sentence-transformers folder of a BERT, RoBERTa or XLM-RoBERTa encoder:\n"
+    "config.json, tokenizer.json or vocab.txt, model.safetensors or shards, F32/F16/BF16;\n"
+    "modules.json's Pooling, Dense and Normalize are applied) and write a NumPy\n"
+    "float32 matrix [n, dim] in input order, as SentenceTransformer.encode gives.\n"
     "INPUT holds one JSON object per line: {\"text\": ...}, or a BEIR corpus line\n"
     "({\"_id\", \"title\", \"text\"}: embedded as \"TITLE TEXT\" when the title is not\n"
     "empty) or a BEIR queries line.\n"
     "  -m, --model DIR          model folder (required)\n"
     "  -o, --output OUT.npy     where to write the matrix (required)\n"
-    "      --pooling cls|mean   pooling (default: the folder's 1_Pooling/config.json, else cls)\n"
+    "      --pooling MODE       cls, mean, max, mean_sqrt_len, weightedmean or lasttoken\n"
+    "                           (default: the folder's Pooling module, else cls)\n"
     "      --normalize          L2-normalise the vectors (default: on when the folder's\n"
     "                           modules.json has a Normalize module)\n"
     "      --no-normalize       do not normalise\n"
-    "      --max-len N          truncate to N tokens, [CLS] and [SEP] included\n"
-    "                           (default: tokenizer_config.json model_max_length, at most 512)\n"
+    "      --max-len N          truncate to N tokens, [CLS] and [SEP] included (default:\n"
+    "                           sentence_bert_config.json max_seq_length, else tokenizer_config.json\n"
+    "                           model_max_length; at most 512)\n"
     "      --as query|passage   which prefix applies (default: query when INPUT's file\n"
-    "                           name starts with \"queries\", else passage)\n"
+    "                           name starts with \"queries\", else passage); the prefixes default\n"
+    "                           to config_sentence_transformers.json's prompts \"query\" and\n"
+    "                           \"passage\" (or \"document\")\n"
+    "      --prompt NAME        put that prompt of config_sentence_transformers.json first instead\n"
     "      --query-prefix STR   text put before each query, e.g. \"query: \" for e5\n"
     "      --passage-prefix STR text put before each passage, e.g. \"passage: \" for e5\n"
     "      --threads N          threads (default: all cores)\n"
@@ -51,17 +58,19 @@ static int on_progress(void *ctx, size_t done, size_t total)
 
 int cmd_embed(int argc, char **argv)
 {
-    enum { O_POOL = 256, O_NORM, O_NONORM, O_MAXLEN, O_AS, O_QP, O_PP, O_THREADS, O_SHARD };
+    enum { O_POOL = 256, O_NORM, O_NONORM, O_MAXLEN, O_AS, O_QP, O_PP, O_THREADS, O_SHARD, O_PROMPT };
     static const struct option opts[] = {
         { "model", required_argument, 0, 'm' }, { "output", required_argument, 0, 'o' },
         { "pooling", required_argument, 0, O_POOL }, { "normalize", no_argument, 0, O_NORM },
         { "no-normalize", no_argument, 0, O_NONORM }, { "max-len", required_argument, 0, O_MAXLEN },
         { "as", required_argument, 0, O_AS }, { "query-prefix", required_argument, 0, O_QP },
         { "passage-prefix", required_argument, 0, O_PP }, { "threads", required_argument, 0, O_THREADS },
+        { "prompt", required_argument, 0, O_PROMPT },
         { "quiet", no_argument, 0, 'q' }, { "help", no_argument, 0, 'h' },
         { "shard", required_argument, 0, O_SHARD }, { 0, 0, 0, 0 },
     };
-    const char *model = NULL, *out = NULL, *pooling = NULL, *as = NULL, *qp = NULL, *pp = NULL;
+    const char *model = NULL, *out = NULL, *pooling = NULL, *as = NULL, *qp = NULL, *pp = NULL, *prompt = NULL;
+    enc_pooling pool_mode = ENC_POOL_CLS;
     int normalize = -1, quiet = 0, c;
     long max_len = 0, threads = 0;
     unsigned shard_i = 0, shard_n = 1;
@@ -74,10 +83,12 @@ int cmd_embed(int argc, char **argv)
         case 'q': quiet = 1; break;
         case 'h': fputs(cmd_embed_help, stdout); return EXIT_OK;
         case O_POOL:
-            if (strcmp(optarg, "cls") && strcmp(optarg, "mean"))
-                return cli_usage("embed", "--pooling takes cls or mean, not '%s'", optarg);
+            if (enc_pool_parse(optarg, &pool_mode))
+                return cli_usage("embed", "--pooling takes cls, mean, max, mean_sqrt_len, weightedmean or "
+                                 "lasttoken, not '%s'", optarg);
             pooling = optarg;
             break;
+        case O_PROMPT: prompt = optarg; break;
         case O_NORM: normalize = 1; break;
         case O_NONORM: normalize = 0; break;
         case O_MAXLEN:
@@ -110,11 +121,22 @@ int cmd_embed(int argc, char **argv)
     sy_err err = { 0 };
     enc_model *m = enc_load(model, &err);
     if (!m) return cli_fail(&err);
-    if (pooling) m->pooling = strcmp(pooling, "mean") ? ENC_POOL_CLS : ENC_POOL_MEAN;
+    if (pooling) { m->pooling = pool_mode; m->npool_concat = 0; }
     if (normalize >= 0) m->normalize = normalize;
     if (max_len > 0) {
-        int cap = m->cfg.max_position < 512 ? m->cfg.max_position : 512;
+        int cap = m->cfg.max_position - m->cfg.pos_offset;
+        if (cap > 512) cap = 512;
         m->max_len = (int)max_len < cap ? (int)max_len : cap;
+    }
+    const char *prompt_text = NULL;
+    if (prompt && !(prompt_text = enc_prompt(m, prompt))) {
+        sy_buf names = { 0 };
+        for (int i = 0; i < m->nprompts; i++) sy_buf_printf(&names, "%s%s", i ? ", " : "", m->prompt_names[i]);
+        int r = cli_usage("embed", "--prompt %s: %s/config_sentence_transformers.json has %s%s", prompt, model,
+                          m->nprompts ? "only these prompts: " : "no prompts", names.data ? names.data : "");
+        sy_buf_free(&names);
+        enc_free(m);
+        return r;
     }
     if (qp) { free(m->query_prefix); m->query_prefix = strdup(qp); }
     if (pp) { free(m->passage_prefix); m->passage_prefix = strdup(pp); }
@@ -164,7 +186,8 @@ int cmd_embed(int argc, char **argv)
         prog_state ps = { quiet };
         double t0 = sy_now();
         if (!vec) rc = cli_error("out of memory for %zu x %d floats", n, dim);
-        else if (enc_embed(m, (const char *const *)texts, n, is_query, vec, on_progress, &ps, &err))
+        else if (prompt ? enc_embed_prefix(m, (const char *const *)texts, n, prompt_text, vec, on_progress, &ps, &err)
+                        : enc_embed(m, (const char *const *)texts, n, is_query, vec, on_progress, &ps, &err))
             rc = cli_fail(&err);
         else if (npy_write_f32(out, vec, n, (size_t)dim, &err))
             rc = cli_fail(&err);
@@ -172,8 +195,9 @@ int cmd_embed(int argc, char **argv)
         if (rc == EXIT_OK && !quiet && shard_n > 1)
             fprintf(stderr, "syneg embed: shard %u/%u: lines %zu..%zu of %zu\n", shard_i, shard_n, lo + 1, hi, total);
         if (rc == EXIT_OK && !quiet)
-            fprintf(stderr, "syneg embed: %zu %s texts -> %s [%zu, %d] (%s pooling%s, max-len %d) in %.1fs\n",
-                    n, is_query ? "query" : "passage", out, n, dim, m->pooling == ENC_POOL_MEAN ? "mean" : "cls",
+            fprintf(stderr, "syneg embed: %zu %s texts -> %s [%zu, %d] (%s pooling%s%s, max-len %d) in %.1fs\n",
+                    n, prompt ? prompt : is_query ? "query" : "passage", out, n, dim,
+                    m->npool_concat ? "concatenated" : enc_pool_name(m->pooling), m->ndense ? ", dense" : "",
                     m->normalize ? ", normalized" : "", m->max_len, sy_now() - t0);
     }
     for (size_t i = 0; i < total; i++) free(all[i]);

@@ -53,13 +53,13 @@ const char cmd_synth_help[] =
     "finished (even if some queries failed: see the report), 1 on errors, 2 on usage.\n";
 
 static volatile sig_atomic_t stop_flag;
-static volatile int cancel_flag;
+static atomic_int cancel_flag;   /* lock-free: safe to store from the signal handler */
 
 static void on_sigint(int sig)
 {
     (void)sig;
     stop_flag = 1;
-    cancel_flag = 1;
+    atomic_store(&cancel_flag, 1);
 }
 
 static void progress(void *ctx, const synth_progress *p)

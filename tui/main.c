@@ -1,5 +1,7 @@
 /* main: `syneg CMD ...` dispatch over the table in commands.def. */
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -54,6 +56,8 @@ int main(int argc, char **argv)
         puts("syneg 0.1");
         return EXIT_OK;
     }
+    const char *detached = getenv("SYNEG_JOB_DETACHED");
+    if (detached && *detached == '1') signal(SIGHUP, SIG_IGN);   /* a detached workbench job outlives its terminal */
     for (size_t i = 0; i < NCOMMANDS; i++) {
         if (strcmp(argv[1], commands[i].name)) continue;
         for (int a = 2; a < argc; a++) {

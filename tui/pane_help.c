@@ -17,7 +17,7 @@ static void keys_of(const tui *t, int a, char *buf, size_t n)
     for (int k = 0; k < 1024 && o < n; k++) {
         if (t->keymap[k] != a || k == '\r' || k == KEY_ENTER || k == 127) continue;
         char name[32];
-        o += (size_t)snprintf(buf + o, n - o, "%s%s", o ? " " : "", keys_name(k, name, sizeof name));
+        o = tui_appendf(buf, n, o, "%s%s", o ? " " : "", keys_name(k, name, sizeof name));
     }
 }
 

@@ -5,6 +5,7 @@
  * this file, one per column. */
 #include <curses.h>
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tui.h"
@@ -23,7 +24,7 @@ static void attrs_line(const char *prov, char *buf, size_t n)
     size_t o = 0;
     json_object_foreach(a, k, v) {
         if (!json_is_string(v) || o >= n - 1) continue;
-        o += (size_t)snprintf(buf + o, n - o, "%s%s=%s", o ? " " : "", k, json_string_value(v));
+        o = tui_appendf(buf, n, o, "%s%s=%s", o ? " " : "", k, json_string_value(v));
     }
     json_decref(j);
 }
@@ -41,7 +42,17 @@ static const char *verdict(const char *prov, char *buf, size_t n)
     return buf;
 }
 
-static int text_lines(tui_rect r) { return r.h >= 18 ? 3 : 2; }
+/* lines of text per item, sized to the space: a few on a short column, more
+ * on a tall one, and when the column has few items they share its height */
+static int text_lines(tui_rect r, size_t nitems)
+{
+    int base = (r.h - 1) / 5;
+    if (base < 2) base = 2;
+    if (base > 4) base = 4;
+    int share = nitems ? (r.h - 1) / (int)nitems - 3 : base;
+    if (share > 12) share = 12;
+    return share > base ? share : base;
+}
 
 /* the height of one item in rows, and (if draw) draw it at y, clipped to end */
 static int item(tui *t, tui_col *col, size_t i, int syn, tui_rect r, int y, int end, int draw)
@@ -50,16 +61,19 @@ static int item(tui *t, tui_col *col, size_t i, int syn, tui_rect r, int y, int 
     neg_store_get(t->ns, col->refs[i], &row);
     label_entry e;
     int kind = tui_row_label(t, &row, &e);
-    const char *title, *text = tui_row_text(t, &row, &title);
+    const char *title, *body = tui_row_text(t, &row, &title);
+    char *pass = tui_passage(title, body);
+    const char *text = pass ? pass : body;
     char attrs[256] = "";
     if (syn) attrs_line(row.prov, attrs, sizeof attrs);
-    size_t ps[4], pe[4];
-    size_t nl = tui_wrap(text, strlen(text), r.w - 4, ps, pe, (size_t)text_lines(r));
-    int h = 1 + (attrs[0] ? 1 : 0) + (int)nl + (e.note ? 1 : 0);
-    if (!draw) return h;
+    int nl = tui_put_wrapped(-1, 0, r.w - 4, 0, text_lines(r, col->n), text, strlen(text), 0, 0, NULL);
+    int h = 1 + (attrs[0] ? 1 : 0) + nl + (e.note ? 1 : 0);
+    if (!draw || y >= end) {
+        free(pass);
+        return h;
+    }
     int focused = (syn ? FOCUS_SYN : FOCUS_RET) == t->focus, cur = i == col->cur;
     int base = cur ? (focused ? tui_attr(t, C_CURSOR) : (int)A_REVERSE) : 0;
-    if (y >= end) return h;
     tui_fill(y, r.x, r.w, base);
     int x = r.x;
     const char *badge = kind == LABEL_ACCEPT ? "[+]" : kind == LABEL_REJECT ? "[X]" : "[ ]";
@@ -67,9 +81,9 @@ static int item(tui *t, tui_col *col, size_t i, int syn, tui_rect r, int y, int 
     x += tui_put(y, x, r.w, col->sel[i] ? "*" : " ", 1, base | tui_attr(t, C_SEL));
     x += tui_put(y, x, r.x + r.w - x, badge, 3, cur ? base | (int)A_BOLD : battr);
     char head[256];
-    int o = snprintf(head, sizeof head, " %u %s", row.rank, neg_source_name(row.source));
-    if (!syn || row.score != 0) o += snprintf(head + o, sizeof head - o, " %.3g", (double)row.score);
-    snprintf(head + o, sizeof head - o, " %s", row.text ? "" : row.neg_id);
+    size_t o = tui_appendf(head, sizeof head, 0, " %u %s", row.rank, neg_source_name(row.source));
+    if (!syn || row.score != 0) o = tui_appendf(head, sizeof head, o, " %.3g", (double)row.score);
+    tui_appendf(head, sizeof head, o, " %s", row.text ? "" : row.neg_id);
     x += tui_put(y, x, r.x + r.w - x, head, strlen(head), base);
     char vb[64];
     verdict(row.prov, vb, sizeof vb);
@@ -81,11 +95,15 @@ static int item(tui *t, tui_col *col, size_t i, int syn, tui_rect r, int y, int 
         x += tui_put(y, x, r.x + r.w - x, " new", 4, base | tui_attr(t, C_KEY));
     if (row.flags & (NEG_F_MAXREL | NEG_F_MARGIN | NEG_F_MAXSCORE)) x += tui_put(y, x, r.x + r.w - x, " filtered", 9, base | tui_attr(t, C_DIM));
     y++;
-    if (attrs[0] && y < end) tui_put(y++, r.x + 4, r.w - 4, attrs, strlen(attrs), tui_attr(t, C_DIM));
-    for (size_t k = 0; k < nl && y < end; k++, y++) {
-        tui_put(y, r.x + 4, r.w - 4, text + ps[k], pe[k] - ps[k], kind == LABEL_REJECT ? tui_attr(t, C_DIM) : 0);
+    if (attrs[0] && y < end) y += tui_put_wrapped(y, r.x + 4, r.w - 4, 0, 1, attrs, strlen(attrs), tui_attr(t, C_DIM), 0, NULL);
+    if (y < end)
+        y += tui_put_wrapped(y, r.x + 4, r.w - 4, 0, nl < end - y ? nl : end - y, text, strlen(text),
+                             kind == LABEL_REJECT ? tui_attr(t, C_DIM) : 0, 0, NULL);
+    free(pass);
+    if (e.note && y < end) {
+        int x = r.x + 4 + tui_put(y, r.x + 4, r.w - 4, "note: ", 6, tui_attr(t, C_KEY));
+        tui_put_wrapped(y++, r.x + 4, r.w - 4, x - (r.x + 4), 1, e.note, strlen(e.note), tui_attr(t, C_KEY), 0, NULL);
     }
-    if (e.note && y < end) tui_putf(y++, r.x + 4, r.w - 4, tui_attr(t, C_KEY), "note: %s", e.note);
     return h;
 }
 
@@ -94,9 +112,9 @@ static void draw_col(tui *t, tui_rect r, int c)
     tui_col *col = &t->col[c];
     int syn = c == COL_SYN, focused = t->focus == (syn ? FOCUS_SYN : FOCUS_RET);
     char title[128];
-    int o = snprintf(title, sizeof title, " %s %zu", syn ? "SYNTHETIC" : "RETRIEVED", col->n);
-    if (col->nsel) o += snprintf(title + o, sizeof title - o, "  %zu selected", col->nsel);
-    if (syn && t->offline) snprintf(title + o, sizeof title - o, "  (offline generator)");
+    size_t o = tui_appendf(title, sizeof title, 0, " %s %zu", syn ? "SYNTHETIC" : "RETRIEVED", col->n);
+    if (col->nsel) o = tui_appendf(title, sizeof title, o, "  %zu selected", col->nsel);
+    if (syn && t->offline) tui_appendf(title, sizeof title, o, "  (offline generator)");
     tui_box_title(t, (tui_rect){r.y, r.x, 1, r.w}, title, focused);
     int top = r.y + 1, end = r.y + r.h;
     if (!col->n) {

@@ -1,5 +1,6 @@
 /* pane_query: the current query and its positive passage(s), top right. */
 #include <curses.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tui.h"
@@ -20,40 +21,35 @@ static void draw(tui *t, tui_rect r)
     tui_box_title(t, (tui_rect){r.y, r.x, 1, r.w}, title, 0);
     int y = r.y + 1, end = r.y + r.h;
     const char *text = corpus_query_text(t->c, q);
-    size_t starts[4], ends[4];
-    size_t n = tui_wrap(text, strlen(text), r.w - 1, starts, ends, 2);
-    for (size_t i = 0; i < n && y < end; i++, y++)
-        tui_put(y, r.x + 1, r.w - 1, text + starts[i], ends[i] - starts[i], A_BOLD);
+    y += tui_put_wrapped(y, r.x + 1, r.w - 1, 0, end - y > 3 ? 2 : 1, text, strlen(text), A_BOLD, 0, NULL);
     size_t nrel = 0;
     const corpus_qrel *rel = t->qrels ? corpus_qrels_of(t->qrels, q, &nrel) : NULL;
     size_t npos = 0;
     for (size_t i = 0; i < nrel; i++) npos += rel[i].rel > 0;
     if (y < end) tui_putf(y++, r.x, r.w, tui_attr(t, C_TITLE), " POSITIVES %zu", npos);
     if (!npos && y < end) tui_putf(y++, r.x + 1, r.w - 1, tui_attr(t, C_DIM), "(no positive in split %s)", session_train_split(t->s));
+    /* as many positives as fit with at least one line each; the rest are
+     * counted on a last line ("+20 more"), never silently dropped */
     int left = end - y;
+    size_t fit = npos <= (size_t)(left > 0 ? left : 0) ? npos : (size_t)(left > 1 ? left - 1 : 0);
     size_t shown = 0;
-    for (size_t i = 0; i < nrel && y < end; i++) {
+    for (size_t i = 0; i < nrel && shown < fit && y < end; i++) {
         if (rel[i].rel <= 0) continue;
-        int lines = (int)(left / (npos - shown > 0 ? npos - shown : 1));
+        int room = end - y - (fit < npos ? 1 : 0);
+        int lines = room / (int)(fit - shown);
         if (lines < 1) lines = 1;
         shown++;
         const char *id = corpus_doc_id(t->c, rel[i].doc), *ti = corpus_doc_title(t->c, rel[i].doc);
         const char *dt = corpus_doc_text(t->c, rel[i].doc);
         int x = r.x + 1;
         x += tui_putf(y, x, r.x + r.w - x, tui_attr(t, C_ACCEPT), "+ %s ", id);
-        if (ti && *ti) x += tui_putf(y, x, r.x + r.w - x, A_BOLD, "%s: ", ti);
-        size_t ps[16], pe[16];
-        int firstw = r.x + r.w - x;
-        size_t k = tui_wrap(dt, strlen(dt), firstw > 10 ? firstw : 10, ps, pe, 1);
-        if (k) tui_put(y, x, r.x + r.w - x, dt + ps[0], pe[0] - ps[0], 0);
-        y++;
-        size_t off = k ? pe[0] : 0;
-        if (lines > 1 && off < strlen(dt)) {
-            size_t m = tui_wrap(dt + off, strlen(dt + off), r.w - 3, ps, pe, (size_t)(lines - 1 < 16 ? lines - 1 : 16));
-            for (size_t j = 0; j < m && y < end; j++, y++) tui_put(y, r.x + 3, r.w - 3, dt + off + ps[j], pe[j] - ps[j], 0);
-        }
-        left = end - y;
+        char *pass = tui_passage(ti, dt);
+        const char *ps = pass ? pass : dt;
+        y += tui_put_wrapped(y, r.x + 3, r.w - 3, x - (r.x + 3), lines, ps, strlen(ps), 0, 0, NULL);
+        free(pass);
     }
+    if (shown < npos && y < end)
+        tui_putf(y++, r.x + 1, r.w - 1, tui_attr(t, C_DIM), "+%zu more (Enter on a negative shows them all)", npos - shown);
 }
 
 const tui_pane pane_query = {"query", NULL, draw, NULL, NULL};

@@ -17,7 +17,22 @@
  *   - tui_jobs.c   long work as child processes (`syneg mine ...`) writing to
  *                  SESSION/jobs/ID/log; the loop polls their progress.
  *   - tui_prompt.c readline inside curses through the callback interface.
- * Everything here is single-threaded and owned by the one `tui` struct. */
+ *
+ * Threads.  Everything in `struct tui` (and every pane's private state, the
+ * curses screen, readline) belongs to the one main thread.  One kind of work
+ * runs on another thread: a regenerate (R, tui_regen_start) is an engine
+ * worker (synth_regen_start).  That worker touches only its own synth_job: a
+ * plan copied from the session on the main thread before it starts, its
+ * progress (behind the job's mutex), its cancel flag and state (atomic_int),
+ * and the files it writes (a new segment under SESSION/negatives/, the LLM
+ * cache).  The main thread reaches it only through tui_job.worker with
+ * synth_job_poll / _error / _cancel / _free, and sees its rows by
+ * neg_store_refresh once it has finished.  Other jobs are child processes
+ * started with posix_spawn (never fork + setenv in this threaded process).
+ *
+ * Requests.  Each key (or command) is one request: its handler's TUI_* flags
+ * are acted on and forgotten before the next key, so nothing from an earlier
+ * key (a reload, say) can move the cursor under a later act. */
 #ifndef SY_TUI_H
 #define SY_TUI_H
 
@@ -155,6 +170,7 @@ struct tui {
     int readonly;
     long lock_pid;
     char ro_why[64];             /* "locked by pid N" or "--read-only" */
+    int lock_free;               /* read-only and the writer has quit: W (take-lock) is offered */
 
     /* queries */
     uint32_t *qlist;             /* corpus query indices being curated */
@@ -205,6 +221,7 @@ struct tui {
 
 /* model (tui_model.c) */
 int tui_model_open(tui *t, sy_err *err);
+int tui_is_synthetic(int neg_source);          /* mix_source_class(...) == MIX_SYNTHETIC, the one rule */
 void tui_model_close(tui *t);
 void tui_rebuild_view(tui *t);                 /* apply filter + sort, keep the cursor's query */
 const tui_qstat *tui_stat(tui *t, size_t pos);  /* counts for qlist position, computed on demand */
@@ -213,13 +230,29 @@ void tui_stat_invalidate(tui *t, size_t pos);
  * later sort or filter over every query does not wait; 1 while work remains. */
 int tui_stat_idle(tui *t, double budget);
 void tui_load_query(tui *t);                    /* load rows of view[qcur] when it changed */
+/* re-read the rows of view[qcur]; on the same query each column's cursor stays
+ * on the same negative (by id), so a reload never moves what an act labels */
+void tui_reload_rows(tui *t);
 long tui_cur_pos(const tui *t);                 /* qlist position under the cursor or -1 */
 const char *tui_cur_qid(const tui *t);
 int tui_cur_row(tui *t, neg_row *row);          /* negative under the cursor (focus column); 1 if any */
 const char *tui_row_text(tui *t, const neg_row *row, const char **title);
 int tui_row_label(tui *t, const neg_row *row, label_entry *e);
-/* record: 0 not for undo (undo/redo themselves), 1 a new undo step, 2 part of the last step */
+/* "title: text" for the screen, or the text alone when the title is empty or
+ * the text repeats it; malloc'd (NULL on ENOMEM) */
+char *tui_passage(const char *title, const char *text);
+/* Label one pair through the journal; the note given is the pair's whole note
+ * (NULL or "" for none: callers that mean "keep the note" pass the old one).
+ * record: 0 not for undo (undo/redo themselves), 1 a new undo step, 2 part of
+ * the last step.  1 written, 0 nothing to write (the pair is already in that
+ * state with that note: no identical journal line), -1 refused or failed (the
+ * status line says why). */
 int tui_label(tui *t, const char *qid, const char *nid, int act, const char *note, int record);
+/* move the cursor (and focus, and query) to the next unlabelled negative after
+ * the one under the cursor: the rest of this query (synthetic column, then
+ * retrieved), then the following queries of the list, wrapping round to the
+ * ones before; 0 when every listed negative is labelled ("queue done") */
+int tui_next_unlabelled(tui *t);
 int tui_undo_step(tui *t, int redo);
 int tui_goto_query(tui *t, const char *qid);
 int tui_refresh_store(tui *t);                  /* pick up segments jobs committed; TUI_* flags */
@@ -281,16 +314,29 @@ int tui_attr(tui *t, int c);                    /* curses attribute for a colour
 int tui_put(int y, int x, int w, const char *s, size_t n, int attr);
 int tui_putf(int y, int x, int w, int attr, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void tui_fill(int y, int x, int w, int attr);
+/* printf at buf+o; the new offset, never past cap-1 however long the text
+ * (so a chain of appends cannot write past the buffer) */
+size_t tui_appendf(char *buf, size_t cap, size_t o, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Greedy word wrap: byte offsets where each line starts (and ends), at most max lines. */
 size_t tui_wrap(const char *s, size_t n, int w, size_t *starts, size_t *ends, size_t max);
 /* Draw wrapped text, words found in `terms` (lowercased, space separated) get hl attr. */
 int tui_put_hl(int y, int x, int w, const char *s, size_t n, int attr, int hl, const char *terms);
 void tui_query_terms(const char *query, char *out, size_t n);
+/* Draw s[0..n) word-wrapped into at most maxl lines of width w from y,x (the
+ * first line starts `first` columns further right, after what the caller drew
+ * there).  Words are cut only when longer than a line; text that does not fit
+ * ends the last line with an ellipsis.  y < 0 only measures.  hl/terms as
+ * tui_put_hl (hl 0: no highlighting).  Returns the lines used. */
+int tui_put_wrapped(int y, int x, int w, int first, int maxl, const char *s, size_t n, int attr, int hl, const char *terms);
+/* 1 when the title adds nothing: empty, or the text already begins with it
+ * (Cranfield and many BEIR sets repeat the title as the text's first words) */
+int tui_title_redundant(const char *title, const char *text);
 size_t tui_width(const char *s, size_t n);
 void tui_box_title(tui *t, tui_rect r, const char *title, int focused);
 void tui_sparkline(int y, int x, int w, const float *v, int n, int attr, int utf8);
 
 /* main (tui_main.c) */
+enum { TUI_MIN_COLS = 80, TUI_MIN_ROWS = 24 };   /* below this the screen says it is too small */
 typedef struct {
     const char *session_dir;
     const char *script, *dump;

@@ -152,19 +152,20 @@ int act_page_up(tui *t, int argc, char **argv) { (void)argc, (void)argv; return 
 int act_first(tui *t, int argc, char **argv) { (void)argc, (void)argv; return move_cursor(t, 0, 1); }
 int act_last(tui *t, int argc, char **argv) { (void)argc, (void)argv; return move_cursor(t, 1L << 40, 1); }
 
-int act_next_col(tui *t, int argc, char **argv)
+/* focus queries -> synthetic -> retrieved, passing over an empty column when
+ * the other has negatives (the cursor is always on something visible) */
+static int cycle_focus(tui *t, int step)
 {
-    (void)argc, (void)argv;
-    t->focus = (t->focus + 1) % 3;
+    tui_load_query(t);
+    t->focus = (t->focus + step) % 3;
+    if (t->focus != FOCUS_QUERIES && !t->col[t->focus == FOCUS_SYN ? COL_SYN : COL_RET].n &&
+        t->col[t->focus == FOCUS_SYN ? COL_RET : COL_SYN].n)
+        t->focus = (t->focus + step) % 3;
     return TUI_REDRAW;
 }
 
-int act_prev_col(tui *t, int argc, char **argv)
-{
-    (void)argc, (void)argv;
-    t->focus = (t->focus + 2) % 3;
-    return TUI_REDRAW;
-}
+int act_next_col(tui *t, int argc, char **argv) { (void)argc, (void)argv; return cycle_focus(t, 1); }
+int act_prev_col(tui *t, int argc, char **argv) { (void)argc, (void)argv; return cycle_focus(t, 2); }
 
 static void focus_first_nonempty(tui *t)
 {
@@ -203,28 +204,35 @@ static int unlabelled_in(tui *t, int c, size_t from)
     return 0;
 }
 
-int act_next_unrev(tui *t, int argc, char **argv)
+int tui_next_unlabelled(tui *t)
 {
-    (void)argc, (void)argv;
     tui_load_query(t);
     /* after the cursor in this query: the focused column, then the other */
     int c = t->focus == FOCUS_RET ? COL_RET : COL_SYN;
     size_t from = t->focus == FOCUS_QUERIES ? 0 : t->col[c].cur + 1;
-    if (unlabelled_in(t, c, from)) return TUI_REDRAW;
-    if (c == COL_SYN && unlabelled_in(t, COL_RET, 0)) return TUI_REDRAW;
+    if (unlabelled_in(t, c, from)) return 1;
+    if (c == COL_SYN && unlabelled_in(t, COL_RET, 0)) return 1;
+    /* then the following queries; k == nview comes back to this one from its top */
     for (size_t k = 1; k <= t->nview; k++) {
         size_t v = (t->qcur + k) % t->nview;
         const tui_qstat *st = tui_stat(t, t->view[v]);
-        if (st->reviewed < st->nsyn + st->nret) {
-            t->qcur = v;
-            tui_load_query(t);
-            if (unlabelled_in(t, COL_SYN, 0) || unlabelled_in(t, COL_RET, 0)) {
-                if (v < (t->qcur + 0)) tui_msg(t, "wrapped to the top");
-                return TUI_REDRAW;
-            }
-        }
+        if (st->reviewed >= st->nsyn + st->nret) continue;
+        size_t was = t->qcur;
+        t->qcur = v;
+        tui_load_query(t);
+        if (unlabelled_in(t, COL_SYN, 0) || unlabelled_in(t, COL_RET, 0)) return 1;
+        t->qcur = was;   /* counts were stale: stay */
+        tui_load_query(t);
     }
-    tui_msg(t, "every negative in the list is reviewed");
+    return 0;
+}
+
+int act_next_unrev(tui *t, int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    size_t was = t->qcur;
+    if (!tui_next_unlabelled(t)) tui_msg(t, "queue done: every negative in the list is labelled");
+    else if (t->qcur < was) tui_msg(t, "wrapped to the top of the list");
     return TUI_REDRAW;
 }
 
@@ -244,11 +252,27 @@ int act_goto(tui *t, int argc, char **argv)
 
 /* ---- labelling ---- */
 
-static int label_current(tui *t, int act, const char *note, int advance)
+/* Label the negative under the cursor.  It must be one the person sees
+ * highlighted: with the query list focused nothing is labelled, the focus
+ * moves to this query's first unlabelled negative instead.  keep_note: a
+ * NULL note keeps the pair's note (a then x never drops "near miss").
+ * advance: then move to the next unlabelled negative, saying "queue done"
+ * when there is none. */
+static int label_current(tui *t, int act, const char *note, int keep_note, int advance)
 {
+    tui_load_query(t);
     if (t->focus == FOCUS_QUERIES) {
-        focus_first_nonempty(t);
-        if (t->focus == FOCUS_QUERIES) t->focus = FOCUS_SYN, focus_first_nonempty(t);
+        if (!t->col[COL_SYN].n && !t->col[COL_RET].n) {
+            tui_err(t, "this query has no negatives yet: try :mine or :synth");
+            return TUI_REDRAW;
+        }
+        if (!unlabelled_in(t, COL_SYN, 0) && !unlabelled_in(t, COL_RET, 0))
+            t->focus = t->col[COL_SYN].n ? FOCUS_SYN : FOCUS_RET;
+        char k[32];
+        keys_first(t, act == ACT_REJECT ? ACT_reject : act == ACT_ACCEPT ? ACT_accept : ACT_clear, k, sizeof k);
+        tui_msg(t, "nothing labelled: the cursor is now on a negative; press %s again to %s it", k,
+                act == ACT_REJECT ? "reject" : act == ACT_ACCEPT ? "accept" : "clear");
+        return TUI_REDRAW;
     }
     neg_row row;
     if (!tui_cur_row(t, &row)) {
@@ -258,25 +282,30 @@ static int label_current(tui *t, int act, const char *note, int advance)
     char qid[256], nid[256];
     snprintf(qid, sizeof qid, "%s", row.query_id);
     snprintf(nid, sizeof nid, "%s", row.neg_id);
-    int r = tui_label(t, qid, nid, act, note, 1);
-    if (!t->msg_err && advance) {
-        tui_col *c = focus_col(t);
-        if (c && c->cur + 1 < c->n) c->cur++;
+    label_entry e;
+    tui_row_label(t, &row, &e);
+    char *kept = keep_note && !note && e.note ? strdup(e.note) : NULL;
+    int r = tui_label(t, qid, nid, act, kept ? kept : note, 1);
+    free(kept);
+    if (r >= 0 && advance && !tui_next_unlabelled(t)) {
+        char m[sizeof t->msg];
+        snprintf(m, sizeof m, "%s", t->msg);
+        tui_msg(t, "%.400s; queue done: every negative in the list is labelled", m);
     }
-    return r;
+    return TUI_REDRAW;
 }
 
 static int act_with_note(tui *t, int act, int argc, char **argv)
 {
     char *note = join(argc, argv, 1);
-    int r = label_current(t, act, note, 1);
+    int r = label_current(t, act, note, 1, 1);
     free(note);
     return r;
 }
 
 int act_accept(tui *t, int argc, char **argv) { return act_with_note(t, ACT_ACCEPT, argc, argv); }
 int act_reject(tui *t, int argc, char **argv) { return act_with_note(t, ACT_REJECT, argc, argv); }
-int act_clear(tui *t, int argc, char **argv) { (void)argc, (void)argv; return label_current(t, ACT_CLEAR, NULL, 1); }
+int act_clear(tui *t, int argc, char **argv) { (void)argc, (void)argv; return label_current(t, ACT_CLEAR, NULL, 1, 0); }
 
 int act_label(tui *t, int argc, char **argv)
 {
@@ -286,7 +315,7 @@ int act_label(tui *t, int argc, char **argv)
         return TUI_REDRAW;
     }
     char *note = join(argc, argv, 2);
-    int r = label_current(t, act, note, 1);
+    int r = label_current(t, act, note, 1, act != ACT_CLEAR);
     free(note);
     return r;
 }
@@ -298,14 +327,15 @@ int act_note(tui *t, int argc, char **argv)
         return TUI_REDRAW;
     }
     neg_row row;
-    if (!tui_cur_row(t, &row)) {
-        tui_err(t, "note: no negative under the cursor");
+    if (t->focus == FOCUS_QUERIES || !tui_cur_row(t, &row)) {
+        tui_err(t, "note: no negative under the cursor (Tab focuses the negatives)");
         return TUI_REDRAW;
     }
     label_entry e;
     int kind = tui_row_label(t, &row, &e);
     char *note = join(argc, argv, 1);
-    int r = label_current(t, kind == LABEL_ACCEPT ? ACT_ACCEPT : kind == LABEL_REJECT ? ACT_REJECT : ACT_CLEAR, note, 0);
+    /* the label stays as it is; an unlabelled negative keeps no label */
+    int r = label_current(t, kind == LABEL_ACCEPT ? ACT_ACCEPT : kind == LABEL_REJECT ? ACT_REJECT : ACT_CLEAR, note, 0, 0);
     free(note);
     return r;
 }
@@ -385,8 +415,6 @@ static int cond_true(tui *t, const bulk_cond *c, const neg_row *row)
     }
 }
 
-static int is_syn_source(int s) { return s == NEG_LLM || s == NEG_OFFLINE || s == NEG_MANUAL; }
-
 int act_bulk(tui *t, int argc, char **argv)
 {
     int act = argc > 1 ? label_act_parse(argv[1]) : -1;
@@ -432,7 +460,7 @@ int act_bulk(tui *t, int argc, char **argv)
                 if (use_sel && !t->col[c].sel[i]) continue;
                 neg_store_get(t->ns, t->col[c].refs[i], &row);
             }
-            if (!(cols & (is_syn_source(row.source) ? 1 : 2))) continue;
+            if (!(cols & (tui_is_synthetic(row.source) ? 1 : 2))) continue;
             int ok = 1;
             for (int j = 0; j < nc && ok; j++) ok = cond_true(t, &conds[j], &row);
             if (!ok) continue;
@@ -441,10 +469,13 @@ int act_bulk(tui *t, int argc, char **argv)
             char q[256], nid[256];
             snprintf(q, sizeof q, "%s", row.query_id);
             snprintf(nid, sizeof nid, "%s", row.neg_id);
-            tui_label(t, q, nid, act, "bulk", record);
-            record = 2;
-            if (t->msg_err) break;
-            done++;
+            label_entry e;
+            tui_row_label(t, &row, &e);
+            char *kept = e.note ? strdup(e.note) : NULL;   /* a bulk act keeps each note */
+            int w = tui_label(t, q, nid, act, kept ? kept : act == ACT_CLEAR ? NULL : "bulk", record);
+            free(kept);
+            if (w < 0) break;
+            if (w > 0) record = 2, done++;
             if (every) refs = neg_store_query(t->ns, qid, &n);   /* labels never move rows, but stay safe */
         }
         nqueries += hit;
@@ -557,6 +588,38 @@ int act_redraw(tui *t, int argc, char **argv)
     memset(t->stat_ok, 0, t->nq);
     t->stat_idle = 0;
     return tui_refresh_store(t) | TUI_RELOAD | TUI_REDRAW;
+}
+
+int act_take_lock(tui *t, int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    if (!t->readonly) {
+        tui_msg(t, "this workbench already holds the session lock");
+        return TUI_REDRAW;
+    }
+    if (!t->lock_pid) {
+        tui_err(t, "take-lock: opened with --read-only; reopen without it to label");
+        return TUI_REDRAW;
+    }
+    sy_err err;
+    int r = session_take_lock(t->s, &err);
+    if (r < 0) {
+        tui_err(t, "take-lock: %s", err.msg);
+    } else if (r == 0) {
+        t->lock_pid = session_lock_holder(t->s);
+        snprintf(t->ro_why, sizeof t->ro_why, "locked by pid %ld", t->lock_pid);
+        tui_err(t, "take-lock: the session is still locked (pid %ld); labels are shown, not changed", t->lock_pid);
+    } else {
+        t->readonly = 0;
+        t->lock_pid = 0;
+        t->lock_free = 0;
+        t->ro_why[0] = 0;
+        t->lb = session_labels(t->s);
+        memset(t->stat_ok, 0, t->nq);
+        t->stat_idle = 0;
+        tui_msg(t, "this workbench now holds the session lock: labels can be changed");
+    }
+    return TUI_REDRAW | TUI_RELOAD;
 }
 
 int act_bind(tui *t, int argc, char **argv)

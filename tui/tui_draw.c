@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <utf8proc.h>
 #include <wchar.h>
 
@@ -109,6 +110,18 @@ int tui_put(int y, int x, int w, const char *s, size_t n, int attr)
     return used;
 }
 
+size_t tui_appendf(char *buf, size_t cap, size_t o, const char *fmt, ...)
+{
+    if (!cap) return 0;
+    if (o >= cap) return cap - 1;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + o, cap - o, fmt, ap);
+    va_end(ap);
+    if (n < 0) return o;
+    return o + (size_t)n >= cap ? cap - 1 : o + (size_t)n;
+}
+
 int tui_putf(int y, int x, int w, int attr, const char *fmt, ...)
 {
     char buf[1024];
@@ -156,6 +169,54 @@ size_t tui_wrap(const char *s, size_t n, int w, size_t *starts, size_t *ends, si
         ends[lines] = brk > start ? brk : (i > start ? i : start + 1);
         lines++;
         i = brk_next > start ? brk_next : ends[lines - 1];
+    }
+    return lines;
+}
+
+static int blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+int tui_title_redundant(const char *title, const char *text)
+{
+    if (!title || !*title) return 1;
+    size_t n = strlen(title);
+    while (n && (blank(title[n - 1]) || title[n - 1] == '.')) n--;   /* Cranfield titles end in " ." */
+    if (!n) return 1;
+    while (*text && blank(*text)) text++;
+    if (strncasecmp(title, text, n)) return 0;
+    /* the whole title as the text's first sentence ("title ." then more), not
+     * just a shared first word ("Matcha: Matcha is ...") */
+    const char *p = text + n;
+    while (*p == ' ' || *p == '\t') p++;
+    return !*p || *p == '.' || *p == '\n' || *p == ':';
+}
+
+int tui_put_wrapped(int y, int x, int w, int first, int maxl, const char *s, size_t n, int attr, int hl, const char *terms)
+{
+    if (maxl <= 0 || w < 2 || !s) return 0;
+    static const char ell[] = "\xe2\x80\xa6";   /* the ellipsis */
+    size_t off = 0;
+    int lines = 0;
+    while (lines < maxl) {
+        while (off < n && blank(s[off])) off++;
+        if (off >= n) break;
+        int lw = lines == 0 ? w - first : w, lx = lines == 0 ? x + first : x;
+        if (lw < 4) {   /* no room after what precedes the first line: start below */
+            lines++;
+            continue;
+        }
+        size_t st, en;
+        if (!tui_wrap(s + off, n - off, lw, &st, &en, 1)) break;
+        size_t rest = off + en;
+        while (rest < n && blank(s[rest])) rest++;
+        int cut = lines == maxl - 1 && rest < n;   /* text left over: mark it */
+        if (cut) tui_wrap(s + off, n - off, lw - 1, &st, &en, 1);
+        if (y >= 0) {
+            int used = hl && terms ? tui_put_hl(y + lines, lx, lw, s + off + st, en - st, attr, hl, terms)
+                                   : tui_put(y + lines, lx, lw, s + off + st, en - st, attr);
+            if (cut) tui_put(y + lines, lx + used, lw - used, draw_utf8 ? ell : "~", draw_utf8 ? 3 : 1, attr);
+        }
+        off += en;
+        lines++;
     }
     return lines;
 }

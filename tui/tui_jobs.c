@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -41,6 +42,40 @@ static char *read_small(const char *dir, const char *name)
     free(p);
     if (s) s[strcspn(s, "\n")] = 0;
     return s;
+}
+
+extern char **environ;
+
+/* the job's environment: ours, with SYNEG_PROGRESS=1 and SYNEG_JOB_DIR=dir
+ * (and SYNEG_JOB_DETACHED=1: the job ignores SIGHUP); NULL on ENOMEM */
+static char **job_env(const char *dir, int detached)
+{
+    size_t n = 0;
+    while (environ[n]) n++;
+    char **env = calloc(n + 4, sizeof *env);
+    if (!env) return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "SYNEG_PROGRESS=", 15) && strncmp(environ[i], "SYNEG_JOB_DIR=", 14) &&
+            strncmp(environ[i], "SYNEG_JOB_DETACHED=", 19))
+            env[k++] = strdup(environ[i]);
+    env[k++] = strdup("SYNEG_PROGRESS=1");
+    env[k++] = sy_strdup_printf("SYNEG_JOB_DIR=%s", dir);
+    if (detached) env[k++] = strdup("SYNEG_JOB_DETACHED=1");
+    for (size_t i = 0; i < k; i++)
+        if (!env[i]) {
+            for (size_t j = 0; j < k; j++) free(env[j]);
+            free(env);
+            return NULL;
+        }
+    return env;
+}
+
+static void free_env(char **env)
+{
+    if (!env) return;
+    for (size_t i = 0; env[i]; i++) free(env[i]);
+    free(env);
 }
 
 static tui_job *new_slot(tui *t)
@@ -85,33 +120,44 @@ int tui_job_start(tui *t, const char *kind, int argc, char **argv, int detached,
         return -1;
     }
     char **av = calloc((size_t)argc + 4, sizeof *av);
-    av[0] = "syneg";
-    av[1] = (char *)kind;
-    av[2] = (char *)session_dir(t->s);
-    for (int i = 0; i < argc; i++) av[3 + i] = argv[i];
-    pid_t pid = fork();
-    if (pid == 0) {
-        setsid();   /* its own group: ^C in the workbench or closing it leaves the job running */
-        int in = open("/dev/null", O_RDONLY);
-        if (in >= 0) dup2(in, 0);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        setenv("SYNEG_PROGRESS", "1", 1);
-        setenv("SYNEG_JOB_DIR", dir, 1);
-        signal(SIGPIPE, SIG_DFL);
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGHUP, detached ? SIG_IGN : SIG_DFL);
-        execv(t->exe, av);
-        dprintf(2, "syneg: cannot run %s: %s\n", t->exe, strerror(errno));
-        _exit(127);
+    char **env = job_env(dir, detached);
+    pid_t pid = -1;
+    int e = ENOMEM;
+    if (av && env) {
+        av[0] = "syneg";
+        av[1] = (char *)kind;
+        av[2] = (char *)session_dir(t->s);
+        for (int i = 0; i < argc; i++) av[3 + i] = argv[i];
+        /* posix_spawn, not fork + setenv: the workbench has worker threads
+         * (regenerate), and only async-signal-safe calls are allowed between
+         * fork and exec in a threaded process.  Its own session (setsid): ^C in
+         * the workbench or closing its terminal leaves the job running. */
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t at;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_adddup2(&fa, fd, 1);
+        posix_spawn_file_actions_adddup2(&fa, fd, 2);
+        posix_spawnattr_init(&at);
+        sigset_t def, none;
+        sigemptyset(&def);
+        sigaddset(&def, SIGPIPE), sigaddset(&def, SIGINT), sigaddset(&def, SIGTERM), sigaddset(&def, SIGHUP);
+        sigemptyset(&none);
+        posix_spawnattr_setsigdefault(&at, &def);
+        posix_spawnattr_setsigmask(&at, &none);
+        posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+        e = posix_spawn(&pid, t->exe, &fa, &at, av, env);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&at);
+        if (e) pid = -1;
     }
     free(av);
+    free_env(env);
     close(fd);
     if (pid < 0) {
         t->njobs--;
         sy_buf_free(&cmd);
-        sy_fail_errno(err, errno, "cannot start the %s job", kind);
+        sy_fail_errno(err, e, "cannot start the %s job (%s)", kind, t->exe);
         free(dir);
         return -1;
     }

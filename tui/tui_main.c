@@ -90,30 +90,30 @@ static void draw_status(tui *t, int y)
     size_t rev, tot;
     tui_overall(t, &rev, &tot);
     size_t acc = t->lb ? labels_count(t->lb, LABEL_ACCEPT) : 0, rej = t->lb ? labels_count(t->lb, LABEL_REJECT) : 0;
-    int o = snprintf(buf, sizeof buf, " %s | q %zu/%zu", session_name(t->s), t->nview ? t->qcur + 1 : 0, t->nview);
-    if (t->nview != t->nq) o += snprintf(buf + o, sizeof buf - o, " (%s of %zu)", tui_filter_names[t->filter], t->nq);
-    o += snprintf(buf + o, sizeof buf - o, " | reviewed %zu/%zu %d%% (+%zu x%zu)", rev, tot,
+    size_t o = tui_appendf(buf, sizeof buf, 0, " %s | q %zu/%zu", session_name(t->s), t->nview ? t->qcur + 1 : 0, t->nview);
+    if (t->nview != t->nq) o = tui_appendf(buf, sizeof buf, o, " (%s of %zu)", tui_filter_names[t->filter], t->nq);
+    o = tui_appendf(buf, sizeof buf, o, " | reviewed %zu/%zu %d%% (+%zu x%zu)", rev, tot,
                   tot ? (int)(100.0 * rev / tot) : 0, acc, rej);
     double spent = t->spent, budget = settings_num(t->s, "llm.budget_usd");
-    if (t->offline) o += snprintf(buf + o, sizeof buf - o, " | offline generator");
-    else o += snprintf(buf + o, sizeof buf - o, " | LLM %s", settings_is_set(t->s, "llm.model") ? settings_str(t->s, "llm.model") : "endpoint");
-    if (budget > 0) o += snprintf(buf + o, sizeof buf - o, " $%.2f/$%.2f", spent, budget);
-    else if (spent > 0) o += snprintf(buf + o, sizeof buf - o, " $%.2f", spent);
+    if (t->offline) o = tui_appendf(buf, sizeof buf, o, " | offline generator");
+    else o = tui_appendf(buf, sizeof buf, o, " | LLM %s", settings_is_set(t->s, "llm.model") ? settings_str(t->s, "llm.model") : "endpoint");
+    if (budget > 0) o = tui_appendf(buf, sizeof buf, o, " $%.2f/$%.2f", spent, budget);
+    else if (spent > 0) o = tui_appendf(buf, sizeof buf, o, " $%.2f", spent);
     int running = tui_jobs_running(t);
     if (running) {
         for (int i = t->njobs - 1; i >= 0; i--)
             if (t->jobs[i].running) {
                 tui_job *j = &t->jobs[i];
-                o += snprintf(buf + o, sizeof buf - o, " | jobs %d: %s", running, j->kind);
-                if (j->total > 0) o += snprintf(buf + o, sizeof buf - o, " %d%%", (int)(100 * j->done / j->total));
+                o = tui_appendf(buf, sizeof buf, o, " | jobs %d: %s", running, j->kind);
+                if (j->total > 0) o = tui_appendf(buf, sizeof buf, o, " %d%%", (int)(100 * j->done / j->total));
                 break;
             }
     }
-    if (o >= (int)sizeof buf) o = sizeof buf - 1;
-    int used = tui_put(y, 0, t->cols, buf, (size_t)o, a);
+    int used = tui_put(y, 0, t->cols, buf, o, a);
     if (t->readonly) {
         char ro[96];
-        int n = snprintf(ro, sizeof ro, " READ-ONLY (%s) ", t->ro_why);
+        int n = snprintf(ro, sizeof ro, t->lock_free ? " READ-ONLY (writer quit: W takes over) " : " READ-ONLY (%s) ", t->ro_why);
+        if (n >= (int)sizeof ro) n = (int)sizeof ro - 1;
         int x = t->cols - n > used ? t->cols - n : used;
         tui_put(y, x, t->cols - x, ro, (size_t)n, tui_attr(t, C_ERR));
     }
@@ -150,8 +150,15 @@ void tui_draw_all(tui *t)
 {
     erase();
     int rows = t->rows, cols = t->cols;
-    if (rows < 8 || cols < 40) {
-        tui_putf(0, 0, cols, tui_attr(t, C_ERR), "terminal %dx%d is too small: syneg needs 80x24", cols, rows);
+    if (rows < TUI_MIN_ROWS || cols < TUI_MIN_COLS) {
+        /* no squeezed layout that hides text: say so, keep the prompt usable */
+        char m[160];
+        snprintf(m, sizeof m, "terminal too small: %dx%d, the workbench needs at least %dx%d (q quits, : still works)", cols, rows,
+                 TUI_MIN_COLS, TUI_MIN_ROWS);
+        tui_put_wrapped(0, 0, cols, 0, rows > 1 ? rows - 1 : 1, m, strlen(m), tui_attr(t, C_ERR), 0, NULL);
+        if (t->prompting && rows > 1) tui_prompt_draw(t, rows - 1);
+        else if (t->msg[0] && rows > 1) tui_put(rows - 1, 0, cols, t->msg, strlen(t->msg), t->msg_err ? tui_attr(t, C_ERR) : 0);
+        if (!t->prompting) curs_set(0);
         refresh();
         return;
     }
@@ -253,10 +260,25 @@ static int handle_key(tui *t, int key)
     return tui_run_action(t, action, 1, argv);
 }
 
+/* act on one request's flags.  A reload re-reads the rows of the query on
+ * screen keeping each column's cursor on the same negative (by id): it never
+ * moves the cursor, so the next act lands on the row the person sees. */
 static int after(tui *t, int flags)
 {
-    if (flags & TUI_RELOAD) t->shown = -1, tui_load_query(t);
+    if (flags & TUI_RELOAD) tui_reload_rows(t);
     return flags & TUI_QUIT;
+}
+
+/* read-only because another workbench held the lock: once that process is
+ * gone, offer to take the lock (once; W or :take-lock does it) */
+static void offer_lock(tui *t)
+{
+    if (!t->readonly || t->lock_free || t->lock_pid <= 0 || t->prompting) return;
+    if (kill((pid_t)t->lock_pid, 0) == 0 || errno != ESRCH) return;   /* still there */
+    t->lock_free = 1;
+    char k[32] = "";
+    keys_first(t, ACT_take_lock, k, sizeof k);
+    tui_msg(t, "the writer (pid %ld) has quit: %s takes the session lock so you can label here", t->lock_pid, k[0] ? k : ":take-lock");
 }
 
 static void periodic(tui *t)
@@ -273,6 +295,7 @@ static void periodic(tui *t)
     if (now - t->last_refresh >= 1.0) {
         t->last_refresh = now;
         tui_refresh_store(t);
+        offer_lock(t);
     }
 }
 
@@ -295,13 +318,14 @@ static int script_line(tui *t, char *line, const char *path, size_t lineno, sy_e
         flags = 0;
         for (int i = 0; i < nk && !(flags & TUI_QUIT); i++) {
             double t0 = sy_now();
-            flags |= handle_key(t, keys[i]);
-            after(t, flags);
+            int r = handle_key(t, keys[i]);   /* a fresh request per key: nothing sticks */
+            after(t, r);
+            flags = r & TUI_QUIT;
             tui_draw_all(t);
             record_key_time(sy_now() - t0);
         }
     }
-    after(t, flags);
+    if (*p == ':') after(t, flags);
     tui_draw_all(t);
     if (t->msg_err == 1 && t->msg[0]) {   /* errors of a script line also go to stderr, naming the line */
         fprintf(stderr, "%s:%zu: %s\n", path, lineno, t->msg);
@@ -423,6 +447,7 @@ int tui_run(const tui_opts *o, sy_err *err)
     if (!t.s) return -1;
     t.readonly = session_readonly(t.s);
     t.lock_pid = session_lock_holder(t.s);
+    if (!t.readonly) t.lock_pid = 0;
     if (t.lock_pid > 0) snprintf(t.ro_why, sizeof t.ro_why, "locked by pid %ld", t.lock_pid);
     else snprintf(t.ro_why, sizeof t.ro_why, o->readonly ? "--read-only" : "session lock held elsewhere");
     const char *url = settings_str(t.s, "llm.url");   /* SYNEG_LLM_URL wins */
@@ -469,6 +494,8 @@ int tui_run(const tui_opts *o, sy_err *err)
         if (sy_file_exists(rcbuf)) rc = rcbuf;
     }
     if (rc && *rc) tui_source_file(&t, rc, &flags, NULL);
+    after(&t, flags);
+    flags &= TUI_QUIT;
     t.last_poll = t.last_refresh = sy_now();
     tui_draw_all(&t);
     open_secs = sy_now() - t_open;
@@ -491,15 +518,17 @@ int tui_run(const tui_opts *o, sy_err *err)
             }
             int key = (int)wc;
             double t0 = sy_now();
+            int req = 0;   /* this key's request: nothing from an earlier key sticks (tig) */
             if (kind == OK && wc >= 0x80 && t.prompting) {
                 /* a typed non-ASCII character: readline takes its UTF-8 bytes */
                 char mb[8];
                 size_t n = put_utf8(mb, (uint32_t)wc);
-                for (size_t i = 0; i < n; i++) flags |= tui_prompt_key(&t, (unsigned char)mb[i]);
+                for (size_t i = 0; i < n; i++) req |= tui_prompt_key(&t, (unsigned char)mb[i]);
             } else {
-                flags |= handle_key(&t, key);
+                req = handle_key(&t, key);
             }
-            after(&t, flags);
+            flags = req & TUI_QUIT;
+            after(&t, req);
             periodic(&t);
             tui_draw_all(&t);
             record_key_time(sy_now() - t0);

@@ -14,15 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../engine/mix.h"
 #include "tui.h"
 
 const char *const tui_filter_names[FILTER_COUNT] = {"all", "unreviewed", "suspects", "reviewed", "negatives", "text"};
 const char *const tui_sort_names[SORT_COUNT] = {"id", "suspects", "unreviewed", "negatives"};
 
-static int is_synthetic(int source)
-{
-    return source == NEG_LLM || source == NEG_OFFLINE || source == NEG_MANUAL;
-}
+/* the engine's one classification (mix_source_class): the columns, counts and
+ * bulk acts agree with what mixing and export call synthetic */
+int tui_is_synthetic(int source) { return mix_source_class(source) == MIX_SYNTHETIC; }
 
 int tui_model_open(tui *t, sy_err *err)
 {
@@ -99,7 +99,7 @@ const tui_qstat *tui_stat(tui *t, size_t pos)
         for (size_t i = 0; i < n; i++) {
             neg_row row;
             neg_store_get(t->ns, refs[i], &row);
-            if (is_synthetic(row.source)) st.nsyn++;
+            if (tui_is_synthetic(row.source)) st.nsyn++;
             else st.nret++;
             label_entry e;
             int k = t->lb ? labels_get(t->lb, qid, row.neg_id, &e) : LABEL_NONE;
@@ -278,7 +278,7 @@ static void load_rows(tui *t, long pos)
     for (size_t i = 0; i < n; i++) {
         neg_row row;
         neg_store_get(t->ns, refs[i], &row);
-        col_push(&t->col[is_synthetic(row.source) ? COL_SYN : COL_RET], refs[i]);
+        col_push(&t->col[tui_is_synthetic(row.source) ? COL_SYN : COL_RET], refs[i]);
     }
     if (t->col[COL_SYN].n > 1) qsort_r(t->col[COL_SYN].refs, t->col[COL_SYN].n, sizeof(neg_ref), cmp_syn, t->ns);
     for (int c = 0; c < 2; c++) {
@@ -293,6 +293,8 @@ static void load_rows(tui *t, long pos)
         if (col->top > col->cur) col->top = col->cur;
     }
 }
+
+void tui_reload_rows(tui *t) { load_rows(t, tui_cur_pos(t)); }
 
 void tui_load_query(tui *t)
 {
@@ -321,6 +323,16 @@ const char *tui_row_text(tui *t, const neg_row *row, const char **title)
     return corpus_doc_text(t->c, (uint32_t)d);
 }
 
+char *tui_passage(const char *title, const char *text)
+{
+    if (!text) text = "";
+    if (tui_title_redundant(title, text)) return strdup(text);
+    size_t tl = strlen(title), n = tl + 2 + strlen(text) + 1;
+    char *s = malloc(n);
+    if (s) snprintf(s, n, "%s: %s", title, text);
+    return s;
+}
+
 int tui_row_label(tui *t, const neg_row *row, label_entry *e)
 {
     memset(e, 0, sizeof *e);
@@ -333,17 +345,26 @@ int tui_label(tui *t, const char *qid, const char *nid, int act, const char *not
 {
     if (t->readonly || !t->lb) {
         tui_err(t, "read-only (%s): labels cannot be changed here", t->ro_why);
-        return TUI_REDRAW;
+        return -1;
     }
     label_entry prev;
+    memset(&prev, 0, sizeof prev);
     int prev_kind = labels_get(t->lb, qid, nid, &prev);
+    int kind = act == ACT_ACCEPT ? LABEL_ACCEPT : act == ACT_REJECT ? LABEL_REJECT : LABEL_NONE;
+    if (note && !*note) note = NULL;
+    if (kind == prev_kind && !strcmp(note ? note : "", prev.note ? prev.note : "")) {
+        /* the same act again writes nothing (no identical journal lines) */
+        tui_msg(t, "%s is already %s for %s%s%s", nid, kind == LABEL_NONE ? "unlabelled" : label_kind_name(kind) , qid,
+                note ? ": " : "", note ? note : "");
+        return 0;
+    }
     char *prev_note = prev_kind != LABEL_NONE || prev.note ? dup_or_null(prev.note) : NULL;
     char *q = strdup(qid), *n = strdup(nid);
     sy_err err;
     if (labels_act(t->lb, q, n, act, note, &err) < 0) {
         tui_err(t, "label not saved: %s", err.msg);
         free(prev_note), free(q), free(n);
-        return TUI_REDRAW;
+        return -1;
     }
     if (record) {
         for (size_t i = t->undo_pos; i < t->nundo; i++) {   /* a new act drops the redo tail */
@@ -366,9 +387,12 @@ int tui_label(tui *t, const char *qid, const char *nid, int act, const char *not
     size_t pos = qlist_pos(t, qid);
     tui_stat_invalidate(t, pos);
     static const char *const verb[] = {"", "accepted", "rejected (false negative)", "cleared"};
-    tui_msg(t, "%s %s for %s%s%s", nid, verb[act], qid, note ? ": " : "", note ? note : "");
+    if (kind == prev_kind)   /* only the note changed */
+        tui_msg(t, "note %s %s for %s (still %s)%s%s", note ? "on" : "removed from", nid, qid,
+                kind == LABEL_NONE ? "unlabelled" : label_kind_name(kind), note ? ": " : "", note ? note : "");
+    else tui_msg(t, "%s %s for %s%s%s", nid, verb[act], qid, note ? ": " : "", note ? note : "");
     free(prev_note), free(q), free(n);
-    return TUI_REDRAW;
+    return 1;
 }
 
 /* show one (query, negative) pair: move the list and column cursors there */
@@ -394,8 +418,7 @@ static int undo_one(tui *t, int redo)
     int act = redo ? u->new_act
                    : u->prev_kind == LABEL_ACCEPT ? ACT_ACCEPT : u->prev_kind == LABEL_REJECT ? ACT_REJECT : ACT_CLEAR;
     const char *note = redo ? u->new_note : u->prev_note;
-    tui_label(t, u->qid, u->nid, act, note, 0);
-    if (t->msg_err) return -1;
+    if (tui_label(t, u->qid, u->nid, act, note, 0) < 0) return -1;
     t->undo_pos += redo ? 1 : -1;
     return 0;
 }

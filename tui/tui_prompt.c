@@ -43,9 +43,9 @@ static void show_matches(char **matches, int n, int maxlen)
 {
     (void)maxlen;
     size_t o = 0;
-    o += (size_t)snprintf(matches_msg, sizeof matches_msg, "%d matches:", n);
+    o = tui_appendf(matches_msg, sizeof matches_msg, 0, "%d matches:", n);
     for (int i = 1; i <= n && o < sizeof matches_msg - 1; i++)
-        o += (size_t)snprintf(matches_msg + o, sizeof matches_msg - o, " %s", matches[i]);
+        o = tui_appendf(matches_msg, sizeof matches_msg, o, " %s", matches[i]);
 }
 
 /* ---- completion ---- */
@@ -177,6 +177,24 @@ void tui_prompt_open(tui *t, const char *prefill)
     }
 }
 
+/* Forget the line being edited and every readline state that could outlive
+ * it: an incremental search (^R) still waiting for keys would otherwise take
+ * the next prompt's keys and Enter would run the history entry it found. */
+static void reset_line(void)
+{
+    if (RL_ISSTATE(RL_STATE_CALLBACK)) rl_callback_sigcleanup();   /* ends ^R search, numeric args, ... */
+    rl_free_line_state();
+    rl_replace_line("", 1);
+    rl_point = rl_end = 0;
+    rl_mark = 0;
+    rl_callback_handler_remove();
+    history_set_pos(history_length);   /* the next Up starts from the newest entry again */
+    ifeed = nfeed = 0;
+    line_ready = 0;
+    free(done_line);
+    done_line = NULL;
+}
+
 static void push(const char *bytes, int n)
 {
     if (ifeed >= nfeed) ifeed = nfeed = 0;
@@ -187,8 +205,8 @@ int tui_prompt_key(tui *t, int key)
 {
     switch (key) {
     case KEY_RESIZE: return tui_resize(t, LINES, COLS);
-    case 27:   /* Esc alone: cancel */
-        rl_callback_handler_remove();
+    case 27:   /* Esc alone: cancel, and leave nothing of this line behind */
+        reset_line();
         t->prompting = 0;
         tui_msg(t, "cancelled");
         return TUI_REDRAW;
@@ -246,8 +264,12 @@ void tui_prompt_draw(tui *t, int y)
         skip++;
         while (skip < pt && ((unsigned char)line[skip] & 0xC0) == 0x80) skip++;
     }
-    tui_put(y, 0, 1, ":", 1, tui_attr(t, C_KEY));
-    tui_put(y, 1, t->cols - 1, line + skip, strlen(line + skip), 0);
-    move(y, 1 + (int)(before - tui_width(line, skip)));
+    /* a ^R search shows readline's own prompt: (reverse-i-search)`label': */
+    const char *pr = ":";
+    if (RL_ISSTATE(RL_STATE_ISEARCH | RL_STATE_NSEARCH) && rl_display_prompt && *rl_display_prompt) pr = rl_display_prompt;
+    int pw = tui_put(y, 0, t->cols, pr, strlen(pr), tui_attr(t, C_KEY));
+    tui_put(y, pw, t->cols - pw, line + skip, strlen(line + skip), 0);
+    int cx = pw + (int)(before - tui_width(line, skip));
+    move(y, cx < t->cols ? cx : t->cols - 1);
     curs_set(1);
 }

@@ -44,7 +44,7 @@ done
 # the label script's acts are in the journal, in order, with the note
 L=$T/label/labels.jsonl
 acts=$(python3 -c "import json,sys; print(' '.join(json.loads(l)['a'] for l in open(sys.argv[1])))" "$L" 2>/dev/null)
-[ "$acts" = "accept reject clear clear clear reject" ] && ok "journal holds every act in order (undo/redo too)" || fail "journal acts: '$acts'"
+[ "$acts" = "accept reject clear reject clear accept" ] && ok "journal holds every act in order (undo/redo too)" || fail "journal acts: '$acts'"
 grep -q '"note":"near miss: wrong topic, same words"' "$L" && ok "the note typed at the prompt is in the journal" || fail "note not in journal" "$(cat "$L")"
 "$SYNEG" info "$T/label" --json >"$T/info.json" 2>/dev/null
 [ "$(jget "$T/info.json" "['labels']['accept']")" = 1 ] && ok "info --json sees the accepted label" || fail "info after TUI labels" "$(cat "$T/info.json")"

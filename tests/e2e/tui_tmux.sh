@@ -42,6 +42,7 @@ keys() { $TM send-keys -t w "$@"; sleep 0.3; }
 wait_for "QUERIES" && ok "the workbench opens in a terminal" || fail "no workbench on screen" "$(screen)"
 screen | grep -q "offline generator" && ok "status line: offline generator" || fail "status line" "$(screen | tail -n 2)"
 keys n
+keys Tab   # focus the negatives: from the query list a labels nothing
 keys a
 wait_for "accepted for" && ok "a accepts (message on screen)" || fail "accept" "$(screen | tail -n 2)"
 keys x

@@ -250,7 +250,7 @@ TEST(likelihood_queue_and_hiding)
 
     /* implausible thresholds are reported, not silently applied */
     mine_opts lo = o;
-    lo.fn_threshold = 1e-6;
+    lo.fn_threshold = 1e-9;
     CHECK(mine_run(s, r, &lo, &rep, &err) == 0, "%s", err.msg);
     CHECK(rep.suspect_rate > 0.9 && rep.no_clean == rep.mined && rep.whole_window == rep.mined,
           "every row a suspect: rate %g, %zu without clean, %zu whole windows", rep.suspect_rate, rep.no_clean,
