@@ -17,6 +17,7 @@ void eval_opts_default(eval_opts *o)
     o->cuts[1] = 100;
     o->cuts[2] = 1000;
     o->rel_level = 1;
+    o->complete = 1;   /* over every judged query, as BEIR/Anserini numbers are (trec_eval -c) */
 }
 
 static int cmp_uint(const void *a, const void *b)
@@ -178,6 +179,14 @@ static float run_file_score(float s)
 
 #define EVAL_BATCH 512
 
+/* one hit on its way to the run file: the trec_eval key and the score as retrieved */
+typedef struct { eval_hit h; float raw; } run_hit;
+
+static int cmp_run_hit(const void *a, const void *b)
+{
+    return cmp_hit(&((const run_hit *)a)->h, &((const run_hit *)b)->h);
+}
+
 int eval_retriever(retriever *r, const corpus *c, const eval_run_opts *o, eval_report *out, sy_err *err)
 {
     memset(out, 0, sizeof *out);
@@ -197,6 +206,7 @@ int eval_retriever(retriever *r, const corpus *c, const eval_run_opts *o, eval_r
     uint32_t *docs = malloc(batch * depth * sizeof *docs);
     float *scores = malloc(batch * depth * sizeof *scores);
     eval_hit *hits = malloc((depth + 1) * sizeof *hits);
+    run_hit *rh = malloc((depth + 1) * sizeof *rh);
     eval_judgment *jud = NULL;
     size_t jcap = 0, nqs = 0;
     FILE *run = NULL;
@@ -204,7 +214,7 @@ int eval_retriever(retriever *r, const corpus *c, const eval_run_opts *o, eval_r
     char tag[64];
     snprintf(tag, sizeof tag, "%s", o->run_tag ? o->run_tag : "");
     if (!o->run_tag) snprintf(tag, sizeof tag, "syneg-%s", retriever_kind(r));
-    if (!qs || !texts || !docs || !scores || !hits) { sy_fail(err, SY_ENOMEM, "eval: out of memory"); goto out; }
+    if (!qs || !texts || !docs || !scores || !hits || !rh) { sy_fail(err, SY_ENOMEM, "eval: out of memory"); goto out; }
     for (size_t i = 0; i < qr->n; i++)
         if (!nqs || qs[nqs - 1] != qr->rows[i].query) qs[nqs++] = qr->rows[i].query;
     if (o->run_path && !(run = fopen(o->run_path, "w"))) {
@@ -229,11 +239,18 @@ int eval_retriever(retriever *r, const corpus *c, const eval_run_opts *o, eval_r
                 if (d == UINT32_MAX) break;
                 const char *did = corpus_doc_id(c, d);
                 if (o->remove_query && !strcmp(did, qid)) continue;
-                hits[nh].docno = did;
-                hits[nh].score = run_file_score(scores[i * depth + h]);
+                rh[nh].h.docno = did;
+                rh[nh].h.score = run_file_score(scores[i * depth + h]);
+                rh[nh].raw = scores[i * depth + h];
                 nh++;
-                if (run && fprintf(run, "%s Q0 %s %zu %.6f %s\n", qid, did, nh,
-                                   (double)scores[i * depth + h], tag) < 0) {
+            }
+            /* the run lists hits in the order trec_eval evaluates them (equal scores
+             * as written: document id descending), so its rank column is that order */
+            if (nh) qsort(rh, nh, sizeof *rh, cmp_run_hit);
+            for (size_t h = 0; h < nh; h++) {
+                hits[h] = rh[h].h;
+                if (run && fprintf(run, "%s Q0 %s %zu %.6f %s\n", qid, rh[h].h.docno, h + 1,
+                                   (double)rh[h].raw, tag) < 0) {
                     sy_fail_errno(err, errno, "%s: cannot write the run file", o->run_path);
                     goto out;
                 }
@@ -274,6 +291,6 @@ int eval_retriever(retriever *r, const corpus *c, const eval_run_opts *o, eval_r
     rc = 0;
 out:
     if (run) fclose(run);
-    free(qs); free(texts); free(docs); free(scores); free(hits); free(jud);
+    free(qs); free(texts); free(docs); free(scores); free(hits); free(rh); free(jud);
     return rc;
 }

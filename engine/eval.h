@@ -11,10 +11,14 @@
  *   - recall@k = relevant in top k / all relevant (0 when none relevant);
  *   - mrr@k = 1 / rank of the first relevant within k (recip_rank cut at k);
  *   - map = trec_eval "map" over all hits given.
- * Averages (eval_acc) are over queries that have judgments AND hits, as
- * trec_eval does by default; with `complete` (trec_eval -c) every judged
- * query counts, those without hits as 0.  Queries judged with no relevant
- * document are counted (all metrics 0), as trec_eval does.
+ * Averages (eval_acc): with `complete` (trec_eval -c; the default, as BEIR and
+ * Anserini report) every judged query counts, those without hits as 0;
+ * without it, only queries that have judgments AND hits (trec_eval's own
+ * default).  Queries judged with no relevant document are counted (all
+ * metrics 0), as trec_eval does.
+ * The run file (eval_retriever's run_path) lists each query's hits in the
+ * order trec_eval evaluates them: score as written descending, equal scores
+ * by document id descending; its rank column is that order.
  *
  * Pure computation, no global state: thread-safe.  The driver borrows the
  * retriever and corpus.  Errors through sy_err. */
@@ -37,7 +41,7 @@ typedef struct {
     size_t ncuts;
     unsigned cuts[EVAL_MAX_CUTS];   /* ascending, e.g. 10, 100, 1000 */
     int rel_level;                  /* 0 means 1 */
-    int complete;                   /* trec_eval -c */
+    int complete;                   /* trec_eval -c: judged queries without hits count as 0 (default 1) */
 } eval_opts;
 
 typedef struct {
@@ -52,7 +56,7 @@ typedef struct {
     size_t queries;
 } eval_acc;
 
-/* Default cut-offs 10, 100, 1000. */
+/* Default cut-offs 10, 100, 1000, rel_level 1, complete. */
 void eval_opts_default(eval_opts *o);
 /* Parse "10,100,1000" into o->cuts (sorted, de-duplicated). 0 / -1. */
 int eval_parse_cuts(eval_opts *o, const char *s, sy_err *err);

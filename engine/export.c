@@ -319,6 +319,25 @@ int export_report_json(const session *s, const export_opts *o, const export_stat
         json_object_set_new(r, "fills", fills);
         json_object_set_new(r, "skipped_no_class", jsize(m->skipped_no_class));
         json_object_set_new(r, "repeats", jsize(m->repeats));
+        /* queries short of N distinct negatives: padded by repeats, or short groups (--no-repeat) */
+        json_object_set_new(r, "no_repeat", json_boolean(o->mix.no_repeat));
+        json_object_set_new(r, "padded_instances", jsize(m->padded_instances));
+        if (m->padded_query) {
+            json_t *pq = json_object();
+            json_object_set_new(pq, "query", json_string(m->padded_query));
+            json_object_set_new(pq, "distinct", jsize(m->padded_distinct));
+            json_object_set_new(r, "padded_fewest", pq);
+        }
+        /* equal query texts with different qrels */
+        json_object_set_new(r, "same_text_queries", jsize(m->same_text_queries));
+        json_object_set_new(r, "same_text_excluded", jsize(m->same_text_excluded));
+        if (m->same_text_query) {
+            json_t *st1 = json_object();
+            json_object_set_new(st1, "query", json_string(m->same_text_query));
+            json_object_set_new(st1, "twin", json_string(m->same_text_twin));
+            json_object_set_new(st1, "doc", json_string(m->same_text_doc));
+            json_object_set_new(r, "same_text_first", st1);
+        }
         json_t *ex = json_object();
         for (int i = 0; i < MIX_NX; i++) json_object_set_new(ex, mix_exclusion_name(i), jsize(m->excluded[i]));
         json_object_set_new(r, "exclusions", ex);
@@ -351,6 +370,18 @@ static int cmp_qlabel(const void *a, const void *b)
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
+/* Is row i's document already among rows 0..i-1 of the query?  A document
+ * several retrievers found has one row per source; a run lists it once. */
+static int listed_before(neg_store *ns, const neg_ref *refs, size_t i, const char *neg_id)
+{
+    for (size_t j = 0; j < i; j++) {
+        neg_row o;
+        neg_store_get(ns, refs[j], &o);
+        if (!(o.text && *o.text) && !strcmp(o.neg_id, neg_id)) return 1;
+    }
+    return 0;
+}
+
 static int write_trec(session *s, const export_opts *o, const char *path, export_stats *st, sy_err *err)
 {
     corpus *c = session_corpus(s, err);
@@ -375,6 +406,7 @@ static int write_trec(session *s, const export_opts *o, const char *path, export
             neg_row r;
             neg_store_get(ns, refs[i], &r);
             if ((r.text && *r.text) || corpus_doc_find(c, r.neg_id) < 0) { st->not_in_corpus++; continue; }
+            if (listed_before(ns, refs, i, r.neg_id)) continue;
             k++;
         }
         size_t rank = 0;
@@ -382,6 +414,7 @@ static int write_trec(session *s, const export_opts *o, const char *path, export
             neg_row r;
             neg_store_get(ns, refs[i], &r);
             if ((r.text && *r.text) || corpus_doc_find(c, r.neg_id) < 0) continue;
+            if (listed_before(ns, refs, i, r.neg_id)) continue;
             rank++;
             if (sy_buf_printf(&f.b, "%s Q0 %s %zu %zu syneg\n", qid, r.neg_id, rank, k - rank + 1) < 0) f.failed = 1;
             st->lines++;

@@ -105,6 +105,9 @@ struct mix_set {
     uint32_t *scratch;
     int drawn;
     mix_report rep;
+    /* during mix_build: queries of equal text form rings (twin[q] == q: alone) */
+    uint32_t *twin;
+    const corpus_qrels *qr;
 };
 
 #define GROW(arr, n, cap)                                                  \
@@ -176,7 +179,7 @@ void mix_free(mix_set *m)
     if (!m) return;
     arena_free(m->arena);
     free(m->qs); free(m->pos); free(m->pool); free(m->cls_idx); free(m->keys);
-    free(m->inst); free(m->inst_key); free(m->negs); free(m->scratch);
+    free(m->inst); free(m->inst_key); free(m->negs); free(m->scratch); free(m->twin);
     free(m);
 }
 
@@ -244,7 +247,8 @@ static int build_query(mix_set *m, neg_store *ns, labels *lb, uint32_t q,
 {
     const char *qid = corpus_query_id(m->c, q);
     mix_query mq = { .query = q, .pos_off = m->npos, .pool_off = m->npool };
-    size_t excl[MIX_NX] = {0}, cand[NEG_NSOURCES] = {0}, promoted = 0, from_qrels = 0;
+    size_t excl[MIX_NX] = {0}, cand[NEG_NSOURCES] = {0}, promoted = 0, from_qrels = 0, sametext = 0;
+    const char *ex_q = NULL, *ex_t = NULL, *ex_doc = NULL;
 
     for (size_t i = 0; i < nrows; i++) {
         if (rows[i].rel <= 0) continue;
@@ -258,11 +262,25 @@ static int build_query(mix_set *m, neg_store *ns, labels *lb, uint32_t q,
         from_qrels++;
     }
 
-    size_t nref = 0;
+    size_t nref = 0, src_start = 0;
     const neg_ref *refs = ns ? neg_store_query(ns, qid, &nref) : NULL;
     for (size_t i = 0; i < nref; i++) {
         neg_row r;
         neg_store_get(ns, refs[i], &r);
+        /* a document several retrievers found has one row per source (rows come
+         * ordered by source): its first row decides, the others are duplicates */
+        if (i) {
+            neg_row p0;
+            neg_store_get(ns, refs[i - 1], &p0);
+            if (p0.source != r.source) src_start = i;
+        }
+        int again = 0;
+        for (size_t j = 0; j < src_start && !(r.text && *r.text) && !again; j++) {
+            neg_row o;
+            neg_store_get(ns, refs[j], &o);
+            again = !strcmp(o.neg_id, r.neg_id);
+        }
+        if (again) { excl[MIX_X_DUPLICATE]++; continue; }
         label_entry le;
         int label = lb ? labels_get(lb, qid, r.neg_id, &le) : LABEL_NONE;
         int x = -1;
@@ -282,6 +300,24 @@ static int build_query(mix_set *m, neg_store *ns, labels *lb, uint32_t q,
         int rc = row_passage(m, &r, label, &p);
         if (rc < 0) goto nomem;
         if (x == -1 && rc == 1) x = MIX_X_UNKNOWN;
+        if (x == -1 && rc == 0 && !(r.text && *r.text) && m->twin && m->twin[q] != q) {
+            /* a positive of another query with this same text: the text would train both ways */
+            int64_t d = corpus_doc_find(m->c, r.neg_id);
+            for (uint32_t t = m->twin[q]; t != q; t = m->twin[t]) {
+                size_t nt;
+                const corpus_qrel *rt = corpus_qrels_of(m->qr, t, &nt);
+                if (!is_qrels_positive(rt, nt, d)) continue;
+                if (!m->rep.same_text_query && ex_doc == NULL) {
+                    ex_q = qid;
+                    ex_t = corpus_query_id(m->c, t);
+                    ex_doc = p.id;
+                }
+                sametext++;
+                x = MIX_NX;   /* excluded, counted apart */
+                break;
+            }
+            if (x == MIX_NX) continue;
+        }
         if (x >= 0) {
             excl[x]++;
             if (x == MIX_X_REJECTED && m->o.promote && rc == 0) {
@@ -321,6 +357,12 @@ static int build_query(mix_set *m, neg_store *ns, labels *lb, uint32_t q,
     m->rep.positives_qrels += from_qrels;
     m->rep.positives_promoted += promoted;
     for (int i = 0; i < MIX_NX; i++) m->rep.excluded[i] += excl[i];
+    m->rep.same_text_excluded += sametext;
+    if (ex_doc && !m->rep.same_text_query) {
+        m->rep.same_text_query = ex_q;
+        m->rep.same_text_twin = ex_t;
+        m->rep.same_text_doc = ex_doc;
+    }
     for (int i = 0; i < NEG_NSOURCES; i++) m->rep.candidates[i] += cand[i];
     if (mq.npool == 0) {
         m->rep.skipped_no_negatives += mq.npos;
@@ -431,6 +473,26 @@ mix_set *mix_build(session *s, const mix_opts *opts, sy_err *err)
         qsort(rej, nrej, sizeof *rej, cmp_rej);
     }
 
+    /* queries of equal text, in rings */
+    m->qr = qr;
+    m->twin = malloc((corpus_nqueries(c) + 1) * sizeof *m->twin);
+    sy_strmap texts;
+    if (!m->twin || sy_strmap_init(&texts, corpus_qrels_nqueries(qr) + 1) < 0) { free(rej); free(want); goto nomem; }
+    for (uint32_t q = 0; q < corpus_nqueries(c); q++) m->twin[q] = q;
+    for (size_t i = 0; i < qr->n; i++) {
+        uint32_t q = qr->rows[i].query, first;
+        if (i && qr->rows[i - 1].query == q) continue;
+        const char *t = corpus_query_text(c, q);
+        int put = sy_strmap_put(&texts, t, strlen(t), q, &first);
+        if (put < 0) { sy_strmap_free(&texts); free(rej); free(want); goto nomem; }
+        if (put == 0) {
+            m->rep.same_text_queries += m->twin[first] == first ? 2 : 1;
+            m->twin[q] = m->twin[first];
+            m->twin[first] = q;
+        }
+    }
+    sy_strmap_free(&texts);
+
     size_t r = 0, k = 0;
     while (r < qr->n) {
         uint32_t q = qr->rows[r].query;
@@ -450,6 +512,8 @@ mix_set *mix_build(session *s, const mix_opts *opts, sy_err *err)
     }
     free(rej);
     free(want);
+    free(m->twin);
+    m->twin = NULL;
     m->rep.instances = m->nkeys;
 
     size_t maxpool = 1;
@@ -564,8 +628,17 @@ int mix_draw(mix_set *m, unsigned epoch, unsigned nepochs, sy_err *err)
         m->rep.fill_retrieved_short += ts > ws0 ? ts - ws0 : 0;
         take(m, &rng, q, S, ns, ts, out);
         take(m, &rng, q, T, nr, tr, out + ts);
-        size_t got = ts + tr;
-        if (m->o.fill) {
+        size_t got = ts + tr, G = m->o.no_repeat ? got : N;
+        if (got < N) {
+            m->rep.padded_instances++;
+            if (!m->rep.padded_query || got < m->rep.padded_distinct) {
+                m->rep.padded_query = corpus_query_id(m->c, q->query);
+                m->rep.padded_distinct = got;
+            }
+        }
+        if (m->o.no_repeat) {
+            /* opts.no_repeat: the group holds only its distinct rows */
+        } else if (m->o.fill) {
             for (size_t j = got; j < N; j++) out[j] = out[rng_below(&rng, got)];
         } else {
             /* without fill, a short class repeats its own rows: the ratio holds */
@@ -573,19 +646,19 @@ int mix_draw(mix_set *m, unsigned epoch, unsigned nepochs, sy_err *err)
             for (size_t k = ts; k < ws; k++) out[j++] = out[rng_below(&rng, ts)];
             for (size_t k = tr; k < wr; k++) out[j++] = out[ts + rng_below(&rng, tr)];
         }
-        m->rep.repeats += N - got;
+        m->rep.repeats += G - got;
         /* shuffle the group so position says nothing about the source */
-        for (size_t j = N - 1; j > 0; j--) {
+        for (size_t j = G - 1; j > 0; j--) {
             size_t t = rng_below(&rng, j + 1);
             const mix_passage *x = out[j]; out[j] = out[t]; out[t] = x;
         }
-        for (size_t j = 0; j < N; j++) m->rep.drawn[out[j]->source]++;
+        for (size_t j = 0; j < G; j++) m->rep.drawn[out[j]->source]++;
         in->query = q->query;
         in->query_id = corpus_query_id(m->c, q->query);
         in->query_text = corpus_query_text(m->c, q->query);
         in->pos = &m->pos[q->pos_off + m->keys[key].pos];
         in->negs = out;
-        in->nneg = N;
+        in->nneg = G;
         in->ratio = R;
     }
     m->rep.drawn_instances += n;

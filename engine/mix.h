@@ -33,7 +33,22 @@
  * counted in skipped_no_class).  Only when a query has no row of one class at
  * all does the other class take its share (counted in fill_*).  opts.fill
  * (explicit) lets a short class borrow from the other class first (counted in
- * fill_*), then repeats.  Strategy MIX_BATCH: each instance draws all N
+ * fill_*), then repeats.  A group short of N distinct rows is counted in
+ * padded_instances (the query with the fewest distinct named in
+ * padded_query); with opts.no_repeat it holds only its distinct rows
+ * (nneg < N) instead of repeats.
+ * A document several retrievers found (one store row per source) is one
+ * candidate: its first row in store order decides, the others are counted
+ * as "duplicate".
+ *
+ * Queries with the same text.  Two queries of the split whose texts are equal
+ * (SciFact claims 89 and 90) may have different qrels: a passage positive for
+ * one would be a negative of the other, the same text training both ways.
+ * Such a negative is excluded and counted in same_text_excluded (the first
+ * case named in same_text_query/_twin/_doc); same_text_queries counts the
+ * queries that share their text with another query of the split.
+ *
+ * Strategy MIX_BATCH: each instance draws all N
  * from one class; within every run of batch_size consecutive instances
  * round(R*batch_size) are synthetic (positions chosen at random); a class
  * short of rows behaves as above.  Schedule: R moves linearly from mix_start
@@ -75,6 +90,7 @@ typedef struct {
     int promote;                 /* rejected negatives join the positives */
     int reviewed_only;           /* only accepted negatives are candidates */
     int shuffle;                 /* seeded permutation of instances per epoch */
+    int no_repeat;               /* a pool < N gives a shorter group, not repeats */
     int fill;                    /* a class short of rows borrows from the other (counted
                                     in fill_*); default 0: it repeats its own rows */
     const char *split;           /* NULL: session_train_split */
@@ -104,7 +120,7 @@ typedef struct {
     uint32_t query;             /* dense query index in the session corpus */
     const char *query_id, *query_text;
     const mix_passage *pos;     /* the positive of this instance */
-    const mix_passage *const *negs;   /* exactly opts.num negatives */
+    const mix_passage *const *negs;   /* opts.num negatives (fewer with no_repeat) */
     size_t nneg;
     double ratio;               /* R in force for this instance */
     int cls;                    /* MIX_BATCH: the class drawn (else -1) */
@@ -127,6 +143,12 @@ typedef struct {
     size_t fill_synthetic_short;    /* retrieved used because synthetic ran out */
     size_t fill_retrieved_short;    /* synthetic used because retrieved ran out */
     size_t repeats;                 /* negatives repeated because the pool < N */
+    size_t padded_instances;        /* instances whose pool was < N (repeated, or short with no_repeat) */
+    const char *padded_query;       /* the padded query with the fewest distinct negatives (NULL: none) */
+    size_t padded_distinct;         /* ... and how many distinct it had */
+    size_t same_text_queries;       /* queries whose text another query of the split has too */
+    size_t same_text_excluded;      /* negatives that are a positive of a same-text query */
+    const char *same_text_query, *same_text_twin, *same_text_doc;   /* the first such case */
     size_t skipped_no_class;        /* of skipped_no_negatives: positives whose query has
                                        no row of the ratio's one class (R 0 or 1, no fill) */
 } mix_report;

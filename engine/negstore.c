@@ -378,11 +378,12 @@ static int apply_segment(neg_store *s, uint32_t gi)
         const char *nid = g->blob + sy_get_u32(r + 4);
         neg_ref ref = {gi, (uint32_t)i};
         int replaced = 0;
+        /* merge key: (query, negative id, source); one row per source */
         for (uint32_t j = 0; j < ql->n; j++) {
             const uint8_t *orow;
             const segment *og;
             row_at(s, ql->v[j], &orow, &og);
-            if (!strcmp(og->blob + sy_get_u32(orow + 4), nid)) {
+            if (orow[24] == r[24] && !strcmp(og->blob + sy_get_u32(orow + 4), nid)) {
                 ql->v[j] = ref;
                 replaced = 1;
                 break;

@@ -7,7 +7,9 @@
  * fights the TUI for a file.  A neg_store maps every segment (mmap) and keeps
  * only compact references per query; neg_store_refresh picks up segments that
  * background jobs committed since.  Merging rules, oldest segment first:
- *   - the same (query, negative id) seen again: the later row wins;
+ *   - the same (query, negative id, source) seen again: the later row wins;
+ *     the same negative from another source is a row of its own (a document
+ *     both BM25 and dense mining found has one row per retriever);
  *   - a segment written with NEG_REPLACE drops, for each query it holds, every
  *     earlier row of the sources it holds for that query (re-mining replaces
  *     the old bm25 list; synthesis appends beside the old).
@@ -91,7 +93,8 @@ size_t neg_store_count(const neg_store *s);                    /* live rows */
 size_t neg_store_count_source(const neg_store *s, int source);
 size_t neg_store_count_flag(const neg_store *s, unsigned flag);
 size_t neg_store_nqueries(const neg_store *s);                 /* queries with rows */
-/* Live rows of one query, ordered by source then rank then segment age. */
+/* Live rows of one query, ordered by source then rank then segment age.  A
+ * negative id may appear once per source. */
 const neg_ref *neg_store_query(const neg_store *s, const char *query_id, size_t *n);
 /* The i-th query that has rows (0 <= i < nqueries), in first-seen order. */
 const char *neg_store_query_at(const neg_store *s, size_t i);

@@ -11,22 +11,28 @@
 
 const char cmd_eval_help[] =
     "usage: syneg eval SESSION [--retriever bm25|dense] [--model DIR] [--split NAME]\n"
-    "                  [--run FILE] [--json] [-k CUTS] [--depth N] [--complete] [--remove-query]\n"
+    "                  [--run FILE] [--json] [-k CUTS] [--depth N] [--drop-no-hits]\n"
+    "                  [--remove-query]\n"
     "\n"
     "Retrieve for every judged query of a split and report nDCG@k, MRR@k, Recall@k,\n"
     "P@k and MAP exactly as trec_eval 9 computes them (ties: score descending, then\n"
-    "document id descending; graded gains; queries without hits are left out unless\n"
-    "--complete; judged queries without a relevant document count as 0).\n"
+    "document id descending; graded gains). Means are over every judged query, as\n"
+    "trec_eval -c and BEIR/Anserini report them: queries without hits count as 0,\n"
+    "and so do judged queries without a relevant document. The output says which.\n"
     "  --retriever NAME   bm25 (default) or dense\n"
     "  --model DIR        model folder for --retriever dense\n"
     "  --split NAME       qrels split (default: the session's eval split, usually test)\n"
-    "  --run FILE         also write a TREC run file (qid Q0 docid rank score tag)\n"
+    "  --run FILE         also write a TREC run file (qid Q0 docid rank score tag),\n"
+    "                     each query's hits in trec_eval's order (equal scores:\n"
+    "                     document id descending)\n"
     "  --json             print one JSON object: \"ndcg@K\", \"mrr@K\", \"recall@K\", \"p@K\"\n"
     "                     for every cut-off, \"map\", \"queries\", \"judged\", \"no_hits\",\n"
-    "                     \"no_relevant\", \"split\", \"retriever\", \"seconds\"\n"
+    "                     \"no_relevant\", \"complete\" (true: over every judged\n"
+    "                     query), \"split\", \"retriever\", \"seconds\"\n"
     "  -k CUTS            comma-separated cut-offs (default 10,100,1000)\n"
     "  --depth N          hits retrieved per query (default max(1000, largest cut-off))\n"
-    "  --complete         like trec_eval -c: judged queries without hits count as 0\n"
+    "  --drop-no-hits     leave judged queries without hits out of the means\n"
+    "                     (trec_eval without -c); --complete, the default, keeps them\n"
     "  --remove-query     drop hits whose document id equals the query id (as\n"
     "                     Pyserini's --remove-query for BEIR ArguAna/Quora)\n";
 
@@ -48,7 +54,8 @@ int cmd_eval(int argc, char **argv)
         {"retriever", required_argument, 0, 'r'}, {"model", required_argument, 0, 'm'},
         {"split", required_argument, 0, 's'}, {"run", required_argument, 0, 'R'},
         {"json", no_argument, 0, 'j'}, {"depth", required_argument, 0, 'd'},
-        {"complete", no_argument, 0, 'c'}, {"remove-query", no_argument, 0, 'q'}, {0, 0, 0, 0}};
+        {"complete", no_argument, 0, 'c'}, {"drop-no-hits", no_argument, 0, 'D'},
+        {"remove-query", no_argument, 0, 'q'}, {0, 0, 0, 0}};
     const char *kind = "bm25", *model = NULL, *split = NULL, *run = NULL;
     int json = 0, c;
     long depth = 0;
@@ -66,6 +73,7 @@ int cmd_eval(int argc, char **argv)
         case 'R': run = optarg; break;
         case 'j': json = 1; break;
         case 'c': eo.metrics.complete = 1; break;
+        case 'D': eo.metrics.complete = 0; break;
         case 'q': eo.remove_query = 1; break;
         case 'd':
             if (cli_parse_long(optarg, 1, 100000, &depth) < 0) return cli_usage("eval", "--depth '%s': expected 1..100000", optarg);
@@ -122,6 +130,7 @@ int cmd_eval(int argc, char **argv)
         json_object_set_new(o, "judged", json_integer((json_int_t)rep.judged));
         json_object_set_new(o, "no_hits", json_integer((json_int_t)rep.no_hits));
         json_object_set_new(o, "no_relevant", json_integer((json_int_t)rep.no_relevant));
+        json_object_set_new(o, "complete", json_boolean(m->complete));
         json_object_set_new(o, "split", json_string(split));
         json_object_set_new(o, "retriever", json_string(kind));
         json_object_set_new(o, "seconds", json_real(rep.seconds));
@@ -132,6 +141,12 @@ int cmd_eval(int argc, char **argv)
     } else {
         printf("%s on split %s: %zu queries evaluated (%zu judged, %zu without hits, %zu without a relevant document)\n",
                kind, split, rep.queries, rep.judged, rep.no_hits, rep.no_relevant);
+        if (m->complete)
+            printf("means over all %zu judged queries (as trec_eval -c, BEIR, Anserini); %zu without hits count as 0\n",
+                   rep.judged, rep.no_hits);
+        else
+            printf("means over the %zu queries with hits: %zu judged queries without hits left out (--drop-no-hits,\n"
+                   "as trec_eval without -c; BEIR and Anserini count them as 0)\n", rep.queries, rep.no_hits);
         printf("%-8s %8s %8s %8s %8s\n", "cut-off", "nDCG", "MRR", "Recall", "P");
         for (size_t i = 0; i < m->ncuts; i++)
             printf("@%-7u %8.4f %8.4f %8.4f %8.4f\n", m->cuts[i], rep.mean.ndcg[i], rep.mean.mrr[i],

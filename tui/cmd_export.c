@@ -18,7 +18,11 @@ const char cmd_export_help[] =
     "import, manual).  Rejected negatives never appear; suspected false negatives\n"
     "and filtered rows only when a person accepted them.  The same seed gives\n"
     "byte-identical files.  A report (instances, negatives per source, fills,\n"
-    "exclusions by reason) is printed and written to FILE.report.json.\n"
+    "exclusions by reason) is printed and written to FILE.report.json.  It says\n"
+    "how many instances were padded: a query with fewer than N distinct negatives\n"
+    "repeats some of them to fill its group (see --no-repeat).  A negative that is\n"
+    "a positive of another query with the same text (duplicate queries with\n"
+    "different qrels) is left out and reported.\n"
     "\n"
     "formats:\n"
     "  flag       FlagEmbedding JSONL {query, pos, neg[, pos_scores, neg_scores][, prompt]}\n"
@@ -33,6 +37,8 @@ const char cmd_export_help[] =
     "  --mix R | R0:R1       synthetic fraction per group, 0..1 (default 0.5); R0:R1 moves\n"
     "                        it linearly from R0 to R1 over the instances and epochs written\n"
     "  --num N               negatives per instance (default 7)\n"
+    "  --no-repeat           a query short of N distinct negatives gets a shorter group\n"
+    "                        instead of repeated negatives\n"
     "  --strategy S          instance: every group mixes both kinds (default);\n"
     "                        batch: each instance from one kind, batches balanced to R\n"
     "  --batch-size B        batch window for --strategy batch (default 32)\n"
@@ -93,6 +99,20 @@ static void print_report(const char *path, const export_opts *o, const export_st
     printf(")\n");
     printf("  fills%s: %zu retrieved for missing synthetic, %zu synthetic for missing retrieved; repeats %zu\n",
            o->mix.fill ? " (--fill)" : "", m->fill_synthetic_short, m->fill_retrieved_short, m->repeats);
+    if (m->padded_instances && o->mix.no_repeat)
+        printf("  short: %zu instances had fewer than %u distinct negatives and hold only those (--no-repeat;\n"
+               "         fewest: query %s, %zu)\n", m->padded_instances, o->mix.num, m->padded_query, m->padded_distinct);
+    else if (m->padded_instances)
+        printf("  padded: %zu instances had fewer than %u distinct negatives; %zu slots repeat a negative of the\n"
+               "          same group (fewest: query %s, %zu distinct in %u slots); --no-repeat writes only the distinct ones\n",
+               m->padded_instances, o->mix.num, m->repeats, m->padded_query, m->padded_distinct, o->mix.num);
+    if (m->same_text_excluded)
+        printf("  same text: %zu negatives left out because a query with the same text has them as positives\n"
+               "             (%zu queries share their text; first: query %s, document %s, positive of query %s)\n",
+               m->same_text_excluded, m->same_text_queries, m->same_text_query, m->same_text_doc, m->same_text_twin);
+    else if (m->same_text_queries)
+        printf("  same text: %zu queries share their text with another query (no conflicting negative)\n",
+               m->same_text_queries);
     printf("  excluded:");
     for (int i = 0; i < MIX_NX; i++) printf("%s %s %zu", i ? "," : "", mix_exclusion_name(i), m->excluded[i]);
     printf("\nreport %s.report.json\n", path);
@@ -101,7 +121,8 @@ static void print_report(const char *path, const export_opts *o, const export_st
 int cmd_export(int argc, char **argv)
 {
     enum { O_MIX = 256, O_NUM, O_STRATEGY, O_BATCH, O_SEED, O_EPOCHS, O_SHUFFLE, O_PROMOTE, O_REVIEWED,
-           O_FILL, O_SPLIT, O_SCORES, O_PROMPT, O_NOTITLE, O_JSON, O_LAUNCH, O_TRAINER, O_GPUS, O_NODES };
+           O_FILL, O_SPLIT, O_SCORES, O_PROMPT, O_NOTITLE, O_JSON, O_LAUNCH, O_TRAINER, O_GPUS, O_NODES,
+           O_NOREPEAT };
     static const struct option opts[] = {
         {"format", required_argument, 0, 'f'}, {"output", required_argument, 0, 'o'},
         {"mix", required_argument, 0, O_MIX}, {"num", required_argument, 0, O_NUM},
@@ -113,7 +134,7 @@ int cmd_export(int argc, char **argv)
         {"no-title", no_argument, 0, O_NOTITLE}, {"json", no_argument, 0, O_JSON},
         {"launch", required_argument, 0, O_LAUNCH}, {"trainer", required_argument, 0, O_TRAINER},
         {"gpus", required_argument, 0, O_GPUS}, {"nodes", required_argument, 0, O_NODES},
-        {0, 0, 0, 0}};
+        {"no-repeat", no_argument, 0, O_NOREPEAT}, {0, 0, 0, 0}};
     export_opts eo;
     export_opts_default(&eo);
     eo.format = -1;
@@ -155,6 +176,7 @@ int cmd_export(int argc, char **argv)
             eo.epochs = (unsigned)v;
             break;
         case O_SHUFFLE: eo.mix.shuffle = 1; break;
+        case O_NOREPEAT: eo.mix.no_repeat = 1; break;
         case O_PROMOTE: eo.mix.promote = 1; break;
         case O_REVIEWED: eo.mix.reviewed_only = 1; break;
         case O_FILL: eo.mix.fill = 1; break;

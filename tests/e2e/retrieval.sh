@@ -27,13 +27,14 @@ assert 0 < j["recall@100"] <= j["recall@1000"] <= 1
 lines=$(wc -l < "$T/run.txt")
 [ "$lines" -gt 50000 ] && ok "run file ($lines lines)" || fail "run file" "$lines lines"
 # the run file scored by an independent trec_eval re-implementation gives the same numbers
-ref=$(python3 tests/e2e/treceval_ref.py "$D/qrels/test.tsv" "$T/run.txt" 2>&1)
+ref=$(python3 tests/e2e/treceval_ref.py "$D/qrels/test.tsv" "$T/run.txt" -c 2>&1)
 if python3 -c '
 import json, sys
 a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 for k in ("ndcg@10", "mrr@10", "recall@100", "recall@1000", "map", "queries"):
     assert abs(a[k] - b[k]) < 2e-6, (k, a[k], b[k])
-' "$out" "$ref" 2>&1; then ok "eval equals the reference trec_eval"; else fail "eval equals the reference trec_eval" "$out
+assert b["order_ok"], "run file not in trec_eval order"
+' "$out" "$ref" 2>&1; then ok "eval equals the reference trec_eval -c; the run file is in its order"; else fail "eval equals the reference trec_eval" "$out
 $ref"; fi
 head -1 "$T/run.txt" | grep -Eq '^[^ ]+ Q0 [^ ]+ 1 [0-9]+\.[0-9]{6} syneg-bm25$' && ok "run file format" || fail "run file format" "$(head -1 "$T/run.txt")"
 

@@ -83,18 +83,20 @@ TEST(no_relevant_and_no_hits)
     eval_query(&O, NULL, 0, j3, 2, &z, &err);
     CHECK(z.ndcg[1] == 0 && z.num_rel == 2, "no hits: zero, 2 relevant");
     eval_acc a;
-    eval_acc_init(&a, &O);
+    eval_opts od = O;
+    od.complete = 0;            /* trec_eval without -c (syneg eval --drop-no-hits) */
+    eval_acc_init(&a, &od);
     eval_acc_add(&a, &r1, 6);
     eval_acc_add(&a, &r2, 1);   /* judged, nothing relevant: counted as 0 (trec_eval) */
     eval_acc_add(&a, &r3, 2);
-    eval_acc_add(&a, &z, 0);    /* judged, no hits: left out by default */
+    eval_acc_add(&a, &z, 0);    /* judged, no hits: left out without -c */
     eval_acc_mean(&a, &mean);
     CHECK_EQ_INT(a.queries, 3);
     CHECK_NEAR(mean.ndcg[1], 0.4178856695, 1e-9);   /* (0.4569494274 + 0 + 0.7967075810) / 3 */
     CHECK_NEAR(mean.map, (0.2777777778 + 0 + 1) / 3, 1e-9);
-    /* trec_eval -c: the query without hits counts as 0 */
+    /* the default is trec_eval -c (BEIR, Anserini): the query without hits counts as 0 */
+    CHECK_EQ_INT(O.complete, 1);
     eval_opts oc = O;
-    oc.complete = 1;
     eval_acc_init(&a, &oc);
     eval_acc_add(&a, &r1, 6);
     eval_acc_add(&a, &r2, 1);

@@ -238,6 +238,124 @@ TEST(ratio_fill_repeat)
     fx_remove(dir);
 }
 
+/* a pool < N: padded by repeats and reported (which query, how many distinct);
+ * no_repeat gives the shorter group instead */
+TEST(padding_reported_and_no_repeat)
+{
+    char *dir = fx_session("mix-pad", 1);
+    session *s = fx_open(dir, SESSION_READ);
+    mix_opts o;
+    mix_opts_default(&o);
+    o.num = 4;
+    mix_set *m = build(s, &o);
+    if (m && !draw(m, 0, 1)) {
+        const mix_report *r = mix_get_report(m);
+        CHECK_EQ_INT(r->padded_instances, 1);          /* q2: 3 distinct for 4 slots */
+        CHECK_EQ_STR(r->padded_query, "q2");
+        CHECK_EQ_INT(r->padded_distinct, 3);
+        CHECK_EQ_INT(r->repeats, 1);
+    }
+    mix_free(m);
+    o.no_repeat = 1;
+    m = build(s, &o);
+    if (m && !draw(m, 0, 1)) {
+        const mix_instance *in = mix_at(m, 2);
+        CHECK_EQ_STR(in->query_id, "q2");
+        CHECK_EQ_INT(in->nneg, 3);
+        for (size_t a = 0; a < in->nneg; a++)
+            for (size_t b = a + 1; b < in->nneg; b++) CHECK(in->negs[a] != in->negs[b], "repeat with no_repeat");
+        CHECK_EQ_INT(mix_get_report(m)->repeats, 0);
+        CHECK_EQ_INT(mix_get_report(m)->padded_instances, 1);
+        CHECK_EQ_INT(mix_at(m, 0)->nneg, 4);           /* q1 has enough: full groups */
+    }
+    mix_free(m);
+    session_close(s);
+    fx_remove(dir);
+}
+
+/* a document BM25 and dense mining both found (one store row per source) is
+ * one candidate, never twice in a group */
+TEST(one_candidate_per_document)
+{
+    char *dir = fx_session("mix-twice", 1);
+    sy_err err = {0};
+    neg_writer *w = neg_writer_new(dir, "mine-dense", 0, &err);
+    fx_row(w, "q2", "d1", NULL, NEG_DENSE, 1, 0.9f, 0);
+    fx_row(w, "q2", "d2", NULL, NEG_DENSE, 2, 0.8f, 0);
+    CHECK_EQ_INT(neg_writer_commit(w, &err), 0);
+    neg_writer_free(w);
+    session *s = fx_open(dir, SESSION_READ);
+    mix_opts o;
+    mix_opts_default(&o);
+    o.num = 3;
+    o.no_repeat = 1;   /* no padding: any repeat would be the document counted twice */
+    mix_set *m = build(s, &o);
+    if (m && !draw(m, 0, 1)) {
+        const mix_instance *in = mix_at(m, 2);
+        CHECK_EQ_STR(in->query_id, "q2");
+        size_t n;
+        mix_query_pool(m, 2, &n);
+        CHECK_EQ_INT(n, 3);                            /* d1, d2, D: not d1, d2 twice */
+        for (size_t a = 0; a < in->nneg; a++)
+            for (size_t b = a + 1; b < in->nneg; b++) CHECK(strcmp(in->negs[a]->id, in->negs[b]->id), "same document twice");
+        CHECK_EQ_INT(mix_get_report(m)->excluded[MIX_X_DUPLICATE], 2 + 1);   /* the two dense rows + q1's DUP row */
+    }
+    mix_free(m);
+    session_close(s);
+    fx_remove(dir);
+}
+
+/* two queries with the same text and different qrels: a positive of one is
+ * not a negative of the other */
+TEST(same_text_queries)
+{
+    char *tmp = check_tmpdir("mix-same");
+    char *data = sy_path_join(tmp, "data"), *dir = sy_path_join(tmp, "s");
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p '%s/qrels' && cd '%s' && "
+             "printf '{\"_id\":\"d1\",\"title\":\"\",\"text\":\"one\"}\n{\"_id\":\"d2\",\"title\":\"\",\"text\":\"two\"}\n{\"_id\":\"d3\",\"title\":\"\",\"text\":\"three\"}\n' > corpus.jsonl && "
+             "printf '{\"_id\":\"c89\",\"text\":\"the same claim\"}\n{\"_id\":\"c90\",\"text\":\"the same claim\"}\n{\"_id\":\"c91\",\"text\":\"another claim\"}\n' > queries.jsonl && "
+             "printf 'query-id\tcorpus-id\tscore\nc89\td1\t1\nc90\td2\t1\nc91\td3\t1\n' > qrels/train.tsv && "
+             "printf 'query-id\tcorpus-id\tscore\nc91\td3\t1\n' > qrels/test.tsv", data, data);
+    CHECK(system(cmd) == 0, "write the data set");
+    session_source src = { data, CORPUS_BEIR, "train", "test" };
+    sy_err err = {0};
+    CHECK(session_create(dir, &src, &err) == 0, "%s", err.msg);
+    neg_writer *w = neg_writer_new(dir, "mine-bm25", 0, &err);
+    fx_row(w, "c89", "d2", NULL, NEG_BM25, 1, 3.0f, 0);   /* c90's positive */
+    fx_row(w, "c89", "d3", NULL, NEG_BM25, 2, 2.0f, 0);
+    fx_row(w, "c90", "d1", NULL, NEG_BM25, 1, 3.0f, 0);   /* c89's positive */
+    fx_row(w, "c90", "d3", NULL, NEG_BM25, 2, 2.0f, 0);
+    fx_row(w, "c91", "d1", NULL, NEG_BM25, 1, 1.0f, 0);   /* another text: a fine negative */
+    CHECK_EQ_INT(neg_writer_commit(w, &err), 0);
+    neg_writer_free(w);
+    session *s = session_open(dir, SESSION_READ, &err);
+    CHECK(s != NULL, "%s", err.msg);
+    mix_opts o;
+    mix_opts_default(&o);
+    o.num = 2;
+    mix_set *m = s ? build(s, &o) : NULL;
+    if (m && !draw(m, 0, 1)) {
+        const mix_report *r = mix_get_report(m);
+        CHECK_EQ_INT(r->same_text_queries, 2);
+        CHECK_EQ_INT(r->same_text_excluded, 2);
+        CHECK_EQ_STR(r->same_text_query, "c89");
+        CHECK_EQ_STR(r->same_text_twin, "c90");
+        CHECK_EQ_STR(r->same_text_doc, "d2");
+        for (size_t i = 0; i < mix_ninstances(m); i++) {
+            const mix_instance *in = mix_at(m, i);
+            if (!strcmp(in->query_id, "c89")) CHECK(!has_neg(in, "d2"), "c90's positive is a negative of c89");
+            if (!strcmp(in->query_id, "c90")) CHECK(!has_neg(in, "d1"), "c89's positive is a negative of c90");
+            if (!strcmp(in->query_id, "c91")) CHECK(has_neg(in, "d1"), "c91 keeps d1");
+        }
+    }
+    mix_free(m);
+    session_close(s);
+    check_rmrf(tmp);
+    free(tmp); free(data); free(dir);
+}
+
 TEST(batch_and_schedule)
 {
     char *dir = fx_session("mix-batch", 1);
@@ -328,6 +446,9 @@ int main(void)
     RUN(exclusions_unlabelled);
     RUN(labels_win);
     RUN(ratio_fill_repeat);
+    RUN(padding_reported_and_no_repeat);
+    RUN(one_candidate_per_document);
+    RUN(same_text_queries);
     RUN(batch_and_schedule);
     RUN(determinism);
     return check_done();

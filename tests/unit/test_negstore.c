@@ -103,6 +103,63 @@ TEST(write_read_merge)
     free(d);
 }
 
+/* the merge key holds the source: dense mining of a BM25-mined session keeps
+ * the BM25 row of a document both found (one row per source), and re-mining
+ * with one retriever replaces only its own rows */
+TEST(one_row_per_source)
+{
+    char *d = check_tmpdir("negsrc");
+    sy_err err = {0};
+    neg_writer *w = neg_writer_new(d, "mine-bm25", NEG_REPLACE, &err);
+    add(w, "q1", "d1", NEG_BM25, 1, 9.0f, NULL);
+    add(w, "q1", "d2", NEG_BM25, 2, 8.0f, NULL);
+    CHECK_EQ_INT(neg_writer_commit(w, &err), 0);
+    neg_writer_free(w);
+    w = neg_writer_new(d, "mine-dense", NEG_REPLACE, &err);
+    add(w, "q1", "d2", NEG_DENSE, 1, 0.9f, NULL);
+    add(w, "q1", "d3", NEG_DENSE, 2, 0.8f, NULL);
+    CHECK_EQ_INT(neg_writer_commit(w, &err), 0);
+    neg_writer_free(w);
+    neg_store *s = neg_store_open(d, &err);
+    CHECK(s != NULL, "%s", err.msg);
+    if (!s) { check_rmrf(d); free(d); return; }
+    CHECK_EQ_INT(neg_store_count(s), 4);
+    CHECK_EQ_INT(neg_store_count_source(s, NEG_BM25), 2);
+    CHECK_EQ_INT(neg_store_count_source(s, NEG_DENSE), 2);
+    size_t n;
+    const neg_ref *refs = neg_store_query(s, "q1", &n);
+    int d2_bm25 = 0, d2_dense = 0;
+    for (size_t i = 0; i < n; i++) {
+        neg_row r;
+        neg_store_get(s, refs[i], &r);
+        if (!strcmp(r.neg_id, "d2")) { d2_bm25 += r.source == NEG_BM25; d2_dense += r.source == NEG_DENSE; }
+    }
+    CHECK(d2_bm25 == 1 && d2_dense == 1, "d2 once per source: bm25 %d dense %d", d2_bm25, d2_dense);
+    neg_store_free(s);
+    /* the same (query, id, source) again: the later row wins, the other source stays */
+    w = neg_writer_new(d, "mine-dense", NEG_REPLACE, &err);
+    add(w, "q1", "d2", NEG_DENSE, 1, 0.5f, NULL);
+    CHECK_EQ_INT(neg_writer_commit(w, &err), 0);
+    neg_writer_free(w);
+    w = neg_writer_new(d, "manual", 0, &err);
+    add(w, "q1", "d1", NEG_BM25, 1, 9.5f, NULL);
+    CHECK_EQ_INT(neg_writer_commit(w, &err), 0);
+    neg_writer_free(w);
+    s = neg_store_open(d, &err);
+    CHECK_EQ_INT(neg_store_count(s), 3);   /* bm25 d1 (new), bm25 d2, dense d2 */
+    CHECK_EQ_INT(neg_store_count_source(s, NEG_DENSE), 1);
+    refs = neg_store_query(s, "q1", &n);
+    for (size_t i = 0; i < n; i++) {
+        neg_row r;
+        neg_store_get(s, refs[i], &r);
+        if (!strcmp(r.neg_id, "d1")) CHECK_NEAR(r.score, 9.5, 0);
+        if (!strcmp(r.neg_id, "d2") && r.source == NEG_DENSE) CHECK_NEAR(r.score, 0.5, 1e-6);
+    }
+    neg_store_free(s);
+    check_rmrf(d);
+    free(d);
+}
+
 TEST(damaged_segment_is_named)
 {
     char *d = check_tmpdir("damaged");
@@ -244,6 +301,7 @@ int main(void)
 {
     RUN(fnl_round_trip_and_old_segments);
     RUN(write_read_merge);
+    RUN(one_row_per_source);
     RUN(damaged_segment_is_named);
     RUN(many_rows);
     return check_done();
