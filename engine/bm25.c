@@ -488,34 +488,14 @@ out:
 }
 
 /* The index is a cache that bm25_open verifies (magic, version, sizes) and
- * the retriever rebuilds when it does not open, so it is written to a
- * temporary file and renamed into place without fsync. */
+ * the retriever rebuilds when it does not open; it is written through the
+ * one atomic writer all the same. */
 static int write_index(const char *path, const uint8_t *img, size_t len, sy_err *err)
 {
-    char *tmp = sy_strdup_printf("%s.tmp.%ld", path, (long)getpid());
-    if (!tmp) return sy_fail(err, SY_ENOMEM, "out of memory");
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        sy_fail_errno(err, errno, "%s: cannot create the index file", tmp);
-        free(tmp);
+    if (sy_write_file_atomic(path, img, len, err) < 0) {
+        sy_err_prefix(err, "%s: cannot write the index file", path);
         return -1;
     }
-    if (sy_write_all(fd, img, len) < 0) {
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        sy_fail_errno(err, e, "%s: cannot write the index file", tmp);
-        free(tmp);
-        return -1;
-    }
-    if (close(fd) < 0 || rename(tmp, path) < 0) {
-        int e = errno;
-        unlink(tmp);
-        sy_fail_errno(err, e, "%s: cannot write the index file", path);
-        free(tmp);
-        return -1;
-    }
-    free(tmp);
     return 0;
 }
 

@@ -937,7 +937,8 @@ static int parse_rel(const char *s, int32_t *out)
         return 0;
     }
     double d = strtod(s, &e);
-    if (*e || d != (double)(long)d || d < INT32_MIN || d > INT32_MAX) return -1;
+    /* range first (NaN fails it): only then may it be converted to an integer */
+    if (*e || !(d >= INT32_MIN && d <= INT32_MAX) || d != (double)(int32_t)d) return -1;
     *out = (int32_t)d;
     return 0;
 }

@@ -48,10 +48,11 @@ void export_opts_default(export_opts *o)
     o->epochs = 1;
 }
 
-/* ---- a streaming, atomic file writer ------------------------------------- */
+/* ---- a streaming, atomic file writer (buffered over sy_atomic) ----------- */
 typedef struct {
-    int fd;
-    char *path, *tmp;
+    int fd;          /* a.fd while open, else -1 */
+    char *path;      /* for messages */
+    sy_atomic a;
     sy_buf b;
     size_t bytes;
     int failed;
@@ -60,10 +61,9 @@ typedef struct {
 static int out_open(out_file *f, const char *path, sy_err *err)
 {
     memset(f, 0, sizeof *f);
-    f->fd = -1;
+    f->fd = f->a.fd = -1;
     f->path = strdup(path);
-    f->tmp = sy_strdup_printf("%s.tmp.%ld", path, (long)getpid());
-    if (!f->path || !f->tmp) return sy_fail(err, SY_ENOMEM, "out of memory");
+    if (!f->path) return sy_fail(err, SY_ENOMEM, "out of memory");
     const char *slash = strrchr(path, '/');
     if (slash && slash != path) {         /* create the output folder when missing */
         char *dir = strndup(path, (size_t)(slash - path));
@@ -75,9 +75,11 @@ static int out_open(out_file *f, const char *path, sy_err *err)
             return -1;
         }
     }
-    f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (f->fd < 0)
-        return sy_fail_errno(err, errno, "%s: cannot create the export file; check the folder exists and is writable", path);
+    if (sy_atomic_open(&f->a, path, err) < 0) {
+        sy_err_prefix(err, "%s: cannot create the export file; check the folder exists and is writable", path);
+        return -1;
+    }
+    f->fd = f->a.fd;
     return 0;
 }
 
@@ -98,27 +100,20 @@ static int out_maybe_flush(out_file *f, sy_err *err)
 
 static void out_abort(out_file *f)
 {
-    if (f->fd >= 0) close(f->fd);
-    if (f->tmp) unlink(f->tmp);
-    free(f->path); free(f->tmp);
+    sy_atomic_abort(&f->a);
+    free(f->path);
     sy_buf_free(&f->b);
-    f->fd = -1; f->path = f->tmp = NULL;
+    f->fd = -1;
+    f->path = NULL;
 }
 
 static int out_commit(out_file *f, sy_err *err)
 {
-    if (out_flush(f, err)) goto fail;
-    if (fsync(f->fd)) { sy_fail_errno(err, errno, "%s: fsync failed", f->path); goto fail; }
-    if (close(f->fd)) { f->fd = -1; sy_fail_errno(err, errno, "%s: close failed", f->path); goto fail; }
+    if (out_flush(f, err)) { out_abort(f); return -1; }
+    int rc = sy_atomic_commit(&f->a, err);   /* fsync, rename, fsync the folder */
     f->fd = -1;
-    if (rename(f->tmp, f->path)) { sy_fail_errno(err, errno, "%s: rename failed", f->path); goto fail; }
-    free(f->path); free(f->tmp);
-    sy_buf_free(&f->b);
-    f->path = f->tmp = NULL;
-    return 0;
-fail:
     out_abort(f);
-    return -1;
+    return rc;
 }
 
 /* ---- JSON pieces ----------------------------------------------------------- */
@@ -733,7 +728,7 @@ int export_import_flag(session *s, const char *path, int replace, import_stats *
             if (sy_strmap_put(&seen, key, tmp.len, 1, NULL) < 0) goto nomem;
             char prov[600];
             {
-                out_file pf = { .fd = -1 };
+                out_file pf = { .fd = -1, .a.fd = -1 };
                 put(&pf, "{\"file\":"); jstr(&pf, fname);
                 if (sy_buf_printf(&pf.b, ",\"line\":%zu}", lineno) < 0) pf.failed = 1;
                 snprintf(prov, sizeof prov, "%s", pf.b.data ? pf.b.data : "{}");

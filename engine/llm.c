@@ -2,11 +2,13 @@
 #include "llm.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,6 +18,10 @@
 #include "settings.h"
 #include "sha256.h"
 #include "util.h"
+
+#define LLM_DEFAULT_MAX_BODY ((size_t)8 << 20)
+/* usage counts past this are not believed (a server bug or a hostile one) */
+#define LLM_MAX_SANE_TOKENS 10000000L
 
 static const char *const outcome_names[LLM_NOUTCOMES] = {
     "ok", "http_error", "rate_limited", "server_error", "timeout", "network_error",
@@ -51,6 +57,7 @@ void llm_config_defaults(llm_config *c)
     c->backoff_max_s = settings_num(NULL, "llm.backoff_max_s");
     c->price_in = c->price_out = -1;
     c->jitter_seed = 0x9e3779b97f4a7c15ull;
+    c->max_body_bytes = LLM_DEFAULT_MAX_BODY;
 }
 
 /* ---- one request ------------------------------------------------------------ */
@@ -69,6 +76,11 @@ struct req {
     double not_before;      /* monotonic time before which it must not start */
     double est_tokens, reserved_usd;
     long http_status, retry_after_ms;
+    double retry_after_asked;   /* seconds the server asked for when past the cap (0: none) */
+    size_t sent;                /* body bytes handed to libcurl this attempt */
+    int rewinds;                /* times libcurl rewound the body (a silent re-send) */
+    int too_big;                /* the body passed max_body_bytes: aborted */
+    size_t max_body;
     long prompt_tokens, completion_tokens;
     double cost;
     int last_fault;         /* llm_outcome of the last failed attempt */
@@ -94,6 +106,11 @@ struct llm_client {
     size_t ninflight, nqueued, nwaiting;
     double rpm_tokens, tpm_tokens, last_refill;
     double reserved_usd;
+    int budget_blocked;             /* the queue head waits for in-flight costs to settle */
+    int ledger_fd;                  /* -1: none */
+    char *ledger_path;
+    off_t ledger_off;               /* bytes of the ledger summed into ledger_usd */
+    double ledger_usd;
     long retries_left;
     uint64_t rng, next_id;
     llm_cache *cache;
@@ -164,6 +181,52 @@ static json_t *json_or_string(const char *s, size_t n)
     return j ? j : json_stringn(s ? s : "", s ? n : 0);
 }
 
+/* ---- the spend ledger ------------------------------------------------------------ */
+/* Add the complete lines written since the last look (by any process). */
+static void ledger_refresh(llm_client *c)
+{
+    if (c->ledger_fd < 0) return;
+    struct stat st;
+    if (fstat(c->ledger_fd, &st) < 0 || st.st_size <= c->ledger_off) return;
+    size_t want = (size_t)(st.st_size - c->ledger_off);
+    char *buf = malloc(want + 1);
+    if (!buf) return;
+    ssize_t n = pread(c->ledger_fd, buf, want, c->ledger_off);
+    if (n <= 0) { free(buf); return; }
+    size_t used = 0;
+    for (size_t i = 0; i < (size_t)n; i++) {
+        if (buf[i] != '\n') continue;
+        json_t *j = json_loadb(buf + used, i - used, 0, NULL);
+        double v = json_number_value(json_object_get(j, "cost_usd"));
+        if (isfinite(v) && v > 0) c->ledger_usd += v;
+        json_decref(j);
+        used = i + 1;
+    }
+    c->ledger_off += (off_t)used;
+    free(buf);
+}
+
+/* Append one request's cost, fsync'd before the answer is used. */
+static void ledger_add(llm_client *c, const req *r, long pt, long ct, double cost, int estimated)
+{
+    if (c->ledger_fd < 0) { c->ledger_usd += cost; return; }
+    char t[40];
+    sy_iso_time(t, sizeof t);
+    json_t *j = json_pack("{s:s,s:s,s:s,s:I,s:I,s:f,s:b}", "t", t, "model", c->model, "key", r->key,
+                          "prompt_tokens", (json_int_t)pt, "completion_tokens", (json_int_t)ct, "cost_usd", cost,
+                          "estimated", estimated);
+    char *line = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (line) {
+        size_t l = strlen(line);
+        line[l] = '\n';   /* over the NUL: one write(2) for the line */
+        if (sy_write_all(c->ledger_fd, line, l + 1) == 0) fdatasync(c->ledger_fd);
+        line[l] = '\0';
+        free(line);
+    }
+    ledger_refresh(c);
+}
+
 /* ---- setup -------------------------------------------------------------------- */
 llm_client *llm_client_new(const llm_config *cfg, sy_err *err)
 {
@@ -187,6 +250,11 @@ llm_client *llm_client_new(const llm_config *cfg, sy_err *err)
     if (!c) { sy_fail(err, SY_ENOMEM, "out of memory"); return NULL; }
     c->cfg = *cfg;
     if (c->cfg.concurrency < 1) c->cfg.concurrency = 1;
+    /* times become integer milliseconds for libcurl: keep them representable */
+    double *times[] = {&c->cfg.connect_timeout_s, &c->cfg.timeout_s, &c->cfg.backoff_base_s, &c->cfg.backoff_max_s};
+    for (size_t i = 0; i < sizeof times / sizeof times[0]; i++)
+        if (!isfinite(*times[i]) || *times[i] > 1e6) *times[i] = 1e6;
+        else if (*times[i] < 0) *times[i] = 0;
     size_t ul = strlen(cfg->url);
     while (ul && cfg->url[ul - 1] == '/') ul--;
     if (ul >= 17 && !strncmp(cfg->url + ul - 17, "/chat/completions", 17))
@@ -214,6 +282,10 @@ llm_client *llm_client_new(const llm_config *cfg, sy_err *err)
     c->rpm_tokens = cfg->rpm > 0 ? (cfg->rpm < 1 ? 1 : cfg->rpm / 60.0 * 5 + 1) : 0;
     c->tpm_tokens = cfg->tpm;
     c->last_refill = sy_now();
+    c->ledger_fd = -1;
+    if (!c->cfg.max_body_bytes) c->cfg.max_body_bytes = LLM_DEFAULT_MAX_BODY;
+    if (cfg->ledger_path) c->ledger_path = strdup(cfg->ledger_path);
+    else if (cfg->cache_dir) c->ledger_path = sy_path_join(cfg->cache_dir, "spend.jsonl");
     if (!c->url || !c->model || !c->url_shown || (cfg->key && *cfg->key && !c->key_copy) || (cfg->cache_dir && !c->cache_dir) ||
         sy_strmap_init(&c->exported, 64) < 0) {
         llm_client_free(c);
@@ -221,6 +293,16 @@ llm_client *llm_client_new(const llm_config *cfg, sy_err *err)
         return NULL;
     }
     if (c->cache_dir && !(c->cache = llm_cache_open(c->cache_dir, err))) { llm_client_free(c); return NULL; }
+    if (c->ledger_path) {
+        c->ledger_fd = open(c->ledger_path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (c->ledger_fd < 0) {
+            sy_fail_errno(err, errno, "cannot open the spend ledger %s", c->ledger_path);
+            llm_client_free(c);
+            return NULL;
+        }
+        ledger_refresh(c);
+        c->st.ledger_usd = c->ledger_usd;
+    }
     if (cfg->trace_path && !(c->trace = fopen(cfg->trace_path, "a"))) {
         sy_fail_errno(err, errno, "cannot open the trace file %s (SYNEG_TRACE)", cfg->trace_path);
         llm_client_free(c);
@@ -284,6 +366,8 @@ void llm_client_free(llm_client *c)
     list_free(c->waiting);
     curl_slist_free_all(c->headers);
     llm_cache_free(c->cache);
+    if (c->ledger_fd >= 0) close(c->ledger_fd);
+    free(c->ledger_path);
     if (c->trace) fclose(c->trace);
     if (c->export_f) fclose(c->export_f);
     for (size_t i = 0; i < c->nexported; i++) free(c->exported_keys[i]);
@@ -360,7 +444,7 @@ void llm_get_stats(const llm_client *c, llm_stats *out) { *out = c->st; }
 typedef struct {
     const char *content, *finish;
     long pt, ct;
-    int has_usage;
+    int has_usage, usage_bad;
 } parsed;
 
 /* 0 ok; else an llm_outcome (LLM_E_BADBODY / LLM_E_EMPTY) with why filled. */
@@ -370,9 +454,18 @@ static int parse_completion(json_t *j, parsed *p, char *why, size_t n)
     if (!json_is_object(j)) { snprintf(why, n, "the response body is not a JSON object"); return LLM_E_BADBODY; }
     json_t *u = json_object_get(j, "usage");
     if (json_is_object(u)) {
-        p->has_usage = 1;
-        p->pt = (long)json_integer_value(json_object_get(u, "prompt_tokens"));
-        p->ct = (long)json_integer_value(json_object_get(u, "completion_tokens"));
+        /* believed only when both are whole numbers in [0, LLM_MAX_SANE_TOKENS];
+         * otherwise the cost is estimated from the text (usage_bad says why) */
+        json_t *a = json_object_get(u, "prompt_tokens"), *b = json_object_get(u, "completion_tokens");
+        json_int_t pt = json_integer_value(a), ct = json_integer_value(b);
+        if (json_is_integer(a) && json_is_integer(b) && pt >= 0 && ct >= 0 && pt <= LLM_MAX_SANE_TOKENS &&
+            ct <= LLM_MAX_SANE_TOKENS) {
+            p->has_usage = 1;
+            p->pt = (long)pt;
+            p->ct = (long)ct;
+        } else {
+            p->usage_bad = 1;
+        }
     }
     json_t *ch = json_object_get(j, "choices");
     if (!json_is_array(ch)) { snprintf(why, n, "the response has no \"choices\" array"); return LLM_E_BADBODY; }
@@ -412,9 +505,23 @@ static void finish(llm_client *c, req *r, int outcome, const char *content, cons
     req_free(r);
 }
 
+/* The longest wait a Retry-After gets: 5 backoff maxima, at most 2 minutes
+ * (a date years away must not park a request for hours). */
+static double retry_after_cap(const llm_client *c)
+{
+    double cap = c->cfg.backoff_max_s * 5;
+    return cap > 120 ? 120 : cap;
+}
+
 static void schedule_retry(llm_client *c, req *r, int fault)
 {
     r->last_fault = fault;
+    double ra_cap = retry_after_cap(c);
+    if (r->retry_after_ms > ra_cap * 1000) {   /* say so: the wait is ours, not the server's */
+        size_t l = strlen(r->error);
+        snprintf(r->error + l, sizeof r->error - l, "; the server asked to wait %.0f s (Retry-After), capped at %.0f s",
+                 r->retry_after_ms / 1000.0, ra_cap);
+    }
     if (r->retries >= c->cfg.max_retries) { finish(c, r, fault, NULL, NULL, 0); return; }
     if (c->retries_left == 0) {
         size_t l = strlen(r->error);
@@ -429,10 +536,9 @@ static void schedule_retry(llm_client *c, req *r, int fault)
     double d = c->cfg.backoff_base_s * pow(2.0, r->retries - 1);
     if (d > c->cfg.backoff_max_s) d = c->cfg.backoff_max_s;
     d = d / 2 + rnd01(c) * d / 2;
-    if (r->retry_after_ms >= 0) {
-        double ra = r->retry_after_ms / 1000.0;
-        double cap = c->cfg.backoff_max_s * 5;
-        d = (ra > cap ? cap : ra) + rnd01(c) * 0.05;  /* honour it, a little jitter */
+    if (r->retry_after_ms >= 0) {   /* honour it up to backoff_max_s, a little jitter */
+        double ra = r->retry_after_ms / 1000.0, cap = ra_cap;
+        d = (ra > cap ? cap : ra) + rnd01(c) * 0.05;
     }
     r->not_before = sy_now() + d;
     if (c->trace)
@@ -443,35 +549,54 @@ static void schedule_retry(llm_client *c, req *r, int fault)
     c->nwaiting++;
 }
 
+/* Count one attempt's tokens and cost: the server's usage when it is sane,
+ * else an estimate from the text (4 bytes a token: the request body, and the
+ * answer or the whole response body), so a budget holds against any server. */
 static void account(llm_client *c, req *r, const parsed *p)
 {
-    if (!p->has_usage) return;
-    r->prompt_tokens += p->pt;
-    r->completion_tokens += p->ct;
-    c->st.prompt_tokens += p->pt;
-    c->st.completion_tokens += p->ct;
+    long pt = p->pt, ct = p->ct;
+    int estimated = !p->has_usage;
+    if (estimated) {
+        pt = (long)(r->body_len / 4 + 1);
+        ct = (long)((p->content ? strlen(p->content) : r->resp.len) / 4 + 1);
+        c->st.usage_estimated++;
+    }
+    r->prompt_tokens += pt;
+    r->completion_tokens += ct;
+    c->st.prompt_tokens += pt;
+    c->st.completion_tokens += ct;
     double cost = 0;
-    if (c->cfg.price_in >= 0) cost += p->pt * c->cfg.price_in / 1e6;
-    if (c->cfg.price_out >= 0) cost += p->ct * c->cfg.price_out / 1e6;
+    if (c->cfg.price_in >= 0) cost += pt * c->cfg.price_in / 1e6;
+    if (c->cfg.price_out >= 0) cost += ct * c->cfg.price_out / 1e6;
     r->cost += cost;
     c->st.cost_usd += cost;
+    if (cost > 0 || c->cfg.budget_usd > 0) ledger_add(c, r, pt, ct, cost, estimated);
+    c->st.ledger_usd = c->ledger_usd;
     if (c->cfg.tpm > 0) {   /* correct the estimate taken at start */
-        c->tpm_tokens += r->est_tokens - (double)(p->pt + p->ct);
+        c->tpm_tokens += r->est_tokens - (double)(pt + ct);
         if (c->tpm_tokens > c->cfg.tpm) c->tpm_tokens = c->cfg.tpm;
     }
 }
 
+/* Retry-After in ms: delta-seconds or an HTTP date; -1 when absent or not a
+ * finite non-negative number (nan, inf, 1e30 and dates years away are
+ * clamped before any conversion to an integer). */
+#define RETRY_AFTER_MAX_S 86400.0
 static long parse_retry_after(const char *v)
 {
     while (*v == ' ' || *v == '\t') v++;
     char *end;
     double s = strtod(v, &end);
-    if (end != v) return (long)(s * 1000);
+    if (end != v) {
+        if (!isfinite(s) || s < 0) return -1;
+        return (long)((s > RETRY_AFTER_MAX_S ? RETRY_AFTER_MAX_S : s) * 1000);
+    }
     struct tm tm;
     memset(&tm, 0, sizeof tm);
     if (strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm)) {
-        time_t when = timegm(&tm), now = time(NULL);
-        return when > now ? (long)(when - now) * 1000 : 0;
+        double d = difftime(timegm(&tm), time(NULL));
+        if (!(d > 0)) return 0;
+        return (long)((d > RETRY_AFTER_MAX_S ? RETRY_AFTER_MAX_S : d) * 1000);
     }
     return -1;
 }
@@ -494,7 +619,32 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 static size_t on_body(char *buf, size_t size, size_t n, void *ud)
 {
     req *r = ud;
+    if (r->resp.len + size * n > r->max_body) {   /* abort the transfer: memory stays bounded */
+        r->too_big = 1;
+        return 0;
+    }
     return sy_buf_append(&r->resp, buf, size * n) == 0 ? size * n : 0;
+}
+
+/* The request body through a read callback (not POSTFIELDS), so that a
+ * rewind tells when libcurl re-sends a POST on its own (a reused connection
+ * found dead): such a send is counted, as the server may have seen both. */
+static size_t on_read(char *buf, size_t size, size_t n, void *ud)
+{
+    req *r = ud;
+    size_t left = r->body_len - r->sent, m = size * n < left ? size * n : left;
+    memcpy(buf, r->body + r->sent, m);
+    r->sent += m;
+    return m;
+}
+
+static int on_seek(void *ud, curl_off_t off, int origin)
+{
+    req *r = ud;
+    if (origin != SEEK_SET || off < 0 || (size_t)off > r->body_len) return CURL_SEEKFUNC_CANTSEEK;
+    if (r->sent > 0) r->rewinds++;
+    r->sent = (size_t)off;
+    return CURL_SEEKFUNC_OK;
 }
 
 static void inflight_remove(llm_client *c, req *r)
@@ -518,12 +668,24 @@ static void handle_done(llm_client *c, req *r, CURLcode cc)
     curl_easy_setopt(r->easy, CURLOPT_PRIVATE, NULL);
     c->pool[c->npool++] = r->easy;
     r->easy = NULL;
+    if (r->rewinds) {   /* libcurl sent the POST again by itself: the server may have answered both */
+        c->st.silent_retries += (size_t)r->rewinds;
+        c->st.http_requests += (size_t)r->rewinds;
+        r->attempts += r->rewinds;
+    }
     if (c->trace) {
         json_t *t = json_pack("{s:s,s:I,s:i,s:I,s:s}", "event", "response", "id", (json_int_t)r->id,
                               "attempt", r->attempts, "status", (json_int_t)status,
                               "curl", cc == CURLE_OK ? "ok" : curl_easy_strerror(cc));
         json_object_set_new(t, "body", json_or_string(r->resp.data, r->resp.len));
         trace_line(c, t);
+    }
+    if (r->too_big) {   /* not retried: the same server would send it again */
+        snprintf(r->error, sizeof r->error,
+                 "%s sent a response body over %zu bytes (attempt %d); aborted (raise llm.max_body_mb if it is real)",
+                 c->url_shown, c->cfg.max_body_bytes, r->attempts);
+        finish(c, r, LLM_E_BADBODY, NULL, NULL, 0);
+        return;
     }
     if (cc != CURLE_OK) {
         int fault = cc == CURLE_OPERATION_TIMEDOUT ? LLM_E_TIMEOUT : LLM_E_NET;
@@ -678,21 +840,33 @@ static int serve_offline(llm_client *c, req *r)
 /* Start r now (it passed the limits).  Returns 0, or -1 when it was completed instead. */
 static int start(llm_client *c, req *r, double now)
 {
-    /* budget: spent + reserved + this request's worst case must stay within it */
+    /* budget: the session's spending (the ledger) + what is in flight + this
+     * request's worst case must stay within it.  While others are in flight
+     * it waits for their real cost (1); alone, it is the budget's end (-1). */
     double worst = 0;
     if (c->cfg.price_in >= 0 && c->cfg.price_out >= 0) {
         worst = (double)r->body_len / 4.0 * c->cfg.price_in / 1e6 +
                 (c->cfg.max_tokens > 0 ? c->cfg.max_tokens : 1024) * c->cfg.price_out / 1e6;
     }
-    if (c->cfg.budget_usd > 0 && (c->st.budget_reached ||
-                                  c->st.cost_usd + c->reserved_usd + worst > c->cfg.budget_usd)) {
-        c->st.budget_reached = 1;
-        snprintf(r->error, sizeof r->error,
-                 "not sent: the budget of %.4f USD is reached (spent %.4f USD); raise --budget or llm.budget_usd",
-                 c->cfg.budget_usd, c->st.cost_usd);
-        finish(c, r, LLM_E_BUDGET, NULL, NULL, 0);
-        return -1;
+    if (c->cfg.budget_usd > 0) {
+        ledger_refresh(c);
+        c->st.ledger_usd = c->ledger_usd;
+        if (!c->st.budget_reached && c->ledger_usd + c->reserved_usd + worst > c->cfg.budget_usd &&
+            c->ninflight > 0) {
+            c->budget_blocked = 1;
+            return 1;
+        }
+        if (c->st.budget_reached || c->ledger_usd + worst > c->cfg.budget_usd) {
+            c->st.budget_reached = 1;
+            snprintf(r->error, sizeof r->error,
+                     "not sent: the budget of %.4f USD is reached (spent %.4f USD in this session, %.4f by this run; "
+                     "the next request may cost up to %.4f); raise --budget or llm.budget_usd",
+                     c->cfg.budget_usd, c->ledger_usd, c->st.cost_usd, worst);
+            finish(c, r, LLM_E_BUDGET, NULL, NULL, 0);
+            return -1;
+        }
     }
+    c->budget_blocked = 0;
     r->reserved_usd = worst;
     c->reserved_usd += worst;
     if (c->cfg.rpm > 0) c->rpm_tokens -= 1;
@@ -708,12 +882,20 @@ static int start(llm_client *c, req *r, double now)
     r->easy = e;
     r->attempts++;
     r->retry_after_ms = -1;
+    r->sent = 0;
+    r->rewinds = 0;
+    r->too_big = 0;
+    r->max_body = c->cfg.max_body_bytes;
     r->resp.len = 0;
     if (r->resp.data) r->resp.data[0] = '\0';
     curl_easy_setopt(e, CURLOPT_URL, c->url);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)r->body_len);
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+    curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(e, CURLOPT_READDATA, r);
+    curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
+    curl_easy_setopt(e, CURLOPT_SEEKDATA, r);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
@@ -797,7 +979,11 @@ static double dispatch(llm_client *c)
             if (w < next) next = w;
             break;
         }
-        start(c, pop_front(c), now);
+        req *h = pop_front(c);
+        if (start(c, h, now) > 0) {   /* waits for in-flight costs: a completion wakes us */
+            push_front(c, h);
+            break;
+        }
     }
     return next;
 }
@@ -820,7 +1006,8 @@ size_t llm_step(llm_client *c, int max_wait_ms)
     size_t pending = llm_pending(c);
     if (pending && max_wait_ms > 0) {
         if (c->queue_head && !c->queue_head->checked) next = 0;
-        if (c->queue_head && c->ninflight < (size_t)c->cfg.concurrency && rate_wait(c, c->queue_head) <= 0)
+        if (c->queue_head && c->ninflight < (size_t)c->cfg.concurrency && rate_wait(c, c->queue_head) <= 0 &&
+            !c->budget_blocked)
             next = 0;
         long ms = (long)ceil(next * 1000);
         if (ms > max_wait_ms) ms = max_wait_ms;

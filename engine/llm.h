@@ -63,6 +63,12 @@ typedef struct {
     const char *cache_dir;  /* NULL: no cache */
     const char *trace_path; /* NULL: no trace; else JSON lines appended */
     const char *batch_export_path;  /* non-NULL: misses go to this JSONL file, not the network */
+    size_t max_body_bytes;  /* a response body past this aborts the attempt (default 8 MiB) */
+    /* The spend ledger: every request's cost appended (one fsync'd JSON line)
+     * and the file's total is what budget_usd caps, so all runs, regenerations
+     * and judges of a session share one budget.  NULL: CACHE_DIR/spend.jsonl
+     * when a cache is set, else this client's own spending only. */
+    const char *ledger_path;
     uint64_t jitter_seed;
 } llm_config;
 
@@ -140,9 +146,12 @@ void llm_cancel_all(llm_client *c);
 
 typedef struct {
     size_t submitted, completed, ok, cache_hits, http_requests, retries, failed, deferred;
+    size_t silent_retries;       /* POSTs libcurl re-sent by itself on a dead reused connection */
+    size_t usage_estimated;      /* answers whose cost came from the text (no or absurd usage) */
     size_t outcomes[LLM_NOUTCOMES];
     long prompt_tokens, completion_tokens;
     double cost_usd;             /* spent by this client (cache hits cost nothing) */
+    double ledger_usd;           /* the ledger's total (all clients of the session), this one included */
     int budget_reached;
 } llm_stats;
 void llm_get_stats(const llm_client *c, llm_stats *out);

@@ -17,6 +17,19 @@ static int check_mix(const char *text, sy_err *err)
     return 0;
 }
 
+/* review.reasons: "a;b;c", at most 9 (keys 1-9), none empty */
+static int check_reasons(const char *text, sy_err *err)
+{
+    int n = 1;
+    for (const char *p = text; *p; p++) n += *p == ';';
+    if (!*text || n > 9) return sy_fail(err, SY_EINVAL, "expected 1 to 9 reasons separated by ';' (keys 1-9), got %d", *text ? n : 0);
+    for (const char *p = text;; p++) {
+        if ((*p == ';' || !*p) && (p == text || p[-1] == ';')) return sy_fail(err, SY_EINVAL, "an empty reason between ';'s");
+        if (!*p) break;
+    }
+    return 0;
+}
+
 #define BIG 1e15
 /* One row per setting, grouped by prefix; keep each row on its own lines so
  * additions merge cleanly.  Ranges are inclusive unless .lo_open. */
@@ -75,7 +88,9 @@ static const setting_info table[] = {
     {.name = "llm.retry_budget", .type = SET_INT, .def = "1000", .lo = -1, .hi = BIG,
      .help = "retries over a whole run (-1: unlimited)"},
     {.name = "llm.budget_usd", .type = SET_NUM, .def = "0", .lo = 0, .hi = BIG,
-     .help = "spending cap in USD (0: none; needs llm.prices)"},
+     .help = "cap in USD on the session's spending, all runs together (0: none; needs llm.prices)"},
+    {.name = "llm.max_body_mb", .type = SET_NUM, .def = "8", .lo = 0, .lo_open = 1, .hi = 4096,
+     .help = "largest response body in MB; a larger one aborts the request"},
     {.name = "llm.prices.*.input", .type = SET_NUM, .lo = 0, .hi = BIG,
      .help = "USD per 1M prompt tokens of model *"},
     {.name = "llm.prices.*.output", .type = SET_NUM, .lo = 0, .hi = BIG,
@@ -92,6 +107,11 @@ static const setting_info table[] = {
      .help = "prompt attribute * for synthesis (wins over attributes.*)"},
     {.name = "attributes.*", .type = SET_STR,
      .help = "prompt attribute * (the attributes pane edits these)"},
+
+    /* ---- the workbench (tui/) ---- */
+    {.name = "review.reasons", .type = SET_STR,
+     .def = "near duplicate of the positive;answers the query;off topic;too easy;wrong facts", .check = check_reasons,
+     .help = "preset reasons of the review queue, ';' between them (at most 9): keys 1-9 record one as the note"},
 
     /* ---- training (train.c, cmd_train, the dialog, launch scripts) ---- */
     {.name = "train.init", .type = SET_STR,
@@ -201,7 +221,9 @@ void settings_range_text(const setting_info *si, char *buf, size_t n)
         break;
     case SET_BOOL: snprintf(buf, n, "true|false"); break;
     case SET_ENUM: snprintf(buf, n, "%s", si->choices); break;
-    default: snprintf(buf, n, si->check ? "R or R0:R1, fractions 0..1" : "text"); break;
+    default:
+        snprintf(buf, n, si->check == check_mix ? "R or R0:R1, fractions 0..1" : si->check == check_reasons ? "1 to 9 texts, ';' between" : "text");
+        break;
     }
 }
 

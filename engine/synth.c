@@ -18,6 +18,21 @@
 
 #define COMMIT_EVERY 50
 
+/* The client's counters into the progress report (one place for both copies). */
+static void synth_copy_stats(synth_progress *g, const llm_stats *st)
+{
+    g->requests = st->http_requests;
+    g->cache_hits = st->cache_hits;
+    g->retries = st->retries;
+    g->silent_retries = st->silent_retries;
+    g->usage_estimated = st->usage_estimated;
+    g->prompt_tokens = st->prompt_tokens;
+    g->completion_tokens = st->completion_tokens;
+    g->cost_usd = st->cost_usd;
+    g->session_cost_usd = st->ledger_usd;
+    g->budget_reached = st->budget_reached;
+}
+
 static int validate_answer(void *ctx, const char *content, char *why, size_t n)
 {
     (void)ctx;
@@ -52,7 +67,7 @@ typedef struct {
     double temperature;
     int max_tokens, json_mode, concurrency, max_retries;
     long llm_seed, retry_budget;
-    double rpm, tpm, timeout_s, backoff_s, price_in, price_out, budget;
+    double rpm, tpm, timeout_s, backoff_s, price_in, price_out, budget, max_body_mb;
     int per_query, reflect, offline;
     int titled;                 /* most documents of the collection have a title */
     uint64_t seed;
@@ -198,6 +213,7 @@ static plan *plan_new(session *s, const synth_opts *o, int make_job, sy_err *err
     p->backoff_s = settings_num(s, "llm.backoff_s");
     p->max_retries = (int)settings_int(s, "llm.max_retries");
     p->retry_budget = settings_int(s, "llm.retry_budget");
+    p->max_body_mb = settings_num(s, "llm.max_body_mb");
     p->budget = o->budget_usd >= 0 ? o->budget_usd : settings_num(s, "llm.budget_usd");
     p->price_in = p->price_out = -1;
     json_t *price = json_object_get(session_get(s, "llm.prices"), p->model ? p->model : "");
@@ -417,13 +433,7 @@ static void query_finished(run *r, int ok)
     if (r->client) {
         llm_stats st;
         llm_get_stats(r->client, &st);
-        r->prog.requests = st.http_requests;
-        r->prog.cache_hits = st.cache_hits;
-        r->prog.retries = st.retries;
-        r->prog.prompt_tokens = st.prompt_tokens;
-        r->prog.completion_tokens = st.completion_tokens;
-        r->prog.cost_usd = st.cost_usd;
-        r->prog.budget_reached = st.budget_reached;
+        synth_copy_stats(&r->prog, &st);
     }
     if (r->progress) r->progress(r->progress_ctx, &r->prog);
 }
@@ -569,6 +579,13 @@ static void on_synth(void *ctx, const llm_result *res)
         query_finished(r, 0);
         qstate_free(q);
         return;
+    }
+    /* an answer with more negatives than asked keeps the first per_query (each
+     * costs a row and a reflection request): the rest are dropped, not stored */
+    while (q->ans.n > (size_t)r->p->per_query) {
+        q->ans.n--;
+        free(q->ans.negs[q->ans.n].text);
+        json_decref(q->ans.negs[q->ans.n].attributes);
     }
     if (r->p->reflect == 0 || cancelled(r)) {
         emit_llm(r, q);
@@ -762,6 +779,7 @@ static int run_plan(plan *p, const synth_opts *o, synth_progress *report, sy_err
         cfg.price_in = p->price_in;
         cfg.price_out = p->price_out;
         cfg.budget_usd = p->budget;
+        cfg.max_body_bytes = (size_t)(p->max_body_mb * 1048576.0);
         cfg.cache_dir = p->cache_dir;
         cfg.trace_path = p->trace;
         cfg.batch_export_path = p->batch_export;
@@ -782,13 +800,7 @@ static int run_plan(plan *p, const synth_opts *o, synth_progress *report, sy_err
         if (cancelled(&r)) llm_cancel_all(r.client);
         llm_stats st;
         llm_get_stats(r.client, &st);
-        r.prog.requests = st.http_requests;
-        r.prog.cache_hits = st.cache_hits;
-        r.prog.retries = st.retries;
-        r.prog.prompt_tokens = st.prompt_tokens;
-        r.prog.completion_tokens = st.completion_tokens;
-        r.prog.cost_usd = st.cost_usd;
-        r.prog.budget_reached = st.budget_reached;
+        synth_copy_stats(&r.prog, &st);
     }
 out:
     if (commit_rows(&r) < 0 || r.write_failed) {

@@ -31,7 +31,9 @@
  * Settings read (session_get_*): llm.url, llm.model, llm.temperature,
  * llm.max_tokens, llm.seed, llm.json_mode, llm.concurrency, llm.rpm, llm.tpm,
  * llm.timeout_s, llm.max_retries, llm.retry_budget, llm.backoff_s, llm.prices.<model>.input/
- * output (USD per 1M tokens), llm.budget_usd, synth.attributes.<name> (else the
+ * output (USD per 1M tokens), llm.budget_usd (caps the session's spend ledger,
+ * SESSION/cache/llm/spend.jsonl: every run, regeneration and judge together),
+ * llm.max_body_mb (8), synth.attributes.<name> (else the
  * top-level session.json "attributes".<name>),
  * synth.per_query, synth.reflect, synth.seed.  The environment
  * (SYNEG_LLM_URL, SYNEG_LLM_MODEL, SYNEG_LLM_KEY / OPENAI_API_KEY,
@@ -61,8 +63,11 @@ typedef struct {
     size_t negatives;          /* rows written */
     size_t suspects;           /* of which judged false negatives */
     size_t requests, cache_hits, retries;   /* LLM: HTTP attempts, answers from the cache */
+    size_t silent_retries;     /* POSTs libcurl re-sent by itself (counted in requests) */
+    size_t usage_estimated;    /* answers without sane usage: tokens estimated from the text */
     long prompt_tokens, completion_tokens;
-    double cost_usd;
+    double cost_usd;           /* this run */
+    double session_cost_usd;   /* the session's spend ledger (what the budget caps) */
     int budget_reached;
     int offline;               /* the offline generator was used */
     char job_dir[512];         /* SESSION/jobs/<job> with failures.jsonl and report.json */

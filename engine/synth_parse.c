@@ -7,8 +7,15 @@
 
 #include "synth.h"
 
-/* Find the first JSON object in content that has member `need`. */
-static json_t *find_object(const char *content, const char *need)
+/* Deepest nesting of braces followed in an answer: real answers use 3-4. */
+#define FIND_MAX_DEPTH 64
+
+/* Find the first JSON object in content that has member `need`: in a ```json
+ * fence, else the first balanced {...} span (the innermost first) that parses
+ * and has it.  One pass over the text: a span is parsed only when it closes
+ * and holds the quoted member name, so hostile nesting costs at most
+ * FIND_MAX_DEPTH parses of each byte (it used to restart a parse at every '{'). */
+static json_t *find_object_in(const char *content, const char *need)
 {
     /* 1. a ```json (or ```) fence */
     const char *f = strstr(content, "```");
@@ -22,13 +29,42 @@ static json_t *find_object(const char *content, const char *need)
             json_decref(j);
         }
     }
-    /* 2. the first '{' from which an object with the member parses (prose around it) */
-    for (const char *p = strchr(content, '{'); p; p = strchr(p + 1, '{')) {
-        json_t *j = json_loads(p, JSON_DISABLE_EOF_CHECK, NULL);
-        if (json_is_object(j) && json_object_get(j, need)) return j;
-        json_decref(j);
+    /* 2. balanced spans, strings respected inside them (prose outside may hold quotes) */
+    char key[80];
+    int kl = snprintf(key, sizeof key, "\"%s\"", need);
+    if (kl < 0 || (size_t)kl >= sizeof key) return NULL;
+    const char *open[FIND_MAX_DEPTH];
+    int depth = 0, in_str = 0;
+    for (const char *p = content; *p; p++) {
+        if (depth && in_str) {
+            if (*p == '\\' && p[1]) p++;
+            else if (*p == '"') in_str = 0;
+            continue;
+        }
+        if (*p == '"' && depth) in_str = 1;
+        else if (*p == '{') {
+            if (depth == FIND_MAX_DEPTH) { depth = 0; continue; }   /* too deep: drop it, go on */
+            open[depth++] = p;
+        } else if (*p == '}' && depth) {
+            const char *b = open[--depth];
+            size_t len = (size_t)(p - b) + 1;
+            if (!memmem(b, len, key, (size_t)kl)) continue;
+            json_t *j = json_loadb(b, len, 0, NULL);
+            if (json_is_object(j) && json_object_get(j, need)) return j;
+            json_decref(j);
+        }
     }
     return NULL;
+}
+
+/* A reasoning model's <think> block may hold drafts and stray braces: look
+ * after it first, then (an answer left inside it) everywhere. */
+static json_t *find_object(const char *content, const char *need)
+{
+    const char *after = content;
+    for (const char *t; (t = strstr(after, "</think>"));) after = t + 8;
+    json_t *j = find_object_in(after, need);
+    return j || after == content ? j : find_object_in(content, need);
 }
 
 void synth_answer_free(synth_answer *a)

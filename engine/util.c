@@ -286,42 +286,73 @@ static char *dir_of(const char *path)
     return strndup(path, (size_t)(slash - path));
 }
 
-int sy_write_file_atomic(const char *path, const void *data, size_t len, sy_err *err)
+int sy_atomic_open(sy_atomic *a, const char *path, sy_err *err)
 {
-    char *tmp = sy_strdup_printf("%s.tmp.%ld", path, (long)getpid());
-    if (!tmp) return sy_fail(err, SY_ENOMEM, "out of memory");
+    a->fd = -1;
+    a->path = strdup(path);
+    a->tmp = sy_strdup_printf("%s.tmp.%ld", path, (long)getpid());
+    if (!a->path || !a->tmp) {
+        sy_atomic_abort(a);
+        return sy_fail(err, SY_ENOMEM, "out of memory");
+    }
     /* a new file is private (0600); a replaced one keeps the mode it had */
     struct stat old;
     mode_t mode = stat(path, &old) == 0 ? (old.st_mode & 07777) : 0600;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        sy_fail_errno(err, errno, "%s: cannot create", tmp);
-        free(tmp);
+    a->fd = open(a->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (a->fd < 0 || (mode != 0600 && fchmod(a->fd, mode) < 0)) {
+        sy_fail_errno(err, errno, "%s: cannot create", a->tmp);
+        sy_atomic_abort(a);
         return -1;
     }
-    if ((mode != 0600 && fchmod(fd, mode) < 0) || sy_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        sy_fail_errno(err, e, "%s: cannot write (the previous %s is untouched)", tmp, path);
-        free(tmp);
+    return 0;
+}
+
+void sy_atomic_abort(sy_atomic *a)
+{
+    if (a->fd >= 0) close(a->fd);
+    if (a->tmp) unlink(a->tmp);
+    free(a->path);
+    free(a->tmp);
+    a->fd = -1;
+    a->path = a->tmp = NULL;
+}
+
+int sy_atomic_commit(sy_atomic *a, sy_err *err)
+{
+    if (fsync(a->fd) < 0) {
+        sy_fail_errno(err, errno, "%s: cannot write (the previous %s is untouched)", a->tmp, a->path);
+        sy_atomic_abort(a);
         return -1;
     }
-    close(fd);
-    if (rename(tmp, path) < 0) {
-        int e = errno;
-        unlink(tmp);
-        sy_fail_errno(err, e, "%s: cannot rename into place", path);
-        free(tmp);
+    int rc = close(a->fd);
+    a->fd = -1;
+    if (rc < 0 || rename(a->tmp, a->path) < 0) {
+        sy_fail_errno(err, errno, "%s: cannot rename into place (the previous file is untouched)", a->path);
+        sy_atomic_abort(a);
         return -1;
     }
-    free(tmp);
-    char *dir = dir_of(path);
+    free(a->tmp);
+    a->tmp = NULL;
+    char *dir = dir_of(a->path);
     if (dir) {
         sy_fsync_dir(dir);
         free(dir);
     }
+    free(a->path);
+    a->path = NULL;
     return 0;
+}
+
+int sy_write_file_atomic(const char *path, const void *data, size_t len, sy_err *err)
+{
+    sy_atomic a;
+    if (sy_atomic_open(&a, path, err) < 0) return -1;
+    if (sy_write_all(a.fd, data, len) < 0) {
+        sy_fail_errno(err, errno, "%s: cannot write (the previous %s is untouched)", a.tmp, path);
+        sy_atomic_abort(&a);
+        return -1;
+    }
+    return sy_atomic_commit(&a, err);
 }
 
 int sy_mkdir_p(const char *path, sy_err *err)

@@ -53,8 +53,20 @@ void sy_strmap_free(sy_strmap *m);
 /* ---- files ---------------------------------------------------------------- */
 /* Read a whole file; result NUL-terminated, *len excludes the NUL. Caller frees. */
 char *sy_read_file(const char *path, size_t *len, sy_err *err);
-/* Write data to path atomically: PATH.tmp.PID, fsync, rename, fsync the folder. */
+/* THE atomic file writer (every file replaced in place goes through it):
+ * write PATH.tmp.PID, fsync it, rename it over PATH, fsync the folder.  A new
+ * file is private (0600); a replaced one keeps its mode.  On any failure the
+ * temporary is removed and the previous PATH is untouched. */
 int sy_write_file_atomic(const char *path, const void *data, size_t len, sy_err *err);
+/* The same, streamed: open, write to a.fd (sy_write_all), then commit (or
+ * abort).  commit aborts by itself when it fails. */
+typedef struct {
+    int fd;
+    char *path, *tmp;
+} sy_atomic;
+int sy_atomic_open(sy_atomic *a, const char *path, sy_err *err);
+int sy_atomic_commit(sy_atomic *a, sy_err *err);
+void sy_atomic_abort(sy_atomic *a);   /* safe on a zeroed or finished sy_atomic */
 /* write(2) all of it, retrying on EINTR; on failure errno is kept. 0 / -1. */
 int sy_write_all(int fd, const void *p, size_t n);
 int sy_mkdir_p(const char *path, sy_err *err);

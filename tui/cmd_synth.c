@@ -198,6 +198,11 @@ int cmd_synth(int argc, char **argv)
                               "prompt_tokens", (json_int_t)rep.prompt_tokens,
                               "completion_tokens", (json_int_t)rep.completion_tokens, "cost_usd", rep.cost_usd,
                               "budget_reached", rep.budget_reached, "cancelled", r < 0, "job", rep.job_dir);
+        if (j) {
+            json_object_set_new(j, "silent_retries", json_integer((json_int_t)rep.silent_retries));
+            json_object_set_new(j, "usage_estimated", json_integer((json_int_t)rep.usage_estimated));
+            json_object_set_new(j, "session_cost_usd", json_real(rep.session_cost_usd));
+        }
         char *js = j ? json_dumps(j, JSON_COMPACT) : NULL;
         if (js) puts(js);
         free(js);
@@ -212,6 +217,10 @@ int cmd_synth(int argc, char **argv)
             printf("  %zu requests sent, %zu answers from the cache, %zu retries; %ld prompt + %ld completion "
                    "tokens, %.4f USD\n", rep.requests, rep.cache_hits, rep.retries, rep.prompt_tokens,
                    rep.completion_tokens, rep.cost_usd);
+        if (!rep.offline && (rep.session_cost_usd > rep.cost_usd || rep.silent_retries || rep.usage_estimated))
+            printf("  session spend %.4f USD (all runs); %zu requests re-sent by libcurl on a dead connection; "
+                   "%zu answers without usable usage (tokens estimated from the text)\n",
+                   rep.session_cost_usd, rep.silent_retries, rep.usage_estimated);
         printf("  job folder: %s\n", rep.job_dir);
         if (rep.queries_failed) printf("  failures: %s/failures.jsonl (rerun to retry them)\n", rep.job_dir);
         if (rep.queries_deferred && o.batch_export)

@@ -96,7 +96,7 @@ typedef struct {
 } tui_pane;
 
 extern const tui_pane pane_queries, pane_query, pane_negs_syn, pane_negs_ret,
-    pane_help, pane_detail, pane_jobs, pane_attrs, pane_train, pane_prompt_view, pane_run;
+    pane_help, pane_detail, pane_jobs, pane_attrs, pane_train, pane_prompt_view, pane_run, pane_review;
 /* the run view (pane_run.c) on job i of t->jobs: a run's curves, config,
  * data, log tail and state; other jobs: their command, state and log tail */
 int tui_run_view_open(tui *t, int job);

@@ -68,7 +68,7 @@ static void on_signal(int sig) { got_signal = sig; }
 /* every pane, in one list: the browse layout's four, then the panels */
 const tui_pane *const tui_panes[] = {
     &pane_queries, &pane_query, &pane_negs_syn, &pane_negs_ret,
-    &pane_help, &pane_detail, &pane_jobs, &pane_attrs, &pane_prompt_view, &pane_train, &pane_run, NULL,
+    &pane_help, &pane_detail, &pane_jobs, &pane_attrs, &pane_prompt_view, &pane_train, &pane_run, &pane_review, NULL,
 };
 
 int tui_toggle(tui *t, const tui_pane *p)

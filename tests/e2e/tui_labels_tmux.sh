@@ -190,4 +190,39 @@ SYNEG_LLM_URL=http://127.0.0.1:11999 "$SYNEG" tui "$T/long" --script "$T/long.sc
     grep -q "status-ok" "$T/long.out" && grep -q "LLM mmmm" "$T/long.out" && ok "a 700-character model name and a budget: the status line draws, clipped" ||
     fail "long status line" "$(cat "$T/err")"
 
+# the review queue: 100 negatives labelled in at most 110 keys (counted here)
+rm -rf "$T/q100"; cp -r "$BASE" "$T/q100"
+{ echo "Q"; i=0; while [ $i -lt 100 ]; do [ $((i % 3)) = 0 ] && echo x || echo a; i=$((i + 1)); done; } >"$T/q100.script"
+nkeys=$(grep -v '^#' "$T/q100.script" | tr -d '\n' | wc -c)
+"$SYNEG" tui "$T/q100" --script "$T/q100.script" --dump "$T/q100.out" --size 120x40 2>"$T/err" || fail "review script" "$(cat "$T/err")"
+n=$(acts q100 | wc -l); u=$(acts q100 | cut -d' ' -f1,2 | sort -u | wc -l); nq=$(acts q100 | cut -d' ' -f1 | sort -u | wc -l)
+[ "$n" = 100 ] && [ "$u" = 100 ] && [ "$nkeys" -le 110 ] &&
+    ok "review queue: 100 negatives labelled with $nkeys keys, 100 journal lines on 100 pairs in $nq queries" ||
+    fail "review queue: $n acts on $u pairs with $nkeys keys" "$(tail -n 5 "$T/q100.out")"
+total=$("$SYNEG" info "$BASE" --json | python3 -c "import json,sys; print(json.load(sys.stdin)['negatives']['total'])")
+grep -q "100 / $total reviewed" "$T/q100.out" && ok "the queue's header counts progress (100 / $total reviewed)" || fail "progress header" "$(head -n 2 "$T/q100.out")"
+# likely false negatives first: the first act is on a row the miner flagged
+first=$(acts q100 | head -n 1 | cut -d' ' -f1,2)
+python3 - "$SYNEG" "$T/q100" $first <<'PY' && ok "the queue starts with a suspected false negative ($first)" || fail "first queue item not a suspect: $first"
+import json, subprocess, sys
+rows = json.loads(subprocess.run([sys.argv[1], 'suspects', sys.argv[2], '--json'], capture_output=True, text=True).stdout)
+sys.exit(0 if rows and (rows[0]['query'], rows[0]['passage']) == (sys.argv[3], sys.argv[4]) else 1)
+PY
+
+# ... and in a real terminal: a, x, skip, undo, a preset reason as the note
+open_wb review 120 40
+keys review Q
+wait_for review "REVIEW  0 / $total reviewed" && ok "Q opens the review queue with its progress" || fail "no review queue" "$(screen review | head -n 3)"
+keys review a x s u; sync_wb review
+keys review 3 x; sync_wb review
+acts review >"$T/review.acts"
+a1=$(sed -n 1p "$T/review.acts" | cut -d' ' -f3); a2=$(sed -n 2p "$T/review.acts" | cut -d' ' -f3); a3=$(sed -n 3p "$T/review.acts" | cut -d' ' -f3)
+p2=$(sed -n 2p "$T/review.acts" | cut -d' ' -f1,2); p4=$(sed -n 4p "$T/review.acts" | cut -d' ' -f1,2)
+[ "$a1 $a2 $a3" = "accept reject clear" ] && ok "a accepts, x rejects, s skips (no act), u undoes through the journal" || fail "queue acts" "$(cat "$T/review.acts")"
+case "$(sed -n 4p "$T/review.acts")" in *" reject off topic") [ "$p4" = "$p2" ] && ok "after u the undone negative is back; 3 then x records reason 3 as the note" || fail "reason on the wrong pair: $p4 vs $p2";;
+    *) fail "reason 3 not recorded" "$(cat "$T/review.acts")";; esac
+keys review : "review query" Enter; sync_wb review
+screen review | grep -q "query by query" && ok ":review query orders the queue query by query" || fail ":review query" "$(screen review | head -n 3)"
+quit_wb review
+
 done_tests

@@ -14,7 +14,9 @@ Endpoints
   GET  /bodies                {"sha256": [...]}: SHA-256 of every distinct request body
                               received since the last reset (syneg's cache keys)
   POST /reset                 zero the counters (and the per-body attempt counts)
-  POST /control               {"mix": SPEC, "latency": S, "fn_rate": R}
+  POST /control               {"mix": SPEC, "latency": S, "fn_rate": R, "models": [..]}
+  GET  .../models              {"data": [{"id": M}, ...]} from --models A,B (none: [])
+/stats also holds "response_format": the last request's response_format (or null).
 
 Directed faults: a request whose messages contain the marker
 [[fault:NAME:N]] gets fault NAME on its first N attempts (counted per exact
@@ -29,6 +31,19 @@ request body), then a normal answer.  NAME is one of
   prose    200, the JSON answer wrapped in prose (not a fault: always)
   fence    200, the JSON answer in a ```json fence (not a fault: always)
   nonjson  200, an answer with no JSON object in it
+  negusage 200, usage with negative token counts (a hostile server)
+  floatusage 200, usage counts 1e30 (floats)
+  nousage  200, no "usage" at all
+  big      200 with a 24 MB body (the client must abort past its cap)
+  radate   429 with "Retry-After: <an HTTP date in 2099>"
+  ranan    429 with "Retry-After: nan";  rahuge: "Retry-After: 1e30"
+  dropreuse  on a reused keep-alive connection: read the request, close
+           without answering (libcurl re-sends the POST by itself)
+  reasoning  200, content null + reasoning_content, finish_reason "length"
+  think    200, a <think>...</think> block (with braces) before the answer
+  parts    200, content as an array of {"type":"text","text"} parts
+  many     200, an answer with 100,000 negatives
+  nested   200, 50,000 '{' of prose before the answer
 Random faults: --mix "429:0.1,500:0.05,drop:0.05,timeout:0.01,empty:0.05,
 length:0.02,garbage:0.02,fence:0.2,prose:0.1" draws one per attempt (seeded).
 
@@ -50,6 +65,7 @@ import sys
 STATE = {
     "requests": 0, "ok": 0, "faults": {}, "authorized": 0, "bad_key": 0,
     "attempts": {}, "mix": [], "latency": 0.0, "fn_rate": 0.0, "seed": 1, "key": None,
+    "models": [], "response_format": None,
 }
 
 
@@ -124,8 +140,8 @@ async def respond(writer, status, obj=None, raw=None, headers=()):
     await writer.drain()
 
 
-async def handle_chat(writer, headers, raw):
-    """Returns False when the connection must be dropped."""
+async def handle_chat(writer, headers, raw, nth=1):
+    """Returns False when the connection must be dropped.  nth: requests so far on this connection."""
     STATE["requests"] += 1
     auth = headers.get("authorization")
     if auth:
@@ -140,6 +156,7 @@ async def handle_chat(writer, headers, raw):
         await respond(writer, 400, {"error": {"message": "body is not JSON"}})
         return True
     text = all_text(body)
+    STATE["response_format"] = body.get("response_format")
     bkey = hashlib.sha256(raw).hexdigest()
     attempt = STATE["attempts"].get(bkey, 0) + 1
     STATE["attempts"][bkey] = attempt
@@ -168,7 +185,8 @@ async def handle_chat(writer, headers, raw):
     if STATE["latency"]:
         await asyncio.sleep(STATE["latency"])
     if fault:
-        count_fault(fault)
+        if not (fault == "dropreuse" and nth == 1):
+            count_fault(fault)
     if fault == "429":
         await respond(writer, 429, {"error": {"message": "rate limited"}}, headers=[("Retry-After", "1")])
         return True
@@ -180,6 +198,25 @@ async def handle_chat(writer, headers, raw):
         return False
     if fault == "drop":
         return False
+    if fault == "dropreuse":
+        if nth > 1:
+            return False
+        STATE["attempts"][bkey] -= 1   # a fresh connection: not the fault's case, try again on reuse
+        fault = None
+    if fault in ("radate", "ranan", "rahuge"):
+        value = {"radate": "Thu, 01 Jan 2099 00:00:00 GMT", "ranan": "nan", "rahuge": "1e30"}[fault]
+        await respond(writer, 429, {"error": {"message": "rate limited"}}, headers=[("Retry-After", value)])
+        return True
+    if fault == "big":
+        await respond(writer, 200, raw=b'{"choices": [{"message": {"content": "' + b"x" * (24 << 20) + b'"}}]}')
+        return True
+    if fault == "reasoning":
+        c = completion(body, "")
+        c["choices"][0]["message"] = {"role": "assistant", "content": None,
+                                      "reasoning_content": "Let me think about {the query} step by step..."}
+        c["choices"][0]["finish_reason"] = "length"
+        await respond(writer, 200, c)
+        return True
     if fault == "empty":
         c = completion(body, "x")
         c["choices"] = []
@@ -188,7 +225,10 @@ async def handle_chat(writer, headers, raw):
     if fault == "garbage":
         await respond(writer, 200, raw=b"<html>502 bad gateway</html>")
         return True
-    ans = json.dumps(make_answer(body, text))
+    answer = make_answer(body, text)
+    if fault == "many" and "negatives" in answer:
+        answer["negatives"] = [{"text": "negative number %d about the topic" % i} for i in range(100000)]
+    ans = json.dumps(answer)
     if fault == "length":
         await respond(writer, 200, completion(body, ans[: len(ans) // 2], "length"))
         return True
@@ -198,12 +238,30 @@ async def handle_chat(writer, headers, raw):
         ans = "Sure! Here is the JSON you asked for:\n" + ans + "\nLet me know if you need more."
     elif wrap == "nonjson":
         ans = "I am sorry, I cannot help with that."
+    if fault == "nested":
+        ans = "{" * 50000 + " and now the answer: " + ans
+    elif fault == "think":
+        ans = "<think>The user wants {\"negatives\"}; I must not answer it. {{{</think>\n" + ans
+    c = completion(body, ans)
+    if fault == "parts":
+        half = len(ans) // 2
+        c["choices"][0]["message"]["content"] = [{"type": "text", "text": ans[:half]},
+                                                 {"type": "text", "text": ans[half:]}]
+    elif fault == "negusage":
+        c["usage"] = {"prompt_tokens": -1000000, "completion_tokens": -1000000, "total_tokens": -2000000}
+    elif fault == "floatusage":
+        c["usage"] = {"prompt_tokens": 1e30, "completion_tokens": 1e30}
+    elif fault == "nousage":
+        del c["usage"]
+    if fault in ("negusage", "floatusage", "nousage", "many", "nested", "think", "parts"):
+        fault = None
     STATE["ok"] += 1
-    await respond(writer, 200, completion(body, ans))
+    await respond(writer, 200, c)
     return True
 
 
 async def client(reader, writer):
+    nth = 0
     try:
         while True:
             line = await reader.readline()
@@ -223,10 +281,15 @@ async def client(reader, writer):
             n = int(headers.get("content-length", "0") or 0)
             raw = await reader.readexactly(n) if n else b""
             if method == "POST" and path.endswith("/chat/completions"):
-                if not await handle_chat(writer, headers, raw):
+                nth += 1
+                if not await handle_chat(writer, headers, raw, nth):
                     break
+            elif method == "GET" and path.endswith("/models") and path != "/stats":
+                STATE["requests"] += 1
+                await respond(writer, 200, {"object": "list",
+                                            "data": [{"id": m, "object": "model"} for m in STATE["models"]]})
             elif method == "GET" and path == "/stats":
-                s = {k: STATE[k] for k in ("requests", "ok", "faults", "authorized", "bad_key")}
+                s = {k: STATE[k] for k in ("requests", "ok", "faults", "authorized", "bad_key", "response_format")}
                 s["bodies"] = len(STATE["attempts"])
                 await respond(writer, 200, s)
             elif method == "GET" and path == "/bodies":
@@ -242,6 +305,8 @@ async def client(reader, writer):
                     STATE["latency"] = float(c["latency"])
                 if "fn_rate" in c:
                     STATE["fn_rate"] = float(c["fn_rate"])
+                if "models" in c:
+                    STATE["models"] = list(c["models"])
                 await respond(writer, 200, {"ok": True})
             else:
                 await respond(writer, 404, {"error": {"message": "no such endpoint " + path}})
@@ -265,8 +330,10 @@ async def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--fn-rate", type=float, default=0.0)
     ap.add_argument("--key", default=None, help="require this bearer key (401 otherwise)")
+    ap.add_argument("--models", default="", help="model ids that GET /models lists (comma-separated)")
     a = ap.parse_args()
-    STATE.update(latency=a.latency, mix=parse_mix(a.mix), seed=a.seed, fn_rate=a.fn_rate, key=a.key)
+    STATE.update(latency=a.latency, mix=parse_mix(a.mix), seed=a.seed, fn_rate=a.fn_rate, key=a.key,
+                 models=[m for m in a.models.split(",") if m])
     server = await asyncio.start_server(client, "127.0.0.1", a.port, backlog=512)
     port = server.sockets[0].getsockname()[1]
     if a.port_file:

@@ -91,6 +91,10 @@ static const bad_case cases[] = {
     {"qrels_non_numeric", CORPUS_BEIR, "",
      {CORPUS_OK, QUERIES_OK, F("qrels/test.tsv", "query-id\tcorpus-id\tscore\nq1\td1\tyes\nq2\td2\t1.5\nq2\td1\t2\n")},
      0, 0, "qrels/test.tsv:2:", "not an integer", 2, 2, 2, 1},
+    /* NaN, inf and 1e30 scores: refused before any float-to-int conversion (UBSan float-cast-overflow) */
+    {"qrels_nan_huge_scores", CORPUS_BEIR, "",
+     {CORPUS_OK, QUERIES_OK, F("qrels/test.tsv", "query-id\tcorpus-id\tscore\nq1\td1\tnan\nq2\td2\t1e30\nq2\td1\t-inf\nq1\td2\t2\n")},
+     0, 0, "qrels/test.tsv:2:", "not an integer", 3, 2, 2, 1},
     {"qrels_short_row", CORPUS_BEIR, "",
      {CORPUS_OK, QUERIES_OK, F("qrels/test.tsv", "query-id\tcorpus-id\tscore\nq1\td1\nq2\td2\t1\n")},
      0, 0, "qrels/test.tsv:2:", "expected 3 fields", 1, 2, 2, 1},

@@ -1,0 +1,69 @@
+/* judge: second opinions on retrieved negatives, highest false-negative
+ * likelihood first.
+ *
+ * LLM judge (judge_llm_run): the verification prompt (prompts/reflect.txt,
+ * or another template with the same {{query}} {{positive}} {{negative}}
+ * placeholders) on the rows of the review queue that are corpus documents
+ * (bm25, dense, import), most likely first, through the LLM client of
+ * synthesis (llm.h: the llm.* settings, the same disk cache, budget, retries).
+ * Optional cascade: a second (stronger) model is asked only where the first
+ * says false negative or gives no usable verdict; its verdict is final.
+ * A verdict rewrites the row in a new segment (tag "judge-llm"; the later row
+ * wins), keeping everything else:
+ *   prov "judge": {"llm": {"verdict", "reason", "model", "request"},
+ *                  "llm_cascade": {...}}  (request = the cache key)
+ *   false_negative: flags |= NEG_F_SUSPECT | NEG_F_REFLECT_FN; likelihood
+ *                   raised (judge_combine)
+ *   negative:       the likelihood lowered; the suspect flag cleared unless a
+ *                   duplicate text or a hard filter set it
+ * Rows are committed every JUDGE_COMMIT_EVERY verdicts, so a run that is
+ * stopped keeps what it paid for; a later run skips rows that already carry
+ * a verdict (unless force) and a forced one finds its answers in the cache:
+ * a request is never paid twice.  Failed requests leave the row unchanged and
+ * are counted.
+ *
+ * Borrows the session; not thread-safe; errors through sy_err. */
+#ifndef SY_JUDGE_H
+#define SY_JUDGE_H
+
+#include <stddef.h>
+
+#include "err.h"
+#include "session.h"
+
+#define JUDGE_COMMIT_EVERY 32
+
+typedef struct {
+    size_t limit;              /* judge at most N rows (0: all in the queue) */
+    int all_rows;              /* every row with a likelihood, not only suspects */
+    int force;                 /* ask again about rows that carry a verdict */
+    const char *model;         /* NULL: llm.model / SYNEG_LLM_MODEL */
+    const char *cascade_model; /* NULL: no cascade */
+    double budget_usd;         /* < 0: llm.budget_usd */
+    const char *template_path; /* NULL: reflect.txt of the prompts folder */
+    void (*progress)(void *ctx, size_t done, size_t total);
+    void *progress_ctx;
+} judge_llm_opts;
+
+typedef struct {
+    size_t queue;              /* rows of the queue that are corpus documents */
+    size_t already;            /* skipped: a verdict was there */
+    size_t asked;              /* rows sent to the judge */
+    size_t false_neg, negative;/* final verdicts */
+    size_t escalated;          /* sent on to the cascade model */
+    size_t failed;             /* no verdict (errors, unusable answers) */
+    size_t not_sent;           /* stopped by the budget */
+    size_t requests, cache_hits;
+    double cost_usd;
+    int budget_reached;
+    char first_error[256];
+} judge_report;
+
+void judge_llm_opts_default(judge_llm_opts *o);
+int judge_llm_run(session *s, const judge_llm_opts *o, judge_report *rep, sy_err *err);
+
+/* How a verdict moves a likelihood (the one place): is_fn 1 raises it toward
+ * 1, 0 lowers it; weight in [0, 1] is the judge's strength (1: certain). */
+float judge_combine(float fnl, int is_fn, double weight);
+
+#endif
