@@ -61,7 +61,7 @@ crossenc *crossenc_load(const char *dir, sy_err *err)
     char *cp = sy_path_join(dir, "config.json");
     if (!ce || !cp) { sy_fail(err, SY_ENOMEM, "out of memory"); goto fail; }
     json_error_t je;
-    if (sy_file_exists(cp) && !json_is_object(cfg = json_load_file(cp, 0, &je))) {
+    if (sy_file_exists(cp) && (cfg = json_load_file(cp, 0, &je), !json_is_object(cfg))) {
         sy_fail(err, SY_EPARSE, "%s:%d: %s", cp, je.line, cfg ? "not a JSON object" : je.text);
         goto fail;
     }

@@ -199,7 +199,7 @@ static int parse_pooling(enc_model *m, const char *dir, sy_err *err)
         goto done;
     }
     json_error_t je;
-    if (!json_is_object(j = json_load_file(path, 0, &je))) {
+    if ((j = json_load_file(path, 0, &je), !json_is_object(j))) {
         sy_fail(err, SY_EPARSE, "%s:%d: %s; hint: the Pooling config is a JSON object such as "
                 "{\"embedding_dimension\": 384, \"pooling_mode\": \"mean\"}", path, je.line,
                 j ? "not a JSON object" : je.text);
@@ -295,7 +295,7 @@ static int parse_dense(enc_model *m, const char *dir, int in, sy_err *err)
     int rc = -1;
     if (!path) return sy_fail(err, SY_ENOMEM, "out of memory");
     json_error_t je;
-    if (!sy_file_exists(path) || !json_is_object(j = json_load_file(path, 0, &je))) {
+    if (!sy_file_exists(path) || (j = json_load_file(path, 0, &je), !json_is_object(j))) {
         sy_fail(err, j || !sy_file_exists(path) ? SY_ENOTFOUND : SY_EPARSE, "%s: %s; the Dense module needs "
                 "{\"in_features\", \"out_features\", \"bias\", \"activation_function\"}", path,
                 sy_file_exists(path) ? "not a JSON object" : "missing");

@@ -131,7 +131,7 @@ static void on_done(void *ctx, const llm_result *res)
     if (is_fn < 0) {
         json_object_set_new(v, "error", json_string(res->outcome == LLM_OK ? why : llm_outcome_name(res->outcome)));
         if (!r->rep->first_error[0])
-            snprintf(r->rep->first_error, sizeof r->rep->first_error, "%s: %s",
+            snprintf(r->rep->first_error, sizeof r->rep->first_error, "%s: %.200s",
                      llm_outcome_name(res->outcome), res->error && *res->error ? res->error : why);
     }
     json_object_set_new(it->judge, it->stage ? "llm_cascade" : "llm", v);

@@ -482,3 +482,87 @@ int labels_reload(labels *l, sy_err *err)
     if (same_file_state(&j, &l->seen_journal) && same_file_state(&s, &l->seen_snap)) return 0;
     return load_all(l, err);
 }
+
+/* ---- history (undo across a restart) ---- */
+
+void labels_history_free(label_hist *h, size_t n)
+{
+    if (!h) return;
+    for (size_t i = 0; i < n; i++) free(h[i].query_id), free(h[i].neg_id), free(h[i].note), free(h[i].prev_note);
+    free(h);
+}
+
+int labels_history(const labels *l, size_t max, label_hist **out, size_t *nout, sy_err *err)
+{
+    *out = NULL;
+    *nout = 0;
+    if (!max || !sy_file_exists(l->journal_path)) return 0;
+    /* replay the snapshot into a scratch state, then the journal line by line,
+     * noting each pair's state just before each act */
+    labels *tmp = calloc(1, sizeof *tmp);
+    if (!tmp) return sy_fail(err, SY_ENOMEM, "out of memory");
+    tmp->fd = -1;
+    tmp->readonly = 1;
+    tmp->journal_path = strdup(l->journal_path);
+    tmp->snap_path = strdup(l->snap_path);
+    if (!tmp->journal_path || !tmp->snap_path) {
+        labels_free(tmp);
+        return sy_fail(err, SY_ENOMEM, "out of memory");
+    }
+    if (load_snapshot(tmp, err) < 0) {
+        labels_free(tmp);
+        return -1;
+    }
+    size_t len;
+    char *buf = sy_read_file(l->journal_path, &len, err);
+    if (!buf) {
+        labels_free(tmp);
+        return -1;
+    }
+    label_hist *h = NULL;
+    size_t n = 0, cap = 0;
+    int failed = 0;
+    for (char *p = buf, *end = buf + len; p < end && !failed;) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl) break;   /* a torn tail was never acknowledged */
+        json_t *o = json_loadb(p, (size_t)(nl - p), 0, NULL);
+        p = nl + 1;
+        const char *q = json_string_value(json_object_get(o, "q")), *ng = json_string_value(json_object_get(o, "n"));
+        const char *note = json_string_value(json_object_get(o, "note"));
+        int act = label_act_parse(json_string_value(json_object_get(o, "a")));
+        json_t *jseq = json_object_get(o, "seq");
+        if (!q || !ng || !*q || !*ng || act < 0 || !json_is_integer(jseq) || (uint64_t)json_integer_value(jseq) <= tmp->snap_seq) {
+            json_decref(o);   /* malformed (labels_open reported it) or folded into the snapshot */
+            continue;
+        }
+        label_entry e;
+        int prev = labels_get(tmp, q, ng, &e);
+        if (n == cap) {
+            size_t nc = cap ? 2 * cap : 64;
+            label_hist *nh = realloc(h, nc * sizeof *nh);
+            if (!nh) failed = 1;
+            else h = nh, cap = nc;
+        }
+        if (!failed) {
+            h[n] = (label_hist){strdup(q), strdup(ng), note && *note ? strdup(note) : NULL, e.note ? strdup(e.note) : NULL,
+                                act, prev, (uint64_t)json_integer_value(jseq)};
+            n++;
+            if (apply(tmp, q, ng, act_kind(act), note, NULL, (uint64_t)json_integer_value(jseq)) < 0) failed = 1;
+        }
+        json_decref(o);
+    }
+    free(buf);
+    labels_free(tmp);
+    if (failed) {
+        labels_history_free(h, n);
+        return sy_fail(err, SY_ENOMEM, "out of memory reading the labels history");
+    }
+    if (n > max) {   /* keep the newest */
+        for (size_t i = 0; i < n - max; i++) free(h[i].query_id), free(h[i].neg_id), free(h[i].note), free(h[i].prev_note);
+        memmove(h, h + (n - max), max * sizeof *h);
+        n = max;
+    }
+    *out = h;
+    *nout = n;
+    return 0;
+}

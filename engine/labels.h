@@ -61,6 +61,20 @@ int labels_compact(labels *l, sy_err *err);
 int labels_reload(labels *l, sy_err *err);
 size_t labels_nskipped(const labels *l);
 const char *labels_warning(const labels *l, size_t i); /* i < min(nskipped, 16) */
+/* The acts of the journal since the snapshot, oldest first (at most the
+ * newest `max`), each with the state its pair had just before it: what undo
+ * needs after a restart.  *out is malloc'd (free with labels_history_free);
+ * 0, or -1 with err set.  Reads the files, not the handle's state. */
+typedef struct {
+    char *query_id, *neg_id;
+    char *note;           /* the act's note, NULL when none */
+    char *prev_note;      /* the pair's note before the act */
+    int act;              /* ACT_* */
+    int prev_kind;        /* label_kind before the act */
+    uint64_t seq;
+} label_hist;
+int labels_history(const labels *l, size_t max, label_hist **out, size_t *n, sy_err *err);
+void labels_history_free(label_hist *h, size_t n);
 const char *label_kind_name(int kind);     /* "none", "accept", "reject" */
 int label_act_parse(const char *s);        /* ACT_* or -1 */
 

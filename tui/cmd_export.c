@@ -3,9 +3,11 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../engine/export.h"
 #include "../engine/launch.h"
+#include "../engine/launch_slurm.h"
 #include "../engine/session.h"
 #include "cli.h"
 
@@ -61,6 +63,13 @@ const char cmd_export_help[] =
     "  --trainer T           flag (FlagEmbedding embedder fine-tuning, for --format flag) or\n"
     "                        st (train_st.py, MultipleNegativesRankingLoss, for --format st);\n"
     "                        default follows the format\n"
+    "  --launch slurm        also write FILE.slurm.sh: run on a login node, it submits index,\n"
+    "                        mining as a Slurm array of --shards tasks (mine --shard I/N),\n"
+    "                        this export again on the merged pool, then FILE.launch.sh\n"
+    "                        (written too) on --nodes x --gpus; values overridable by env\n"
+    "  --shards N            mining tasks in the Slurm array (default 16)\n"
+    "  --retriever R         bm25 (default) or dense, for the Slurm mining step\n"
+    "  --model DIR           model folder for --retriever dense\n"
     "  --gpus G              GPUs per node in the launch script (default 1)\n"
     "  --nodes K             nodes in the launch script (default 1)\n"
     "Hyper-parameters of the launch script come from the session's train.* settings\n"
@@ -118,11 +127,55 @@ static void print_report(const char *path, const export_opts *o, const export_st
     printf("\nreport %s.report.json\n", path);
 }
 
+/* DATA.slurm.sh: the export's own words (without the launch options) are
+ * run again by its export step. */
+static int write_slurm(int argc, char **argv, session *s, const char *out, const char *retriever, const char *model,
+                       unsigned shards, const launch_opts *lo, int json, sy_err *err)
+{
+    static const char *const skip[] = {"--launch", "--shards", "--retriever", "--model", "--gpus", "--nodes",
+                                       "--trainer"};
+    const char **words = calloc((size_t)argc + 1, sizeof *words);
+    char *self = realpath("/proc/self/exe", NULL), *sess = realpath(session_dir(s), NULL), *cwd = getcwd(NULL, 0);
+    char *mabs = model ? realpath(model, NULL) : NULL;
+    int rc = -1;
+    if (!words || !self || !sess || !cwd) {
+        sy_fail(err, SY_ENOMEM, "launch: cannot resolve the syneg binary, the session or the working folder");
+        goto out;
+    }
+    size_t n = 0;
+    for (int i = 0; i < argc; i++) {
+        size_t k = 0, nk = sizeof skip / sizeof *skip;
+        while (k < nk && strncmp(argv[i], skip[k], strlen(skip[k]))) k++;
+        if (k < nk && (argv[i][strlen(skip[k])] == '\0' || argv[i][strlen(skip[k])] == '=')) {
+            if (!strchr(argv[i], '=')) i++;   /* its value */
+            continue;
+        }
+        words[n++] = argv[i];
+    }
+    launch_slurm_opts so = {.syneg = self, .session = sess, .workdir = cwd, .export_argv = words, .export_argc = n,
+                            .retriever = retriever, .model = mabs ? mabs : model,
+                            .shards = shards ? shards : 16, .gpus = lo->gpus, .nodes = lo->nodes, .num = lo->num};
+    char *sp = NULL;
+    if (launch_slurm_write(&so, out, &sp, err) == 0) {
+        fprintf(json ? stderr : stdout, "launch %s (slurm: index, mine in %u shards, export, train on %u node%s x %u GPU%s)\n",
+                sp, so.shards, so.nodes, so.nodes > 1 ? "s" : "", so.gpus, so.gpus > 1 ? "s" : "");
+        rc = 0;
+    }
+    free(sp);
+out:
+    free(words);
+    free(self);
+    free(sess);
+    free(cwd);
+    free(mabs);
+    return rc;
+}
+
 int cmd_export(int argc, char **argv)
 {
     enum { O_MIX = 256, O_NUM, O_STRATEGY, O_BATCH, O_SEED, O_EPOCHS, O_SHUFFLE, O_PROMOTE, O_REVIEWED,
            O_FILL, O_SPLIT, O_SCORES, O_PROMPT, O_NOTITLE, O_JSON, O_LAUNCH, O_TRAINER, O_GPUS, O_NODES,
-           O_NOREPEAT };
+           O_SHARDS, O_RETRIEVER, O_MODEL, O_NOREPEAT };
     static const struct option opts[] = {
         {"format", required_argument, 0, 'f'}, {"output", required_argument, 0, 'o'},
         {"mix", required_argument, 0, O_MIX}, {"num", required_argument, 0, O_NUM},
@@ -134,13 +187,15 @@ int cmd_export(int argc, char **argv)
         {"no-title", no_argument, 0, O_NOTITLE}, {"json", no_argument, 0, O_JSON},
         {"launch", required_argument, 0, O_LAUNCH}, {"trainer", required_argument, 0, O_TRAINER},
         {"gpus", required_argument, 0, O_GPUS}, {"nodes", required_argument, 0, O_NODES},
-        {"no-repeat", no_argument, 0, O_NOREPEAT}, {0, 0, 0, 0}};
+        {"shards", required_argument, 0, O_SHARDS}, {"retriever", required_argument, 0, O_RETRIEVER},
+        {"model", required_argument, 0, O_MODEL}, {"no-repeat", no_argument, 0, O_NOREPEAT}, {0, 0, 0, 0}};
     export_opts eo;
     export_opts_default(&eo);
     eo.format = -1;
     const char *out = NULL, *launcher = NULL;
     int trainer = -1, json = 0;
-    long v, gpus = 1, nodes = 1;
+    long v, gpus = 1, nodes = 1, shards = 0;
+    const char *retriever = NULL, *mine_model = NULL;
     int c;
     optind = 1;
     opterr = 0;
@@ -196,6 +251,15 @@ int cmd_export(int argc, char **argv)
         case O_NODES:
             if (cli_parse_long(optarg, 1, 4096, &nodes)) return cli_usage("export", "--nodes takes 1..4096, not '%s'", optarg);
             break;
+        case O_SHARDS:
+            if (cli_parse_long(optarg, 1, 100000, &shards)) return cli_usage("export", "--shards takes 1..100000, not '%s'", optarg);
+            break;
+        case O_RETRIEVER:
+            if (strcmp(optarg, "bm25") && strcmp(optarg, "dense"))
+                return cli_usage("export", "--retriever takes bm25 or dense, not '%s'", optarg);
+            retriever = optarg;
+            break;
+        case O_MODEL: mine_model = optarg; break;
         case ':': return cli_usage("export", "option '%s' needs a value", argv[optind - 1]);
         default: return cli_usage("export", "unknown option '%s'", argv[optind - 1]);
         }
@@ -203,14 +267,20 @@ int cmd_export(int argc, char **argv)
     if (argc - optind != 1) return cli_usage("export", "expected one SESSION folder");
     if (eo.format < 0) return cli_usage("export", "--format is required (flag, st, tevatron or trec)");
     if (!out) return cli_usage("export", "-o FILE is required");
+    int slurm = launcher && !strcmp(launcher, "slurm");
+    if (!slurm && (shards || retriever || mine_model))
+        return cli_usage("export", "--shards, --retriever and --model go with --launch slurm");
+    if (slurm && retriever && !strcmp(retriever, "dense") && !mine_model)
+        return cli_usage("export", "--retriever dense needs --model DIR");
     if (launcher) {
-        if (strcmp(launcher, "torchrun")) return cli_usage("export", "--launch supports torchrun, not '%s'", launcher);
+        if (strcmp(launcher, "torchrun") && !slurm)
+            return cli_usage("export", "--launch supports torchrun or slurm, not '%s'", launcher);
         if (trainer < 0) trainer = eo.format == EXPORT_ST ? LAUNCH_ST : LAUNCH_FLAG;
         if ((trainer == LAUNCH_FLAG && eo.format != EXPORT_FLAG) || (trainer == LAUNCH_ST && eo.format != EXPORT_ST))
             return cli_usage("export", "--trainer %s reads --format %s data", launch_trainer_name(trainer),
                              trainer == LAUNCH_ST ? "st" : "flag");
     } else if (trainer >= 0 || gpus != 1 || nodes != 1) {
-        return cli_usage("export", "--trainer, --gpus and --nodes go with --launch torchrun");
+        return cli_usage("export", "--trainer, --gpus and --nodes go with --launch torchrun or slurm");
     }
 
     sy_err err = {0};
@@ -234,7 +304,12 @@ int cmd_export(int argc, char **argv)
             .num = eo.mix.num, .scores = eo.scores, .schedule = eo.mix.mix_start != eo.mix.mix_end,
             .prompt = eo.prompt, .session_name = session_name(s),
         };
+        lo.launcher = "torchrun";
         char *sp = NULL;
+        if (slurm && write_slurm(argc, argv, s, out, retriever, mine_model, (unsigned)shards, &lo, json, &err)) {
+            session_close(s);
+            return cli_fail(&err);
+        }
         if (launch_write(s, &lo, out, &sp, &err)) {
             session_close(s);
             return cli_fail(&err);

@@ -14,6 +14,7 @@
  * (review.reasons) recorded as the note of the next a/x, j/k move, o switches
  * the order, q/Esc close.  Every act is a tui_label (journal first). */
 #include <curses.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,10 +129,23 @@ static size_t next_open(tui *t, size_t i)
     return i;
 }
 
+static char resume_q[256], resume_n[256];   /* the negative to start at (saved state) */
+
 static void open_review(tui *t)
 {
     load_reasons(t);
     build(t);
+    if (resume_q[0]) {
+        for (size_t i = 0; i < Q.n; i++) {
+            neg_row row;
+            neg_store_get(t->ns, Q.items[i].ref, &row);
+            if (!strcmp(row.query_id, resume_q) && !strcmp(row.neg_id, resume_n)) {
+                Q.cur = i;
+                break;
+            }
+        }
+        resume_q[0] = resume_n[0] = 0;
+    }
     Q.cur = next_open(t, Q.cur);
     Q.acts = 0;
     Q.reason = 0;
@@ -498,4 +512,33 @@ int act_review(tui *t, int argc, char **argv)
     tui_toggle(t, &pane_review);
     if (argc > 1) Q.cur = next_open(t, 0);
     return TUI_REDRAW;
+}
+
+json_t *tui_review_save(tui *t)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "open", json_boolean(t->overlay == &pane_review));
+    json_object_set_new(o, "order", json_string(order_names[Q.order]));
+    if (Q.cur < Q.n) {
+        neg_row row;
+        neg_store_get(t->ns, Q.items[Q.cur].ref, &row);
+        json_object_set_new(o, "query", json_string(row.query_id));
+        json_object_set_new(o, "negative", json_string(row.neg_id));
+    } else if (resume_q[0]) {
+        json_object_set_new(o, "query", json_string(resume_q));
+        json_object_set_new(o, "negative", json_string(resume_n));
+    }
+    return o;
+}
+
+void tui_review_restore(tui *t, const json_t *o)
+{
+    int order = tui_review_order(json_string_value(json_object_get(o, "order")) ? json_string_value(json_object_get(o, "order")) : "");
+    if (order >= 0) Q.order = order;
+    const char *q = json_string_value(json_object_get(o, "query")), *n = json_string_value(json_object_get(o, "negative"));
+    if (q && n) {
+        snprintf(resume_q, sizeof resume_q, "%s", q);
+        snprintf(resume_n, sizeof resume_n, "%s", n);
+    }
+    if (json_is_true(json_object_get(o, "open")) && t->overlay != &pane_review) tui_toggle(t, &pane_review);
 }

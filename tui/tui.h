@@ -171,6 +171,11 @@ struct tui {
     long lock_pid;
     char ro_why[64];             /* "locked by pid N" or "--read-only" */
     int lock_free;               /* read-only and the writer has quit: W (take-lock) is offered */
+    char *state_last;            /* the state file's text as last written (tui_state.c) */
+    int state_bad;               /* the state file was not valid JSON: never overwrite it */
+    double last_state;
+    char confirm[512];           /* a bulk command previewed, waiting for y (any other key cancels) */
+    int bulk_confirmed;          /* set for the one run of the confirmed command */
 
     /* queries */
     uint32_t *qlist;             /* corpus query indices being curated */
@@ -270,6 +275,15 @@ int tui_run_action(tui *t, int action, int argc, char **argv);
 int tui_split_args(const char *line, char ***argv); /* shell-like words; free with tui_free_args */
 void tui_free_args(int argc, char **argv);
 int tui_source_file(tui *t, const char *path, int *flags, sy_err *err);
+
+/* where you left off (tui_state.c): SESSION/tui-state.json */
+void tui_state_load(tui *t);
+int tui_state_save(tui *t, int force);         /* only when changed unless force; not when read-only */
+/* the review queue's part of it (pane_review.c); json_t from jansson */
+struct json_t;
+struct json_t *tui_review_save(tui *t);
+void tui_review_restore(tui *t, const struct json_t *o);
+int tui_review_order(const char *name);        /* "likely" 0, "query" 1, else -1 */
 
 /* keys (keys.c) */
 int keys_parse(const char *spec, int *keys, int max);   /* "jj<Down>^R" -> codes; count or -1 */

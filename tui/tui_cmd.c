@@ -417,6 +417,8 @@ static int cond_true(tui *t, const bulk_cond *c, const neg_row *row)
 
 int act_bulk(tui *t, int argc, char **argv)
 {
+    int confirmed = t->bulk_confirmed;   /* y answered this command's preview */
+    t->bulk_confirmed = 0;
     int act = argc > 1 ? label_act_parse(argv[1]) : -1;
     if (act < 0) {
         tui_err(t, "bulk: usage: bulk accept|reject|clear [synthetic|retrieved|all] [COND...] [every-query]");
@@ -441,53 +443,80 @@ int act_bulk(tui *t, int argc, char **argv)
         tui_err(t, every ? "bulk: every-query needs a condition" : "bulk: select negatives first (v) or give conditions");
         return TUI_REDRAW;
     }
-    size_t done = 0, matched = 0, nqueries = 0;
-    int record = 1;
-    /* the current query's columns, or every query of the filtered list */
-    size_t from = every ? 0 : t->qcur, to = every ? t->nview : t->qcur + 1;
-    for (size_t v = from; v < to && v < t->nview && !t->msg_err; v++) {
-        const char *qid = corpus_query_id(t->c, t->qlist[t->view[v]]);
-        size_t n;
-        const neg_ref *refs = every ? neg_store_query(t->ns, qid, &n) : NULL;
-        size_t total = every ? n : t->col[0].n + t->col[1].n;
-        int hit = 0;
-        for (size_t k = 0; k < total; k++) {
-            neg_row row;
-            if (every) neg_store_get(t->ns, refs[k], &row);
-            else {
-                int c = k < t->col[0].n ? 0 : 1;
-                size_t i = c ? k - t->col[0].n : k;
-                if (use_sel && !t->col[c].sel[i]) continue;
-                neg_store_get(t->ns, t->col[c].refs[i], &row);
+    static const char *const verbs[] = {"", "accept", "reject", "clear"};
+    int target = act == ACT_ACCEPT ? LABEL_ACCEPT : act == ACT_REJECT ? LABEL_REJECT : LABEL_NONE;
+    size_t done = 0, matched = 0, nqueries = 0, change = 0, nchange_q = 0;
+    int record = 1, failed = 0;
+    /* pass 0 counts what would change (the preview); pass 1, once confirmed, writes */
+    for (int pass = confirmed ? 1 : 0; pass < 2 && !failed; pass++) {
+        done = matched = nqueries = change = nchange_q = 0;
+        /* the current query's columns, or every query of the filtered list */
+        size_t from = every ? 0 : t->qcur, to = every ? t->nview : t->qcur + 1;
+        for (size_t v = from; v < to && v < t->nview && !failed; v++) {
+            const char *qid = corpus_query_id(t->c, t->qlist[t->view[v]]);
+            size_t n;
+            const neg_ref *refs = every ? neg_store_query(t->ns, qid, &n) : NULL;
+            size_t total = every ? n : t->col[0].n + t->col[1].n;
+            int hit = 0, hitc = 0;
+            for (size_t k = 0; k < total; k++) {
+                neg_row row;
+                if (every) neg_store_get(t->ns, refs[k], &row);
+                else {
+                    int c = k < t->col[0].n ? 0 : 1;
+                    size_t i = c ? k - t->col[0].n : k;
+                    if (use_sel && !t->col[c].sel[i]) continue;
+                    neg_store_get(t->ns, t->col[c].refs[i], &row);
+                }
+                if (!(cols & (tui_is_synthetic(row.source) ? 1 : 2))) continue;
+                int ok = 1;
+                for (int j = 0; j < nc && ok; j++) ok = cond_true(t, &conds[j], &row);
+                if (!ok) continue;
+                matched++;
+                hit = 1;
+                label_entry e;
+                if (tui_row_label(t, &row, &e) != target) change++, hitc = 1;
+                if (pass == 0) continue;
+                char q[256], nid[256];
+                snprintf(q, sizeof q, "%s", row.query_id);
+                snprintf(nid, sizeof nid, "%s", row.neg_id);
+                char *kept = e.note ? strdup(e.note) : NULL;   /* a bulk act keeps each note */
+                int w = tui_label(t, q, nid, act, kept ? kept : act == ACT_CLEAR ? NULL : "bulk", record);
+                free(kept);
+                if (w < 0) {
+                    failed = 1;
+                    break;
+                }
+                if (w > 0) record = 2, done++;
+                if (every) refs = neg_store_query(t->ns, qid, &n);   /* labels never move rows, but stay safe */
             }
-            if (!(cols & (tui_is_synthetic(row.source) ? 1 : 2))) continue;
-            int ok = 1;
-            for (int j = 0; j < nc && ok; j++) ok = cond_true(t, &conds[j], &row);
-            if (!ok) continue;
-            matched++;
-            hit = 1;
-            char q[256], nid[256];
-            snprintf(q, sizeof q, "%s", row.query_id);
-            snprintf(nid, sizeof nid, "%s", row.neg_id);
-            label_entry e;
-            tui_row_label(t, &row, &e);
-            char *kept = e.note ? strdup(e.note) : NULL;   /* a bulk act keeps each note */
-            int w = tui_label(t, q, nid, act, kept ? kept : act == ACT_CLEAR ? NULL : "bulk", record);
-            free(kept);
-            if (w < 0) break;
-            if (w > 0) record = 2, done++;
-            if (every) refs = neg_store_query(t->ns, qid, &n);   /* labels never move rows, but stay safe */
+            nqueries += hit;
+            nchange_q += hitc;
         }
-        nqueries += hit;
+        if (pass == 0) {
+            if (!change) {
+                tui_msg(t, "bulk %s: nothing to change (%zu matching negatives are already so)", verbs[act], matched);
+                return TUI_REDRAW;
+            }
+            /* the preview: nothing is written until y */
+            sy_buf b = {0};
+            for (int i = 0; i < argc; i++) {
+                if (i) sy_buf_puts(&b, " ");
+                sy_buf_puts(&b, argv[i]);
+            }
+            snprintf(t->confirm, sizeof t->confirm, "%s", b.data ? b.data : "");
+            sy_buf_free(&b);
+            tui_msg(t, "%s %zu negative%s in %zu quer%s? y/n", verbs[act], change, change == 1 ? "" : "s", nchange_q,
+                    nchange_q == 1 ? "y" : "ies");
+            return TUI_REDRAW;
+        }
     }
     for (int c = 0; c < 2; c++) {
         if (t->col[c].sel) memset(t->col[c].sel, 0, t->col[c].n);
         t->col[c].nsel = 0;
     }
-    if (!t->msg_err)
-        tui_msg(t, "bulk %s: %zu of %zu matching negatives in %zu quer%s labelled (u undoes them together)",
-                act == ACT_ACCEPT ? "accept" : act == ACT_REJECT ? "reject" : "clear", done, matched, nqueries,
-                nqueries == 1 ? "y" : "ies");
+    if (!failed)
+        tui_msg(t, "bulk %s: %zu of %zu matching negatives in %zu quer%s labelled (u undoes them together)", verbs[act], done,
+                matched, nqueries, nqueries == 1 ? "y" : "ies");
     return TUI_REDRAW;
 }
 

@@ -245,6 +245,17 @@ static int handle_key(tui *t, int key)
     if (t->prompting) return tui_prompt_key(t, key);
     if (key == KEY_RESIZE) return tui_resize(t, LINES, COLS);
     t->msg[0] = 0;
+    if (t->confirm[0]) {   /* a previewed bulk act: y writes it, any other key drops it */
+        char line[sizeof t->confirm];
+        snprintf(line, sizeof line, "%s", t->confirm);
+        t->confirm[0] = 0;
+        if (key != 'y' && key != 'Y') {
+            tui_msg(t, "bulk cancelled: nothing written");
+            return TUI_REDRAW;
+        }
+        t->bulk_confirmed = 1;
+        return tui_run_command(t, line);
+    }
     int action = key >= 0 && key < 1024 ? t->keymap[key] : ACT_NONE;
     if (t->overlay && t->overlay->key) {
         int r = t->overlay->key(t, action, key);
@@ -291,6 +302,10 @@ static void periodic(tui *t)
     if (now - t->last_runs >= 2.0) {   /* runs started elsewhere (or by :train) */
         t->last_runs = now;
         tui_runs_scan(t);
+    }
+    if (now - t->last_state >= 30.0) {   /* where you left off, also across a crash */
+        t->last_state = now;
+        tui_state_save(t, 0);
     }
     if (now - t->last_refresh >= 1.0) {
         t->last_refresh = now;
@@ -486,6 +501,7 @@ int tui_run(const tui_opts *o, sy_err *err)
     if (t.readonly && o->readonly) tui_msg(&t, "read-only (--read-only): labels are shown, not changed");
     else if (t.readonly)
         tui_err(&t, "read-only: another syneg (%s) holds the session lock; labels are shown, not changed", t.ro_why);
+    tui_state_load(&t);   /* where you left off */
     int flags = 0;
     const char *rc = getenv("SYNEG_TUIRC");
     char rcbuf[4096];
@@ -496,7 +512,7 @@ int tui_run(const tui_opts *o, sy_err *err)
     if (rc && *rc) tui_source_file(&t, rc, &flags, NULL);
     after(&t, flags);
     flags &= TUI_QUIT;
-    t.last_poll = t.last_refresh = sy_now();
+    t.last_poll = t.last_refresh = t.last_state = sy_now();
     tui_draw_all(&t);
     open_secs = sy_now() - t_open;
 
@@ -535,6 +551,8 @@ int tui_run(const tui_opts *o, sy_err *err)
         }
     }
     write_timing();
+    tui_state_save(&t, 0);
+    free(t.state_last);
     tui_prompt_done(&t);
     endwin();
     delscreen(t.screen);

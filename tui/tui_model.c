@@ -24,6 +24,31 @@ const char *const tui_sort_names[SORT_COUNT] = {"id", "suspects", "unreviewed", 
  * bulk acts agree with what mixing and export call synthetic */
 int tui_is_synthetic(int source) { return mix_source_class(source) == MIX_SYNTHETIC; }
 
+/* undo across a restart: the journal's last acts become the undo stack (one
+ * step per act; a bulk act of an earlier run is undone act by act) */
+static void undo_from_journal(tui *t)
+{
+    label_hist *h;
+    size_t n;
+    sy_err err;
+    if (labels_history(t->lb, 1000, &h, &n, &err) < 0) {
+        tui_err(t, "undo history not read: %s", err.msg);
+        return;
+    }
+    t->undo = calloc(n ? n : 1, sizeof *t->undo);
+    if (!t->undo) {
+        labels_history_free(h, n);
+        return;
+    }
+    t->undo_cap = n ? n : 1;
+    for (size_t i = 0; i < n; i++) {
+        t->undo[i] = (tui_undo){h[i].query_id, h[i].neg_id, h[i].prev_kind, h[i].act, h[i].prev_note, h[i].note, ++t->undo_group};
+        h[i].query_id = h[i].neg_id = h[i].prev_note = h[i].note = NULL;   /* moved */
+    }
+    t->nundo = t->undo_pos = n;
+    labels_history_free(h, n);
+}
+
 int tui_model_open(tui *t, sy_err *err)
 {
     t->c = session_corpus(t->s, err);
@@ -61,6 +86,7 @@ int tui_model_open(tui *t, sy_err *err)
         if (mark[q]) t->qlist[t->nq++] = q;
     free(mark);
     t->shown = -1;
+    if (t->lb && !session_readonly(t->s)) undo_from_journal(t);
     t->filter = FILTER_ALL;
     t->sort = SORT_ID;
     tui_rebuild_view(t);

@@ -26,6 +26,36 @@ cmp -s "$T/c.trec" "$T/b.trec" && ok "segments copied into another session merge
 [ $rc = 2 ] && grep -q "shard" "$T/err" && ok "--shard 3/3: usage error" || fail "bad shard rc=$rc"
 "$SYNEG" mine "$T/a" --retriever bm25 --shard x 2>/dev/null; [ $? = 2 ] && ok "--shard x: usage error" || fail "shard x"
 
+# export --launch slurm: the script, run under fake sbatch/srun/scontrol/torchrun
+# that execute each step here, indexes, mines in shards, exports and trains
+mkdir -p "$T/bin" "$T/w"
+cat > "$T/bin/sbatch" <<'F'
+#!/bin/sh
+arr=""
+while [ $# -gt 0 ]; do case "$1" in --array) arr=$2; shift 2;; --parsable) shift;; --*) shift 2;; *) break;; esac; done
+echo "sbatch array=$arr $*" >> "$LOG"
+if [ -n "$arr" ]; then
+    i=0; while [ $i -le "${arr#0-}" ]; do SLURM_ARRAY_TASK_ID=$i "$@" >>"$LOG" 2>&1 || exit 1; i=$((i + 1)); done
+else SLURM_JOB_NODELIST=node1 "$@" >>"$LOG" 2>&1 || exit 1; fi
+echo 4242
+F
+printf '#!/bin/sh\necho node1\n' > "$T/bin/scontrol"
+printf '#!/bin/sh\nshift 2\nSLURM_NODEID=0 exec "$@"\n' > "$T/bin/srun"
+printf '#!/bin/sh\necho "torchrun NODE_RANK=$NODE_RANK MASTER_ADDR=$MASTER_ADDR $*" >> "$LOG"\n' > "$T/bin/torchrun"
+chmod +x "$T"/bin/*
+check "init D" "$SYNEG" init "$T/w/d" --beir "$CRAN"
+(cd "$T/w" && "$SYNEG" mine d --retriever bm25 --num 2 --split test >/dev/null 2>&1)
+(cd "$T/w" && "$SYNEG" export d --format flag -o "it's.jsonl" --num 2 --launch slurm --shards 3 --gpus 2 --nodes 1 --split test >"$T/ex.out" 2>&1) \
+    && [ -x "$T/w/it's.jsonl.slurm.sh" ] && [ -x "$T/w/it's.jsonl.launch.sh" ] && bash -n "$T/w/it's.jsonl.slurm.sh" \
+    && ok "export --launch slurm writes both scripts, valid bash" || fail "slurm export" "$(cat "$T/ex.out")"
+rm "$T/w/it's.jsonl"
+LOG=$T/log PATH="$T/bin:$PATH" bash "$T/w/it's.jsonl.slurm.sh" >"$T/sub.out" 2>&1 \
+    && grep -q "submitted: index 4242" "$T/sub.out" && ok "the Slurm script submits its four steps" || fail "submit" "$(cat "$T/sub.out" "$T/log")"
+[ -f "$T/w/d/cache/bm25/index.bin" ] && [ "$(ls "$T"/w/d/cache/mine-bm25-report.shard-*-of-3.json | wc -l)" = 3 ] \
+    && [ -s "$T/w/it's.jsonl" ] && grep -q "torchrun NODE_RANK=0 MASTER_ADDR=node1 .*--nproc_per_node 2" "$T/log" \
+    && ok "steps ran: index, 3 mining shards, export again, torchrun per node" || fail "steps" "$(cat "$T/log")"
+grep -q "sbatch array=0-2 .*slurm.sh mine" "$T/log" && ok "mining submitted as an array of 3" || fail "array" "$(grep sbatch "$T/log")"
+
 # syneg embed --shard I/N: the shards' matrices, concatenated, are the whole one
 TINY=tests/fixtures/encoder/tiny
 for i in 1 2 3 4 5 6 7 8 9 10 11; do echo "{\"text\":\"passage number $i about wings and lift\"}"; done > "$T/in.jsonl"

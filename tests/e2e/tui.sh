@@ -49,6 +49,9 @@ grep -q '"note":"near miss: wrong topic, same words"' "$L" && ok "the note typed
 "$SYNEG" info "$T/label" --json >"$T/info.json" 2>/dev/null
 [ "$(jget "$T/info.json" "['labels']['accept']")" = 1 ] && ok "info --json sees the accepted label" || fail "info after TUI labels" "$(cat "$T/info.json")"
 
+# a bulk act previewed and not confirmed writes nothing
+[ ! -s "$T/bulk_preview/labels.jsonl" ] && ok "bulk preview: nothing written before y" || fail "bulk preview wrote labels" "$(cat "$T/bulk_preview/labels.jsonl")"
+
 # a bulk act then undo leaves no label; the prompt's bulk rejected ranks <= 2
 "$SYNEG" info "$T/bulk_undo" --json >"$T/info.json" 2>/dev/null
 [ "$(jget "$T/info.json" "['labels']['accept']")" = 0 ] && ok "bulk accept undone in one step" || fail "bulk undo" "$(cat "$T/bulk_undo/labels.jsonl")"

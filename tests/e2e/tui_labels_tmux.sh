@@ -25,6 +25,14 @@ open_wb() {
         "env TERM=xterm-256color LC_ALL=C.UTF-8 '$SYNEG' tui '$T/$name' 2>'$T/$name.stderr'; echo \$? >'$T/$name.exit'; sleep 60"
     wait_for "$name" "QUERIES" || fail "$name: no workbench on screen" "$(screen "$name")"
 }
+# reopen NAME: the workbench again on the same session folder (resume)
+reopen_wb() {
+    rm -f "$T/$1.exit"
+    $TM kill-session -t "$1" 2>/dev/null
+    $TM new-session -d -s "$1" -x "${2:-100}" -y "${3:-30}" \
+        "env TERM=xterm-256color LC_ALL=C.UTF-8 '$SYNEG' tui '$T/$1' 2>'$T/$1.stderr'; echo \$? >'$T/$1.exit'; sleep 60"
+    wait_for "$1" "reviewed" || fail "$1: no workbench on screen" "$(screen "$1")"
+}
 screen() { $TM capture-pane -t "$1" -p; }
 # wait_for NAME PATTERN: up to 15 s for the screen to show it
 wait_for() {
@@ -117,7 +125,14 @@ keys notes a; sync_wb notes
 l=$(acts notes | tail -n 1)
 case "$l" in *" accept near miss") ok "m note, then a: the accept keeps the note ($l)";; *) fail "a dropped the note: '$l'" "$(acts notes)";; esac
 first=$(echo "$l" | cut -d' ' -f1,2)
-keys notes : "bulk reject synthetic" Enter; sync_wb notes
+keys notes : "bulk reject synthetic" Enter
+wait_for notes "reject [0-9]* negatives* in 1 query? y/n" && ok ":bulk previews what it would write and asks y/n" || fail "no bulk preview" "$(screen notes | tail -n 2)"
+keys notes n
+wait_for notes "bulk cancelled" || fail "n did not cancel the bulk act" "$(screen notes | tail -n 2)"
+[ "$(acts notes | grep -c reject)" = 0 ] && ok "n at the preview writes nothing" || fail "bulk wrote before y" "$(acts notes)"
+keys notes : "bulk reject synthetic" Enter
+wait_for notes "y/n" || fail "no second preview"
+keys notes y; sync_wb notes
 l=$(acts notes | grep "^$first " | tail -n 1)
 case "$l" in *" reject near miss") ok ":bulk keeps the note ($l)";; *) fail ":bulk overwrote the note: '$l'" "$(acts notes)";; esac
 quit_wb notes
@@ -224,5 +239,30 @@ case "$(sed -n 4p "$T/review.acts")" in *" reject off topic") [ "$p4" = "$p2" ] 
 keys review : "review query" Enter; sync_wb review
 screen review | grep -q "query by query" && ok ":review query orders the queue query by query" || fail ":review query" "$(screen review | head -n 3)"
 quit_wb review
+
+# resume where you left off: filter, sort, query, focus, cursor, then undo
+# across the restart through the journal; and the review queue's place
+open_wb resume
+keys resume / coffee Enter s j Tab j a; sync_wb resume
+screen resume | head -n 27 >"$T/resume.before"
+quit_wb resume
+[ -f "$T/resume/tui-state.json" ] && ok "quitting saves SESSION/tui-state.json" || fail "no state file"
+reopen_wb resume; sync_wb resume
+screen resume | head -n 27 >"$T/resume.after"
+diff "$T/resume.before" "$T/resume.after" >"$T/resume.diff" && ok "reopened on the same filter, sort, query, focus and cursor" ||
+    fail "the reopened screen differs" "$(cat "$T/resume.diff")"
+last=$(acts resume | tail -n 1 | cut -d' ' -f1,2)
+keys resume u; sync_wb resume
+l=$(acts resume | tail -n 1)
+[ "$l" = "$last clear " ] && ok "u after a restart undoes the last act through the journal ($last)" || fail "undo after restart: '$l' (last act on $last)" "$(acts resume)"
+keys resume Q a a; sync_wb resume
+q1=$(screen resume | grep "in the queue" | sed 's/.*in the queue *//')
+keys resume : quit Enter
+i=0; while [ ! -f "$T/resume.exit" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+reopen_wb resume 100 30
+wait_for resume "REVIEW" && ok "the review queue, open at quit, is open again" || fail "queue not reopened" "$(screen resume | head -n 3)"
+q2=$(screen resume | grep "in the queue" | sed 's/.*in the queue *//')
+[ -n "$q1" ] && [ "$q1" = "$q2" ] && ok "... on the same negative ($q2)" || fail "queue place lost: '$q1' vs '$q2'"
+quit_wb resume
 
 done_tests

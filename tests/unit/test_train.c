@@ -57,7 +57,8 @@ TEST(optimiser)
 static enc_model *tiny_model(uint64_t seed, int V, int C, int L, int NH, int FF, int P)
 {
     enc_model *m = calloc(1, sizeof *m);
-    m->cfg = (enc_config){ V, C, L, NH, FF, P, 2, 1e-12f };
+    m->cfg = (enc_config){ .vocab_size = V, .hidden = C, .layers = L, .heads = NH, .intermediate = FF,
+                           .max_position = P, .type_vocab = 2, .ln_eps = 1e-12f, .model_type = "bert" };
     m->num_params = enc_params_layout(NULL, NULL, &m->cfg);
     m->params_memory = calloc(m->num_params, sizeof(float));
     enc_params_layout(&m->params, m->params_memory, &m->cfg);
