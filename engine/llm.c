@@ -239,6 +239,12 @@ llm_client *llm_client_new(const llm_config *cfg, sy_err *err)
         sy_fail(err, SY_EINVAL, "no LLM model: set SYNEG_LLM_MODEL or the session setting llm.model");
         return NULL;
     }
+    if (cfg->response_format && *cfg->response_format && strcmp(cfg->response_format, "none") &&
+        strcmp(cfg->response_format, "json_object") && strcmp(cfg->response_format, "json_schema")) {
+        sy_fail(err, SY_EINVAL, "llm.response_format '%s' is unknown; use none, json_object or json_schema",
+                cfg->response_format);
+        return NULL;
+    }
     if (cfg->budget_usd > 0 && (cfg->price_in < 0 || cfg->price_out < 0)) {
         sy_fail(err, SY_EINVAL, "a budget of %.4g USD is set but model '%s' has no price; add "
                 "llm.prices.%s = {\"input\": USD_PER_1M, \"output\": USD_PER_1M} to the session settings",
@@ -386,7 +392,7 @@ void llm_client_free(llm_client *c)
 }
 
 /* ---- request bodies and keys ----------------------------------------------------- */
-static char *build_body(const llm_client *c, json_t *messages, sy_err *err)
+static char *build_body(const llm_client *c, json_t *messages, json_t *schema, const char *schema_name, sy_err *err)
 {
     if (!json_is_array(messages) || json_array_size(messages) == 0) {
         sy_fail(err, SY_EINVAL, "a chat request needs a non-empty messages array");
@@ -398,7 +404,13 @@ static char *build_body(const llm_client *c, json_t *messages, sy_err *err)
     if (c->cfg.temperature >= 0) json_object_set_new(b, "temperature", json_real(c->cfg.temperature));
     if (c->cfg.max_tokens > 0) json_object_set_new(b, "max_tokens", json_integer(c->cfg.max_tokens));
     if (c->cfg.seed >= 0) json_object_set_new(b, "seed", json_integer(c->cfg.seed));
-    if (c->cfg.json_mode) json_object_set_new(b, "response_format", json_pack("{s:s}", "type", "json_object"));
+    const char *rf = c->cfg.response_format;
+    if (rf && !strcmp(rf, "json_schema") && json_is_object(schema))
+        json_object_set_new(b, "response_format",
+                            json_pack("{s:s,s:{s:s,s:O,s:b}}", "type", "json_schema", "json_schema", "name",
+                                      schema_name ? schema_name : "answer", "schema", schema, "strict", 0));
+    else if ((rf && (!strcmp(rf, "json_object") || !strcmp(rf, "json_schema"))) || c->cfg.json_mode)
+        json_object_set_new(b, "response_format", json_pack("{s:s}", "type", "json_object"));
     char *s = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(10));
     json_decref(b);
     if (!s) sy_fail(err, SY_ENOMEM, "out of memory serialising a request");
@@ -407,7 +419,7 @@ static char *build_body(const llm_client *c, json_t *messages, sy_err *err)
 
 int llm_request_key(const llm_client *c, json_t *messages, char key_out[65], sy_err *err)
 {
-    char *s = build_body(c, messages, err);
+    char *s = build_body(c, messages, NULL, NULL, err);
     if (!s) return -1;
     sha256_hex(s, strlen(s), key_out);
     free(s);
@@ -419,7 +431,7 @@ int llm_submit(llm_client *c, const llm_request *q, char key_out[65], sy_err *er
     if (!q->done) return sy_fail(err, SY_EINVAL, "llm_submit needs a done callback");
     req *r = calloc(1, sizeof *r);
     if (!r) return sy_fail(err, SY_ENOMEM, "out of memory");
-    if (!(r->body = build_body(c, q->messages, err))) { free(r); return -1; }
+    if (!(r->body = build_body(c, q->messages, q->schema, q->schema_name, err))) { free(r); return -1; }
     r->body_len = strlen(r->body);
     sha256_hex(r->body, r->body_len, r->key);
     if (key_out) memcpy(key_out, r->key, 65);
@@ -447,7 +459,28 @@ typedef struct {
     int has_usage, usage_bad;
 } parsed;
 
-/* 0 ok; else an llm_outcome (LLM_E_BADBODY / LLM_E_EMPTY) with why filled. */
+/* content as an array of parts ([{"type": "text", "text": ...}, ...], as some
+ * servers send it): joined into one string that replaces it in msg, so the
+ * text lives as long as the response object.  NULL when there is no text. */
+static const char *join_parts(json_t *msg, json_t *parts)
+{
+    sy_buf b = {0};
+    size_t i;
+    json_t *part;
+    json_array_foreach(parts, i, part) {
+        const char *t = json_is_string(part) ? json_string_value(part) : json_string_value(json_object_get(part, "text"));
+        const char *type = json_string_value(json_object_get(part, "type"));
+        if (t && (!type || !strcmp(type, "text") || !strcmp(type, "output_text"))) sy_buf_puts(&b, t);
+    }
+    const char *out = NULL;
+    if (b.len && json_object_set_new(msg, "content", json_stringn(b.data, b.len)) == 0)
+        out = json_string_value(json_object_get(msg, "content"));
+    sy_buf_free(&b);
+    return out;
+}
+
+/* 0 ok; else an llm_outcome (LLM_E_BADBODY / LLM_E_EMPTY / LLM_E_TRUNCATED
+ * for a reasoning model that spent its tokens thinking) with why filled. */
 static int parse_completion(json_t *j, parsed *p, char *why, size_t n)
 {
     memset(p, 0, sizeof *p);
@@ -473,8 +506,17 @@ static int parse_completion(json_t *j, parsed *p, char *why, size_t n)
     json_t *c0 = json_array_get(ch, 0);
     p->finish = json_string_value(json_object_get(c0, "finish_reason"));
     json_t *msg = json_object_get(c0, "message");
-    p->content = json_string_value(json_object_get(msg, "content"));
+    json_t *content = json_object_get(msg, "content");
+    p->content = json_is_array(content) ? join_parts(msg, content) : json_string_value(content);
     if (!p->content) p->content = json_string_value(json_object_get(c0, "text"));
+    const char *thought = json_string_value(json_object_get(msg, "reasoning_content"));
+    if (!thought) thought = json_string_value(json_object_get(msg, "reasoning"));
+    if ((!p->content || !*p->content) && thought && *thought) {
+        snprintf(why, n, "the model wrote only its reasoning (%zu bytes of reasoning_content, no content; "
+                 "finish_reason %s): it ran out of tokens while thinking; raise llm.max_tokens",
+                 strlen(thought), p->finish ? p->finish : "none");
+        return LLM_E_TRUNCATED;
+    }
     if (!p->content || !*p->content) {
         snprintf(why, n, "the first choice has no content (finish_reason %s)", p->finish ? p->finish : "none");
         return LLM_E_EMPTY;
@@ -722,6 +764,10 @@ static void handle_done(llm_client *c, req *r, CURLcode cc)
     if (bad) {
         snprintf(r->error, sizeof r->error, "%s (attempt %d)", why, r->attempts);
         json_decref(j);
+        if (bad == LLM_E_TRUNCATED && r->truncations++ >= 1) {   /* thinking past max_tokens twice: it will not fit */
+            finish(c, r, bad, NULL, NULL, 0);
+            return;
+        }
         schedule_retry(c, r, bad);
         return;
     }
@@ -1047,6 +1093,75 @@ void llm_cancel_all(llm_client *c)
         snprintf(r->error, sizeof r->error, "cancelled");
         finish(c, r, LLM_CANCELLED, NULL, NULL, 0);
     }
+}
+
+/* ---- /models --------------------------------------------------------------------------- */
+static size_t models_body(char *buf, size_t size, size_t n, void *ud)
+{
+    sy_buf *b = ud;
+    if (b->len + size * n > LLM_DEFAULT_MAX_BODY) return 0;
+    return sy_buf_append(b, buf, size * n) == 0 ? size * n : 0;
+}
+
+int llm_list_models(const char *url, const char *key, double timeout_s, char ***ids, size_t *n, sy_err *err)
+{
+    *ids = NULL;
+    *n = 0;
+    if (!url || !*url) return sy_fail(err, SY_EINVAL, "no LLM endpoint to ask for its models");
+    if (llm_global_init(err) < 0) return -1;
+    size_t ul = strlen(url);
+    while (ul && url[ul - 1] == '/') ul--;
+    if (ul >= 17 && !strncmp(url + ul - 17, "/chat/completions", 17)) ul -= 17;
+    char *mu = sy_strdup_printf("%.*s/models", (int)ul, url);
+    size_t shown_n = (mu ? strlen(mu) : 0) * 6 + 32;
+    char *shown = mu ? malloc(shown_n) : NULL;
+    if (!mu || !shown) { free(mu); free(shown); return sy_fail(err, SY_ENOMEM, "out of memory"); }
+    sy_url_redact(mu, shown, shown_n);
+    CURL *e = curl_easy_init();
+    struct curl_slist *h = NULL;
+    char *auth = key && *key ? sy_strdup_printf("Authorization: Bearer %s", key) : NULL;
+    if (auth) h = curl_slist_append(h, auth);
+    sy_buf b = {0};
+    int rc = -1;
+    if (!e) { sy_fail(err, SY_ENOMEM, "cannot set up libcurl"); goto out; }
+    if (!isfinite(timeout_s) || timeout_s <= 0 || timeout_s > 3600) timeout_s = 30;
+    curl_easy_setopt(e, CURLOPT_URL, mu);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, models_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(timeout_s * 1000));
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "syneg/0.1");
+    CURLcode cc = curl_easy_perform(e);
+    long status = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    if (cc != CURLE_OK) { sy_fail(err, SY_ENET, "%s: %s", shown, curl_easy_strerror(cc)); goto out; }
+    json_t *j = b.len ? json_loadb(b.data, b.len, 0, NULL) : NULL;
+    json_t *data = json_object_get(j, "data");
+    if (status != 200 || !json_is_array(data)) {
+        sy_fail(err, SY_EPARSE, "%s answered HTTP %ld without a model list; set llm.model (or SYNEG_LLM_MODEL)",
+                shown, status);
+        json_decref(j);
+        goto out;
+    }
+    size_t i;
+    json_t *m;
+    *ids = calloc(json_array_size(data) + 1, sizeof **ids);
+    if (!*ids) { json_decref(j); sy_fail(err, SY_ENOMEM, "out of memory"); goto out; }
+    json_array_foreach(data, i, m) {
+        const char *id = json_string_value(json_object_get(m, "id"));
+        if (id && *id && !sy_find_control(id) && ((*ids)[*n] = strdup(id))) (*n)++;
+    }
+    json_decref(j);
+    rc = 0;
+out:
+    if (auth) { memset(auth, 0, strlen(auth)); free(auth); }
+    curl_slist_free_all(h);
+    if (e) curl_easy_cleanup(e);
+    sy_buf_free(&b);
+    free(mu);
+    free(shown);
+    return rc;
 }
 
 /* ---- batch import and cache reads ------------------------------------------------- */

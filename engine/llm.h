@@ -8,8 +8,12 @@
  * on 429 (honouring Retry-After), 5xx, 408, timeouts, dropped connections,
  * unparseable bodies, empty `choices`, answers the caller's validator
  * rejects, and (once) answers cut off by max_tokens, within a per-request limit and a client-wide retry budget; usage
- * and cost accounting from per-model prices; a budget that stops NEW requests
- * when spent + reserved (in flight) would pass it; a content-addressed disk
+ * and cost accounting from per-model prices (usage outside 0..10M tokens, or
+ * none, is replaced by an estimate from the text); a budget on a spend ledger
+ * shared by every client of a session (ledger_path) that holds a request
+ * while in-flight ones could pass it and refuses it when the spent total plus
+ * its worst case would; a response body cap; Retry-After capped and said;
+ * libcurl's silent re-sends counted; a content-addressed disk
  * cache of successful answers; a batch mode that writes cache misses to an
  * OpenAI Batch API JSONL file instead of sending them.
  * What it does not do: build prompts or parse answers (synth does that).
@@ -52,6 +56,11 @@ typedef struct {
     int max_tokens;         /* <= 0: not sent */
     long seed;              /* < 0: not sent */
     int json_mode;          /* send response_format {"type":"json_object"} */
+    /* "json_object" or "json_schema" (NULL/"none": json_mode decides): sent as
+     * OpenAI's response_format, which vLLM, llama.cpp's server and Ollama also
+     * accept.  json_schema uses the request's schema (llm_request.schema);
+     * a request without one falls back to json_object. */
+    const char *response_format;
     int concurrency;        /* requests in flight (default 8) */
     double connect_timeout_s, timeout_s;     /* default 10 and 120 */
     int max_retries;        /* retries per request (default 5) */
@@ -123,12 +132,15 @@ typedef struct {
     llm_validate_fn validate;    /* may be NULL */
     llm_done_fn done;            /* required */
     void *ctx;
+    json_t *schema;              /* borrowed, may be NULL: the answer's JSON schema (json_schema mode) */
+    const char *schema_name;     /* its name ("answer" when NULL) */
 } llm_request;
 
 typedef struct llm_client llm_client;
 
 /* Fails with SY_EINVAL when url/model are missing, or a budget is set without
- * prices; SY_EIO when the cache, trace or export file cannot be opened. */
+ * prices, or response_format is unknown; SY_EIO when the cache, trace or
+ * export file cannot be opened. */
 llm_client *llm_client_new(const llm_config *cfg, sy_err *err);
 void llm_client_free(llm_client *c);      /* in-flight requests are dropped silently */
 
@@ -155,6 +167,12 @@ typedef struct {
     int budget_reached;
 } llm_stats;
 void llm_get_stats(const llm_client *c, llm_stats *out);
+
+/* GET BASE/models (url as in llm_config, key may be NULL): the model ids the
+ * server lists, malloc'd (free each, then the array).  For llm.model unset:
+ * use the only one, or show the list.  Fails with SY_ENET / SY_EPARSE naming
+ * the (redacted) URL. */
+int llm_list_models(const char *url, const char *key, double timeout_s, char ***ids, size_t *n, sy_err *err);
 
 /* Read an OpenAI Batch API output file (JSONL: {"custom_id": KEY, "response":
  * {"status_code", "body"}, "error"}) and store each successful answer in the

@@ -69,6 +69,8 @@ static const setting_info table[] = {
      .help = "seed sent with each request (-1: none)"},
     {.name = "llm.json_mode", .type = SET_BOOL, .def = "false",
      .help = "send response_format json_object"},
+    {.name = "llm.response_format", .type = SET_ENUM, .def = "none", .choices = "none|json_object|json_schema",
+     .help = "structured output: json_schema sends the answer's schema (OpenAI form; vLLM, llama.cpp, Ollama)"},
     {.name = "llm.concurrency", .type = SET_INT, .def = "8", .lo = 1, .hi = 1024,
      .help = "requests in flight"},
     {.name = "llm.rpm", .type = SET_NUM, .def = "0", .lo = 0, .hi = BIG,

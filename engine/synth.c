@@ -83,6 +83,10 @@ typedef struct {
     uint32_t *positives;        /* every positive doc of the selected queries' qrels, for exclusion */
     size_t *pos_off;            /* [ntasks + 1] offsets into positives */
     char *batch_export, *batch_import;
+    const char *response_format;  /* llm.response_format (table string) */
+    double connect_timeout_s, backoff_max_s;
+    char notice[1024];            /* what the user must be told (offline, model chosen) */
+    json_t *answer_schema, *verdict_schema;   /* sent with llm.response_format json_schema */
 } plan;
 
 static char *own(plan *p, const char *s)
@@ -98,6 +102,8 @@ static char *own(plan *p, const char *s)
 static void plan_free(plan *p)
 {
     if (!p) return;
+    json_decref(p->answer_schema);
+    json_decref(p->verdict_schema);
     free(p->session_dir); free(p->job_dir); free(p->cache_dir); free(p->job_name);
     free(p->url); free(p->model); free(p->trace);
     prompt_template_free(p->tpl);
@@ -226,10 +232,73 @@ static plan *plan_new(session *s, const synth_opts *o, int make_job, sy_err *err
     p->reflect = o->reflect >= 0 ? o->reflect : (int)settings_int(s, "synth.reflect");
     p->seed = o->seed ? o->seed : (uint64_t)settings_num(s, "synth.seed");
     if (o->variant) p->llm_seed = o->variant;
-    p->offline = o->offline || !p->url || !*p->url;
+    p->response_format = settings_str(s, "llm.response_format");
+    /* the answers synth_parse_answer / synth_parse_verdict accept, as JSON schemas */
+    p->answer_schema = json_pack("{s:s,s:{s:{s:s},s:{s:s,s:I,s:I,s:{s:s,s:{s:{s:s},s:{s:s},s:{s:s}},s:[s]}}},s:[s]}",
+        "type", "object", "properties", "reasoning", "type", "string", "negatives", "type", "array",
+        "minItems", (json_int_t)1, "maxItems", (json_int_t)(p->per_query > 0 ? p->per_query : 1), "items", "type", "object", "properties", "title", "type",
+        "string", "text", "type", "string", "attributes", "type", "object", "required", "text", "required", "negatives");
+    p->verdict_schema = json_pack("{s:s,s:{s:{s:s,s:[s,s]},s:{s:s}},s:[s,s]}", "type", "object", "properties",
+        "verdict", "type", "string", "enum", "negative", "false_negative", "reason", "type", "string",
+        "required", "verdict", "reason");
+    if (!p->answer_schema || !p->verdict_schema) goto nomem;
+    p->connect_timeout_s = settings_num(s, "llm.connect_timeout_s");
+    p->backoff_max_s = settings_num(s, "llm.backoff_max_s");
     p->batch_export = o->batch_export ? strdup(o->batch_export) : NULL;
     p->batch_import = o->batch_import ? strdup(o->batch_import) : NULL;
     if (!p->session_dir || !p->cache_dir || !p->url || !p->model) goto nomem;
+    /* The offline generator runs only when asked (--offline) or when no
+     * endpoint is configured, and the user is told which; flags that only a
+     * model can honour make "no endpoint" an error, never a silent fallback. */
+    if (o->offline) {
+        p->offline = 1;
+        snprintf(p->notice, sizeof p->notice, "the offline generator (--offline): edits of the positive, no model");
+    } else if (!*p->url) {
+        const char *flag = o->reflect >= 0 ? "--reflect" : o->budget_usd >= 0 ? "--budget"
+                         : o->batch_export ? "--batch-export" : o->batch_import ? "--batch-import"
+                         : o->concurrency > 0 ? "--concurrency" : NULL;
+        if (flag) {
+            sy_fail(err, SY_EUNSUP, "%s needs an LLM endpoint, and none is configured: set llm.url (syneg set %s "
+                    "llm.url URL) or SYNEG_LLM_URL, or drop %s and pass --offline for the offline generator",
+                    flag, p->session_dir, flag);
+            goto fail;
+        }
+        p->offline = 1;
+        snprintf(p->notice, sizeof p->notice, "no LLM endpoint is configured (llm.url / SYNEG_LLM_URL): "
+                 "the offline generator writes edits of the positive instead; pass --offline to choose it");
+    }
+    if (!p->offline && !*p->model) {   /* ask the server: its only model, or the list in the error */
+        char **ids = NULL, shown[512];
+        size_t nid = 0;
+        sy_url_redact(p->url, shown, sizeof shown);
+        if (llm_list_models(p->url, p->key, p->connect_timeout_s + 10, &ids, &nid, err) < 0) {
+            sy_err_prefix(err, "no model is set (llm.model / SYNEG_LLM_MODEL) and asking %s for its models failed", shown);
+            goto fail;
+        }
+        if (nid == 1) {
+            free(p->model);
+            p->model = ids[0];
+            ids[0] = NULL;
+            snprintf(p->notice, sizeof p->notice, "no model is set: using '%s', the only model %s lists "
+                     "(syneg set %s llm.model NAME to choose)", p->model, shown, p->session_dir);
+        } else {
+            sy_buf l = {0};
+            for (size_t i = 0; i < nid && i < 20; i++) sy_buf_printf(&l, "%s%s", i ? ", " : "", ids[i]);
+            if (nid > 20) sy_buf_printf(&l, ", ... (%zu in all)", nid);
+            sy_fail(err, SY_EINVAL, "no model is set and %s lists %s%s; choose one with 'syneg set %s llm.model NAME' "
+                    "or SYNEG_LLM_MODEL", shown, nid ? "these: " : "none", l.data ? l.data : "", p->session_dir);
+            sy_buf_free(&l);
+        }
+        for (size_t i = 0; i < nid; i++) free(ids[i]);
+        free(ids);
+        if (nid != 1) goto fail;
+        json_t *pr = json_object_get(session_get(s, "llm.prices"), p->model);   /* prices of the model found */
+        if (json_is_object(pr)) {
+            json_t *pi = json_object_get(pr, "input"), *po = json_object_get(pr, "output");
+            if (json_is_number(pi)) p->price_in = json_number_value(pi);
+            if (json_is_number(po)) p->price_out = json_number_value(po);
+        }
+    }
     if (p->per_query < 1 || p->per_query > 64) {
         sy_fail(err, SY_EINVAL, "per-query count %d is out of range; use 1 to 64", p->per_query);
         goto fail;
@@ -241,12 +310,6 @@ static plan *plan_new(session *s, const synth_opts *o, int make_job, sy_err *err
     if (p->offline && (p->batch_export || p->batch_import)) {
         sy_fail(err, SY_EINVAL, "batch export/import needs an LLM endpoint (llm.url / SYNEG_LLM_URL) and model; "
                 "the offline generator makes no requests");
-        goto fail;
-    }
-    if (!p->offline && !*p->model) {
-        char shown[512];
-        sy_url_redact(p->url, shown, sizeof shown);
-        sy_fail(err, SY_EINVAL, "an LLM endpoint is set (%s) but no model; set SYNEG_LLM_MODEL or llm.model", shown);
         goto fail;
     }
     /* prompts and the catalogue */
@@ -391,6 +454,9 @@ static int cancelled(const run *r) { return r->cancel && atomic_load(r->cancel);
 static void record_failure(run *r, const task *t, const char *stage, const char *outcome, const char *why,
                            int attempts)
 {
+    if (!r->prog.first_failure[0])
+        snprintf(r->prog.first_failure, sizeof r->prog.first_failure, "query %s (%s, %s): %s", t->qid, stage, outcome,
+                 why ? why : "");
     if (!r->failures) return;
     json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:i}", "query_id", t->qid, "stage", stage, "outcome", outcome,
                           "reason", why ? why : "", "attempts", attempts);
@@ -511,7 +577,8 @@ static int submit_reflect(run *r, nstate *ns)
     json_t *m = prompt_render(r->p->rtpl, v, 4, &err);
     free(neg);
     if (!m) return -1;
-    llm_request rq = {m, validate_verdict, on_reflect, ns};
+    llm_request rq = {.messages = m, .validate = validate_verdict, .done = on_reflect, .ctx = ns,
+                      .schema = r->p->verdict_schema, .schema_name = "verdict"};
     int rc = llm_submit(r->client, &rq, NULL, &err);
     json_decref(m);
     return rc;
@@ -661,7 +728,8 @@ static int start_query(run *r, task *t, sy_err *err)
     q->t = t;
     json_t *m = synth_messages(r->p, t, &q->attrs, &q->nattrs, err);
     if (!m) { free(q); return -1; }
-    llm_request rq = {m, validate_answer, on_synth, q};
+    llm_request rq = {.messages = m, .validate = validate_answer, .done = on_synth, .ctx = q,
+                      .schema = r->p->answer_schema, .schema_name = "hard_negatives"};
     r->active++;
     int rc = llm_submit(r->client, &rq, q->key, err);
     json_decref(m);
@@ -745,6 +813,7 @@ static int run_plan(plan *p, const synth_opts *o, synth_progress *report, sy_err
 {
     run r = {.p = p, .cancel = o->cancel, .progress = o->progress, .progress_ctx = o->progress_ctx};
     r.prog.queries_total = p->ntasks;
+    snprintf(r.prog.notice, sizeof r.prog.notice, "%s", p->notice);
     int rc = 0;
     if (p->job_dir) {
         snprintf(r.prog.job_dir, sizeof r.prog.job_dir, "%s", p->job_dir);
@@ -779,6 +848,9 @@ static int run_plan(plan *p, const synth_opts *o, synth_progress *report, sy_err
         cfg.price_in = p->price_in;
         cfg.price_out = p->price_out;
         cfg.budget_usd = p->budget;
+        cfg.response_format = p->response_format;
+        cfg.connect_timeout_s = p->connect_timeout_s;
+        cfg.backoff_max_s = p->backoff_max_s;
         cfg.max_body_bytes = (size_t)(p->max_body_mb * 1048576.0);
         cfg.cache_dir = p->cache_dir;
         cfg.trace_path = p->trace;

@@ -18,7 +18,10 @@
  * synthetic passages are formatted like every other (passage.h).  A negative judged "false_negative"
  * is kept and flagged NEG_F_SUSPECT|NEG_F_REFLECT_FN for a person.
  * With no endpoint configured, or offline set, the offline generator
- * (offline.h) edits the positive instead; its rows say source offline and
+ * (offline.h) edits the positive instead (notice says which; LLM-only options
+ * -- reflect, budget, concurrency, batch files -- without an endpoint are an
+ * error, never a silent fallback); with an endpoint and no model, the
+ * server's /models decides (its only model, else an error listing them); its rows say source offline and
  * "generator":"offline".
  *
  * Every query ends with its negatives, a recorded failure (SESSION/jobs/
@@ -71,6 +74,8 @@ typedef struct {
     int budget_reached;
     int offline;               /* the offline generator was used */
     char job_dir[512];         /* SESSION/jobs/<job> with failures.jsonl and report.json */
+    char notice[1024];         /* for the user: why the offline generator runs, or which model was chosen */
+    char first_failure[640];   /* the first recorded failure ("query Q (stage, outcome): reason"), "" none */
 } synth_progress;
 
 typedef struct {

@@ -50,7 +50,8 @@ const char cmd_synth_help[] =
     "Answers are cached in SESSION/cache/llm/: a rerun sends no request already\n"
     "answered.  Failures are listed in SESSION/jobs/<job>/failures.jsonl.\n"
     "Ctrl-C stops cleanly (rows so far are kept).  Exit status: 0 when the run\n"
-    "finished (even if some queries failed: see the report), 1 on errors, 2 on usage.\n";
+    "finished (even if some queries failed: see the report), 1 on errors or when\n"
+    "no request succeeded (the first failure's reason is printed), 2 on usage.\n";
 
 static volatile sig_atomic_t stop_flag;
 static atomic_int cancel_flag;   /* lock-free: safe to store from the signal handler */
@@ -185,6 +186,7 @@ int cmd_synth(int argc, char **argv)
     cli_progress_end();
     if (r < 0 && err.code != SY_ECANCEL) {
         rc = cli_fail(&err);
+        if (err.code == SY_EUNSUP) rc = EXIT_USAGE;   /* an option that needs an endpoint, without one */
         session_close(s);
         goto out;
     }
@@ -227,8 +229,17 @@ int cmd_synth(int argc, char **argv)
             printf("  %zu queries wait for batch results: submit %s, then rerun with --batch-import\n",
                    rep.queries_deferred, o.batch_export);
     }
+    if (rep.notice[0] && !(r < 0 && err.code != SY_ECANCEL)) fprintf(stderr, "syneg: %s\n", rep.notice);
     if (rep.budget_reached)
         fprintf(stderr, "syneg: the budget is reached: later queries were not sent; raise --budget to go on\n");
+    if (rep.first_failure[0])
+        fprintf(stderr, "syneg: %zu of %zu queries failed; the first: %s\n", rep.queries_failed, rep.queries_total,
+                rep.first_failure);
+    /* a run where no request succeeded is a failure, whatever the reason */
+    if (r == 0 && !rep.offline && rep.queries_total && !rep.queries_ok && !rep.queries_deferred) {
+        fprintf(stderr, "syneg: no request succeeded; see %s/failures.jsonl\n", rep.job_dir);
+        rc = EXIT_ERR;
+    }
     if (r < 0) {
         fprintf(stderr, "syneg: %s\n", err.msg);
         rc = EXIT_ERR;

@@ -63,7 +63,7 @@ static double run(const char *url, const char *cache, int n, int conc, double *c
             snprintf(text, sizeof text, "Query: benchmark request %d\nWrite 3 hard negatives", next++);
             json_t *m = json_pack("[{s:s,s:s},{s:s,s:s}]", "role", "system", "content",
                                   "You write hard negatives for retrieval training.", "role", "user", "content", text);
-            llm_request rq = {m, NULL, on_done, NULL};
+            llm_request rq = {.messages = m, .done = on_done};
             llm_submit(c, &rq, NULL, &err);
             json_decref(m);
         }

@@ -66,7 +66,7 @@ static llm_stats run_all(const llm_config *cfg, const char *const *texts, size_t
     for (size_t i = 0; i < n; i++) {
         memset(&res[i], 0, sizeof res[i]);
         json_t *m = msgs(texts[i]);
-        llm_request rq = {m, v, on_done, &res[i]};
+        llm_request rq = {.messages = m, .validate = v, .done = on_done, .ctx = &res[i]};
         CHECK(llm_submit(c, &rq, NULL, &err) == 0, "submit: %s", err.msg);
         json_decref(m);
     }
@@ -503,7 +503,7 @@ TEST(cancel_and_config_errors)
     memset(r, 0, sizeof r);
     for (int i = 0; i < 3; i++) {
         json_t *m = msgs(i == 0 ? "Query: slow [[fault:timeout:9]]" : "Query: queued");
-        llm_request rq = {m, NULL, on_done, &r[i]};
+        llm_request rq = {.messages = m, .done = on_done, .ctx = &r[i]};
         llm_submit(c, &rq, NULL, &err);
         json_decref(m);
     }

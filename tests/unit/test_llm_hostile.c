@@ -58,7 +58,7 @@ static llm_stats run_all(const llm_config *cfg, const char *const *texts, size_t
     for (size_t i = 0; i < n; i++) {
         memset(&res[i], 0, sizeof res[i]);
         json_t *m = json_pack("[{s:s,s:s}]", "role", "user", "content", texts[i]);
-        llm_request rq = {m, NULL, on_done, &res[i]};
+        llm_request rq = {.messages = m, .done = on_done, .ctx = &res[i]};
         CHECK(llm_submit(c, &rq, NULL, &err) == 0, "submit: %s", err.msg);
         json_decref(m);
     }
@@ -190,7 +190,7 @@ TEST(silent_curl_retry_counted)
     const char *t[] = {"Query: warm the connection", "Query: reused [[fault:dropreuse:1]]"};
     for (int i = 0; i < 2; i++) {   /* one after the other: the second reuses the connection */
         json_t *m = json_pack("[{s:s,s:s}]", "role", "user", "content", t[i]);
-        llm_request rq = {m, NULL, on_done, &r[i]};
+        llm_request rq = {.messages = m, .done = on_done, .ctx = &r[i]};
         llm_submit(c, &rq, NULL, &err);
         json_decref(m);
         double t0 = sy_now();
