@@ -133,35 +133,124 @@ static int source_lowercase(const enc_model *m)
     return lc;
 }
 
+/* Copy src_dir/name to dir/name when it exists (tokenizer files, kept as they are). */
+static int copy_if_present(const char *src_dir, const char *dir, const char *name, int *copied, sy_err *err)
+{
+    char *src = sy_path_join(src_dir, name), *dst = sy_path_join(dir, name);
+    int rc = 0;
+    if (!src || !dst) rc = sy_fail(err, SY_ENOMEM, "out of memory");
+    else if (strcmp(src, dst) && sy_file_exists(src)) {
+        size_t len;
+        char *body = sy_read_file(src, &len, err);
+        rc = !body || sy_write_file_atomic(dst, body, len, err) ? -1 : 0;
+        free(body);
+        if (!rc && copied) (*copied)++;
+    }
+    free(src);
+    free(dst);
+    return rc;
+}
+
+/* The source model's transformer config.json (architecture, pad and special
+ * ids, RoBERTa's position offset all stay), with the trained sizes set. */
+static json_t *model_config(const enc_model *m, int pad)
+{
+    const enc_config *c = &m->cfg;
+    char *src = m->tf_dir ? sy_path_join(m->tf_dir, "config.json") : NULL;
+    json_t *cfg = src && sy_file_exists(src) ? json_load_file(src, 0, NULL) : NULL;
+    free(src);
+    if (!json_is_object(cfg)) {
+        json_decref(cfg);
+        cfg = json_pack("{s:[s], s:s, s:s, s:f, s:f, s:f, s:i, s:s}", "architectures", "BertModel",
+                        "model_type", "bert", "hidden_act", "gelu", "hidden_dropout_prob", 0.1,
+                        "attention_probs_dropout_prob", 0.1, "initializer_range", 0.02,
+                        "pad_token_id", pad, "position_embedding_type", "absolute");
+        if (!cfg) return NULL;
+    } else {
+        /* an embedding model now, whatever head the source had */
+        const char *mt = c->model_type[0] ? c->model_type : "bert";
+        const char *arch = !strcmp(mt, "roberta") ? "RobertaModel" : !strcmp(mt, "xlm-roberta") ? "XLMRobertaModel"
+                         : !strcmp(mt, "camembert") ? "CamembertModel" : "BertModel";
+        json_object_set_new(cfg, "architectures", json_pack("[s]", arch));
+        json_object_del(cfg, "id2label");
+        json_object_del(cfg, "label2id");
+        json_object_del(cfg, "num_labels");
+        json_object_del(cfg, "dtype");
+    }
+    json_object_set_new(cfg, "vocab_size", json_integer(c->vocab_size));
+    json_object_set_new(cfg, "hidden_size", json_integer(c->hidden));
+    json_object_set_new(cfg, "num_hidden_layers", json_integer(c->layers));
+    json_object_set_new(cfg, "num_attention_heads", json_integer(c->heads));
+    json_object_set_new(cfg, "intermediate_size", json_integer(c->intermediate));
+    json_object_set_new(cfg, "max_position_embeddings", json_integer(c->max_position));
+    json_object_set_new(cfg, "type_vocab_size", json_integer(c->type_vocab));
+    json_object_set_new(cfg, "layer_norm_eps", json_real(c->ln_eps));
+    json_object_set_new(cfg, "torch_dtype", json_string("float32"));
+    return cfg;
+}
+
+/* Prompts: the source's config_sentence_transformers.json (every prompt and
+ * default_prompt_name kept), with the model's query/passage prefixes set. */
+static json_t *st_config(const enc_model *m)
+{
+    char *src = m->dir ? sy_path_join(m->dir, "config_sentence_transformers.json") : NULL;
+    json_t *st = src && sy_file_exists(src) ? json_load_file(src, 0, NULL) : NULL;
+    free(src);
+    if (!json_is_object(st)) { json_decref(st); st = json_object(); }
+    if (!st) return NULL;
+    json_object_set_new(st, "similarity_fn_name", json_string("cosine"));
+    json_t *pr = json_object_get(st, "prompts");
+    if (!json_is_object(pr)) {
+        pr = json_object();
+        json_object_set_new(st, "prompts", pr);
+    }
+    if (m->query_prefix) json_object_set_new(pr, "query", json_string(m->query_prefix));
+    if (m->passage_prefix)
+        json_object_set_new(pr, json_object_get(pr, "document") && !json_object_get(pr, "passage") ? "document"
+                                                                                                    : "passage",
+                            json_string(m->passage_prefix));
+    if (!json_object_size(pr)) json_object_del(st, "prompts");
+    return st;
+}
+
 int ckpt_write_hf(const enc_model *m, const char *dir, int max_len, sy_err *err)
 {
     const enc_config *c = &m->cfg;
     if (sy_mkdir_p(dir, err)) return -1;
     int pad = tok_pad(m->tok);
-    json_t *cfg = json_pack("{s:[s], s:s, s:i, s:i, s:i, s:i, s:i, s:s, s:f, s:f, s:i, s:i, s:f, s:f, s:i, s:s, s:s}",
-                            "architectures", "BertModel", "model_type", "bert",
-                            "vocab_size", c->vocab_size, "hidden_size", c->hidden,
-                            "num_hidden_layers", c->layers, "num_attention_heads", c->heads,
-                            "intermediate_size", c->intermediate, "hidden_act", "gelu",
-                            "hidden_dropout_prob", 0.1, "attention_probs_dropout_prob", 0.1,
-                            "max_position_embeddings", c->max_position, "type_vocab_size", c->type_vocab,
-                            "layer_norm_eps", (double)c->ln_eps, "initializer_range", 0.02,
-                            "pad_token_id", pad, "position_embedding_type", "absolute",
-                            "torch_dtype", "float32");
-    if (write_json(dir, "config.json", cfg, err)) return -1;
-    if (write_weights(m, dir, err) || write_vocab(m, dir, err)) return -1;
-    int lc = source_lowercase(m);
-    if (write_json(dir, "tokenizer_config.json",
-                   json_pack("{s:s, s:b, s:b, s:i, s:s, s:s, s:s, s:s, s:s}", "tokenizer_class",
-                             "BertTokenizer", "do_lower_case", lc, "tokenize_chinese_chars", 1,
-                             "model_max_length", c->max_position, "unk_token", "[UNK]",
-                             "sep_token", "[SEP]", "pad_token", "[PAD]", "cls_token", "[CLS]",
-                             "mask_token", "[MASK]"), err))
-        return -1;
-    if (write_json(dir, "special_tokens_map.json",
-                   json_pack("{s:s, s:s, s:s, s:s, s:s}", "unk_token", "[UNK]", "sep_token", "[SEP]",
-                             "pad_token", "[PAD]", "cls_token", "[CLS]", "mask_token", "[MASK]"), err))
-        return -1;
+    if (write_json(dir, "config.json", model_config(m, pad), err)) return -1;
+    if (write_weights(m, dir, err)) return -1;
+    /* the source's tokenizer files as they are (tokenizer.json, SentencePiece or
+     * BPE vocabularies, their configs); a vocab.txt-only or scratch model gets a
+     * BERT vocab.txt and tokenizer_config.json */
+    int copied = 0;
+    if (m->tf_dir) {
+        char *tj = sy_path_join(m->tf_dir, "tokenizer.json");
+        int has_json = tj && sy_file_exists(tj);
+        free(tj);
+        if (has_json) {
+            static const char *const files[] = { "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                                                 "added_tokens.json", "vocab.txt", "vocab.json", "merges.txt",
+                                                 "sentencepiece.bpe.model", "spiece.model", NULL };
+            for (const char *const *f = files; *f; f++)
+                if (copy_if_present(m->tf_dir, dir, *f, &copied, err)) return -1;
+        }
+    }
+    if (!copied) {
+        if (write_vocab(m, dir, err)) return -1;
+        int lc = source_lowercase(m);
+        if (write_json(dir, "tokenizer_config.json",
+                       json_pack("{s:s, s:b, s:b, s:i, s:s, s:s, s:s, s:s, s:s}", "tokenizer_class",
+                                 "BertTokenizer", "do_lower_case", lc, "tokenize_chinese_chars", 1,
+                                 "model_max_length", c->max_position, "unk_token", "[UNK]",
+                                 "sep_token", "[SEP]", "pad_token", "[PAD]", "cls_token", "[CLS]",
+                                 "mask_token", "[MASK]"), err))
+            return -1;
+        if (write_json(dir, "special_tokens_map.json",
+                       json_pack("{s:s, s:s, s:s, s:s, s:s}", "unk_token", "[UNK]", "sep_token", "[SEP]",
+                                 "pad_token", "[PAD]", "cls_token", "[CLS]", "mask_token", "[MASK]"), err))
+            return -1;
+    }
     if (write_json(dir, "sentence_bert_config.json",
                    json_pack("{s:i, s:b}", "max_seq_length", max_len, "do_lower_case", 0), err))
         return -1;
@@ -176,10 +265,11 @@ int ckpt_write_hf(const enc_model *m, const char *dir, int max_len, sy_err *err)
     int rc = pd ? sy_mkdir_p(pd, err) : sy_fail(err, SY_ENOMEM, "out of memory");
     if (!rc)
         rc = write_json(pd, "config.json",
-                        json_pack("{s:i, s:b, s:b, s:b, s:b}", "word_embedding_dimension", c->hidden,
+                        json_pack("{s:i, s:b, s:b, s:b, s:b, s:b}", "word_embedding_dimension", c->hidden,
                                   "pooling_mode_cls_token", m->pooling == ENC_POOL_CLS,
                                   "pooling_mode_mean_tokens", m->pooling == ENC_POOL_MEAN,
-                                  "pooling_mode_max_tokens", 0, "pooling_mode_mean_sqrt_len_tokens", 0),
+                                  "pooling_mode_max_tokens", 0, "pooling_mode_mean_sqrt_len_tokens", 0,
+                                  "include_prompt", !m->pool_skip_prompt),
                         err);
     free(pd);
     if (rc) return -1;
@@ -195,14 +285,7 @@ int ckpt_write_hf(const enc_model *m, const char *dir, int max_len, sy_err *err)
         if (m->passage_prefix) json_object_set_new(sj, "passage_prefix", json_string(m->passage_prefix));
         if (write_json(dir, "syneg.json", sj, err)) return -1;
     }
-    json_t *st = json_pack("{s:s}", "similarity_fn_name", "cosine");
-    if (st && (m->query_prefix || m->passage_prefix)) {
-        json_t *pr = json_object();
-        if (m->query_prefix) json_object_set_new(pr, "query", json_string(m->query_prefix));
-        if (m->passage_prefix) json_object_set_new(pr, "passage", json_string(m->passage_prefix));
-        json_object_set_new(st, "prompts", pr);
-    }
-    return write_json(dir, "config_sentence_transformers.json", st, err);
+    return write_json(dir, "config_sentence_transformers.json", st_config(m), err);
 }
 
 static int rmrf(const char *path)

@@ -5,6 +5,7 @@
  * sentence-transformers' CrossEncoder.predict; bad folders fail by name. */
 #include <jansson.h>
 #include <math.h>
+#include <unistd.h>
 
 #include "../check.h"
 #include "crossenc.h"
@@ -61,6 +62,57 @@ static void check_ce(const char *name)
 TEST(bert_head) { check_ce("ce_bert"); }
 TEST(xlmr_head) { check_ce("ce_xlmr"); }
 
+/* token_type_ids 0/1 reach the model when the tokenizer says so (BERT's
+ * tokenizers; here via model_input_names): logits from transformers with
+ * return_token_type_ids=True */
+TEST(bert_token_types)
+{
+    char dir[] = "/tmp/syneg_ce_XXXXXX", s[512], d[512];
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    static const char *const files[] = { "config.json", "model.safetensors", "tokenizer.json", NULL };
+    for (const char *const *f = files; *f; f++) {
+        size_t len;
+        snprintf(s, sizeof s, FX "ce_bert/%s", *f);
+        snprintf(d, sizeof d, "%s/%s", dir, *f);
+        char *b = sy_read_file(s, &len, NULL);
+        sy_write_file_atomic(d, b, len, NULL);
+        free(b);
+    }
+    json_t *tc = json_load_file(FX "ce_bert/tokenizer_config.json", 0, NULL);
+    json_object_set_new(tc, "model_input_names", json_pack("[s,s,s]", "input_ids", "token_type_ids", "attention_mask"));
+    snprintf(d, sizeof d, "%s/tokenizer_config.json", dir);
+    json_dump_file(tc, d, 0);
+    json_decref(tc);
+    sy_err err;
+    crossenc *ce = crossenc_load(dir, &err);
+    CHECK(ce != NULL, "%s", err.msg);
+    json_t *pairs = json_load_file(FX "ce_bert/ref/pairs.json", 0, NULL);
+    size_t n = json_array_size(pairs);
+    const char **q = calloc(n + 1, sizeof *q), **p = calloc(n + 1, sizeof *p);
+    for (size_t i = 0; i < n; i++) {
+        q[i] = json_string_value(json_object_get(json_array_get(pairs, i), "query"));
+        p[i] = json_string_value(json_object_get(json_array_get(pairs, i), "passage"));
+    }
+    float *lg = malloc((n + 1) * sizeof *lg);
+    npy_array ref = { 0 };
+    CHECK(npy_read(FX "ce_bert/ref/logits_types.npy", &ref, &err) == 0 && ref.n == n, "%s", err.msg);
+    if (ce && ref.n == n && crossenc_score(ce, q, p, n, lg, &err) == 0) {
+        float dl = 0;
+        for (size_t i = 0; i < n; i++) {
+            float a = fabsf(lg[i] - ((float *)ref.data)[i]);
+            if (!(a <= dl)) dl = a;
+        }
+        CHECK(dl <= 1e-4f, "logits with token types: max abs diff %g", dl);
+    }
+    npy_free(&ref);
+    free(lg); free(q); free(p);
+    json_decref(pairs);
+    crossenc_free(ce);
+    static const char *const rm[] = { "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", NULL };
+    for (const char *const *f = rm; *f; f++) { snprintf(d, sizeof d, "%s/%s", dir, *f); unlink(d); }
+    rmdir(dir);
+}
+
 TEST(errors)
 {
     sy_err err;
@@ -75,6 +127,7 @@ int main(void)
 {
     RUN(bert_head);
     RUN(xlmr_head);
+    RUN(bert_token_types);
     RUN(errors);
     return check_done();
 }

@@ -17,6 +17,7 @@
 #include "../check.h"
 #include "encoder.h"
 #include "npy.h"
+#include "train_ckpt.h"
 #include "util.h"
 
 #define FX "tests/fixtures/models/"
@@ -145,8 +146,8 @@ TEST(dense_normalize_f16_legacy_layout)
     CHECK(m->query_prefix && !strcmp(m->query_prefix, "query: ") && m->passage_prefix &&
           !strcmp(m->passage_prefix, "passage: "), "prompts from config_sentence_transformers.json");
     check_vectors(m, NULL, FX "wp_cased_f16/ref/plain.npy", "plain");
-    /* query.npy / passage.npy were made from a float16-loaded model (off by ~2e-4):
-     * remade in float32 in the next fixture run; prompts are checked on wp_uncased */
+    check_vectors(m, m->query_prefix, FX "wp_cased_f16/ref/query.npy", "query prompt");
+    check_vectors(m, enc_prompt(m, "passage"), FX "wp_cased_f16/ref/passage.npy", "passage prompt");
     enc_free(m);
 }
 
@@ -245,6 +246,45 @@ TEST(errors)
     rm_rf(tmpdir);
 }
 
+/* a checkpoint syneg writes from an XLM-R sentence-transformers model keeps the
+ * tokenizer files, architecture and prompts, and loads back to the same vectors */
+TEST(checkpoint_keeps_source_files)
+{
+    sy_err err;
+    enc_model *m = enc_load(FX "bpe_roberta_bf16", &err);
+    CHECK(m != NULL, "%s", err.msg);
+    if (!m) return;
+    free(m->passage_prefix);
+    m->passage_prefix = strdup("passage: ");
+    rm_rf(tmpdir);
+    CHECK(ckpt_write_hf(m, tmpdir, 128, &err) == 0, "%s", err.msg);
+    enc_model *b = enc_load(tmpdir, &err);
+    CHECK(b != NULL, "reload: %s", err.msg);
+    if (b) {
+        CHECK(!strcmp(b->cfg.model_type, "roberta") && b->cfg.pos_offset == 2 && b->pool_skip_prompt &&
+              b->pooling == ENC_POOL_MEAN, "config: %s offset %d skip %d", b->cfg.model_type, b->cfg.pos_offset,
+              b->pool_skip_prompt);
+        CHECK(b->query_prefix && !strcmp(b->query_prefix, "Represent this query: ") && b->passage_prefix &&
+              !strcmp(b->passage_prefix, "passage: "), "prompts kept");
+        char p[512];
+        snprintf(p, sizeof p, "%s/tokenizer.json", tmpdir);
+        size_t l1, l2;
+        char *x = sy_read_file(p, &l1, NULL), *y = sy_read_file(FX "bpe_roberta_bf16/tokenizer.json", &l2, NULL);
+        CHECK(x && y && l1 == l2 && !memcmp(x, y, l1), "tokenizer.json copied as it was");
+        free(x);
+        free(y);
+        float *va = malloc(ntx * 32 * sizeof *va), *vb = malloc(ntx * 32 * sizeof *vb);
+        CHECK(enc_embed(m, tx, ntx, 1, va, NULL, NULL, &err) == 0 && enc_embed(b, tx, ntx, 1, vb, NULL, NULL, &err) == 0,
+              "%s", err.msg);
+        CHECK(max_diff(va, vb, ntx, 32) <= 1e-6f, "reloaded checkpoint differs: %g", max_diff(va, vb, ntx, 32));
+        free(va);
+        free(vb);
+    }
+    enc_free(b);
+    enc_free(m);
+    rm_rf(tmpdir);
+}
+
 int main(void)
 {
     texts = json_load_file(FX "texts.json", JSON_ALLOW_NUL, NULL);
@@ -262,6 +302,7 @@ int main(void)
     RUN(roberta_bpe_bf16_sharded);
     RUN(xlmr_unigram);
     RUN(errors);
+    RUN(checkpoint_keeps_source_files);
     free(tx);
     free(has_nul);
     json_decref(texts);

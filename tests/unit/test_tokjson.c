@@ -81,6 +81,8 @@ TEST(unigram_metaspace)
 {
     check_folder(FX "uni_xlmr", FX "uni_xlmr/ref");
     check_folder(FX "tok_uni_nfkc", FX "tok_uni_nfkc/ref");
+    /* SentencePiece nmt_nfkc charsmap (Precompiled normalizer), ids from the tokenizers library */
+    check_folder(FX "tok_uni_precompiled", FX "tok_uni_precompiled/ref");
 }
 
 static void check_pairs(const char *dir)
