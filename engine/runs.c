@@ -361,6 +361,17 @@ int runs_format_progress(const char *json_line, long total, sy_buf *out)
         if (!rc && json_integer_value(json_object_get(d, "skipped_no_negatives")))
             rc = sy_buf_printf(out, "; %lld (query, positive) pairs skipped: no negatives",
                                (long long)json_integer_value(json_object_get(d, "skipped_no_negatives")));
+    } else if (json_is_object(json_object_get(j, "drawn"))) {
+        rc = sy_buf_printf(out, "epoch %lld negatives drawn:", (long long)json_integer_value(json_object_get(j, "epoch")));
+        const char *k;
+        json_t *v;
+        int first = 1;
+        json_object_foreach(json_object_get(j, "drawn"), k, v) {
+            rc |= sy_buf_printf(out, "%s %s %lld", first ? "" : ",", k, (long long)json_integer_value(v));
+            first = 0;
+        }
+        rc |= sy_buf_printf(out, "; fills %lld, repeats %lld", (long long)json_integer_value(json_object_get(j, "fills")),
+                            (long long)json_integer_value(json_object_get(j, "repeats")));
     } else if (json_is_string(json_object_get(j, "resumed"))) {
         rc = sy_buf_printf(out, "resumed at step %ld from %s", step, json_string_value(json_object_get(j, "resumed")));
     } else if (json_is_true(json_object_get(j, "cancelled"))) {

@@ -260,11 +260,25 @@ static int build_data(trainer *t, sy_err *err)
     return 0;
 }
 
+static void emit(trainer *t, const train_hooks *h, json_t *line);
+
 static int load_epoch(trainer *t, int epoch, sy_err *err)
 {
     if (t->cur_epoch == epoch) return 0;
     if (t->mix) {
         if (mix_draw(t->mix, (unsigned)epoch, (unsigned)t->o.epochs, err)) return -1;
+        /* what this epoch's groups drew, per source: an arm's sources are visible */
+        const mix_report *r = mix_get_report(t->mix);
+        json_t *d = json_object();
+        for (int k = 0; k < NEG_NSOURCES; k++) {
+            if (r->drawn[k] - t->drawn_prev[k]) json_object_set_new(d, neg_source_name(k), json_integer((json_int_t)(r->drawn[k] - t->drawn_prev[k])));
+            t->drawn_prev[k] = r->drawn[k];
+        }
+        size_t fills = r->fill_synthetic_short + r->fill_retrieved_short;
+        emit(t, t->hooks, json_pack("{s:i, s:o, s:I, s:I}", "epoch", epoch, "drawn", d, "fills",
+                                    (json_int_t)(fills - t->fills_prev), "repeats", (json_int_t)(r->repeats - t->repeats_prev)));
+        t->fills_prev = fills;
+        t->repeats_prev = r->repeats;
     } else {
         uint64_t rs = t->o.seed * 0x9e3779b97f4a7c15ull + (uint64_t)epoch + 1;
         for (size_t i = 0; i < t->ninst; i++) t->perm[i] = i;
@@ -530,6 +544,7 @@ int train_run(const char *session_dir, const char *run_dir, const train_hooks *h
     t->run_dir = strdup(run_dir);
     if (!t->session_dir || !t->run_dir) { train_state_free(t); return sy_fail(err, SY_ENOMEM, "out of memory"); }
     if (read_config(run_dir, &t->o, err)) { train_state_free(t); return -1; }
+    t->hooks = h;
     const train_opts *o = &t->o;
     kern_set_threads(o->threads);
     long step = 0;

@@ -51,6 +51,8 @@ typedef struct {
     size_t ninst;
     long steps_per_epoch, total_steps, warm_steps;
     int cur_epoch;             /* epoch whose draw is loaded, -1 none */
+    const void *hooks;         /* the train_hooks of train_run (progress lines) */
+    size_t drawn_prev[NEG_NSOURCES], fills_prev, repeats_prev;   /* mix counters before this epoch */
     /* batch buffers */
     int B, G, P;               /* instances, passages per instance, passages per micro-batch */
     int chunk;                 /* passages per activation chunk */

@@ -112,6 +112,14 @@ int act_kill_job(tui *t, int argc, char **argv)
     return TUI_REDRAW;
 }
 
+int act_ablate(tui *t, int argc, char **argv)
+{
+    sy_err err;
+    if (tui_job_start(t, "ablate", argc - 1, argv + 1, 1, &err) < 0) tui_err(t, "ablate: %s", err.msg);
+    else tui_msg(t, "ablation started in the background; its runs appear in J as they start");
+    return TUI_REDRAW;
+}
+
 int act_wait_jobs(tui *t, int argc, char **argv)
 {
     double limit = argc > 1 ? atof(argv[1]) : 120, start = sy_now();
