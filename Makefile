@@ -38,7 +38,7 @@ TEST_BIN   := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all test test-asan bench demo install clean deps check-boundary
+.PHONY: all test test-asan bench demo install clean deps check-boundary fuzz fuzz-build fuzz-deps
 all: $(BUILD)/syneg
 
 # ---- dependencies: checked once, then pkg-config flags cached in config.mk ----
@@ -134,3 +134,29 @@ clean:
 	rm -rf build
 
 -include $(ENGINE_OBJ:.o=.d) $(TUI_OBJ:.o=.d)
+
+# ---- fuzzing: libFuzzer harnesses in tests/fuzz/ (clang, ASan + UBSan with
+# float-cast-overflow).  `make fuzz` builds them in build/fuzz and runs each
+# for FUZZ_SECONDS (default 30; longer by hand: make fuzz FUZZ_SECONDS=3600).
+# tests/e2e/fuzz_smoke.sh runs a few seconds of each when clang is present.
+FUZZ_SECONDS ?= 30
+FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SAN  := -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all -fno-omit-frame-pointer
+fuzz-deps:
+	@missing=""; for p in clang libclang-rt-14-dev; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing || exit 1; \
+	  else echo "run:  sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; fi; \
+	fi
+fuzz-build: fuzz-deps
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang OPT=-O1 CFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link -Wno-unused-command-line-argument -Wno-unknown-pragmas" \
+	  LDFLAGS="$(FUZZ_SAN)" build/fuzz/libsyneg.a $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/bin/%)
+fuzz: fuzz-build
+	@for f in $(FUZZ_SRC:tests/fuzz/%.c=%); do \
+	  mkdir -p build/fuzz/corpus/$$f; echo "fuzz $$f for $(FUZZ_SECONDS) s"; \
+	  build/fuzz/bin/$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
+	    build/fuzz/corpus/$$f tests/fuzz/seeds/$$f 2>&1 | tail -n 3 || exit 1; \
+	done
+$(BUILD)/bin/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(BUILD)/libsyneg.a | $(BUILD)/config.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -fsanitize=fuzzer -Iengine -o $@ $< $(BUILD)/libsyneg.a $(LDFLAGS) $(PKG_LIBS)

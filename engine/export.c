@@ -287,6 +287,8 @@ int export_report_json(const session *s, const export_opts *o, const export_stat
         json_object_set_new(r, "promote", json_boolean(o->mix.promote));
         json_object_set_new(r, "reviewed_only", json_boolean(o->mix.reviewed_only));
         json_object_set_new(r, "shuffle", json_boolean(o->mix.shuffle));
+        json_object_set_new(r, "include_offline", json_boolean(o->include_offline));
+        json_object_set_new(r, "length_match", json_boolean(o->mix.length_match));
         json_object_set_new(r, "queries", jsize(m->queries));
         json_object_set_new(r, "instances", jsize(m->instances));
         json_object_set_new(r, "lines", jsize(st->lines));
@@ -336,6 +338,7 @@ int export_report_json(const session *s, const export_opts *o, const export_stat
         json_t *ex = json_object();
         for (int i = 0; i < MIX_NX; i++) json_object_set_new(ex, mix_exclusion_name(i), jsize(m->excluded[i]));
         json_object_set_new(r, "exclusions", ex);
+        if (st->audited) json_object_set_new(r, "audit", audit_report_json(&st->audit));
         if (o->scores && o->format == EXPORT_FLAG) {
             /* what pos_scores / neg_scores are, for whoever distils from them */
             json_t *sj = json_object();
@@ -482,6 +485,26 @@ static int write_report(session *s, const export_opts *o, const export_stats *st
     return rc;
 }
 
+/* The shortcut audit of a draw, as the model reads it (titles or not), with
+ * BM25 scores when a scorer is open or the session's index exists. */
+static int audit_draw(session *s, const mix_set *m, const export_opts *o, retriever *scorer, export_stats *st,
+                      sy_err *err)
+{
+    retriever *own = NULL;
+    if (!scorer) {
+        char *bp = retriever_bm25_path(s);
+        if (bp && sy_file_exists(bp)) {
+            retriever_opts ro = {.kind = "bm25"};
+            own = retriever_open(s, &ro, NULL);
+        }
+        free(bp);
+    }
+    int rc = audit_mix(m, o->no_title ? PASSAGE_NO_TITLES : PASSAGE_TITLES, scorer ? scorer : own, &st->audit, err);
+    retriever_free(own);
+    st->audited = rc == 0;
+    return rc;
+}
+
 int export_write(session *s, const export_opts *o, const char *path, export_stats *st, sy_err *err)
 {
     export_stats local;
@@ -502,6 +525,7 @@ int export_write(session *s, const export_opts *o, const char *path, export_stat
         if (t < 0) return -1;
         eo.no_title = t == PASSAGE_NO_TITLES;
     }
+    eo.mix.skip_offline = !eo.include_offline;
     o = &eo;
     unsigned E = o->epochs ? o->epochs : 1;
     mix_set *m = mix_build(s, &o->mix, err);
@@ -526,6 +550,7 @@ int export_write(session *s, const export_opts *o, const char *path, export_stat
     if (out_open(&f, path, err)) { out_abort(&f); mix_free(m); retriever_free(scorer); free(sc); return -1; }
     for (unsigned e = 0; e < E; e++) {
         if (mix_draw(m, e, E, err)) goto fail;
+        if (e == 0 && audit_draw(s, m, o, scorer, st, err)) goto fail;
         size_t n = mix_ninstances(m);
         for (size_t i = 0; i < n; i++) {
             if (scorer && score_instance(scorer, mix_at(m, i), sc, err) < 0) goto fail;

@@ -15,8 +15,13 @@
  *                    negative -> 1, accepted negative -> 0).  Corpus documents
  *                    only: synthetic texts (and ids the corpus lacks) have no
  *                    docid an evaluator knows (counted as not_in_corpus).
- * Flag and st passages are "title text" when the document has a title
- * (opts.no_title: text only); tevatron keeps the title apart.
+ * Flag and st passages are formatted by passage.h: "title text" when the
+ * passage (corpus or synthetic) has a title, the text alone with
+ * opts.no_title or the setting passage.titles = no; tevatron keeps the title
+ * apart.  Negatives of the offline generator (a stand-in for an LLM) are left
+ * out unless opts.include_offline; the report says which.  The report also
+ * holds the shortcut audit (audit.h) of the first epoch's draw, scored by the
+ * session's BM25 when its index exists (or --scores opened it).
  *
  * Every export also writes PATH.report.json (format in README) and fills an
  * export_stats.  Files are written to PATH.tmp.PID, fsync'd and renamed, so a
@@ -28,6 +33,7 @@
 
 #include <stddef.h>
 
+#include "audit.h"
 #include "err.h"
 #include "mix.h"
 #include "session.h"
@@ -42,6 +48,8 @@ typedef struct {
     int scores;            /* flag: add pos_scores / neg_scores */
     const char *prompt;    /* flag: "prompt" field on every line; NULL none */
     int no_title;          /* flag/st: passage text without the title */
+    int include_offline;   /* include the offline generator's negatives (a stand-in
+                              for an LLM); left out (counted "offline") by default */
 } export_opts;
 
 typedef struct {
@@ -50,6 +58,9 @@ typedef struct {
     size_t bytes;          /* bytes of the main file */
     /* trec */
     size_t run_queries, qrels_rows, labels_relevant, labels_nonrelevant, not_in_corpus;
+    /* the shortcut audit of the first epoch's draw (instance formats) */
+    audit_report audit;
+    int audited;
 } export_stats;
 
 const char *export_format_name(int fmt);     /* "flag", "st", "tevatron", "trec" */

@@ -6,14 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crossenc.h"
 #include "llm.h"
 #include "negstore.h"
+#include "passage.h"
 #include "prompt.h"
 #include "settings.h"
 #include "synth.h"
 #include "util.h"
 
 #define LLM_WEIGHT 0.9   /* how far one LLM verdict moves the likelihood */
+#define CE_WEIGHT 0.7    /* ... and a cross-encoder verdict */
+#define CE_BATCH 32
 
 void judge_llm_opts_default(judge_llm_opts *o)
 {
@@ -316,5 +320,123 @@ out:
     }
     free(items);
     free(queue);
+    return rc;
+}
+
+void judge_ce_opts_default(judge_ce_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->low = 0.1;
+    o->high = 0.9;
+}
+
+/* Rewrite a row with the cross-encoder's verdict (is_fn -1: unsure). */
+static int ce_write(neg_writer *w, const neg_row *orig, json_t *v, int is_fn, sy_err *err)
+{
+    neg_row row = *orig;
+    json_t *prov = row.prov ? json_loads(row.prov, 0, NULL) : NULL;
+    if (!json_is_object(prov)) {
+        json_decref(prov);
+        prov = json_object();
+    }
+    json_t *j = json_object_get(prov, "judge");
+    if (!json_is_object(j)) {
+        j = json_object();
+        json_object_set_new(prov, "judge", j);
+    }
+    json_object_set(j, "cross_encoder", v);
+    char *ps = json_dumps(prov, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(prov);
+    if (!ps) return sy_fail(err, SY_ENOMEM, "out of memory");
+    if (is_fn >= 0) {
+        float base = neg_row_has_fnl(&row) ? row.fnl : neg_row_queue_key(&row);
+        row.fnl = judge_combine(base, is_fn, CE_WEIGHT);
+        if (is_fn) row.flags |= NEG_F_SUSPECT;
+        else if (!(row.flags & (NEG_F_DUP | NEG_F_MAXREL | NEG_F_MARGIN | NEG_F_MAXSCORE | NEG_F_REFLECT_FN)))
+            row.flags &= (uint8_t)~NEG_F_SUSPECT;
+    }
+    row.prov = ps;
+    int rc = neg_writer_add(w, &row, err);
+    free(ps);
+    return rc;
+}
+
+int judge_ce_run(session *s, const judge_ce_opts *o, judge_report *rep, sy_err *err)
+{
+    memset(rep, 0, sizeof *rep);
+    if (!o->model_dir) return sy_fail(err, SY_EINVAL, "the cross-encoder judge needs a model folder");
+    if (!(o->low >= 0 && o->low <= o->high && o->high <= 1))
+        return sy_fail(err, SY_EINVAL, "cross-encoder thresholds must satisfy 0 <= low <= high <= 1 (got %g, %g)", o->low,
+                       o->high);
+    corpus *c = session_corpus(s, err);
+    if (!c) return -1;
+    int titles = passage_titles_setting(s, err);
+    if (titles < 0) return -1;
+    neg_store *ns = session_negs(s);
+    int changed;
+    if (!ns || neg_store_refresh(ns, &changed, err) < 0) return ns ? -1 : sy_fail(err, SY_EIO, "no negatives store");
+    crossenc *ce = crossenc_load(o->model_dir, err);
+    if (!ce) return -1;
+    size_t nq = 0, nb = 0;
+    neg_ref *queue = neg_store_ranked(ns, !o->all_rows, &nq);
+    neg_ref refs[CE_BATCH];
+    const char *qs[CE_BATCH];
+    char *ps[CE_BATCH];
+    float logits[CE_BATCH];
+    neg_writer *w = neg_writer_new(session_dir(s), "judge-ce", 0, err);
+    int rc = -1;
+    size_t total = 0;
+    if (!w) goto out;
+    for (size_t i = 0; i < nq; i++) {   /* how many will be scored, for progress */
+        neg_row row;
+        neg_store_get(ns, queue[i], &row);
+        if (!row.text && corpus_doc_find(c, row.neg_id) >= 0 && corpus_query_find(c, row.query_id) >= 0) rep->queue++;
+    }
+    total = o->limit && o->limit < rep->queue ? o->limit : rep->queue;
+    for (size_t i = 0; i <= nq; i++) {
+        if (i < nq && rep->asked + nb < total) {
+            neg_row row;
+            neg_store_get(ns, queue[i], &row);
+            int64_t d = row.text ? -1 : corpus_doc_find(c, row.neg_id);
+            int64_t q = corpus_query_find(c, row.query_id);
+            if (d < 0 || q < 0) continue;
+            refs[nb] = queue[i];
+            qs[nb] = corpus_query_text(c, (uint32_t)q);
+            ps[nb] = passage_format(corpus_doc_title(c, (uint32_t)d), corpus_doc_text(c, (uint32_t)d), titles);
+            if (!ps[nb]) { sy_fail(err, SY_ENOMEM, "out of memory"); goto out; }
+            nb++;
+            if (nb < CE_BATCH) continue;
+        }
+        if (!nb) continue;
+        if (crossenc_score(ce, qs, (const char *const *)ps, nb, logits, err) < 0) goto out;
+        for (size_t k = 0; k < nb; k++) {
+            neg_row row;
+            neg_store_get(ns, refs[k], &row);
+            double p = 1.0 / (1.0 + exp(-(double)logits[k]));
+            int is_fn = p >= o->high ? 1 : p <= o->low ? 0 : -1;
+            json_t *v = json_pack("{s:s?,s:f,s:f,s:s}", "verdict",
+                                  is_fn < 0 ? "unsure" : is_fn ? "false_negative" : "negative", "logit",
+                                  (double)logits[k], "p", p, "model", o->model_dir);
+            if (!v) { sy_fail(err, SY_ENOMEM, "out of memory"); goto out; }
+            int wr = ce_write(w, &row, v, is_fn, err);
+            json_decref(v);
+            if (wr < 0) goto out;
+            if (is_fn == 1) rep->false_neg++;
+            else if (is_fn == 0) rep->negative++;
+            else rep->failed++;
+            free(ps[k]);
+            ps[k] = NULL;
+        }
+        rep->asked += nb;
+        nb = 0;
+        if (o->progress) o->progress(o->progress_ctx, rep->asked, total);
+    }
+    if (neg_writer_commit(w, err) < 0) goto out;
+    rc = 0;
+out:
+    for (size_t k = 0; k < nb; k++) free(ps[k]);
+    neg_writer_free(w);
+    free(queue);
+    crossenc_free(ce);
     return rc;
 }

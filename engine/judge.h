@@ -22,6 +22,15 @@
  * a request is never paid twice.  Failed requests leave the row unchanged and
  * are counted.
  *
+ * Cross-encoder judge (judge_ce_run): scores the same rows with a
+ * cross-encoder checkpoint (crossenc.h; passages formatted by passage.h),
+ * RocketQA-style: probability p = sigmoid(logit); p >= high: false_negative,
+ * p <= low: negative, between: unsure (the row keeps its likelihood).  The
+ * verdict goes to prov "judge": {"cross_encoder": {"verdict", "logit", "p",
+ * "model"}} and moves the likelihood like an LLM verdict, with weight 0.7.
+ * Every scored row is rewritten (segment tag "judge-ce"); no cache is needed
+ * (scoring is local and deterministic).
+ *
  * Borrows the session; not thread-safe; errors through sy_err. */
 #ifndef SY_JUDGE_H
 #define SY_JUDGE_H
@@ -59,7 +68,19 @@ typedef struct {
     char first_error[256];
 } judge_report;
 
+typedef struct {
+    const char *model_dir;     /* cross-encoder folder (required) */
+    size_t limit;              /* 0: the whole queue */
+    int all_rows;
+    double low, high;          /* on sigmoid(logit); defaults 0.1 / 0.9 */
+    void (*progress)(void *ctx, size_t done, size_t total);
+    void *progress_ctx;
+} judge_ce_opts;
+
 void judge_llm_opts_default(judge_llm_opts *o);
+void judge_ce_opts_default(judge_ce_opts *o);
+/* rep: queue, asked (scored), false_neg, negative; failed = unsure. */
+int judge_ce_run(session *s, const judge_ce_opts *o, judge_report *rep, sy_err *err);
 int judge_llm_run(session *s, const judge_llm_opts *o, judge_report *rep, sy_err *err);
 
 /* How a verdict moves a likelihood (the one place): is_fn 1 raises it toward

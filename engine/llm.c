@@ -1095,6 +1095,20 @@ void llm_cancel_all(llm_client *c)
     }
 }
 
+int llm_parse_response(const char *body, size_t n, char **content, char *why, size_t wn)
+{
+    *content = NULL;
+    json_t *j = json_loadb(body, n, 0, NULL);
+    if (!j) { snprintf(why, wn, "the body is not JSON"); return LLM_E_BADBODY; }
+    parsed p;
+    int bad = parse_completion(j, &p, why, wn);
+    if (!bad && !(*content = strdup(p.content))) bad = LLM_E_BADBODY;
+    json_decref(j);
+    return bad;
+}
+
+long llm_parse_retry_after(const char *value) { return parse_retry_after(value); }
+
 /* ---- /models --------------------------------------------------------------------------- */
 static size_t models_body(char *buf, size_t size, size_t n, void *ud)
 {

@@ -168,6 +168,13 @@ typedef struct {
 } llm_stats;
 void llm_get_stats(const llm_client *c, llm_stats *out);
 
+/* Parse a chat-completion body exactly as the client does (for tests and the
+ * fuzzers): 0 with *content malloc'd, else an llm_outcome with why filled. */
+int llm_parse_response(const char *body, size_t n, char **content, char *why, size_t wn);
+/* A Retry-After header value in ms (delta-seconds or HTTP date, clamped to a
+ * day); -1 when it is not a finite non-negative value. */
+long llm_parse_retry_after(const char *value);
+
 /* GET BASE/models (url as in llm_config, key may be NULL): the model ids the
  * server lists, malloc'd (free each, then the array).  For llm.model unset:
  * use the only one, or show the list.  Fails with SY_ENET / SY_EPARSE naming

@@ -1,6 +1,7 @@
 /* mix: hybrid sampling of negatives per training instance (see mix.h). */
 #include "mix.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,7 +171,7 @@ int mix_source_class(int src)
 }
 
 static const char *const excl_names[MIX_NX] = {
-    "rejected", "unreviewed", "suspect", "filtered", "duplicate", "positive", "unknown",
+    "rejected", "unreviewed", "suspect", "filtered", "duplicate", "positive", "unknown", "offline",
 };
 const char *mix_exclusion_name(int x) { return x >= 0 && x < MIX_NX ? excl_names[x] : "?"; }
 
@@ -300,6 +301,7 @@ static int build_query(mix_set *m, neg_store *ns, labels *lb, uint32_t q,
         int rc = row_passage(m, &r, label, &p);
         if (rc < 0) goto nomem;
         if (x == -1 && rc == 1) x = MIX_X_UNKNOWN;
+        if (x == -1 && m->o.skip_offline && r.source == NEG_OFFLINE) x = MIX_X_OFFLINE;
         if (x == -1 && rc == 0 && !(r.text && *r.text) && m->twin && m->twin[q] != q) {
             /* a positive of another query with this same text: the text would train both ways */
             int64_t d = corpus_doc_find(m->c, r.neg_id);
@@ -546,6 +548,41 @@ static void take(mix_set *m, mix_rng *rng, const mix_query *q, const uint32_t *c
     }
 }
 
+static size_t passage_words(const mix_passage *p)
+{
+    size_t n = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        const char *s = pass ? p->text : p->title;
+        for (size_t i = 0; s && s[i]; i++) n += !isspace((unsigned char)s[i]) && (i == 0 || isspace((unsigned char)s[i - 1]));
+    }
+    return n;
+}
+
+/* opts.length_match: take k of the n synthetic indices at cls, each the one
+ * closest in length to a retrieved candidate drawn at random (ties: the
+ * earlier of a seeded shuffle), so synthetic negatives follow the retrieved
+ * negatives' length distribution. */
+static void take_matched(mix_set *m, mix_rng *rng, const mix_query *q, const uint32_t *cls, size_t n, size_t k,
+                         const uint32_t *ret, size_t nret, const mix_passage **out)
+{
+    if (!nret) { take(m, rng, q, cls, n, k, out); return; }
+    uint32_t *t = m->scratch;
+    memcpy(t, cls, n * sizeof *t);
+    for (size_t i = n; i > 1; i--) {
+        size_t j = rng_below(rng, i);
+        uint32_t x = t[i - 1]; t[i - 1] = t[j]; t[j] = x;
+    }
+    for (size_t i = 0; i < k; i++) {
+        size_t want = passage_words(&m->pool[q->pool_off + ret[rng_below(rng, nret)]]), best = i, bd = SIZE_MAX;
+        for (size_t j = i; j < n; j++) {
+            size_t w = passage_words(&m->pool[q->pool_off + t[j]]), d = w > want ? w - want : want - w;
+            if (d < bd) { bd = d; best = j; }
+        }
+        uint32_t x = t[i]; t[i] = t[best]; t[best] = x;
+        out[i] = &m->pool[q->pool_off + t[i]];
+    }
+}
+
 static double ratio_at(const mix_set *m, size_t pos, unsigned epoch, unsigned nepochs)
 {
     double total = (double)nepochs * (double)m->nkeys;
@@ -626,7 +663,8 @@ int mix_draw(mix_set *m, unsigned epoch, unsigned nepochs, sy_err *err)
         }
         m->rep.fill_synthetic_short += tr > wr0 ? tr - wr0 : 0;
         m->rep.fill_retrieved_short += ts > ws0 ? ts - ws0 : 0;
-        take(m, &rng, q, S, ns, ts, out);
+        if (m->o.length_match) take_matched(m, &rng, q, S, ns, ts, T, nr, out);
+        else take(m, &rng, q, S, ns, ts, out);
         take(m, &rng, q, T, nr, tr, out + ts);
         size_t got = ts + tr, G = m->o.no_repeat ? got : N;
         if (got < N) {

@@ -21,7 +21,8 @@
  *   flags MAXREL / MARGIN / MAXSCORE excluded unless accepted ("filtered");
  *   flag DUP                         excluded unless accepted ("duplicate");
  *   a qrels positive of the query    always excluded ("positive");
- *   an id neither in the corpus nor carrying text: excluded ("unknown").
+ *   an id neither in the corpus nor carrying text: excluded ("unknown");
+ *   opts.skip_offline and source NEG_OFFLINE: excluded ("offline").
  * Each exclusion is counted once per (query, row) in mix_report, for the
  * queries that have positives (the ones training sees).
  *
@@ -90,6 +91,11 @@ typedef struct {
     int promote;                 /* rejected negatives join the positives */
     int reviewed_only;           /* only accepted negatives are candidates */
     int shuffle;                 /* seeded permutation of instances per epoch */
+    int length_match;            /* rebalance: each synthetic negative drawn is the one
+                                    closest in length (words) to a randomly drawn retrieved
+                                    candidate of the same query (length-matched sampling) */
+    int skip_offline;            /* leave out the offline generator's rows (a stand-in
+                                    for an LLM; export does unless --include-offline) */
     int no_repeat;               /* a pool < N gives a shorter group, not repeats */
     int fill;                    /* a class short of rows borrows from the other (counted
                                     in fill_*); default 0: it repeats its own rows */
@@ -129,7 +135,7 @@ typedef struct {
 /* Counters.  Exclusions are per (query, row) at build; the draw counters
  * accumulate over every mix_draw since mix_build. */
 enum { MIX_X_REJECTED, MIX_X_UNREVIEWED, MIX_X_SUSPECT, MIX_X_FILTERED,
-       MIX_X_DUPLICATE, MIX_X_POSITIVE, MIX_X_UNKNOWN, MIX_NX };
+       MIX_X_DUPLICATE, MIX_X_POSITIVE, MIX_X_UNKNOWN, MIX_X_OFFLINE, MIX_NX };
 typedef struct {
     size_t queries;             /* queries with >= 1 instance */
     size_t instances;           /* instances per epoch */

@@ -1,4 +1,4 @@
-/* offline: hard negatives by editing the positive (see offline.h). */
+/* offline: the offline generator, a stand-in for an LLM (see offline.h). */
 #include "offline.h"
 
 #include <ctype.h>
@@ -447,127 +447,288 @@ static char *do_swap(const char *query, const char *pos, const char *const *rel,
     return out.data;
 }
 
-static char *do_replace(const char *query, const char *pos, const char *const *rel, size_t nrel, size_t variant,
-                        char **detail)
+/* ---- composing a negative ------------------------------------------------------------ */
+
+/* The text as sentences, without a leading sentence that repeats the title
+ * (Cranfield-style documents open with their title). */
+typedef struct {
+    const char *s;
+    span sp[256];
+    size_t n, first;     /* first: 1 when sentence 0 repeats the title */
+} sents;
+
+static int starts_with_title(const char *title, const char *text)
 {
-    if (!nrel) return NULL;
-    span ps[256];
-    size_t n = sentences(pos, ps, 256);
-    if (!n) return NULL;
-    size_t a = answering(query, pos, ps, n);
-    /* the best-matching sentences over the related passages; take the variant-th */
-    typedef struct { size_t r; span s; int o; } cand;
-    cand best[8];
-    size_t nb = 0;
-    for (size_t r = 0; r < nrel; r++) {
-        span rs[256];
-        size_t m = sentences(rel[r], rs, 256);
-        for (size_t i = 0; i < m; i++) {
-            if (rs[i].len < 20) continue;
-            char *piece = strndup(rel[r] + rs[i].start, rs[i].len);
-            int inpos = piece && strstr(pos, piece) != NULL;
-            free(piece);
-            if (inpos) continue;
-            int o = overlap(query, rel[r], rs[i]);
-            size_t at = nb;
-            while (at > 0 && best[at - 1].o < o) at--;
-            if (at >= 8) continue;
-            if (nb < 8) nb++;
-            memmove(best + at + 1, best + at, (nb - 1 - at) * sizeof *best);
-            best[at] = (cand){r, rs[i], o};
-        }
-    }
-    if (!nb) return NULL;
-    cand c = best[variant % nb];
-    sy_buf out = {0};
-    sy_buf_append(&out, pos, ps[a].start);
-    sy_buf_append(&out, rel[c.r] + c.s.start, c.s.len);
-    sy_buf_puts(&out, pos + ps[a].start + ps[a].len);
-    *detail = sy_strdup_printf("replaced the answering sentence %zu (\"%.*s%s\") with a sentence of related passage %zu",
-                               a + 1, (int)(ps[a].len > 60 ? 60 : ps[a].len), pos + ps[a].start,
-                               ps[a].len > 60 ? "..." : "", c.r + 1);
-    return out.data;
+    size_t tl = title ? strlen(title) : 0;
+    while (tl && (isspace((unsigned char)title[tl - 1]) || title[tl - 1] == '.')) tl--;
+    return tl >= 4 && !strncasecmp(title, text, tl);
 }
 
-static const char *const NEG[][2] = {
-    {" is not ", " is "}, {" are not ", " are "}, {" was not ", " was "}, {" were not ", " were "},
-    {" cannot ", " can "}, {" does not ", " does "}, {" do not ", " do "},
-    {" is ", " is not "}, {" are ", " are not "}, {" was ", " was not "}, {" were ", " were not "},
-    {" can ", " cannot "}, {" will ", " will not "}, {" has ", " has not "}, {" have ", " have not "},
-    {" increases ", " decreases "}, {" decreases ", " increases "}, {" increase ", " decrease "},
-    {" decrease ", " increase "}, {" increased ", " decreased "}, {" decreased ", " increased "},
-    {" higher ", " lower "}, {" lower ", " higher "}, {" greater ", " smaller "}, {" larger ", " smaller "},
-    {" smaller ", " larger "}, {" more ", " less "}, {" less ", " more "}, {" always ", " never "},
-    {" never ", " always "}, {" agree ", " disagree "}, {" good ", " poor "}, {" significant ", " negligible "},
-    {" stable ", " unstable "}, {" possible ", " impossible "},
-};
-
-static char *do_negate(const char *query, const char *pos, size_t variant, char **detail)
+static void split_doc(const offline_doc *d, sents *out)
 {
-    span ps[256];
-    size_t n = sentences(pos, ps, 256);
-    if (!n) return NULL;
-    size_t a = answering(query, pos, ps, n);
-    /* the answering sentence first, then the others in order */
-    for (size_t k = 0; k < n; k++) {
-        size_t si = k == 0 ? a : (k <= a ? k - 1 : k);
-        span s = ps[si];
-        /* the variant-th matching site within the sentence, else the first */
-        const char *best = NULL;
-        size_t which = 0, found = 0;
-        for (const char *p = pos + s.start; p < pos + s.start + s.len; p++) {
-            for (size_t r = 0; r < sizeof NEG / sizeof *NEG; r++) {
-                size_t l = strlen(NEG[r][0]);
-                if (p + l <= pos + s.start + s.len + 1 && !strncasecmp(p, NEG[r][0], l)) {
-                    if (found == 0 || found == variant % 3) { best = p; which = r; }
-                    found++;
-                    p += l - 2;
-                    break;
-                }
+    out->s = d->text ? d->text : "";
+    out->n = sentences(out->s, out->sp, 256);
+    out->first = out->n > 1 && starts_with_title(d->title, out->s) && out->sp[0].start == 0 &&
+                 out->sp[0].len <= strlen(d->title) + 3;
+}
+
+static size_t span_words(const char *s, span sp)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < sp.len; i++)
+        n += !isspace((unsigned char)s[sp.start + i]) && (i == 0 || isspace((unsigned char)s[sp.start + i - 1]));
+    return n;
+}
+
+static size_t text_words(const char *s)
+{
+    return span_words(s, (span){0, strlen(s)});
+}
+
+typedef struct { size_t r; span s; int o; } rsent;
+
+static int cmp_rsent(const void *a, const void *b)
+{
+    const rsent *x = a, *y = b;
+    if (x->o != y->o) return y->o - x->o;
+    if (x->r != y->r) return x->r < y->r ? -1 : 1;
+    return x->s.start < y->s.start ? -1 : x->s.start > y->s.start;
+}
+
+/* Sentences of the related passages that are not in the positive, best
+ * query overlap first.  *out malloc'd. */
+static size_t related_sentences(const char *query, const char *pos, const sents *rs, size_t nrel, rsent **out)
+{
+    size_t cap = 0, n = 0;
+    rsent *v = NULL;
+    for (size_t r = 0; r < nrel; r++)
+        for (size_t i = rs[r].first; i < rs[r].n; i++) {
+            span sp = rs[r].sp[i];
+            if (sp.len < 20) continue;
+            char *piece = strndup(rs[r].s + sp.start, sp.len);
+            int inpos = !piece || strstr(pos, piece) != NULL;
+            free(piece);
+            if (inpos) continue;
+            if (n == cap) {
+                cap = cap ? cap * 2 : 32;
+                rsent *nv = realloc(v, cap * sizeof *nv);
+                if (!nv) { free(v); *out = NULL; return 0; }
+                v = nv;
             }
+            v[n++] = (rsent){r, sp, overlap(query, rs[r].s, sp)};
         }
-        if (!best) continue;
-        sy_buf out = {0};
-        sy_buf_append(&out, pos, (size_t)(best - pos));
-        sy_buf_puts(&out, NEG[which][1]);
-        sy_buf_puts(&out, best + strlen(NEG[which][0]));
-        char a1[32], b1[32];
-        snprintf(a1, sizeof a1, "%s", NEG[which][0] + 1);
-        snprintf(b1, sizeof b1, "%s", NEG[which][1] + 1);
-        a1[strlen(a1) - 1] = b1[strlen(b1) - 1] = '\0';
-        *detail = sy_strdup_printf("negated a claim of sentence %zu: '%s' -> '%s'", si + 1, a1, b1);
-        return out.data;
+    if (n) qsort(v, n, sizeof *v, cmp_rsent);
+    *out = v;
+    return n;
+}
+
+/* The composed negative under construction. */
+typedef struct {
+    sy_buf text, det;
+    size_t words, target;
+    unsigned used[64];          /* sentences taken per related passage */
+} draft;
+
+static void put_sentence(draft *d, const char *s, span sp)
+{
+    if (d->text.len) sy_buf_puts(&d->text, " ");
+    sy_buf_append(&d->text, s + sp.start, sp.len);
+    d->words += span_words(s, sp);
+}
+
+/* Fill with related sentences up to the positive's length: the sentences of
+ * related passage `home` first (in order, so the passage reads like that
+ * document), then the best query matches of the others.  Returns how many. */
+static size_t fill_related(draft *d, const sents *rs, size_t home, const rsent *cand, size_t ncand, int *taken)
+{
+    size_t added = 0;
+    for (size_t i = rs[home].first; i < rs[home].n && d->words < d->target; i++) {
+        span sp = rs[home].sp[i];
+        for (size_t c = 0; c < ncand; c++)
+            if (cand[c].r == home && cand[c].s.start == sp.start && !taken[c]) {
+                if (d->words && d->words + span_words(rs[home].s, sp) > d->target + d->target / 4) break;
+                taken[c] = 1;
+                put_sentence(d, rs[home].s, sp);
+                d->used[home < 64 ? home : 63]++;
+                added++;
+                break;
+            }
     }
-    return NULL;
+    for (size_t c = 0; c < ncand && d->words < d->target; c++) {
+        if (taken[c]) continue;
+        size_t w = span_words(rs[cand[c].r].s, cand[c].s);
+        if (d->words && d->words + w > d->target + d->target / 4) continue;
+        taken[c] = 1;
+        put_sentence(d, rs[cand[c].r].s, cand[c].s);
+        d->used[cand[c].r < 64 ? cand[c].r : 63]++;
+        added++;
+    }
+    return added;
+}
+
+static void describe_used(draft *d, size_t nrel)
+{
+    int first = 1;
+    for (size_t r = 0; r < nrel && r < 64; r++)
+        if (d->used[r]) {
+            sy_buf_printf(&d->det, "%s%u of related passage %zu", first ? "" : ", ", d->used[r], r + 1);
+            first = 0;
+        }
+}
+
+/* The positive's sentence that least matches the query (not the answering
+ * one, not the title): topic and entities without the answer.  -1 if none. */
+static long context_sentence(const char *query, const sents *ps, size_t a)
+{
+    long best = -1;
+    int bo = 1 << 30;
+    for (size_t i = ps->first; i < ps->n; i++) {
+        if (i == a || ps->sp[i].len < 20) continue;
+        int o = overlap(query, ps->s, ps->sp[i]);
+        if (o < bo) { bo = o; best = (long)i; }
+    }
+    return best;
+}
+
+/* The home passage of variant v: the v-th related passage (cycling), one
+ * with a title when the positive has one, so the negative can carry it. */
+static size_t home_of(const offline_doc *rel, size_t nrel, size_t v, int want_title)
+{
+    for (size_t k = 0; k < nrel; k++) {
+        size_t r = (v + k) % nrel;
+        if (!want_title || (rel[r].title && *rel[r].title)) return r;
+    }
+    return v % nrel;
+}
+
+static char *finish(draft *d, const offline_doc *pos, const offline_doc *rel, size_t home, char **title_out)
+{
+    const char *title = pos->title && *pos->title ? (rel[home].title ? rel[home].title : "") : "";
+    *title_out = strdup(title);
+    if (*title && starts_with_title(pos->title, pos->text)) {   /* the collection opens texts with the title */
+        sy_buf t = {0};
+        sy_buf_puts(&t, title);
+        sy_buf_puts(&t, " ");
+        sy_buf_append(&t, d->text.data, d->text.len);
+        sy_buf_free(&d->text);
+        d->text = t;
+    }
+    return d->text.data;
+}
+
+/* "recombine": one context sentence of the positive (its topic and
+ * entities, not its answer) followed by sentences of related passages, to the
+ * positive's length, under the title of the related passage it leans on. */
+static char *do_recombine(const char *query, const offline_doc *pos, const offline_doc *rel, size_t nrel,
+                          const sents *ps, const sents *rs, const rsent *cand, size_t ncand, size_t variant,
+                          char **title, char **detail)
+{
+    if (!nrel || !ncand || !ps->n) return NULL;
+    size_t a = answering(query, ps->s, ps->sp + ps->first, ps->n - ps->first) + ps->first;
+    long c = context_sentence(query, ps, a);
+    size_t home = home_of(rel, nrel, variant, pos->title && *pos->title);
+    int *taken = calloc(ncand, sizeof *taken);
+    if (!taken) return NULL;
+    draft d = {.target = text_words(pos->text)};
+    if (d.target < 8) d.target = 8;
+    if (c >= 0) put_sentence(&d, ps->s, ps->sp[c]);
+    size_t added = fill_related(&d, rs, home, cand, ncand, taken);
+    free(taken);
+    if (!added) { sy_buf_free(&d.text); sy_buf_free(&d.det); return NULL; }
+    if (c >= 0) sy_buf_printf(&d.det, "recombined sentence %ld of the positive (least like the query) with ", c + 1);
+    else sy_buf_puts(&d.det, "recombined ");
+    sy_buf_puts(&d.det, "sentences: ");
+    describe_used(&d, nrel);
+    sy_buf_printf(&d.det, "; the answering sentence %zu left out", a + 1);
+    char *text = finish(&d, pos, rel, home, title);
+    if (**title) sy_buf_printf(&d.det, "; title of related passage %zu", home + 1);
+    *detail = d.det.data;
+    return text;
+}
+
+/* "swap": the answering sentence with its numbers and specific terms swapped
+ * for ones of related passages (so it states a different fact), in a passage
+ * of related sentences of the positive's length. */
+static char *do_swap_compose(const char *query, const offline_doc *pos, const offline_doc *rel, size_t nrel,
+                             const sents *ps, const sents *rs, const rsent *cand, size_t ncand, size_t variant,
+                             uint64_t *rng, char **title, char **detail)
+{
+    if (!ps->n) return NULL;
+    size_t a = answering(query, ps->s, ps->sp + ps->first, ps->n - ps->first) + ps->first;
+    char *ans = strndup(ps->s + ps->sp[a].start, ps->sp[a].len);
+    const char *rel_texts[64];
+    size_t nr = nrel < 64 ? nrel : 64;
+    for (size_t i = 0; i < nr; i++) rel_texts[i] = rel[i].text;
+    char *swapdet = NULL;
+    char *swapped = ans ? do_swap(query, ans, rel_texts, nr, rng, &swapdet) : NULL;
+    free(ans);
+    if (!swapped) { free(swapdet); return NULL; }
+    draft d = {.target = text_words(pos->text)};
+    if (d.target < 8) d.target = 8;
+    sy_buf_puts(&d.text, swapped);
+    d.words = text_words(swapped);
+    free(swapped);
+    size_t home = nrel ? home_of(rel, nrel, variant, pos->title && *pos->title) : 0;
+    int *taken = ncand ? calloc(ncand, sizeof *taken) : NULL;
+    if (ncand && taken) fill_related(&d, rs, home, cand, ncand, taken);
+    free(taken);
+    sy_buf_printf(&d.det, "answering sentence %zu with %s", a + 1, swapdet ? swapdet : "swaps");
+    free(swapdet);
+    int any = 0;
+    for (size_t r = 0; r < nrel && r < 64; r++) any |= d.used[r] != 0;
+    if (any) {
+        sy_buf_puts(&d.det, "; then sentences: ");
+        describe_used(&d, nrel);
+    }
+    char *text;
+    if (nrel) {
+        text = finish(&d, pos, rel, home, title);
+        if (**title) sy_buf_printf(&d.det, "; title of related passage %zu", home + 1);
+    } else {   /* no related passage: no title to borrow either */
+        offline_doc none = {"", ""};
+        text = finish(&d, &none, &none, 0, title);
+    }
+    *detail = d.det.data;
+    return text;
 }
 
 void offline_neg_free(offline_neg *n)
 {
     if (!n) return;
+    free(n->title);
     free(n->text);
     free(n->detail);
-    n->text = n->detail = NULL;
+    n->title = n->text = n->detail = NULL;
 }
 
-size_t offline_generate(const char *query, const char *positive, const char *const *related, size_t nrelated,
+size_t offline_generate(const char *query, const offline_doc *positive, const offline_doc *related, size_t nrelated,
                         uint64_t seed, size_t k, offline_neg *out)
 {
-    static const char *const methods[] = {"swap", "replace", "negate"};
+    static const char *const methods[] = {"recombine", "swap"};
     uint64_t rng = seed;
-    size_t n = 0, start = (size_t)(rng_next(&rng) % 3);
-    uint64_t ph = sy_text_hash(positive, strlen(positive));
-    for (size_t t = 0; t < k * 4 + 3 && n < k; t++) {
-        size_t m = (start + t) % 3, variant = t / 3;
-        char *detail = NULL, *text = NULL;
-        if (m == 0) text = do_swap(query, positive, related, nrelated, &rng, &detail);
-        else if (m == 1) text = do_replace(query, positive, related, nrelated, variant, &detail);
-        else text = do_negate(query, positive, variant, &detail);
-        if (!text) { free(detail); continue; }
+    size_t n = 0, start = (size_t)(rng_next(&rng) % 2), voff = nrelated ? (size_t)(rng_next(&rng) % nrelated) : 0;
+    if (nrelated > 64) nrelated = 64;
+    sents *ps = calloc(1, sizeof *ps), *rs = nrelated ? calloc(nrelated, sizeof *rs) : NULL;
+    if (!ps || (nrelated && !rs)) { free(ps); free(rs); return 0; }
+    split_doc(positive, ps);
+    for (size_t r = 0; r < nrelated; r++) split_doc(&related[r], &rs[r]);
+    rsent *cand = NULL;
+    size_t ncand = related_sentences(query, ps->s, rs, nrelated, &cand);
+    uint64_t ph = sy_text_hash(ps->s, strlen(ps->s));
+    for (size_t t = 0; t < k * 4 + 2 && n < k; t++) {
+        size_t m = (start + t) % 2, variant = voff + t / 2 + (t % 2) * 3;
+        char *detail = NULL, *text = NULL, *title = NULL;
+        if (m == 0) text = do_recombine(query, positive, related, nrelated, ps, rs, cand, ncand, variant, &title, &detail);
+        else text = do_swap_compose(query, positive, related, nrelated, ps, rs, cand, ncand, variant, &rng, &title, &detail);
+        if (!text || !title) { free(text); free(title); free(detail); continue; }
         uint64_t h = sy_text_hash(text, strlen(text));
         int dup = h == ph;
         for (size_t i = 0; i < n && !dup; i++) dup = sy_text_hash(out[i].text, strlen(out[i].text)) == h;
-        if (dup) { free(text); free(detail); continue; }
-        out[n++] = (offline_neg){text, methods[m], detail};
+        if (dup) { free(text); free(title); free(detail); continue; }
+        out[n++] = (offline_neg){title, text, methods[m], detail};
     }
+    free(cand);
+    free(ps);
+    free(rs);
     return n;
 }

@@ -1,17 +1,30 @@
-/* offline: hard negatives without a model, by editing the positive passage.
+/* offline: the offline generator, a STAND-IN FOR AN LLM, not SyNeg's method:
+ * hard negatives without a model, so the rest of the pipeline can run (and be
+ * tested) with no endpoint.  Everything it writes is labelled source
+ * "offline" and generator "offline" by the caller (synth); export leaves it out
+ * unless asked (--include-offline).
  *
- * Three edits, chosen in turn and seeded (same inputs and seed, same output):
- *   "swap"     numbers and specific terms (capitalised words, rare words that
- *              are not in the query) replaced by ones of the same kind drawn
- *              from related passages, so the passage keeps its topic and its
- *              shape but states different facts;
- *   "replace"  the sentence that best matches the query (the answering one)
- *              replaced by the best-matching sentence of a related passage;
- *   "negate"   a claim of the answering sentence negated ("is" -> "is not",
- *              "increases" -> "decreases", ...).
+ * What it writes shares the positive's topic and entities but not its answer,
+ * in the collection's form (title, style, the positive's length):
+ *   "recombine"  the positive's sentence least like the query (topic and
+ *                entities, not the answer) followed by sentences of related
+ *                passages (one "home" passage first, in order, then the best
+ *                query matches of the others) up to the positive's length in
+ *                words; the answering sentence is left out;
+ *   "swap"       the answering sentence with its numbers and specific terms
+ *                (capitalised or rare words not in the query) swapped for ones
+ *                of the same kind from related passages, so it states a
+ *                different fact, then related sentences to the positive's length.
+ * No bare negation ("is" -> "is not"): on claim-style data a negated claim
+ * often still answers the query.  On a titled collection a negative carries
+ * the title of its home passage (and opens its text with it when the
+ * collection's texts repeat their title); untitled collections get "".
+ * detail says in words what was done (sentence numbers, related passages
+ * 1-based in the order given, the swaps).  Attributes (difficulty, type, ...)
+ * are not read: the caller says so.
  * Related passages come from offline_related, a small lexical (tf-idf
  * overlap) index over the corpus, excluding the query's positives.
- * Results are labelled source = offline by the caller (synth).
+ * Same inputs and seed, same output.
  *
  * Ownership: offline_index_build returns an owned index (offline_index_free,
  * NULL-safe); it borrows the corpus, which must outlive it.  A built index is
@@ -27,6 +40,9 @@
 #include "corpus.h"
 #include "err.h"
 
+/* How every report, provenance and screen names this generator. */
+#define OFFLINE_STAND_IN "offline generator: a stand-in for an LLM (sentence recombination and entity swaps from related passages, no model)"
+
 typedef struct offline_index offline_index;
 
 offline_index *offline_index_build(const corpus *c, sy_err *err);
@@ -36,16 +52,20 @@ void offline_index_free(offline_index *ix);
 size_t offline_related(const offline_index *ix, const char *text, const uint32_t *exclude, size_t nexclude,
                        uint32_t *out, size_t k);
 
+typedef struct { const char *title, *text; } offline_doc;   /* borrowed; title "" when none */
+
 typedef struct {
+    char *title;          /* "" on an untitled collection */
     char *text;
-    const char *method;   /* "swap", "replace" or "negate" (static strings) */
-    char *detail;         /* what was changed, human readable */
+    const char *method;   /* "recombine" or "swap" (static strings) */
+    char *detail;         /* what was done, human readable */
 } offline_neg;
 
-/* Write up to k edited versions of positive to out; returns how many (distinct,
- * each different from the positive).  related: texts of related passages. */
-size_t offline_generate(const char *query, const char *positive, const char *const *related, size_t nrelated,
-                        uint64_t seed, size_t k, offline_neg *out);
+/* Write up to k negatives for (query, positive) to out; returns how many
+ * (distinct, each different from the positive).  At most 64 related passages
+ * are used; with none, only "swap" can work (and the result is short). */
+size_t offline_generate(const char *query, const offline_doc *positive, const offline_doc *related,
+                        size_t nrelated, uint64_t seed, size_t k, offline_neg *out);
 void offline_neg_free(offline_neg *n);
 
 #endif

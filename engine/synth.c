@@ -70,6 +70,7 @@ typedef struct {
     double rpm, tpm, timeout_s, backoff_s, price_in, price_out, budget, max_body_mb;
     int per_query, reflect, offline;
     int titled;                 /* most documents of the collection have a title */
+    uint64_t variant;           /* regenerate: a fresh variant gives the offline generator a fresh seed */
     uint64_t seed;
     prompt_template *tpl, *rtpl;
     prompt_catalogue *cat;
@@ -232,6 +233,7 @@ static plan *plan_new(session *s, const synth_opts *o, int make_job, sy_err *err
     p->reflect = o->reflect >= 0 ? o->reflect : (int)settings_int(s, "synth.reflect");
     p->seed = o->seed ? o->seed : (uint64_t)settings_num(s, "synth.seed");
     if (o->variant) p->llm_seed = o->variant;
+    p->variant = (uint64_t)o->variant;
     p->response_format = settings_str(s, "llm.response_format");
     /* the answers synth_parse_answer / synth_parse_verdict accept, as JSON schemas */
     p->answer_schema = json_pack("{s:s,s:{s:{s:s},s:{s:s,s:I,s:I,s:{s:s,s:{s:{s:s},s:{s:s},s:{s:s}},s:[s]}}},s:[s]}",
@@ -749,22 +751,45 @@ static int run_offline(run *r, sy_err *err)
         task *t = &p->tasks[ti];
         r->active++;
         uint32_t rel[NREL];
-        size_t nrel = offline_related(ix, t->qtext, p->positives + p->pos_off[ti],
-                                      p->pos_off[ti + 1] - p->pos_off[ti], rel, NREL);
-        const char *texts[NREL];
-        for (size_t i = 0; i < nrel; i++) texts[i] = corpus_doc_text(p->corpus, rel[i]);
+        const uint32_t *excl = p->positives + p->pos_off[ti];
+        size_t nexcl = p->pos_off[ti + 1] - p->pos_off[ti];
+        size_t nrel = offline_related(ix, t->qtext, excl, nexcl, rel, NREL);
+        if (nrel < NREL) {   /* top up: passages like the positive, then (tiny corpora) any others, seeded */
+            uint32_t more[NREL];
+            size_t nm = offline_related(ix, t->pos_body, excl, nexcl, more, NREL);
+            uint32_t nd = corpus_ndocs(p->corpus);
+            uint64_t st = p->seed ^ sy_hash64(t->qid, strlen(t->qid)) ^ 0x5eedULL;
+            for (size_t tries = 0; nm < NREL && nd > 1 && tries < 4 * NREL; tries++)
+                more[nm++] = (uint32_t)(sy_splitmix64(&st) % nd);
+            for (size_t i = 0; i < nm && nrel < NREL; i++) {
+                int skip = more[i] == t->pos_doc;
+                for (size_t j = 0; j < nexcl && !skip; j++) skip = more[i] == excl[j];
+                for (size_t j = 0; j < nrel && !skip; j++) skip = more[i] == rel[j];
+                if (!skip) rel[nrel++] = more[i];
+            }
+        }
+        offline_doc docs[NREL];
+        for (size_t i = 0; i < nrel; i++)
+            docs[i] = (offline_doc){corpus_doc_title(p->corpus, rel[i]), corpus_doc_text(p->corpus, rel[i])};
+        offline_doc pos = {t->pos_title, t->pos_body};
         offline_neg *out = calloc((size_t)p->per_query, sizeof *out);
-        const char *body = corpus_doc_text(p->corpus, t->pos_doc);
-        uint64_t seed = p->seed ^ sy_hash64(t->qid, strlen(t->qid));
-        size_t n = out ? offline_generate(t->qtext, body, texts, nrel, seed, (size_t)p->per_query, out) : 0;
+        uint64_t seed = p->seed ^ sy_hash64(t->qid, strlen(t->qid)) ^ (p->variant * 0x9e3779b97f4a7c15ULL);
+        size_t n = out ? offline_generate(t->qtext, &pos, docs, nrel, seed, (size_t)p->per_query, out) : 0;
         json_t *relids = json_array();
         for (size_t i = 0; i < nrel; i++) json_array_append_new(relids, json_string(corpus_doc_id(p->corpus, rel[i])));
+        /* the attributes a run would send to an LLM: recorded as ignored, never silently dropped */
+        prompt_kv *attrs = NULL;
+        size_t nattrs = 0;
+        if (prompt_resolve(p->cat, p->over, p->nover, p->sess, p->nsess, p->seed, t->qid, &attrs, &nattrs, NULL) < 0)
+            nattrs = 0;
         for (size_t i = 0; i < n; i++) {
-            json_t *prov = json_pack("{s:s,s:s,s:{s:s},s:s,s:s,s:s,s:O,s:s?,s:I}", "generator", "offline",
-                                     "method", out[i].method, "attributes", "method", out[i].method,
+            json_t *prov = json_pack("{s:s,s:s,s:s,s:{s:s},s:o,s:s,s:s,s:s,s:O,s:s?,s:I,s:s}", "generator", "offline",
+                                     "stand_in", OFFLINE_STAND_IN, "method", out[i].method,
+                                     "attributes", "method", out[i].method,
+                                     "ignored_attributes", attrs_json(attrs, nattrs),
                                      "reasoning", out[i].detail, "verdict", "not_reflected",
                                      "positive", t->pos_id, "related", relids, "job", p->job_name,
-                                     "seed", (json_int_t)p->seed);
+                                     "seed", (json_int_t)p->seed, "title", out[i].title);
             char *ps = prov ? json_dumps(prov, JSON_COMPACT) : NULL;
             json_decref(prov);
             char id[64];
@@ -775,11 +800,13 @@ static int run_offline(run *r, sy_err *err)
             free(ps);
             offline_neg_free(&out[i]);
         }
+        free(attrs);
         json_decref(relids);
         free(out);
         if (n == 0)
             record_failure(r, t, "offline", "no_edit",
-                           "the offline generator found nothing to edit in the positive (too short?)", 0);
+                           "the offline generator (a stand-in for an LLM) found no related passage or nothing to "
+                           "swap in the positive", 0);
         query_finished(r, n > 0);
     }
     offline_index_free(ix);

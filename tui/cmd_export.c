@@ -57,7 +57,12 @@ const char cmd_export_help[] =
     "                        session's BM25 (one scorer for positives and negatives, so\n"
     "                        --launch's --knowledge_distillation compares like with like)\n"
     "  --prompt TEXT         flag: add \"prompt\": TEXT (query instruction) to every line\n"
-    "  --no-title            flag/st: passages without their title (default \"title text\")\n"
+    "  --no-title            flag/st: passages without their title (default \"title text\";\n"
+    "                        setting passage.titles), for every source alike\n"
+    "  --include-offline     include the offline generator's negatives (a stand-in for\n"
+    "                        an LLM, not SyNeg's method); left out by default\n"
+    "  --length-match        rebalance: draw the synthetic negatives closest in length to\n"
+    "                        the query's retrieved ones (when the audit flags length)\n"
     "  --json                print the report as JSON instead of text\n"
     "  --launch torchrun     also write FILE.launch.sh for a multi-GPU run of an existing trainer\n"
     "  --trainer T           flag (FlagEmbedding embedder fine-tuning, for --format flag) or\n"
@@ -124,7 +129,20 @@ static void print_report(const char *path, const export_opts *o, const export_st
                m->same_text_queries);
     printf("  excluded:");
     for (int i = 0; i < MIX_NX; i++) printf("%s %s %zu", i ? "," : "", mix_exclusion_name(i), m->excluded[i]);
-    printf("\nreport %s.report.json\n", path);
+    printf("\n");
+    if (o->include_offline && m->drawn[NEG_OFFLINE])
+        printf("  includes %zu negatives of the offline generator (a stand-in for an LLM, not SyNeg's method)\n",
+               m->drawn[NEG_OFFLINE]);
+    else if (m->excluded[MIX_X_OFFLINE])
+        printf("  left out %zu negatives of the offline generator (a stand-in for an LLM); --include-offline "
+               "includes them\n", m->excluded[MIX_X_OFFLINE]);
+    if (st->audited) {
+        sy_buf b = {0};
+        audit_report_text(&st->audit, &b);
+        if (b.data) fputs(b.data, stdout);
+        sy_buf_free(&b);
+    }
+    printf("report %s.report.json\n", path);
 }
 
 /* DATA.slurm.sh: the export's own words (without the launch options) are
@@ -175,7 +193,7 @@ int cmd_export(int argc, char **argv)
 {
     enum { O_MIX = 256, O_NUM, O_STRATEGY, O_BATCH, O_SEED, O_EPOCHS, O_SHUFFLE, O_PROMOTE, O_REVIEWED,
            O_FILL, O_SPLIT, O_SCORES, O_PROMPT, O_NOTITLE, O_JSON, O_LAUNCH, O_TRAINER, O_GPUS, O_NODES,
-           O_SHARDS, O_RETRIEVER, O_MODEL, O_NOREPEAT };
+           O_SHARDS, O_RETRIEVER, O_MODEL, O_NOREPEAT, O_OFFLINE, O_LENMATCH };
     static const struct option opts[] = {
         {"format", required_argument, 0, 'f'}, {"output", required_argument, 0, 'o'},
         {"mix", required_argument, 0, O_MIX}, {"num", required_argument, 0, O_NUM},
@@ -185,6 +203,7 @@ int cmd_export(int argc, char **argv)
         {"reviewed-only", no_argument, 0, O_REVIEWED}, {"fill", no_argument, 0, O_FILL}, {"split", required_argument, 0, O_SPLIT},
         {"scores", no_argument, 0, O_SCORES}, {"prompt", required_argument, 0, O_PROMPT},
         {"no-title", no_argument, 0, O_NOTITLE}, {"json", no_argument, 0, O_JSON},
+        {"include-offline", no_argument, 0, O_OFFLINE}, {"length-match", no_argument, 0, O_LENMATCH},
         {"launch", required_argument, 0, O_LAUNCH}, {"trainer", required_argument, 0, O_TRAINER},
         {"gpus", required_argument, 0, O_GPUS}, {"nodes", required_argument, 0, O_NODES},
         {"shards", required_argument, 0, O_SHARDS}, {"retriever", required_argument, 0, O_RETRIEVER},
@@ -239,6 +258,8 @@ int cmd_export(int argc, char **argv)
         case O_SCORES: eo.scores = 1; break;
         case O_PROMPT: eo.prompt = optarg; break;
         case O_NOTITLE: eo.no_title = 1; break;
+        case O_OFFLINE: eo.include_offline = 1; break;
+        case O_LENMATCH: eo.mix.length_match = 1; break;
         case O_JSON: json = 1; break;
         case O_LAUNCH: launcher = optarg; break;
         case O_TRAINER:

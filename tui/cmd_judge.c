@@ -12,6 +12,8 @@
 const char cmd_judge_help[] =
     "usage: syneg judge SESSION --llm [--model M] [--cascade M] [--limit N] [--all]\n"
     "                   [--force] [--budget USD] [--template FILE] [--json]\n"
+    "       syneg judge SESSION --cross-encoder DIR [--low P] [--high P] [--limit N]\n"
+    "                   [--all] [--json]\n"
     "\n"
     "Ask an LLM whether the retrieved negatives of the review queue really are\n"
     "negatives (the verification prompt, prompts/reflect.txt), most likely false\n"
@@ -35,6 +37,10 @@ const char cmd_judge_help[] =
     "                   llm.prices for the model)\n"
     "  --template FILE  a verification prompt of the reflect.txt format\n"
     "  --json           print the report as JSON\n"
+    "Cross-encoder judge: score the same rows with a cross-encoder folder (as\n"
+    "'syneg rerank' reads it) and apply RocketQA-style thresholds on\n"
+    "p = sigmoid(logit): p >= --high (default 0.9) false negative, p <= --low\n"
+    "(default 0.1) negative, in between unsure (the row keeps its likelihood).\n"
     "Exit status 1 when some rows got no verdict (failures, budget).\n";
 
 static void progress(void *ctx, size_t done, size_t total)
@@ -50,9 +56,12 @@ int cmd_judge(int argc, char **argv)
         {"cascade", required_argument, 0, 'c'}, {"limit", required_argument, 0, 'n'},
         {"all", no_argument, 0, 'a'}, {"force", no_argument, 0, 'f'},
         {"budget", required_argument, 0, 'b'}, {"template", required_argument, 0, 't'},
-        {"json", no_argument, 0, 'j'}, {0, 0, 0, 0}};
+        {"json", no_argument, 0, 'j'}, {"cross-encoder", required_argument, 0, 'C'},
+        {"low", required_argument, 0, 'l'}, {"high", required_argument, 0, 'h'}, {0, 0, 0, 0}};
     judge_llm_opts jo;
     judge_llm_opts_default(&jo);
+    judge_ce_opts co;
+    judge_ce_opts_default(&co);
     int use_llm = 0, json = 0, c;
     long v;
     optind = 1;
@@ -73,19 +82,30 @@ int cmd_judge(int argc, char **argv)
                 return cli_usage("judge", "--budget '%s': expected USD >= 0 (0: no cap)", optarg);
             break;
         case 't': jo.template_path = optarg; break;
+        case 'C': co.model_dir = optarg; break;
+        case 'l':
+        case 'h': {
+            double *dst = c == 'l' ? &co.low : &co.high;
+            if (cli_parse_double(optarg, dst) < 0 || !(*dst >= 0 && *dst <= 1))
+                return cli_usage("judge", "--%s '%s': expected a probability in 0..1", c == 'l' ? "low" : "high", optarg);
+            break;
+        }
         case 'j': json = 1; break;
         default: return cli_usage("judge", "unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (!use_llm) return cli_usage("judge", "choose a judge: --llm");
+    if (use_llm == !!co.model_dir) return cli_usage("judge", "choose one judge: --llm or --cross-encoder DIR");
+    if (co.low > co.high) return cli_usage("judge", "--low %g is above --high %g", co.low, co.high);
+    co.limit = jo.limit;
+    co.all_rows = jo.all_rows;
     if (optind != argc - 1) return cli_usage("judge", "expected exactly one SESSION folder");
     sy_err err = {0};
     if (llm_global_init(&err) < 0) return cli_fail(&err);
     session *s = session_open(argv[optind], SESSION_READ, &err);
     if (!s) return cli_fail(&err);
-    jo.progress = progress;
+    jo.progress = co.progress = progress;
     judge_report rep;
-    int rc = judge_llm_run(s, &jo, &rep, &err);
+    int rc = use_llm ? judge_llm_run(s, &jo, &rep, &err) : judge_ce_run(s, &co, &rep, &err);
     cli_progress_end();
     if (rc < 0) {
         session_close(s);
@@ -103,6 +123,10 @@ int cmd_judge(int argc, char **argv)
         if (t) puts(t);
         free(t);
         json_decref(o);
+    } else if (!use_llm) {
+        printf("scored %zu of %zu queue rows with %s: %zu false negatives (p >= %g), %zu negatives (p <= %g), "
+               "%zu unsure\n", rep.asked, rep.queue, co.model_dir, rep.false_neg, co.high, rep.negative, co.low,
+               rep.failed);
     } else {
         printf("judged %zu of %zu queue rows (%zu had a verdict already): %zu false negatives, %zu negatives\n",
                rep.asked, rep.queue, rep.already, rep.false_neg, rep.negative);
@@ -113,5 +137,5 @@ int cmd_judge(int argc, char **argv)
         if (rep.first_error[0]) printf("  first failure: %s\n", rep.first_error);
     }
     session_close(s);
-    return rep.failed || rep.not_sent ? EXIT_ERR : EXIT_OK;
+    return use_llm && (rep.failed || rep.not_sent) ? EXIT_ERR : EXIT_OK;
 }

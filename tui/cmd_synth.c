@@ -32,8 +32,11 @@ const char cmd_synth_help[] =
     "  --budget USD         stop sending new requests once this much is spent\n"
     "                       (default: llm.budget_usd; needs llm.prices.<model>)\n"
     "  --reflect R          reflection rounds, 0 to 2 (default: synth.reflect, else 1)\n"
-    "  --offline            use the offline generator (edits of the positive, no\n"
-    "                       model); also used when no endpoint is configured\n"
+    "  --offline            use the offline generator, a stand-in for an LLM\n"
+    "                       (sentence recombination and entity swaps from related\n"
+    "                       passages, no model); also used when no endpoint is\n"
+    "                       configured.  export leaves its negatives out unless\n"
+    "                       given --include-offline\n"
     "  --seed N             seed for attribute draws and offline edits (default 1)\n"
     "  --batch-export FILE  write the requests not yet answered to FILE in the OpenAI\n"
     "                       Batch API JSONL format instead of sending them\n"
@@ -211,7 +214,7 @@ int cmd_synth(int argc, char **argv)
         json_decref(j);
     } else {
         printf("synth (%s): %zu queries: %zu with negatives, %zu failed, %zu deferred\n",
-               rep.offline ? "offline generator" : "llm", rep.queries_total, rep.queries_ok, rep.queries_failed,
+               rep.offline ? "offline generator, a stand-in for an LLM" : "llm", rep.queries_total, rep.queries_ok, rep.queries_failed,
                rep.queries_deferred);
         printf("  %zu negatives written, %zu suspected false negatives (flagged for review)\n", rep.negatives,
                rep.suspects);

@@ -7,7 +7,10 @@
  * `:set NAME VALUE`) saves session.json; R regenerates the current query's
  * synthetic negatives as a background `syneg synth` job, and the new ones
  * appear beside the old (newest first) with their attributes.  Without
- * SYNEG_LLM_URL the job runs the offline generator and the panel says so. */
+ * SYNEG_LLM_URL the job runs the offline generator (a stand-in for an LLM),
+ * which ignores the attributes: the panel and R say so, and R still gives new
+ * text (a fresh seed).  The panel also shows the shortcut audit (audit.h) of
+ * the session's pool as training would draw it, computed when it opens. */
 #include <curses.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -15,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../engine/audit.h"
+#include "../engine/passage.h"
 #include "../engine/prompt.h"
 #include "../engine/settings.h"
 #include "../engine/synth.h"
@@ -23,6 +28,7 @@
 static prompt_catalogue *cat;
 static int sel, pscroll, pjump;   /* pjump: scroll to [user] at the next draw */
 static char cat_path[4096];
+static char audit_text[1024];   /* the shortcut audit's lines, made when the panel opens */
 
 static size_t ncat_(void) { return cat ? prompt_catalogue_size(cat) : 0; }
 #define ncat ((int)ncat_())
@@ -93,12 +99,20 @@ static void draw(tui *t, tui_rect r)
                   " ATTRIBUTES   j/k choose  h/l change  Enter type a value  R regenerate  P prompt  q closes", 1);
     int y = r.y + 1, end = r.y + r.h;
     tui_putf(y++, r.x + 1, r.w - 1, t->offline ? tui_attr(t, C_SUSPECT) : tui_attr(t, C_ACCEPT), "%s",
-             t->offline ? "offline generator (no SYNEG_LLM_URL): regenerate uses the built-in templates, no API calls"
+             t->offline ? "offline generator (no SYNEG_LLM_URL), a stand-in for an LLM: it IGNORES these attributes;"
+                          " R recombines related passages with a fresh seed"
                         : "LLM endpoint from SYNEG_LLM_URL: regenerate calls it (the budget applies)");
     size_t sl = strlen(session_dir(t->s));   /* inside the session: say SESSION/..., not a temp path */
     int inside = !strncmp(cat_path, session_dir(t->s), sl) && cat_path[sl] == '/';
     tui_putf(y++, r.x + 1, r.w - 1, tui_attr(t, C_DIM), "catalogue: %s%s", inside ? "SESSION" : "",
              cat_path[0] ? cat_path + (inside ? sl : 0) : "(none found: prompts/attributes.txt)");
+    for (const char *l = audit_text; *l && y < end;) {   /* the shortcut audit */
+        const char *nl = strchr(l, '\n');
+        int len = nl ? (int)(nl - l) : (int)strlen(l);
+        tui_putf(y++, r.x + 1, r.w - 1, strstr(l, "WARNING") == l + 2 ? tui_attr(t, C_ERR) : tui_attr(t, C_DIM), "%.*s",
+                 len, l);
+        l += len + (nl != NULL);
+    }
     y++;
     if (sel >= ncat) sel = ncat - 1;
     if (sel < 0) sel = 0;
@@ -162,7 +176,32 @@ static int key(tui *t, int action, int k)
     return TUI_UNHANDLED;
 }
 
-static void open_attrs(tui *t) { tui_attrs_load(t); }
+/* The audit of the pool as training would draw it (default mix, one epoch). */
+static void audit_pool(tui *t)
+{
+    audit_text[0] = 0;
+    sy_err err = {0};
+    mix_opts o;
+    mix_opts_default(&o);
+    mix_set *m = mix_build(t->s, &o, &err);
+    audit_report r;
+    int titles = passage_titles_setting(t->s, NULL);
+    if (m && mix_draw(m, 0, 1, &err) == 0 && audit_mix(m, titles < 0 ? PASSAGE_TITLES : titles, NULL, &r, &err) == 0) {
+        sy_buf b = {0};
+        audit_report_text(&r, &b);
+        snprintf(audit_text, sizeof audit_text, "%s", b.data ? b.data : "");
+        sy_buf_free(&b);
+    } else {
+        snprintf(audit_text, sizeof audit_text, "shortcut audit: %.200s\n", err.msg[0] ? err.msg : "no training instance yet");
+    }
+    mix_free(m);
+}
+
+static void open_attrs(tui *t)
+{
+    tui_attrs_load(t);
+    audit_pool(t);
+}
 
 const tui_pane pane_attrs = {"attributes", open_attrs, draw, key, NULL};
 
@@ -203,7 +242,10 @@ int act_regenerate(tui *t, int argc, char **argv)
     }
     sy_err err;
     if (tui_regen_start(t, qid, &err) < 0) tui_err(t, "regenerate: %s", err.msg);
-    else tui_msg(t, "regenerating %s's synthetic negatives %s in the background", qid, t->offline ? "offline" : "with the LLM");
+    else if (t->offline)
+        tui_msg(t, "regenerating %s offline in the background: the offline generator (a stand-in for an LLM) ignores "
+                "the attributes; a fresh seed gives new text", qid);
+    else tui_msg(t, "regenerating %s's synthetic negatives with the LLM in the background", qid);
     return TUI_REDRAW;
 }
 

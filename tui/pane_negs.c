@@ -73,7 +73,7 @@ static int item(tui *t, tui_col *col, size_t i, int syn, tui_rect r, int y, int 
         return h;
     }
     int focused = (syn ? FOCUS_SYN : FOCUS_RET) == t->focus, cur = i == col->cur;
-    int base = cur ? (focused ? tui_attr(t, C_CURSOR) : (int)A_REVERSE) : 0;
+    int base = cur ? tui_cursor_attr(t, focused) : 0;
     tui_fill(y, r.x, r.w, base);
     int x = r.x;
     const char *badge = kind == LABEL_ACCEPT ? "[+]" : kind == LABEL_REJECT ? "[X]" : "[ ]";

@@ -44,7 +44,7 @@ static void draw(tui *t, tui_rect r)
         size_t pos = t->view[v];
         const tui_qstat *st = tui_stat(t, pos);
         int y = r.y + 1 + i, cur = v == t->qcur;
-        int base = cur ? tui_attr(t, t->focus == FOCUS_QUERIES ? C_CURSOR : C_SEL) | (t->focus == FOCUS_QUERIES ? 0 : A_REVERSE) : 0;
+        int base = cur ? tui_cursor_attr(t, t->focus == FOCUS_QUERIES) : 0;
         tui_fill(y, r.x, r.w, base);
         uint32_t total = st->nsyn + st->nret;
         int x = r.x;

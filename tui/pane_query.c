@@ -28,13 +28,21 @@ static void draw(tui *t, tui_rect r)
     for (size_t i = 0; i < nrel; i++) npos += rel[i].rel > 0;
     if (y < end) tui_putf(y++, r.x, r.w, tui_attr(t, C_TITLE), " POSITIVES %zu", npos);
     if (!npos && y < end) tui_putf(y++, r.x + 1, r.w - 1, tui_attr(t, C_DIM), "(no positive in split %s)", session_train_split(t->s));
-    /* as many positives as fit with at least one line each; the rest are
-     * counted on a last line ("+20 more"), never silently dropped */
+    /* as many positives as fit with at least one line each, from pos_top
+     * (] and [ scroll); the rest are counted on a last line ("+20 more"),
+     * never silently dropped */
+    if (t->pos_query != pos) t->pos_query = pos, t->pos_top = 0;
     int left = end - y;
     size_t fit = npos <= (size_t)(left > 0 ? left : 0) ? npos : (size_t)(left > 1 ? left - 1 : 0);
-    size_t shown = 0;
+    if (t->pos_top + fit > npos) t->pos_top = npos > fit ? npos - fit : 0;
+    size_t skip = t->pos_top, shown = 0;
+    fit = npos - skip < fit ? npos - skip : fit;
     for (size_t i = 0; i < nrel && shown < fit && y < end; i++) {
         if (rel[i].rel <= 0) continue;
+        if (skip) {
+            skip--;
+            continue;
+        }
         int room = end - y - (fit < npos ? 1 : 0);
         int lines = room / (int)(fit - shown);
         if (lines < 1) lines = 1;
@@ -48,8 +56,12 @@ static void draw(tui *t, tui_rect r)
         y += tui_put_wrapped(y, r.x + 3, r.w - 3, x - (r.x + 3), lines, ps, strlen(ps), 0, 0, NULL);
         free(pass);
     }
-    if (shown < npos && y < end)
-        tui_putf(y++, r.x + 1, r.w - 1, tui_attr(t, C_DIM), "+%zu more (Enter on a negative shows them all)", npos - shown);
+    if (shown < npos && y < end) {
+        size_t after = npos - t->pos_top - shown;
+        if (t->pos_top && after) tui_putf(y++, r.x + 1, r.w - 1, tui_attr(t, C_DIM), "%zu above, +%zu more ([ ] scroll)", t->pos_top, after);
+        else if (t->pos_top) tui_putf(y++, r.x + 1, r.w - 1, tui_attr(t, C_DIM), "%zu above ([ scrolls up)", t->pos_top);
+        else tui_putf(y++, r.x + 1, r.w - 1, tui_attr(t, C_DIM), "+%zu more (] scrolls, Enter on a negative shows them all)", after);
+    }
 }
 
 const tui_pane pane_query = {"query", NULL, draw, NULL, NULL};

@@ -171,6 +171,9 @@ struct tui {
     long lock_pid;
     char ro_why[64];             /* "locked by pid N" or "--read-only" */
     int lock_free;               /* read-only and the writer has quit: W (take-lock) is offered */
+    int list_mode;               /* query list: 0 normal, 1 hidden, 2 wide */
+    size_t pos_top;              /* first positive shown (scrolled with [ ]) */
+    long pos_query;              /* qlist position pos_top belongs to */
     char *state_last;            /* the state file's text as last written (tui_state.c) */
     int state_bad;               /* the state file was not valid JSON: never overwrite it */
     double last_state;
@@ -323,6 +326,7 @@ size_t tui_attr_values(tui *t, const char *name, const char **vals, size_t max);
 enum { C_NORMAL = 0, C_TITLE, C_CURSOR, C_ACCEPT, C_REJECT, C_SUSPECT, C_DIM, C_STATUS, C_KEY, C_HILITE, C_ERR, C_SEL, C_NCOLORS };
 void tui_colors_init(tui *t);
 int tui_attr(tui *t, int c);                    /* curses attribute for a colour class */
+int tui_cursor_attr(tui *t, int focused);       /* the one cursor style: focused pane, or the others' */
 /* Put UTF-8 text at y,x, at most w columns; returns columns used.  Control
  * characters become spaces. */
 int tui_put(int y, int x, int w, const char *s, size_t n, int attr);

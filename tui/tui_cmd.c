@@ -236,6 +236,38 @@ int act_next_unrev(tui *t, int argc, char **argv)
     return TUI_REDRAW;
 }
 
+int act_list_width(tui *t, int argc, char **argv)
+{
+    static const char *const names[] = {"normal", "hidden", "wide"};
+    int m = (t->list_mode + 1) % 3;
+    if (argc > 1) {
+        m = -1;
+        for (int i = 0; i < 3; i++)
+            if (!strcmp(argv[1], names[i])) m = i;
+        if (m < 0) {
+            tui_err(t, "list-width: normal, hidden or wide");
+            return TUI_REDRAW;
+        }
+    }
+    t->list_mode = m;
+    tui_msg(t, "query list %s%s", names[m], m == 1 ? " (z shows it again; n/p still move between queries)" : "");
+    return TUI_REDRAW;
+}
+
+int act_pos_down(tui *t, int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    t->pos_top++;   /* clamped when drawn */
+    return TUI_REDRAW;
+}
+
+int act_pos_up(tui *t, int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    if (t->pos_top) t->pos_top--;
+    return TUI_REDRAW;
+}
+
 int act_goto(tui *t, int argc, char **argv)
 {
     if (argc < 2) {

@@ -61,6 +61,8 @@ int tui_attr(tui *t, int c)
     return c >= 0 && c < C_NCOLORS ? attrs[c] : 0;
 }
 
+int tui_cursor_attr(tui *t, int focused) { return focused ? tui_attr(t, C_CURSOR) | A_BOLD : (int)A_REVERSE; }
+
 /* next code point of s[i..n); invalid bytes become U+FFFD */
 static int32_t next_cp(const char *s, size_t n, size_t *i)
 {

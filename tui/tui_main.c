@@ -168,9 +168,15 @@ void tui_draw_all(tui *t)
         t->overlay->draw(t, (tui_rect){0, 0, h, cols});
     } else {
         int lw = cols >= 140 ? cols * 3 / 10 : cols >= 100 ? 32 : 26;
+        if (t->list_mode == 2) lw = cols / 2;   /* wide: query texts in full */
         int rx = lw + 1, rw = cols - rx;
-        pane_queries.draw(t, (tui_rect){0, 0, h, lw});
-        sep_line(t, 0, lw, h);
+        if (t->list_mode == 1) {   /* hidden: the negatives take the width */
+            rx = 0, rw = cols;
+            if (t->focus == FOCUS_QUERIES) t->focus = t->col[COL_SYN].n || !t->col[COL_RET].n ? FOCUS_SYN : FOCUS_RET;
+        } else {
+            pane_queries.draw(t, (tui_rect){0, 0, h, lw});
+            sep_line(t, 0, lw, h);
+        }
         int th = h / 3;
         if (th < 5) th = 5;
         if (th > 12) th = 12;

@@ -2,7 +2,7 @@
  * with sy_write_file_atomic when the workbench quits, and every 30 seconds
  * while something changed) holds the query under the cursor, each column's
  * negative under its cursor (by id), the focus, the filter (and its words),
- * the sort, and the review queue (open or not, its order, its negative).
+ * the sort, the query list's width, and the review queue (open or not, its order, its negative).
  * On open they are restored; anything that no longer exists (a query gone
  * from the list, a negative re-mined away) is passed over, never guessed.
  * A read-only workbench reads the file and never writes it.  A file that is
@@ -14,6 +14,7 @@
 #include "tui.h"
 
 static const char *const focus_names[] = {"queries", "synthetic", "retrieved"};
+static const char *const list_names[] = {"normal", "hidden", "wide"};
 
 static json_t *state_json(tui *t)
 {
@@ -24,6 +25,7 @@ static json_t *state_json(tui *t)
     json_object_set_new(o, "filter", json_string(tui_filter_names[t->filter]));
     if (t->filter == FILTER_TEXT) json_object_set_new(o, "filter_text", json_string(t->filter_text));
     json_object_set_new(o, "sort", json_string(tui_sort_names[t->sort]));
+    json_object_set_new(o, "list", json_string(list_names[t->list_mode >= 0 && t->list_mode < 3 ? t->list_mode : 0]));
     tui_load_query(t);
     for (int c = 0; c < 2; c++) {
         tui_col *col = &t->col[c];
@@ -115,6 +117,8 @@ void tui_state_load(tui *t)
     cursor_to(t, COL_RET, json_string_value(json_object_get(o, "retrieved")));
     int fo = name_index(json_string_value(json_object_get(o, "focus")), focus_names, 3);
     if (fo >= 0) t->focus = fo;
+    int lm = name_index(json_string_value(json_object_get(o, "list")), list_names, 3);
+    if (lm >= 0) t->list_mode = lm;
     json_t *q = json_object_get(o, "review");
     if (json_is_object(q)) tui_review_restore(t, q);
     json_decref(o);

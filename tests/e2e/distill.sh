@@ -34,7 +34,7 @@ f = r['fills']
 print(f"synthetic {r['synthetic']}, fills {f['synthetic_short'] + f['retrieved_short']}, repeats {r['repeats']}")
 sys.exit(0 if r['synthetic'] == 0 and f['synthetic_short'] + f['retrieved_short'] == 0 and r['repeats'] > 0 else 1)
 PY
-check "export --mix 0 --fill" "$SYNEG" export "$S" --format flag --mix 0 --num 7 --fill -o "$T/m0f/train.jsonl"
+check "export --mix 0 --fill" "$SYNEG" export "$S" --format flag --mix 0 --num 7 --fill --include-offline -o "$T/m0f/train.jsonl"
 python3 - "$T/m0f/train.jsonl.report.json" <<'PY' > "$T/m0f.out" 2>&1 && ok "--mix 0 --fill fills and counts: $(cat "$T/m0f.out")" || fail "--fill" "$(cat "$T/m0f.out")"
 import json, sys
 r = json.load(open(sys.argv[1]))

@@ -111,6 +111,47 @@ for r in casc:
     assert r["judge"]["llm_cascade"]["model"] == "fake-large"
     assert r["suspect"] == (r["judge"]["llm_cascade"]["verdict"] == "false_negative")
 PY
+# 6. cross-encoder judge (helper 13's fixture, random weights): verdicts follow
+# the thresholds, and the stored logits are the ones `syneg rerank` gives
+S4=$T/demo4
+CE=tests/fixtures/models/ce_bert
+if need "$CE/config.json" "cross-encoder judge"; then
+    pristine_demo "$S4" && "$SYNEG" mine "$S4" --retriever bm25 --range 0:50 --num 8 >/dev/null 2>&1
+    "$SYNEG" judge "$S4" --cross-encoder "$CE" --all --low 0.6 --high 0.64 --json >"$T/ce.json" 2>"$T/err" \
+        || fail "judge --cross-encoder" "$(cat "$T/err")"
+    "$SYNEG" suspects "$S4" --limit 0 --all --json >"$T/ce_rows.json"
+    python3 - "$T/ce_rows.json" "$S4/data" "$T/pairs.jsonl" <<'PY' || fail "cross-encoder verdicts" "$(cat "$T/ce.json")"
+import json, sys
+rows = [r for r in json.load(open(sys.argv[1])) if r["judge"] and "cross_encoder" in r["judge"]]
+assert len(rows) > 300, len(rows)
+docs = {d["_id"]: d for d in map(json.loads, open(sys.argv[2] + "/corpus.jsonl"))}
+qs = {q["_id"]: q["text"] for q in map(json.loads, open(sys.argv[2] + "/queries.jsonl"))}
+kinds = set()
+with open(sys.argv[3], "w") as f:
+    for r in rows:
+        v = r["judge"]["cross_encoder"]
+        want = "false_negative" if v["p"] >= 0.64 else "negative" if v["p"] <= 0.6 else "unsure"
+        assert v["verdict"] == want, (v, want)
+        kinds.add(want)
+        if want == "false_negative": assert r["suspect"], r
+        d = docs[r["passage"]]
+        f.write(json.dumps({"query": qs[r["query"]], "passage": (d["title"] + " " + d["text"]) if d["title"] else d["text"]}) + "\n")
+assert kinds == {"false_negative", "negative", "unsure"}, kinds
+PY
+    [ $? = 0 ] && ok "cross-encoder: verdicts follow --low/--high, suspects follow verdicts"
+    "$SYNEG" rerank --model "$CE" "$T/pairs.jsonl" -o "$T/ce.npy" -q 2>"$T/err" || fail "rerank" "$(cat "$T/err")"
+    python3 - "$T/ce_rows.json" "$T/ce.npy" <<'PY' && ok "cross-encoder: stored logits equal syneg rerank's" || fail "logit parity"
+import json, struct, sys
+rows = [r for r in json.load(open(sys.argv[1])) if r["judge"] and "cross_encoder" in r["judge"]]
+raw = open(sys.argv[2], "rb").read()
+hl = struct.unpack("<H", raw[8:10])[0]
+vals = struct.unpack("<%df" % len(rows), raw[10 + hl:10 + hl + 4 * len(rows)])
+for r, x in zip(rows, vals):
+    assert abs(r["judge"]["cross_encoder"]["logit"] - x) < 1e-4, (r["judge"], x)
+PY
+fi
+"$SYNEG" judge "$S" --cross-encoder "$T/nope" >"$T/o" 2>&1; [ $? = 1 ] && ok "missing cross-encoder folder: error" || fail "missing ce" "$(cat "$T/o")"
+"$SYNEG" judge "$S" --llm --cross-encoder "$CE" >/dev/null 2>&1; [ $? = 2 ] && ok "two judges at once: usage" || fail "two judges"
 # usage
 "$SYNEG" judge "$S" >/dev/null 2>&1; [ $? = 2 ] && ok "judge without a judge: usage" || fail "judge without --llm"
 SYNEG_LLM_URL= "$SYNEG" judge "$S" --llm >"$T/o" 2>&1; [ $? = 1 ] && grep -q "endpoint" "$T/o" && ok "no endpoint: a clear error" \

@@ -153,6 +153,13 @@ if [ -d "$SHARED_DATA/cranfield" ]; then
     keys cran : "goto 1" Enter; sync_wb cran
     screen cran | grep -q "POSITIVES 29" && screen cran | grep -q "+[0-9]* more" && ok "POSITIVES 29 says how many more it does not show" ||
         fail "no +N more for 29 positives" "$(screen cran | head -n 12)"
+    keys cran ']' ']'; sync_wb cran
+    screen cran | grep -q "2 above, +[0-9]* more" && ok "] scrolls the positives (2 above, the rest counted)" || fail "positives do not scroll" "$(screen cran | head -n 12)"
+    keys cran z; sync_wb cran
+    screen cran | grep -q "QUERIES" && fail "z did not hide the query list" "$(screen cran | head -n 3)" || ok "z hides the query list"
+    keys cran z; sync_wb cran
+    screen cran | grep -q "QUERIES" && ok "z again shows it wide" || fail "z did not bring the list back" "$(screen cran | head -n 3)"
+    keys cran z
     $TM resize-window -t cran -x 200 -y 50; sleep 0.3
     keys cran : "goto 28" Enter; sync_wb cran
     n=$(screen cran | grep -o "linearised theory of supersonic flow" | wc -l)

@@ -82,6 +82,7 @@ TEST(golden_formats)
         o.format = f;
         o.mix.num = 3;
         o.mix.promote = 1;
+        o.include_offline = 1;   /* the fixture's offline row C stays in the golden files */
         if (f == EXPORT_FLAG) {
             o.scores = 1;
             o.prompt = "Represent this query for retrieving passages: ";
@@ -193,6 +194,47 @@ TEST(titles_switch)
     o.no_title = 0;
     CHECK(export_write(s, &o, a, &st, &err) < 0 && err.code == SY_EINVAL, "bad setting accepted");
     free(ta); free(tb); free(a); free(b);
+    check_rmrf(tmp);
+    free(tmp);
+    session_close(s);
+    fx_remove(dir);
+}
+
+/* The offline generator is a stand-in for an LLM: export leaves its rows out
+ * unless asked, counts them, and the report says which. */
+TEST(offline_only_when_asked)
+{
+    char *dir = fx_session("exp-offline", 0);
+    session *s = fx_open(dir, SESSION_WRITE);
+    char *tmp = check_tmpdir("exp-offline-out");
+    char *a = sy_path_join(tmp, "a.jsonl");
+    export_opts o;
+    export_opts_default(&o);
+    o.format = EXPORT_ST;
+    o.mix.num = 6;
+    o.mix.mix_start = o.mix.mix_end = 0.5;
+    export_stats st;
+    do_export(s, &o, a, &st);
+    char *t = slurp(a);
+    CHECK(t && !strstr(t, FX_TEXT_C), "offline row exported by default");
+    CHECK_EQ_INT(st.mix.excluded[MIX_X_OFFLINE], 1);
+    CHECK_EQ_INT(st.mix.candidates[NEG_OFFLINE], 0);
+    char *rp = sy_strdup_printf("%s.report.json", a);
+    char *r = slurp(rp);
+    CHECK(r && strstr(r, "\"include_offline\": false") && strstr(r, "\"offline\": 1"), "report: %s", r);
+    free(t); free(r);
+    o.include_offline = 1;
+    do_export(s, &o, a, &st);
+    t = slurp(a);
+    CHECK(t && strstr(t, FX_TEXT_C), "--include-offline lost the offline row");
+    CHECK_EQ_INT(st.mix.excluded[MIX_X_OFFLINE], 0);
+    r = slurp(rp);
+    CHECK(r && strstr(r, "\"include_offline\": true"), "report: %s", r);
+    /* the report carries the shortcut audit: the fixture's synthetic rows have no title */
+    CHECK(st.audited && st.audit.nsyn > 0 && st.audit.auc[AUDIT_TITLE] > 0.75 && st.audit.warn, "audit");
+    CHECK(r && strstr(r, "\"audit\": {") && strstr(r, "\"logistic_auc\"") && strstr(r, "\"warning\": true"),
+          "report audit: %s", r);
+    free(t); free(r); free(rp); free(a);
     check_rmrf(tmp);
     free(tmp);
     session_close(s);
@@ -399,6 +441,7 @@ int main(void)
     RUN(golden_formats);
     RUN(label_changes_output);
     RUN(titles_switch);
+    RUN(offline_only_when_asked);
     RUN(scores_one_scorer);
     RUN(import_flag);
     RUN(launch_scripts);

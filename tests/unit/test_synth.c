@@ -378,6 +378,26 @@ TEST(offline_generator)
     /* deterministic: the same seed adds no new ids */
     CHECK(synth_run(s, &o, &rep, &err) == 0, "offline again: %s", err.msg);
     CHECK_EQ_INT(count_source(dir, NEG_OFFLINE, NULL), n1);
+    /* regenerate (a fresh variant) gives new text, not the same rows again */
+    synth_opts base;
+    synth_opts_defaults(&base);
+    base.offline = 1;
+    base.variant = 12345;
+    synth_job *j = synth_regen_start(s, "q1", NULL, 0, &base, &err);
+    CHECK(j != NULL, "regen: %s", err.msg);
+    if (j) {
+        synth_progress pr;
+        double t0 = sy_now();
+        int state;
+        while ((state = synth_job_poll(j, &pr)) == 0 && sy_now() - t0 < 30) {
+            struct timespec ts = {0, 20000000};
+            nanosleep(&ts, NULL);
+        }
+        CHECK_EQ_INT(state, 1);
+        synth_job_free(j);
+        CHECK(count_source(dir, NEG_OFFLINE, NULL) > n1, "regenerate added no new offline text (%zu rows)",
+              count_source(dir, NEG_OFFLINE, NULL));
+    }
     session_close(s);
     check_rmrf(root);
     free(root);
@@ -469,6 +489,25 @@ TEST(titled_parity)
           "export: %s", txt ? txt : err.msg);
     free(txt);
     free(out);
+    /* the offline generator keeps titles too, and says what it is and what it ignored */
+    o.offline = 1;
+    CHECK(synth_run(s, &o, &rep, &err) == 0, "offline: %s", err.msg);
+    CHECK(rep.negatives >= 2, "offline rows %zu", rep.negatives);
+    check_titled_rows(dir, NEG_OFFLINE, "offline");
+    neg_store *st = neg_store_open(dir, NULL);
+    size_t n;
+    const neg_ref *refs = neg_store_query(st, "a1", &n);
+    int seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        neg_row row;
+        neg_store_get(st, refs[i], &row);
+        if (row.source != NEG_OFFLINE) continue;
+        seen = 1;
+        CHECK(strstr(row.prov, "stand-in for an LLM") && strstr(row.prov, "\"ignored_attributes\":{") &&
+                  strstr(row.prov, "\"difficulty\""), "provenance: %s", row.prov);
+    }
+    CHECK(seen, "a1 has offline rows");
+    neg_store_free(st);
     session_close(s);
     check_rmrf(root);
     free(root);
