@@ -227,6 +227,17 @@ static void ledger_add(llm_client *c, const req *r, long pt, long ct, double cos
     ledger_refresh(c);
 }
 
+/* fopen for files that hold prompts and answers: created 0600 (traces and
+ * batch files may quote private documents). */
+static FILE *open_private(const char *path, const char *mode)
+{
+    int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (mode[0] == 'a' ? O_APPEND : O_TRUNC);
+    int fd = open(path, flags, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, mode) : NULL;
+    if (fd >= 0 && !f) close(fd);
+    return f;
+}
+
 /* ---- setup -------------------------------------------------------------------- */
 llm_client *llm_client_new(const llm_config *cfg, sy_err *err)
 {
@@ -309,12 +320,12 @@ llm_client *llm_client_new(const llm_config *cfg, sy_err *err)
         ledger_refresh(c);
         c->st.ledger_usd = c->ledger_usd;
     }
-    if (cfg->trace_path && !(c->trace = fopen(cfg->trace_path, "a"))) {
+    if (cfg->trace_path && !(c->trace = open_private(cfg->trace_path, "a"))) {
         sy_fail_errno(err, errno, "cannot open the trace file %s (SYNEG_TRACE)", cfg->trace_path);
         llm_client_free(c);
         return NULL;
     }
-    if (cfg->batch_export_path && !(c->export_f = fopen(cfg->batch_export_path, "w"))) {
+    if (cfg->batch_export_path && !(c->export_f = open_private(cfg->batch_export_path, "w"))) {
         sy_fail_errno(err, errno, "cannot create the batch export file %s", cfg->batch_export_path);
         llm_client_free(c);
         return NULL;

@@ -651,11 +651,7 @@ static void on_synth(void *ctx, const llm_result *res)
     }
     /* an answer with more negatives than asked keeps the first per_query (each
      * costs a row and a reflection request): the rest are dropped, not stored */
-    while (q->ans.n > (size_t)r->p->per_query) {
-        q->ans.n--;
-        free(q->ans.negs[q->ans.n].text);
-        json_decref(q->ans.negs[q->ans.n].attributes);
-    }
+    synth_answer_truncate(&q->ans, (size_t)r->p->per_query);
     if (r->p->reflect == 0 || cancelled(r)) {
         emit_llm(r, q);
         query_finished(r, 1);

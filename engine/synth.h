@@ -145,6 +145,8 @@ typedef struct {
  * 0, or -1 with the reason in why. */
 int synth_parse_answer(const char *content, synth_answer *out, char *why, size_t n);
 void synth_answer_free(synth_answer *a);
+/* Keep the first `keep` negatives, free the rest (an answer with more than asked). */
+void synth_answer_truncate(synth_answer *a, size_t keep);
 /* {"verdict": "negative" | "false_negative", "reason": "..."}: *is_fn set;
  * *reason malloc'd (may be ""). 0 or -1 with why. */
 int synth_parse_verdict(const char *content, int *is_fn, char **reason, char *why, size_t n);

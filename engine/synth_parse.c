@@ -67,14 +67,20 @@ static json_t *find_object(const char *content, const char *need)
     return j || after == content ? j : find_object_in(content, need);
 }
 
+void synth_answer_truncate(synth_answer *a, size_t keep)
+{
+    while (a && a->n > keep) {
+        a->n--;
+        free(a->negs[a->n].title);
+        free(a->negs[a->n].text);
+        json_decref(a->negs[a->n].attributes);
+    }
+}
+
 void synth_answer_free(synth_answer *a)
 {
     if (!a) return;
-    for (size_t i = 0; i < a->n; i++) {
-        free(a->negs[i].title);
-        free(a->negs[i].text);
-        json_decref(a->negs[i].attributes);
-    }
+    synth_answer_truncate(a, 0);
     free(a->negs);
     free(a->reasoning);
     memset(a, 0, sizeof *a);

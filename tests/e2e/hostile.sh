@@ -116,7 +116,7 @@ grep -q "REDACTED" "$S"/jobs/*/failures.jsonl 2>/dev/null && ok "failures.jsonl 
 if grep -rqF "$KEY" "$S" "$T/u.out" "$T/u.err"; then fail "the URL's key leaked" "$(grep -rlF "$KEY" "$S" "$T/u.out" "$T/u.err")"
 else ok "the URL's key is in no file, trace or message"; fi
 grep -q "warning.*URL" "$T/u.err" && ok "a key in the URL is warned about" || fail "no warning" "$(cat "$T/u.err")"
-m=$(stat -c %a "$S/cache/llm" 2>&1)
-[ "$m" = 700 ] && ok "cache/llm is 700" || fail "cache/llm mode $m"
+m=$(stat -c %a "$S/cache/llm" "$S/trace.jsonl" 2>&1 | tr '\n' ' ')
+[ "$m" = "700 600 " ] && ok "cache/llm and the trace are private ($m)" || fail "cache/llm, trace modes $m"
 
 done_tests

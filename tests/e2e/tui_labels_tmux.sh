@@ -200,7 +200,8 @@ wait_for lock:1 "W takes" && ok "when the writer quits the read-only workbench o
 $TM send-keys -t lock:1 W
 wait_for lock:1 "now holds the session lock" && ok "W takes the lock" || fail "W did not take the lock" "$(screen lock:1 | tail -n 3)"
 screen lock:1 | grep -q "READ-ONLY" && fail "still READ-ONLY after W" "$(screen lock:1 | tail -n 3)"
-$TM send-keys -t lock:1 Tab a; sleep 0.5
+$TM send-keys -t lock:1 Tab a
+i=0; while [ "$(acts lock | wc -l)" != 1 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 [ "$(acts lock | wc -l)" = 1 ] && ok "and labels from it reach the journal" || fail "no label after taking the lock" "$(screen lock:1 | tail -n 3)"
 
 # (h) the status line is clamped however long its parts (ASan sees any overflow)

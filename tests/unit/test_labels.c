@@ -216,8 +216,45 @@ TEST(batch_is_one_write_all_or_nothing)
     free(d);
 }
 
+/* undo across a restart: each journal act with its pair's state before it,
+ * the first act after a snapshot taking that state from the snapshot */
+TEST(history_for_undo)
+{
+    char *d = check_tmpdir("labels-hist");
+    sy_err err = {0};
+    labels *l = labels_open(d, 0, &err);
+    CHECK(l != NULL, "open: %s", err.msg);
+    CHECK_EQ_INT(labels_act(l, "q1", "d1", ACT_ACCEPT, "near miss", &err), 0);
+    CHECK_EQ_INT(labels_compact(l, &err), 0);
+    CHECK_EQ_INT(labels_act(l, "q1", "d1", ACT_REJECT, NULL, &err), 0);
+    CHECK_EQ_INT(labels_act(l, "q1", "d2", ACT_ACCEPT, NULL, &err), 0);
+    CHECK_EQ_INT(labels_act(l, "q1", "d2", ACT_CLEAR, "why", &err), 0);
+    label_hist *h;
+    size_t n;
+    CHECK_EQ_INT(labels_history(l, 100, &h, &n, &err), 0);
+    CHECK_EQ_INT(n, 3);   /* the accept was folded into the snapshot */
+    CHECK_EQ_STR(h[0].neg_id, "d1");
+    CHECK_EQ_INT(h[0].act, ACT_REJECT);
+    CHECK_EQ_INT(h[0].prev_kind, LABEL_ACCEPT);   /* from the snapshot */
+    CHECK_EQ_STR(h[0].prev_note, "near miss");
+    CHECK_EQ_INT(h[1].prev_kind, LABEL_NONE);
+    CHECK_EQ_INT(h[2].act, ACT_CLEAR);
+    CHECK_EQ_INT(h[2].prev_kind, LABEL_ACCEPT);
+    CHECK_EQ_STR(h[2].note, "why");
+    labels_history_free(h, n);
+    CHECK_EQ_INT(labels_history(l, 1, &h, &n, &err), 0);   /* only the newest */
+    CHECK_EQ_INT(n, 1);
+    CHECK_EQ_STR(h[0].neg_id, "d2");
+    CHECK_EQ_INT(h[0].act, ACT_CLEAR);
+    labels_history_free(h, n);
+    labels_free(l);
+    check_rmrf(d);
+    free(d);
+}
+
 int main(void)
 {
+    RUN(history_for_undo);
     RUN(act_and_replay);
     RUN(torn_last_line_is_skipped_reported_and_cut);
     RUN(compaction_keeps_everything);
