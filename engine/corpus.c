@@ -121,6 +121,9 @@ struct corpus {
     size_t nwarn, nwarn_msgs;
     char *warn_msgs[WARN_MSGS_MAX];
     int splits_mapped;  /* split rows and negs point into st's mapping */
+    /* load time: only these qrels splits (corpus_load_splits; nonly 0: all) */
+    const char *const *only;
+    size_t nonly;
     /* load-time scratch */
     sy_buf fix, s1, s2, s3;
 };
@@ -1075,8 +1078,14 @@ static int load_qrels_dir(corpus *c, const char *dir, const char *prefix, const 
         char *path = sy_path_join(dir, names[i]);
         size_t l = strlen(names[i]);
         names[i][l - ls] = '\0';
+        size_t k = 0;
+        while (k < c->nonly && strcmp(c->only[k], names[i] + lp)) k++;
+        sy_err e2 = {0};
         if (!path) rc = sy_fail(err, SY_ENOMEM, "out of memory");
-        else rc = load_qrels(c, path, names[i] + lp, trec, err);
+        else if (!c->nonly || k < c->nonly) rc = load_qrels(c, path, names[i] + lp, trec, err);
+        else if (load_qrels(c, path, names[i] + lp, trec, &e2) < 0)   /* another split: never fatal */
+            warnf(c, "%s: not loaded (split \"%s\" is not one the session uses, and %s)", path, names[i] + lp,
+                  e2.msg);
         free(path);
     }
     for (size_t i = 0; i < n; i++) free(names[i]);
@@ -1412,13 +1421,58 @@ int corpus_detect(const char *path, corpus_format *fmt, sy_err *err)
                    path);
 }
 
+int corpus_split_names(const char *path, corpus_format fmt, char ***names, size_t *n, sy_err *err)
+{
+    *names = NULL;
+    *n = 0;
+    if (fmt == CORPUS_FLAG) {
+        char **v = malloc(sizeof *v);
+        if (!v || !(v[0] = strdup("train"))) { free(v); return sy_fail(err, SY_ENOMEM, "out of memory"); }
+        *names = v;
+        *n = 1;
+        return 0;
+    }
+    char *dir = fmt == CORPUS_BEIR ? sy_path_join(path, "qrels") : strdup(path);
+    const char *prefix = fmt == CORPUS_BEIR ? "" : "qrels.", *suffix = ".tsv";
+    if (!dir) return sy_fail(err, SY_ENOMEM, "out of memory");
+    DIR *d = opendir(dir);
+    free(dir);
+    if (!d) return 0;   /* no qrels: no splits */
+    size_t lp = strlen(prefix), ls = strlen(suffix);
+    struct dirent *e;
+    int rc = 0;
+    while (rc == 0 && (e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l <= lp + ls || strncmp(e->d_name, prefix, lp) || strcmp(e->d_name + l - ls, suffix)) continue;
+        char **nv = realloc(*names, (*n + 1) * sizeof *nv);
+        if (!nv) { rc = sy_fail(err, SY_ENOMEM, "out of memory"); break; }
+        *names = nv;
+        if (!(nv[*n] = strndup(e->d_name + lp, l - lp - ls))) { rc = sy_fail(err, SY_ENOMEM, "out of memory"); break; }
+        (*n)++;
+    }
+    closedir(d);
+    for (size_t i = 1; i < *n; i++)   /* sorted, few names */
+        for (size_t j = i; j > 0 && strcmp((*names)[j - 1], (*names)[j]) > 0; j--) {
+            char *t = (*names)[j]; (*names)[j] = (*names)[j - 1]; (*names)[j - 1] = t;
+        }
+    return rc;
+}
+
 corpus *corpus_load(const char *path, corpus_format fmt, sy_err *err)
+{
+    return corpus_load_splits(path, fmt, NULL, 0, err);
+}
+
+corpus *corpus_load_splits(const char *path, corpus_format fmt, const char *const *splits, size_t nsplits,
+                           sy_err *err)
 {
     corpus *c = calloc(1, sizeof *c);
     if (!c) {
         sy_fail(err, SY_ENOMEM, "out of memory");
         return NULL;
     }
+    c->only = splits;
+    c->nonly = splits ? nsplits : 0;
     if (!path || !*path) {
         free(c);
         sy_fail(err, SY_EINVAL, "no data set path given");
@@ -1442,6 +1496,8 @@ corpus *corpus_load(const char *path, corpus_format fmt, sy_err *err)
         break;
     default: rc = sy_fail(err, SY_EINVAL, "%s: unknown corpus format %d", path, (int)fmt); break;
     }
+    c->only = NULL;   /* the caller's array: not kept */
+    c->nonly = 0;
     sy_buf_free(&c->fix);
     sy_buf_free(&c->s1);
     sy_buf_free(&c->s2);

@@ -56,6 +56,16 @@ typedef struct {
  * collection.tsv is MS MARCO, a .jsonl file is FlagEmbedding.  -1 if unknown. */
 int corpus_detect(const char *path, corpus_format *fmt, sy_err *err);
 corpus *corpus_load(const char *path, corpus_format fmt, sy_err *err);
+/* corpus_load where only the qrels splits named in splits[0..n) (n 0: all)
+ * must load: any other qrels file that fails to parse is left out and named
+ * in a warning (a stray file beside them cannot fail the load); those that
+ * parse stay available (--split NAME). */
+corpus *corpus_load_splits(const char *path, corpus_format fmt, const char *const *splits, size_t n,
+                           sy_err *err);
+/* The qrels split names PATH holds, sorted, without reading them (BEIR
+ * qrels/NAME.tsv, MS MARCO qrels.NAME.tsv, FlagEmbedding: "train").  *names
+ * is malloc'd, each name too; none when there are no qrels.  0 / -1. */
+int corpus_split_names(const char *path, corpus_format fmt, char ***names, size_t *n, sy_err *err);
 void corpus_free(corpus *c);
 
 uint32_t corpus_ndocs(const corpus *c);

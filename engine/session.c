@@ -66,6 +66,75 @@ static int build_store(const char *dir, const char *src, corpus_format fmt, cons
     return r;
 }
 
+/* The file holding split NAME's qrels (or the data set's documents when name
+ * is NULL), for messages. */
+static char *source_file(const session_source *src, const char *name)
+{
+    if (src->format == CORPUS_FLAG) return strdup(src->path);
+    if (!name) return sy_path_join(src->path, src->format == CORPUS_BEIR ? "corpus.jsonl" : "collection.tsv");
+    return src->format == CORPUS_BEIR ? sy_strdup_printf("%s/qrels/%s.tsv", src->path, name)
+                                      : sy_strdup_printf("%s/qrels.%s.tsv", src->path, name);
+}
+
+/* Split selection and checks for init: the train split (default "train") and
+ * the eval split (default "test", else "dev" when the data set has no test,
+ * as MS MARCO) must load; another qrels file that does not parse is left out
+ * with a warning (open_corpus does the same when it rebuilds the store).
+ * The eval split must exist; a train split only when it was named
+ * (a test-only BEIR set makes a session without one).  Errors: no documents,
+ * or a split whose judgements resolve to no query and document. */
+static corpus *load_for_init(const session_source *src, char **train_out, char **eval_out, sy_err *err)
+{
+    char **have = NULL;
+    size_t nhave = 0;
+    if (corpus_split_names(src->path, src->format, &have, &nhave, err) < 0) return NULL;
+    int has_test = 0, has_dev = 0;
+    sy_buf list = {0};
+    for (size_t i = 0; i < nhave; i++) {
+        has_test |= !strcmp(have[i], "test");
+        has_dev |= !strcmp(have[i], "dev");
+        sy_buf_printf(&list, "%s%s", i ? ", " : "", have[i]);
+        free(have[i]);
+    }
+    free(have);
+    const char *train = src->train_split ? src->train_split : "train";
+    const char *evals = src->eval_split ? src->eval_split : !has_test && has_dev ? "dev" : "test";
+    const char *want[2] = {train, evals};
+    corpus *c = corpus_load_splits(src->path, src->format, want, 2, err);
+    const char *missing = !c ? NULL
+                          : !corpus_qrels_for(c, evals) ? evals
+                          : src->train_split && !corpus_qrels_for(c, train) ? train : NULL;
+    char *file = NULL;
+    if (missing) {
+        sy_fail(err, SY_ENOTFOUND, "%s: no qrels for split '%s' (splits found: %s); choose with --train-split / --eval-split",
+                src->path, missing, list.len ? list.data : "none");
+    } else if (c && corpus_ndocs(c) == 0) {
+        file = source_file(src, NULL);
+        sy_fail(err, SY_EFORMAT, "%s: no documents loaded; check that this is the right data set", file);
+    } else if (c) {
+        for (int i = 0; i < 2 && !file; i++) {
+            const corpus_qrels *qr = corpus_qrels_for(c, want[i]);
+            if (!qr || qr->n) continue;
+            file = source_file(src, want[i]);
+            int w = corpus_nwarning_msgs(c) > 0;
+            sy_fail(err, SY_EFORMAT, "%s: no judgement of split '%s' names a known query and document%s%s%s; "
+                    "check that the qrels belong to this corpus", file, want[i],
+                    w ? " (first warning: " : "", w ? corpus_warning(c, 0) : "", w ? ")" : "");
+        }
+    }
+    sy_buf_free(&list);
+    if (missing || file) {
+        free(file);
+        corpus_free(c);
+        return NULL;
+    }
+    if (c) {
+        *train_out = strdup(train);
+        *eval_out = strdup(evals);
+    }
+    return c;
+}
+
 int session_create(const char *dir, const session_source *src, sy_err *err)
 {
     if (sy_find_control(dir))   /* a newline in the name would break every line it is written on */
@@ -78,29 +147,16 @@ int session_create(const char *dir, const session_source *src, sy_err *err)
         free(cfg_path);
         return -1;
     }
-    const char *train = src->train_split ? src->train_split : "train";
-    const char *evals = src->eval_split ? src->eval_split : "test";
-    /* the data must load, and the named splits must exist, before anything is written */
-    corpus *c = corpus_load(src->path, src->format, err);
+    /* the data must load, with its named splits, before anything is written */
+    char *train = NULL, *evals = NULL;
+    corpus *c = load_for_init(src, &train, &evals, err);
     if (!c) {
-        free(cfg_path);
-        return -1;
-    }
-    const char *missing = !corpus_qrels_for(c, train) ? train : !corpus_qrels_for(c, evals) ? evals : NULL;
-    if (missing) {
-        sy_buf have = {0};
-        for (size_t i = 0; i < corpus_nsplits(c); i++)
-            sy_buf_printf(&have, "%s%s", i ? ", " : "", corpus_split(c, i)->name);
-        sy_fail(err, SY_ENOTFOUND, "%s: no qrels for split '%s' (splits found: %s); choose with --train-split / --eval-split",
-                src->path, missing, have.len ? have.data : "none");
-        sy_buf_free(&have);
-        corpus_free(c);
         free(cfg_path);
         return -1;
     }
     if (sy_mkdir_p(dir, err) < 0 || build_store(dir, src->path, src->format, c, err) < 0) {
         corpus_free(c);
-        free(cfg_path);
+        free(cfg_path); free(train); free(evals);
         return -1;
     }
     corpus_free(c);
@@ -111,7 +167,7 @@ int session_create(const char *dir, const session_source *src, sy_err *err)
         int r = p ? sy_mkdir_p(p, err) : sy_fail(err, SY_ENOMEM, "out of memory");
         free(p);
         if (r < 0) {
-            free(cfg_path);
+            free(cfg_path); free(train); free(evals);
             return -1;
         }
     }
@@ -126,6 +182,8 @@ int session_create(const char *dir, const session_source *src, sy_err *err)
                             "settings",
                             "attributes");
     free(stored);
+    free(train);
+    free(evals);
     char *text = cfg ? json_dumps(cfg, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12)) : NULL;
     json_decref(cfg);
     if (!text) {
@@ -335,7 +393,8 @@ static corpus *open_corpus(session *s, corpus_format fmt, sy_err *err)
     }
     const char *why = stale ? "the data set changed since it was built" : existed ? se.msg : "a session from before the store";
     double t0 = sy_now();
-    corpus *c = corpus_load(s->source_path, fmt, err);
+    const char *want[2] = {session_train_split(s), session_eval_split(s)};   /* as init read it */
+    corpus *c = corpus_load_splits(s->source_path, fmt, want, 2, err);
     if (c) {
         sy_err we = {0};
         double dt = sy_now() - t0;

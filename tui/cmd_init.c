@@ -1,6 +1,7 @@
 /* syneg init: create a session folder from a data set. */
 #include <getopt.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../engine/session.h"
 #include "../engine/util.h"
@@ -16,9 +17,15 @@ const char cmd_init_help[] =
     "  --flag FILE        FlagEmbedding JSONL ({\"query\",\"pos\":[..],\"neg\":[..]}); its\n"
     "                     negatives are imported into the session (source 'import')\n"
     "  --train-split NAME qrels split used for mining and training (default train)\n"
-    "  --eval-split NAME  qrels split used for evaluation (default test; train for --flag)\n"
+    "  --eval-split NAME  qrels split used for evaluation (default test, or dev when the\n"
+    "                     data set has no test split, as MS MARCO; train for --flag)\n"
     "\n"
-    "The data is loaded and checked first; nothing is written if it does not load.\n"
+    "These two splits must load; another qrels file that does not parse is left out\n"
+    "with a warning naming it (the others stay usable with --split NAME).\n"
+    "A data set with only an eval split (a test-only BEIR set) makes a session\n"
+    "without a train split: evaluation works, mining and export need --split.\n"
+    "The data is loaded and checked first; nothing is written if it does not load,\n"
+    "has no documents, or a split's judgements name no known query and document.\n"
     "Warnings about skipped lines name the file and line.\n";
 
 int cmd_init(int argc, char **argv)
@@ -45,6 +52,20 @@ int cmd_init(int argc, char **argv)
     if (optind != argc - 1) return cli_usage("init", "expected exactly one SESSION folder");
     if (nsrc != 1) return cli_usage("init", "give exactly one of --beir, --msmarco or --flag");
     if (src.format == CORPUS_FLAG && !src.eval_split) src.eval_split = "train";
+    struct stat st;
+    if (src.format != CORPUS_FLAG && stat(src.path, &st) == 0 && !S_ISDIR(st.st_mode)) {
+        /* a file of the data set: name the folder to give instead */
+        char *parent = strdup(src.path), *slash = strrchr(parent, '/');
+        if (slash) *slash = '\0';
+        if (slash && (slash = strrchr(parent, '/')) && !strcmp(slash + 1, "qrels")) *slash = '\0';
+        int rc = cli_usage("init", "%s is a file; %s takes the data set's folder (the one holding %s), e.g. %s",
+                           src.path, src.format == CORPUS_BEIR ? "--beir" : "--msmarco",
+                           src.format == CORPUS_BEIR ? "corpus.jsonl, queries.jsonl and qrels/"
+                                                     : "collection.tsv, queries.<split>.tsv and qrels.<split>.tsv",
+                           strchr(src.path, '/') ? parent : ".");
+        free(parent);
+        return rc;
+    }
     const char *dir = argv[optind];
     sy_err err = {0};
     if (session_create(dir, &src, &err) < 0) return cli_fail(&err);
@@ -79,6 +100,10 @@ int cmd_init(int argc, char **argv)
     for (size_t i = 0; i < corpus_nwarning_msgs(co); i++) fprintf(stderr, "warning: %s\n", corpus_warning(co, i));
     if (nw > corpus_nwarning_msgs(co))
         fprintf(stderr, "warning: ... and %zu more warnings\n", nw - corpus_nwarning_msgs(co));
+    if (!corpus_qrels_for(co, session_train_split(s)))
+        fprintf(stderr, "warning: %s: no qrels for the train split '%s': the session has only the eval split '%s'; "
+                "eval works, while mine, synth, export and train need a split with positives (--split NAME)\n",
+                session_source_path(s), session_train_split(s), session_eval_split(s));
     printf("created session %s: %u docs, %u queries", dir, corpus_ndocs(co), corpus_nqueries(co));
     for (size_t i = 0; i < corpus_nsplits(co); i++)
         printf(", %s: %zu qrels", corpus_split(co, i)->name, corpus_split(co, i)->n);

@@ -14,7 +14,8 @@
 
 const char cmd_label_help[] =
     "usage: syneg label SESSION QUERY_ID DOC_ID accept|reject|clear [--note TEXT] [--wait]\n"
-    "       syneg label SESSION --file FILE [--wait]\n"
+    "                   [--force]\n"
+    "       syneg label SESSION --file FILE [--wait] [--force]\n"
     "\n"
     "Record a judgement of DOC_ID as a negative for QUERY_ID:\n"
     "  accept   a real hard negative: keep it for training\n"
@@ -30,7 +31,9 @@ const char cmd_label_help[] =
     "                checked first: on any bad line nothing is saved and each error names\n"
     "                FILE:LINE (exit 2 for a malformed line, 1 for an unknown id).  All\n"
     "                acts are then written in order with one write and one fsync.\n"
-    "  --wait        queue behind the process holding the session lock instead of failing\n";
+    "  --wait        queue behind the process holding the session lock instead of failing\n"
+    "  --force       accept a document the qrels judge relevant to the query (a judged\n"
+    "                positive) as a negative; without it that is refused (exit 1)\n";
 
 typedef struct {
     label_req *reqs;
@@ -175,7 +178,27 @@ static int check_pair(session *s, corpus *co, const char *qid, const char *nid, 
     return 0;
 }
 
-static int label_file(const char *dir, const char *file, int wait)
+/* Accepting a judged positive (rel > 0 in any loaded qrels split) as a negative
+ * contradicts the qrels: 1 with the split and grade in msg, else 0. */
+static int judged_positive(corpus *co, const char *qid, const char *nid, char *msg, size_t msgn)
+{
+    int64_t q = corpus_query_find(co, qid), d = corpus_doc_find(co, nid);
+    if (q < 0 || d < 0) return 0;
+    for (size_t i = 0; i < corpus_nsplits(co); i++) {
+        size_t n;
+        const corpus_qrel *r = corpus_qrels_of(corpus_split(co, i), (uint32_t)q, &n);
+        for (size_t k = 0; k < n; k++)
+            if (r[k].doc == (uint32_t)d && r[k].rel > 0) {
+                snprintf(msg, msgn, "document %s is a judged positive of query %s (qrels split %s, relevance %d); "
+                         "accepting it as a negative contradicts the qrels", nid, qid, corpus_split(co, i)->name,
+                         (int)r[k].rel);
+                return 1;
+            }
+    }
+    return 0;
+}
+
+static int label_file(const char *dir, const char *file, int wait, int force)
 {
     batch b = {0};
     int nerr = 0, rc = read_batch(file, &b, &nerr);
@@ -201,9 +224,14 @@ static int label_file(const char *dir, const char *file, int wait)
     }
     if (session_notice(s)) fprintf(stderr, "syneg: %s\n", session_notice(s));
     char msg[512];
-    for (size_t i = 0; i < b.n; i++)
+    for (size_t i = 0; i < b.n; i++) {
         if (check_pair(s, co, b.reqs[i].query_id, b.reqs[i].neg_id, msg, sizeof msg) < 0)
             rc = line_error(&nerr, EXIT_ERR, name, b.lineno[i], "%s", msg);
+        else if (b.reqs[i].act == ACT_ACCEPT && judged_positive(co, b.reqs[i].query_id, b.reqs[i].neg_id, msg, sizeof msg)) {
+            if (force) fprintf(stderr, "syneg: warning: %s:%zu: %s (--force: saved)\n", name, b.lineno[i], msg);
+            else rc = line_error(&nerr, EXIT_ERR, name, b.lineno[i], "%s; pass --force to save it anyway", msg);
+        }
+    }
     size_t counts[4] = {0};
     if (rc == EXIT_OK && labels_act_batch(session_labels(s), b.reqs, b.n, &err) < 0) rc = cli_fail(&err);
     if (rc == EXIT_OK) {
@@ -224,21 +252,23 @@ int cmd_label(int argc, char **argv)
     static const struct option opts[] = {{"note", required_argument, 0, 'n'},
                                          {"file", required_argument, 0, 'f'},
                                          {"wait", no_argument, 0, 'w'},
+                                         {"force", no_argument, 0, 'F'},
                                          {0, 0, 0, 0}};
     const char *note = NULL, *file = NULL;
-    int c, wait = 0;
+    int c, wait = 0, force = 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'n') note = optarg;
         else if (c == 'f') file = optarg;
         else if (c == 'w') wait = 1;
+        else if (c == 'F') force = 1;
         else return cli_usage("label", "unknown option '%s'", argv[optind - 1]);
     }
     if (file) {
         if (argc - optind != 1) return cli_usage("label", "with --file, give only SESSION");
         if (note) return cli_usage("label", "--note goes into each line of the --file (\"note\":TEXT)");
-        return label_file(argv[optind], file, wait);
+        return label_file(argv[optind], file, wait, force);
     }
     if (argc - optind != 4) return cli_usage("label", "expected SESSION QUERY_ID DOC_ID accept|reject|clear");
     const char *dir = argv[optind], *qid = argv[optind + 1], *nid = argv[optind + 2];
@@ -258,6 +288,14 @@ int cmd_label(int argc, char **argv)
     if (check_pair(s, co, qid, nid, msg, sizeof msg) < 0) {
         session_close(s);
         return cli_error("%s: %s", dir, msg);
+    }
+    if (act == ACT_ACCEPT && judged_positive(co, qid, nid, msg, sizeof msg)) {
+        if (!force) {
+            session_close(s);
+            return cli_error("%s: %s; not saved (pass --force to save it anyway, or 'reject' it: a positive is "
+                             "a false negative)", dir, msg);
+        }
+        fprintf(stderr, "syneg: warning: %s (--force: saved)\n", msg);
     }
     if (labels_act(session_labels(s), qid, nid, act, note, &err) < 0) {
         session_close(s);

@@ -110,6 +110,10 @@ static char **complete(const char *text, int start, int end)
             for (int i = 0; i < 10; i++) cand(more[i]);
     } else if (a == ACT_filter && argc == 1) {
         for (int i = 0; i < FILTER_COUNT; i++) cand(tui_filter_names[i]);
+    } else if (a == ACT_review && argc == 1) {
+        cand("likely"), cand("query");
+    } else if (a == ACT_list_width && argc == 1) {
+        cand("normal"), cand("hidden"), cand("wide");
     } else if (a == ACT_sort && argc == 1) {
         for (int i = 0; i < SORT_COUNT; i++) cand(tui_sort_names[i]);
     } else if (a == ACT_bind && argc == 2) {

@@ -19,7 +19,7 @@ for k in "['negatives']['total']" "['labels']['accept']" "['labels']['reject']" 
     [ "$(jget "$T/info.json" "$k")" = 0 ] && ok "fresh session: $k = 0" || fail "fresh session: $k"
 done
 
-check "label accept" "$SYNEG" label "$S" 1 184 accept --note "near miss"
+check "label accept" "$SYNEG" label "$S" 1 186 accept --note "near miss"
 check "label reject" "$SYNEG" label "$S" 1 29 reject
 "$SYNEG" info "$S" --json > "$T/info2.json"
 [ "$(jget "$T/info2.json" "['labels']['accept']")" = 1 ] && [ "$(jget "$T/info2.json" "['labels']['reject']")" = 1 ] \
@@ -28,8 +28,17 @@ grep -q '"note":"near miss"' "$S/labels.jsonl" && ok "journal line holds the not
 
 "$SYNEG" label "$S" nosuchq 184 accept 2>"$T/err"; rc=$?
 [ $rc = 1 ] && grep -q "nosuchq" "$T/err" && ok "unknown query id: exit 1 naming it" || fail "unknown query rc=$rc" "$(cat "$T/err")"
-"$SYNEG" label "$S" 1 184 maybe 2>"$T/err"; rc=$?
+"$SYNEG" label "$S" 1 186 maybe 2>"$T/err"; rc=$?
 [ $rc = 2 ] && ok "bad act: usage error (2)" || fail "bad act rc=$rc"
+# doc 184 is a judged positive of query 1 (qrels rel 3): accepting it as a negative is refused
+"$SYNEG" label "$S" 1 184 accept 2>"$T/err"; rc=$?
+[ $rc = 1 ] && grep -q "judged positive of query 1" "$T/err" && grep -q -- "--force" "$T/err" \
+    && ok "accepting a judged positive is refused, naming --force" || fail "positive accepted: rc=$rc" "$(cat "$T/err")"
+"$SYNEG" label "$S" 1 184 accept --force 2>"$T/err" >/dev/null; rc=$?
+[ $rc = 0 ] && grep -q "warning: .*judged positive" "$T/err" && ok "--force saves it with a warning" || fail "--force rc=$rc" "$(cat "$T/err")"
+"$SYNEG" label "$S" 1 184 clear >/dev/null 2>&1
+"$SYNEG" label "$S" 1 184 reject >/dev/null 2>"$T/err" && ! grep -q warning "$T/err" && "$SYNEG" label "$S" 1 184 clear >/dev/null 2>&1 \
+    && ok "rejecting a positive needs no --force" || fail "reject positive" "$(cat "$T/err")"
 "$SYNEG" init "$S" --beir "$CRAN" 2>"$T/err"; rc=$?
 [ $rc = 1 ] && grep -q "already exists" "$T/err" && ok "init refuses an existing session" || fail "re-init rc=$rc"
 "$SYNEG" init "$T/x" --beir "$T/nowhere" 2>"$T/err"; rc=$?

@@ -15,7 +15,7 @@ cat > "$T/good.jsonl" <<'J'
 {"q":"2","n":"12","a":"accept"}
 {"q":"2","n":"12","a":"clear"}
 J
-"$SYNEG" label "$S" --file "$T/good.jsonl" >"$T/out" 2>"$T/err"; rc=$?
+"$SYNEG" label "$S" --file "$T/good.jsonl" --force >"$T/out" 2>"$T/err"; rc=$?
 [ $rc = 0 ] && grep -q "saved 4 labels (2 accept, 1 reject, 1 clear)" "$T/out" && ok "bulk file saved" || fail "bulk rc=$rc" "$(cat "$T/out" "$T/err")"
 [ "$(wc -l < "$S/labels.jsonl")" = 4 ] && ok "4 journal lines" || fail "journal: $(cat "$S/labels.jsonl")"
 python3 - "$S/labels.jsonl" <<'P' && ok "journal seq 1..4 in file order" || fail "journal order"
@@ -32,7 +32,7 @@ P
 # one fsync per batch, not per line
 if command -v strace >/dev/null; then
     printf '{"q":"3","n":"%s","a":"accept"}\n' 1 2 3 4 5 6 7 8 > "$T/eight.jsonl"
-    strace -f -e trace=fsync,fdatasync -o "$T/strace" "$SYNEG" label "$S" --file "$T/eight.jsonl" >/dev/null 2>&1
+    strace -f -e trace=fsync,fdatasync -o "$T/strace" "$SYNEG" label "$S" --file "$T/eight.jsonl" --force >/dev/null 2>&1
     n=$(grep -c 'fsync(' "$T/strace")
     [ "$n" = 1 ] && ok "8 labels, 1 fsync" || fail "fsyncs for 8 labels: $n" "$(cat "$T/strace")"
 fi

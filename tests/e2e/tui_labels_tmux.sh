@@ -244,8 +244,8 @@ p2=$(sed -n 2p "$T/review.acts" | cut -d' ' -f1,2); p4=$(sed -n 4p "$T/review.ac
 [ "$a1 $a2 $a3" = "accept reject clear" ] && ok "a accepts, x rejects, s skips (no act), u undoes through the journal" || fail "queue acts" "$(cat "$T/review.acts")"
 case "$(sed -n 4p "$T/review.acts")" in *" reject off topic") [ "$p4" = "$p2" ] && ok "after u the undone negative is back; 3 then x records reason 3 as the note" || fail "reason on the wrong pair: $p4 vs $p2";;
     *) fail "reason 3 not recorded" "$(cat "$T/review.acts")";; esac
-keys review : "review query" Enter; sync_wb review
-screen review | grep -q "query by query" && ok ":review query orders the queue query by query" || fail ":review query" "$(screen review | head -n 3)"
+keys review : "review q" Tab Enter; sync_wb review
+screen review | grep -q "query by query" && ok ":review q<Tab> completes the order; query orders the queue query by query" || fail ":review query" "$(screen review | head -n 3)"
 quit_wb review
 
 # resume where you left off: filter, sort, query, focus, cursor, then undo
