@@ -7,6 +7,8 @@
 
 #include <jansson.h>
 
+#include "settings.h"
+
 int passage_append(sy_buf *b, const char *title, const char *text, size_t text_len, int titles)
 {
     if (!text) text = "", text_len = 0;
@@ -39,11 +41,8 @@ int passage_titles_value(const char *v, const char *what, sy_err *err)
 
 int passage_titles_setting(session *s, sy_err *err)
 {
-    json_t *v = s ? session_get(s, "passage.titles") : NULL;
-    if (!v || json_is_null(v)) return PASSAGE_TITLES;
-    if (json_is_boolean(v)) return json_is_true(v) ? PASSAGE_TITLES : PASSAGE_NO_TITLES;
-    if (json_is_integer(v) && (json_integer_value(v) == 0 || json_integer_value(v) == 1))
-        return json_integer_value(v) ? PASSAGE_TITLES : PASSAGE_NO_TITLES;
-    if (json_is_string(v)) return passage_titles_value(json_string_value(v), "setting passage.titles", err);
-    return sy_fail(err, SY_EINVAL, "setting passage.titles: not yes or no; set it with `syneg set passage.titles yes|no`");
+    /* the row "passage.titles" of the settings table (settings.h) decides; a bad stored value fails */
+    if (!s) return PASSAGE_TITLES;
+    if (settings_check_session(s, "passage.titles", err) < 0) return -1;
+    return settings_bool(s, "passage.titles") ? PASSAGE_TITLES : PASSAGE_NO_TITLES;
 }

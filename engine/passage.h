@@ -8,8 +8,8 @@
  * and the title is not empty; otherwise the text alone.  Titles off
  * (PASSAGE_NO_TITLES) applies to every source alike: corpus documents,
  * retrieved and synthetic negatives.  The session setting "passage.titles"
- * (yes|no, default yes) chooses it for indexing and training;
- * passage_titles_value parses it.
+ * (a row of the settings table, settings.h; default true) chooses it for
+ * indexing, training and export; passage_titles_value parses a flag's value.
  *
  * Pure functions, no state, thread-safe.  Returned strings are malloc'd
  * (free()); appending forms write into the caller's sy_buf. */
@@ -33,8 +33,8 @@ char *passage_format(const char *title, const char *text, int titles);
  * no/false/0/off -> PASSAGE_NO_TITLES; anything else fails with SY_EINVAL
  * naming `what` (e.g. "--titles" or "passage.titles"). */
 int passage_titles_value(const char *v, const char *what, sy_err *err);
-/* The session's "passage.titles" (absent: PASSAGE_TITLES); a value that is
- * not a yes/no string, boolean or 0/1 fails with SY_EINVAL. */
+/* The session's "passage.titles" (absent: PASSAGE_TITLES) through the
+ * settings table; a stored value that is not a boolean fails naming it. */
 int passage_titles_setting(session *s, sy_err *err);
 
 #endif

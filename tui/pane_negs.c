@@ -42,6 +42,24 @@ static const char *verdict(const char *prov, char *buf, size_t n)
     return buf;
 }
 
+/* the judges' verdicts (syneg judge: prov "judge"), e.g. "llm:FN ce:ok", into buf */
+static void judge_tags(const char *prov, char *buf, size_t n)
+{
+    buf[0] = 0;
+    if (!prov || !strstr(prov, "\"judge\"")) return;
+    json_t *j = json_loads(prov, 0, NULL), *jd = json_object_get(j, "judge");
+    static const struct { const char *key, *tag; } judges[] = {
+        {"llm", "llm"}, {"llm_cascade", "llm2"}, {"cross_encoder", "ce"}};
+    size_t o = 0;
+    for (size_t i = 0; i < sizeof judges / sizeof judges[0]; i++) {
+        const char *v = json_string_value(json_object_get(json_object_get(jd, judges[i].key), "verdict"));
+        if (!v) continue;
+        const char *sv = !strcmp(v, "false_negative") ? "FN" : !strcmp(v, "negative") ? "ok" : "?";
+        o = tui_appendf(buf, n, o, " %s:%s", judges[i].tag, sv);
+    }
+    json_decref(j);
+}
+
 /* lines of text per item, sized to the space: a few on a short column, more
  * on a tall one, and when the column has few items they share its height */
 static int text_lines(tui_rect r, size_t nitems)
@@ -90,6 +108,8 @@ static int item(tui *t, tui_col *col, size_t i, int syn, tui_rect r, int y, int 
     if (row.flags & NEG_F_REFLECT_FN) x += tui_put(y, x, r.x + r.w - x, " refl:FN", 8, base | tui_attr(t, C_SUSPECT));
     else if (vb[0]) x += tui_putf(y, x, r.x + r.w - x, base, " refl:%s", vb);
     if (row.flags & NEG_F_SUSPECT) x += tui_put(y, x, r.x + r.w - x, " SUSPECT", 8, base | tui_attr(t, C_SUSPECT));
+    judge_tags(row.prov, vb, sizeof vb);   /* helper 12: judge verdicts beside the row */
+    if (vb[0]) x += tui_put(y, x, r.x + r.w - x, vb, strlen(vb), base | tui_attr(t, C_SUSPECT));
     if (row.flags & NEG_F_DUP) x += tui_put(y, x, r.x + r.w - x, " dup", 4, base);
     if (t->new_qid[0] && row.seq > t->new_seq && !strcmp(row.query_id, t->new_qid))
         x += tui_put(y, x, r.x + r.w - x, " new", 4, base | tui_attr(t, C_KEY));

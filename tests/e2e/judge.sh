@@ -67,6 +67,15 @@ PY
 out=$("$SYNEG" suspects "$S" --limit 3)
 echo "$out" | grep -q "llm:false_negative" && ok "suspects shows the verdicts" || fail "suspects shows the verdicts" "$out"
 
+# the workbench shows the verdict beside the row
+q=$(python3 -c '
+import json,sys
+rows=[r for r in json.load(open(sys.argv[1])) if r["judge"] and r["judge"]["llm"]["verdict"]=="false_negative"]
+print(rows[0]["query"])' "$T/after.json")
+printf ':goto %s\n' "$q" >"$T/g.script"
+"$SYNEG" tui "$S" --script "$T/g.script" --dump "$T/g.dump" --size 160x60 >/dev/null 2>&1
+grep -q "llm:FN" "$T/g.dump" && ok "workbench: llm:FN beside the row of $q" || fail "workbench verdict" "$(cat "$T/g.dump")"
+
 # 2. --force: every answer from the cache, nothing paid
 r0=$(stat "['requests']")
 "$SYNEG" judge "$S" --llm --force --all --limit 15 --json >"$T/j3.json" 2>"$T/err"
