@@ -402,10 +402,12 @@ int enc_save(const enc_model *m, const char *dir, sy_err *err)
     free(path);
     if (w) goto done;
     /* tokenizer files and sentence-transformers modules: copied as they are */
-    static const char *const copy[] = { "vocab.txt", "tokenizer_config.json", "special_tokens_map.json",
+    static const char *const copy[] = { "tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json",
                                         "modules.json", "syneg.json", "1_Pooling/config.json", NULL };
     for (const char *const *f = copy; *f; f++) {
-        char *src = sy_path_join(m->dir, *f), *dst = sy_path_join(dir, *f);
+        /* tokenizer files live beside the transformer (dir or dir/0_Transformer) */
+        const char *from = m->tf_dir && (strstr(*f, "token") || strstr(*f, "vocab")) ? m->tf_dir : m->dir;
+        char *src = sy_path_join(from, *f), *dst = sy_path_join(dir, *f);
         if (src && dst && strcmp(src, dst) != 0 && sy_file_exists(src)) {
             size_t len;
             char *body = sy_read_file(src, &len, err);
