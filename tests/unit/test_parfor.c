@@ -16,8 +16,8 @@ typedef struct {
 static void mark(void *p, size_t lo, size_t hi, int part)
 {
     ctx_t *c = p;
-    size_t elo = c->n * (size_t)part / (size_t)c->nparts, ehi = c->n * (size_t)(part + 1) / (size_t)c->nparts;
-    if (c->nparts <= 1) elo = 0, ehi = c->n;
+    size_t elo = 0, ehi = c->n;      /* 0 or 1 parts: one call over everything */
+    if (c->nparts > 1) elo = c->n * (size_t)part / (size_t)c->nparts, ehi = c->n * (size_t)(part + 1) / (size_t)c->nparts;
     if (lo != elo || hi != ehi || lo >= hi) atomic_fetch_add(&c->bad, 1);
     for (size_t i = lo; i < hi && i < c->n; i++) atomic_fetch_add(&c->hits[i], 1);
 }
