@@ -1,6 +1,9 @@
 #include "cli.h"
+#include "../engine/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,4 +110,21 @@ void cli_progress(const char *what, double done, double total, const char *extra
 void cli_progress_end(void)
 {
     if (isatty(2)) fputc('\n', stderr);
+}
+
+pid_t cli_fork_detached(const char *dir)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid != 0) return pid;
+    setsid();
+    signal(SIGHUP, SIG_IGN);
+    int in = open("/dev/null", O_RDONLY);
+    char *log = sy_path_join(dir, "log.txt");
+    int out = log ? open(log, O_WRONLY | O_CREAT | O_APPEND, 0644) : -1;
+    free(log);
+    if (in >= 0) { dup2(in, 0); close(in); }
+    if (out >= 0) { dup2(out, 1); dup2(out, 2); close(out); }
+    return 0;
 }

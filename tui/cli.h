@@ -7,6 +7,7 @@
 #define SY_CLI_H
 
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "../engine/err.h"
 
@@ -31,6 +32,11 @@ int cli_parse_double(const char *s, double *out);
 int cli_parse_shard(const char *s, unsigned *i, unsigned *n);
 /* True when stderr is a terminal (progress bars are drawn only then). */
 int cli_isatty_err(void);
+/* fork() for a detached background run: in the child (0 returned) the process
+ * leads a new session, ignores SIGHUP, reads /dev/null and writes stdout and
+ * stderr to DIR/log.txt (appended).  The parent gets the child's pid, or -1
+ * with errno set.  stdout/stderr are flushed first so nothing is written twice. */
+pid_t cli_fork_detached(const char *dir);
 /* Draw/refresh a one-line progress bar on stderr (no-op when not a tty). */
 void cli_progress(const char *what, double done, double total, const char *extra);
 void cli_progress_end(void);

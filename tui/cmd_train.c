@@ -146,19 +146,9 @@ static int run_foreground(const char *session_dir, const char *run_dir, const ch
 
 static int run_detached(const char *session_dir, const char *run_dir, const char *id)
 {
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
+    pid_t pid = cli_fork_detached(run_dir);
     if (pid < 0) return cli_error("cannot fork: %s", strerror(errno));
     if (pid == 0) {
-        setsid();
-        signal(SIGHUP, SIG_IGN);
-        int in = open("/dev/null", O_RDONLY);
-        char *log = sy_path_join(run_dir, "log.txt");
-        int out = log ? open(log, O_WRONLY | O_CREAT | O_APPEND, 0644) : -1;
-        free(log);
-        if (in >= 0) { dup2(in, 0); close(in); }
-        if (out >= 0) { dup2(out, 1); dup2(out, 2); close(out); }
         int rc = run_foreground(session_dir, run_dir, id, 0);
         fflush(stdout);
         _exit(rc);
