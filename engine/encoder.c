@@ -330,6 +330,20 @@ done:
 
 /* ---- saving ------------------------------------------------------------------------------ */
 
+/* The model's dimensions as config.json names them, set into cfg (the one
+ * place enc_save and training checkpoints write them). */
+void enc_config_to_json(json_t *cfg, const enc_config *c)
+{
+    json_object_set_new(cfg, "vocab_size", json_integer(c->vocab_size));
+    json_object_set_new(cfg, "hidden_size", json_integer(c->hidden));
+    json_object_set_new(cfg, "num_hidden_layers", json_integer(c->layers));
+    json_object_set_new(cfg, "num_attention_heads", json_integer(c->heads));
+    json_object_set_new(cfg, "intermediate_size", json_integer(c->intermediate));
+    json_object_set_new(cfg, "max_position_embeddings", json_integer(c->max_position));
+    json_object_set_new(cfg, "type_vocab_size", json_integer(c->type_vocab));
+    json_object_set_new(cfg, "layer_norm_eps", json_real(c->ln_eps));
+}
+
 int enc_save(const enc_model *m, const char *dir, sy_err *err)
 {
     if (sy_mkdir_p(dir, err)) return -1;
@@ -383,14 +397,7 @@ int enc_save(const enc_model *m, const char *dir, sy_err *err)
     free(src_cfg);
     if (!json_is_object(cfg)) { json_decref(cfg); cfg = json_object(); }
     json_object_set_new(cfg, "model_type", json_string(c->model_type[0] ? c->model_type : "bert"));
-    json_object_set_new(cfg, "vocab_size", json_integer(c->vocab_size));
-    json_object_set_new(cfg, "hidden_size", json_integer(c->hidden));
-    json_object_set_new(cfg, "num_hidden_layers", json_integer(c->layers));
-    json_object_set_new(cfg, "num_attention_heads", json_integer(c->heads));
-    json_object_set_new(cfg, "intermediate_size", json_integer(c->intermediate));
-    json_object_set_new(cfg, "max_position_embeddings", json_integer(c->max_position));
-    json_object_set_new(cfg, "type_vocab_size", json_integer(c->type_vocab));
-    json_object_set_new(cfg, "layer_norm_eps", json_real(c->ln_eps));
+    enc_config_to_json(cfg, c);
     json_object_set_new(cfg, "hidden_act", json_string("gelu"));
     json_object_set_new(cfg, "torch_dtype", json_string("float32"));
     json_object_del(cfg, "dtype");

@@ -163,6 +163,10 @@ const char *enc_prompt(const enc_model *m, const char *name);
 /* Write the model as a HF folder (config.json, vocab.txt copy,
  * model.safetensors F32 with "bert."-less HF names).  For trainers. */
 int enc_save(const enc_model *m, const char *dir, sy_err *err);
+/* Set the model's dimensions into a config.json object (jansson's json_t), with
+ * the names transformers reads; used by enc_save and training checkpoints. */
+struct json_t;
+void enc_config_to_json(struct json_t *cfg, const enc_config *c);
 
 /* Forward pass: ids[B,T] (padding ids beyond lens[b] are ignored), lens[B].
  * Fills acts; enc_acts_output gives last_hidden_state.  -1 on ENOMEM/ids out

@@ -177,14 +177,7 @@ static json_t *model_config(const enc_model *m, int pad)
         json_object_del(cfg, "num_labels");
         json_object_del(cfg, "dtype");
     }
-    json_object_set_new(cfg, "vocab_size", json_integer(c->vocab_size));
-    json_object_set_new(cfg, "hidden_size", json_integer(c->hidden));
-    json_object_set_new(cfg, "num_hidden_layers", json_integer(c->layers));
-    json_object_set_new(cfg, "num_attention_heads", json_integer(c->heads));
-    json_object_set_new(cfg, "intermediate_size", json_integer(c->intermediate));
-    json_object_set_new(cfg, "max_position_embeddings", json_integer(c->max_position));
-    json_object_set_new(cfg, "type_vocab_size", json_integer(c->type_vocab));
-    json_object_set_new(cfg, "layer_norm_eps", json_real(c->ln_eps));
+    enc_config_to_json(cfg, c);
     json_object_set_new(cfg, "torch_dtype", json_string("float32"));
     return cfg;
 }
