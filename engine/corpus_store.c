@@ -89,7 +89,16 @@ static void csum_add(csum *c, const void *data, size_t n)
         csum_block(c, c->tail);
         c->ntail = 0;
     }
-    for (; n >= 32; b += 32, n -= 32) csum_block(c, b);
+    /* the lanes in locals: b may alias c, so the compiler would otherwise
+     * store and reload them every block */
+    uint64_t h0 = c->h[0], h1 = c->h[1], h2 = c->h[2], h3 = c->h[3];
+    for (; n >= 32; b += 32, n -= 32) {
+        h0 = (h0 ^ rd64(b)) * P1, h0 ^= h0 >> 29;
+        h1 = (h1 ^ rd64(b + 8)) * P1, h1 ^= h1 >> 29;
+        h2 = (h2 ^ rd64(b + 16)) * P1, h2 ^= h2 >> 29;
+        h3 = (h3 ^ rd64(b + 24)) * P1, h3 ^= h3 >> 29;
+    }
+    c->h[0] = h0, c->h[1] = h1, c->h[2] = h2, c->h[3] = h3;
     memcpy(c->tail, b, n);
     c->ntail = n;
 }
