@@ -15,7 +15,9 @@ SHARED_DATA ?= $(abspath ../shared/data)
 
 DEB_PKGS   := pkg-config libncurses-dev libcurl4-openssl-dev libjansson-dev \
               libopenblas-dev libreadline-dev libstemmer-dev libutf8proc-dev tmux python3
-BENCH_PKGS := libsqlite3-dev sqlite3 python3-numpy python3-torch python3-faiss
+# the benchmarks' peers: SQLite FTS5, Xapian (a C++ co-process built with g++),
+# PyTorch and FAISS for /usr/bin/python3, GNU time for peak RSS
+BENCH_PKGS := libsqlite3-dev sqlite3 libxapian-dev g++ python3-numpy python3-torch python3-faiss time
 PKGS       := ncursesw libcurl jansson openblas readline libutf8proc
 
 OPT      ?= -O2
@@ -90,6 +92,10 @@ $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libsyneg.a | $(BUILD)/config.mk
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Iengine -o $@ $< $(BUILD)/libsyneg.a $(LDFLAGS) $(PKG_LIBS) $(BENCH_LIBS)
 
+$(BUILD)/bench/peer_bm25_xapian: tests/bench/bench_bm25_xapian.cc
+	@mkdir -p $(dir $@)
+	$(CXX) -O2 -g -Wall -Wextra -o $@ $< -lxapian
+
 test: $(BUILD)/syneg $(TEST_BIN) $(TOOL_BIN)
 	@BUILD=$(BUILD) SYNEG=$(abspath $(BUILD)/syneg) SHARED_DATA=$(SHARED_DATA) sh tests/run.sh
 
@@ -105,7 +111,7 @@ bench-deps:
 
 bench: BENCH_LIBS = -lsqlite3
 bench: bench-deps $(BUILD)/syneg $(TOOL_BIN)
-	@$(MAKE) --no-print-directory $(BENCH_BIN) BENCH_LIBS=-lsqlite3
+	@$(MAKE) --no-print-directory $(BENCH_BIN) $(BUILD)/bench/peer_bm25_xapian BENCH_LIBS=-lsqlite3
 	@BUILD=$(BUILD) SYNEG=$(abspath $(BUILD)/syneg) SHARED_DATA=$(SHARED_DATA) sh tests/bench/run.sh
 
 # The demo session ships its data and session.json; on first use its negatives

@@ -15,8 +15,6 @@
 #include "synth.h"
 #include "util.h"
 
-#define LLM_WEIGHT 0.9   /* how far one LLM verdict moves the likelihood */
-#define CE_WEIGHT 0.7    /* ... and a cross-encoder verdict */
 #define CE_BATCH 32
 
 void judge_llm_opts_default(judge_llm_opts *o)
@@ -41,10 +39,28 @@ static char *doc_text(const corpus *c, uint32_t d)
     return strdup(corpus_doc_text(c, d));
 }
 
+int judge_in_shard(const char *query_id, unsigned shard_i, unsigned shard_n)
+{
+    if (shard_n <= 1) return 1;
+    return sy_hash64(query_id, strlen(query_id)) % shard_n == shard_i;
+}
+
+/* The best-graded positive of query q in qr (JUDGE_POS_BEST when none). */
+static uint32_t best_positive(const corpus_qrels *qr, uint32_t q)
+{
+    size_t n;
+    const corpus_qrel *rows = corpus_qrels_of(qr, q, &n);
+    const corpus_qrel *best = NULL;
+    for (size_t j = 0; j < n; j++)
+        if (rows[j].rel > 0 && (!best || rows[j].rel > best->rel)) best = &rows[j];
+    return best ? best->doc : JUDGE_POS_BEST;
+}
+
 struct run;
 typedef struct {
     struct run *r;
-    neg_ref ref;
+    neg_ref ref;            /* the store row (cand == NULL) */
+    judge_cand *cand;       /* or the list entry that gets the verdict */
     const char *qtext;      /* borrowed from the corpus */
     char *pos, *neg;        /* passages */
     json_t *judge;          /* verdicts so far */
@@ -54,6 +70,8 @@ typedef struct {
 
 typedef struct run {
     session *s;
+    corpus *c;
+    const corpus_qrels *qr;
     neg_store *ns;
     const judge_llm_opts *o;
     prompt_template *tpl;
@@ -94,7 +112,7 @@ static void write_row(run *r, item *it)
     char *ps = json_dumps(prov, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(prov);
     float base = neg_row_has_fnl(&row) ? row.fnl : neg_row_queue_key(&row);
-    row.fnl = judge_combine(base, it->is_fn, LLM_WEIGHT);
+    row.fnl = judge_combine(base, it->is_fn, JUDGE_LLM_WEIGHT);
     if (it->is_fn) row.flags |= NEG_F_SUSPECT | NEG_F_REFLECT_FN;
     else if (!(row.flags & (NEG_F_DUP | NEG_F_MAXREL | NEG_F_MARGIN | NEG_F_MAXSCORE)))
         row.flags &= (uint8_t)~(NEG_F_SUSPECT | NEG_F_REFLECT_FN);
@@ -113,7 +131,8 @@ static void finish(run *r, item *it)
     if (it->is_fn >= 0) {
         if (it->is_fn) r->rep->false_neg++;
         else r->rep->negative++;
-        write_row(r, it);
+        if (it->cand) it->cand->verdict = it->is_fn;
+        else write_row(r, it);
     }
     r->done++;
     if (r->o->progress) r->o->progress(r->o->progress_ctx, r->done, r->total);
@@ -167,41 +186,20 @@ static int submit(run *r, item *it, sy_err *err)
     return rc;
 }
 
-/* A client configured from the session's llm.* settings, as synthesis does. */
+/* A client configured as synthesis' is (llm_config_from_session), with the
+ * session's answer cache and spend ledger. */
 static llm_client *client_for(session *s, const char *model, double budget, sy_err *err)
 {
     llm_config cfg;
-    llm_config_defaults(&cfg);
-    cfg.url = settings_str(s, "llm.url");
-    cfg.model = model;
-    cfg.key = getenv("SYNEG_LLM_KEY");
-    if (!cfg.key || !*cfg.key) cfg.key = getenv("OPENAI_API_KEY");
-    cfg.temperature = settings_num(s, "llm.temperature");
-    cfg.max_tokens = (int)settings_int(s, "llm.max_tokens");
-    cfg.seed = settings_int(s, "llm.seed");
-    cfg.json_mode = settings_bool(s, "llm.json_mode");
-    cfg.concurrency = (int)settings_int(s, "llm.concurrency");
-    cfg.rpm = settings_num(s, "llm.rpm");
-    cfg.tpm = settings_num(s, "llm.tpm");
-    cfg.connect_timeout_s = settings_num(s, "llm.connect_timeout_s");
-    cfg.timeout_s = settings_num(s, "llm.timeout_s");
-    cfg.backoff_base_s = settings_num(s, "llm.backoff_s");
-    cfg.backoff_max_s = settings_num(s, "llm.backoff_max_s");
-    cfg.max_retries = (int)settings_int(s, "llm.max_retries");
-    cfg.retry_budget = settings_int(s, "llm.retry_budget");
+    llm_config_from_session(s, model, &cfg);
     cfg.budget_usd = budget;
-    json_t *price = json_object_get(session_get(s, "llm.prices"), model);
-    if (json_is_object(price)) {
-        json_t *pi = json_object_get(price, "input"), *po = json_object_get(price, "output");
-        if (json_is_number(pi)) cfg.price_in = json_number_value(pi);
-        if (json_is_number(po)) cfg.price_out = json_number_value(po);
-    }
-    const char *tr = getenv("SYNEG_TRACE");
-    cfg.trace_path = tr && *tr ? tr : NULL;
     char *cache = session_path(s, "cache/llm");
+    if (!cache) {
+        sy_fail(err, SY_ENOMEM, "out of memory");
+        return NULL;
+    }
     cfg.cache_dir = cache;
-    llm_client *c = cache ? llm_client_new(&cfg, err) : NULL;
-    if (!cache) sy_fail(err, SY_ENOMEM, "out of memory");
+    llm_client *c = llm_client_new(&cfg, err);
     free(cache);
     return c;
 }
@@ -216,36 +214,113 @@ static int is_judged(const neg_row *row)
     return yes;
 }
 
+/* Checks, the qrels and the template: what every LLM run needs first. */
+static int llm_prepare(run *r, session *s, const judge_llm_opts *o, const char *split, sy_err *err)
+{
+    if (!(r->c = session_corpus(s, err))) return -1;
+    if (settings_check_session(s, "llm.", err) < 0) return -1;
+    const char *url = settings_str(s, "llm.url");
+    r->model1 = o->model ? o->model : settings_str(s, "llm.model");
+    if (!url || !*url)
+        return sy_fail(err, SY_EINVAL, "the LLM judge needs an endpoint: set SYNEG_LLM_URL or 'syneg set SESSION llm.url URL'");
+    if (!r->model1 || !*r->model1)
+        return sy_fail(err, SY_EINVAL, "the LLM judge needs a model: set SYNEG_LLM_MODEL, llm.model or --model");
+    if (!split) split = session_train_split(s);
+    if (!(r->qr = corpus_qrels_for(r->c, split))) return sy_fail(err, SY_ENOTFOUND, "the data set has no qrels split '%s'", split);
+    if (o->template_path) r->tpl = prompt_template_load(o->template_path, err);
+    else {
+        char *pd = prompt_find_dir(session_dir(s), err);
+        char *tp = pd ? sy_path_join(pd, "reflect.txt") : NULL;
+        r->tpl = tp ? prompt_template_load(tp, err) : NULL;
+        free(pd);
+        free(tp);
+    }
+    return r->tpl ? 0 : -1;
+}
+
+/* Fill one item: the query, its positive and the candidate's passage. */
+static int item_init(run *r, item *it, uint32_t q, uint32_t d, uint32_t pos, sy_err *err)
+{
+    it->r = r;
+    it->qtext = corpus_query_text(r->c, q);
+    it->pos = doc_text(r->c, pos);
+    it->neg = doc_text(r->c, d);
+    it->judge = json_object();
+    it->is_fn = -1;
+    if (!it->pos || !it->neg || !it->judge) return sy_fail(err, SY_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* Ask about every item through the client(s); verdicts go to the store (when
+ * r->w) or to the items' candidates.  Spending and counts go to r->rep. */
+static int llm_drive(run *r, item *items, size_t nitems, int to_store, sy_err *err)
+{
+    session *s = r->s;
+    const judge_llm_opts *o = r->o;
+    r->total = nitems;
+    r->rep->asked = nitems;
+    if (!nitems) return 0;
+    double budget = o->budget_usd >= 0 ? o->budget_usd : settings_num(s, "llm.budget_usd");
+    if (!(r->first = client_for(s, r->model1, budget, err))) return -1;
+    if (o->cascade_model && !(r->second = client_for(s, o->cascade_model, budget, err))) return -1;
+    if (to_store && !(r->w = neg_writer_new(session_dir(s), "judge-llm", 0, err))) return -1;
+    size_t next = 0, window = (size_t)settings_int(s, "llm.concurrency") * 2 + 4;
+    while (next < nitems || llm_pending(r->first) || (r->second && llm_pending(r->second))) {
+        while (next < nitems && llm_pending(r->first) < window) {
+            if (submit(r, &items[next], err) < 0) return -1;
+            next++;
+        }
+        llm_step(r->first, r->second ? 50 : 250);
+        if (r->second) llm_step(r->second, 50);
+    }
+    if (r->w && r->uncommitted && neg_writer_commit(r->w, &r->werr) < 0) r->write_failed = 1;
+    if (r->write_failed) {
+        *err = r->werr;
+        if (!err->msg[0]) sy_fail(err, SY_ENOMEM, "judge: out of memory writing verdicts");
+        return -1;
+    }
+    return 0;
+}
+
+static void llm_cleanup(run *r, item *items, size_t nitems)
+{
+    for (int k = 0; k < 2; k++) {
+        llm_client *cl = k ? r->second : r->first;
+        if (!cl) continue;
+        llm_stats st;
+        llm_get_stats(cl, &st);
+        r->rep->requests += st.http_requests;
+        r->rep->cache_hits += st.cache_hits;
+        r->rep->cost_usd += st.cost_usd;
+        r->rep->budget_reached |= st.budget_reached;
+    }
+    llm_client_free(r->first);
+    llm_client_free(r->second);
+    neg_writer_free(r->w);
+    prompt_template_free(r->tpl);
+    for (size_t i = 0; i < nitems; i++) {
+        free(items[i].pos);
+        free(items[i].neg);
+        json_decref(items[i].judge);
+    }
+    free(items);
+}
+
 int judge_llm_run(session *s, const judge_llm_opts *o, judge_report *rep, sy_err *err)
 {
     memset(rep, 0, sizeof *rep);
-    corpus *c = session_corpus(s, err);
-    if (!c) return -1;
-    if (settings_check_session(s, "llm.", err) < 0) return -1;
-    const char *url = settings_str(s, "llm.url");
-    const char *model = o->model ? o->model : settings_str(s, "llm.model");
-    if (!url || !*url)
-        return sy_fail(err, SY_EINVAL, "the LLM judge needs an endpoint: set SYNEG_LLM_URL or 'syneg set SESSION llm.url URL'");
-    if (!model || !*model)
-        return sy_fail(err, SY_EINVAL, "the LLM judge needs a model: set SYNEG_LLM_MODEL, llm.model or --model");
-    const corpus_qrels *qr = corpus_qrels_for(c, session_train_split(s));
-    if (!qr) return sy_fail(err, SY_ENOTFOUND, "the data set has no qrels split '%s'", session_train_split(s));
-    run r = {.s = s, .ns = session_negs(s), .o = o, .rep = rep, .model1 = model, .model2 = o->cascade_model};
+    run r = {.s = s, .ns = session_negs(s), .o = o, .rep = rep, .model2 = o->cascade_model};
     int rc = -1, changed;
     item *items = NULL;
     size_t nitems = 0, nq = 0;
     neg_ref *queue = NULL;
-    if (!r.ns || neg_store_refresh(r.ns, &changed, err) < 0) return r.ns ? -1 : sy_fail(err, SY_EIO, "no negatives store");
-    /* the template */
-    if (o->template_path) r.tpl = prompt_template_load(o->template_path, err);
-    else {
-        char *pd = prompt_find_dir(session_dir(s), err);
-        char *tp = pd ? sy_path_join(pd, "reflect.txt") : NULL;
-        r.tpl = tp ? prompt_template_load(tp, err) : NULL;
-        free(pd);
-        free(tp);
+    if (o->shard_n > 1 && o->shard_i >= o->shard_n)
+        return sy_fail(err, SY_EINVAL, "judge: shard %u/%u: the index must be below the count", o->shard_i, o->shard_n);
+    if (llm_prepare(&r, s, o, NULL, err) < 0) goto out;
+    if (!r.ns || neg_store_refresh(r.ns, &changed, err) < 0) {
+        if (!r.ns) sy_fail(err, SY_EIO, "no negatives store");
+        goto out;
     }
-    if (!r.tpl) goto out;
     /* the rows to judge: retrieved corpus documents of the queue, most likely first */
     queue = neg_store_ranked(r.ns, !o->all_rows, &nq);
     items = calloc(nq ? nq : 1, sizeof *items);
@@ -253,73 +328,68 @@ int judge_llm_run(session *s, const judge_llm_opts *o, judge_report *rep, sy_err
     for (size_t i = 0; i < nq; i++) {
         neg_row row;
         neg_store_get(r.ns, queue[i], &row);
-        int64_t d = row.text ? -1 : corpus_doc_find(c, row.neg_id);
-        int64_t q = corpus_query_find(c, row.query_id);
+        if (!judge_in_shard(row.query_id, o->shard_i, o->shard_n)) continue;
+        int64_t d = row.text ? -1 : corpus_doc_find(r.c, row.neg_id);
+        int64_t q = corpus_query_find(r.c, row.query_id);
         if (d < 0 || q < 0) continue;
         rep->queue++;
         if (!o->force && is_judged(&row)) { rep->already++; continue; }
         if (o->limit && nitems >= o->limit) continue;
-        size_t n;
-        const corpus_qrel *rows = corpus_qrels_of(qr, (uint32_t)q, &n);
-        const corpus_qrel *best = NULL;
-        for (size_t j = 0; j < n; j++)
-            if (rows[j].rel > 0 && (!best || rows[j].rel > best->rel)) best = &rows[j];
-        if (!best) continue;
+        uint32_t pos = best_positive(r.qr, (uint32_t)q);
+        if (pos == JUDGE_POS_BEST) continue;
         item *it = &items[nitems++];
-        it->r = &r;
         it->ref = queue[i];
-        it->qtext = corpus_query_text(c, (uint32_t)q);
-        it->pos = doc_text(c, best->doc);
-        it->neg = doc_text(c, (uint32_t)d);
-        it->judge = json_object();
-        it->is_fn = -1;
-        if (!it->pos || !it->neg || !it->judge) { sy_fail(err, SY_ENOMEM, "out of memory"); goto out; }
+        if (item_init(&r, it, (uint32_t)q, (uint32_t)d, pos, err) < 0) goto out;
     }
-    r.total = nitems;
-    rep->asked = nitems;
-    if (!nitems) { rc = 0; goto out; }
-    double budget = o->budget_usd >= 0 ? o->budget_usd : settings_num(s, "llm.budget_usd");
-    if (!(r.first = client_for(s, model, budget, err))) goto out;
-    if (o->cascade_model && !(r.second = client_for(s, o->cascade_model, budget, err))) goto out;
-    if (!(r.w = neg_writer_new(session_dir(s), "judge-llm", 0, err))) goto out;
-    size_t next = 0, window = (size_t)settings_int(s, "llm.concurrency") * 2 + 4;
-    while (next < nitems || llm_pending(r.first) || (r.second && llm_pending(r.second))) {
-        while (next < nitems && llm_pending(r.first) < window) {
-            if (submit(&r, &items[next], err) < 0) goto out;
-            next++;
-        }
-        llm_step(r.first, r.second ? 50 : 250);
-        if (r.second) llm_step(r.second, 50);
-    }
-    if (r.uncommitted && neg_writer_commit(r.w, &r.werr) < 0) r.write_failed = 1;
-    if (r.write_failed) {
-        *err = r.werr;
-        if (!err->msg[0]) sy_fail(err, SY_ENOMEM, "judge: out of memory writing verdicts");
-        goto out;
-    }
-    rc = 0;
+    rc = llm_drive(&r, items, nitems, 1, err);
 out:
-    for (int k = 0; k < 2; k++) {
-        llm_client *cl = k ? r.second : r.first;
-        if (!cl) continue;
-        llm_stats st;
-        llm_get_stats(cl, &st);
-        rep->requests += st.http_requests;
-        rep->cache_hits += st.cache_hits;
-        rep->cost_usd += st.cost_usd;
-        rep->budget_reached |= st.budget_reached;
-    }
-    llm_client_free(r.first);
-    llm_client_free(r.second);
-    neg_writer_free(r.w);
-    prompt_template_free(r.tpl);
-    for (size_t i = 0; i < nitems; i++) {
-        free(items[i].pos);
-        free(items[i].neg);
-        json_decref(items[i].judge);
-    }
-    free(items);
+    llm_cleanup(&r, items, nitems);
     free(queue);
+    return rc;
+}
+
+typedef struct { float fnl; size_t i; } by_fnl;
+
+static int cmp_by_fnl(const void *a, const void *b)
+{
+    const by_fnl *x = a, *y = b;
+    if (x->fnl != y->fnl) return x->fnl > y->fnl ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+int judge_llm_cands(session *s, const judge_llm_opts *o, const char *split, judge_cand *c, size_t n,
+                    judge_report *rep, sy_err *err)
+{
+    memset(rep, 0, sizeof *rep);
+    for (size_t i = 0; i < n; i++) {
+        c[i].verdict = -1;
+        c[i].p = NAN;
+    }
+    run r = {.s = s, .o = o, .rep = rep, .model2 = o->cascade_model};
+    int rc = -1;
+    item *items = NULL;
+    size_t nitems = 0;
+    by_fnl *order = NULL;
+    if (llm_prepare(&r, s, o, split, err) < 0) goto out;
+    items = calloc(n ? n : 1, sizeof *items);
+    order = malloc((n ? n : 1) * sizeof *order);
+    if (!items || !order) { sy_fail(err, SY_ENOMEM, "out of memory"); goto out; }
+    /* most likely first, as the queue asks (what a budget cuts off is the tail) */
+    for (size_t i = 0; i < n; i++) order[i] = (by_fnl){isnan(c[i].fnl) ? 0 : c[i].fnl, i};
+    qsort(order, n, sizeof *order, cmp_by_fnl);
+    rep->queue = n;
+    for (size_t k = 0; k < n; k++) {
+        judge_cand *jc = &c[order[k].i];
+        uint32_t pos = jc->pos != JUDGE_POS_BEST ? jc->pos : best_positive(r.qr, jc->query);
+        if (pos == JUDGE_POS_BEST) continue;
+        item *it = &items[nitems++];
+        it->cand = jc;
+        if (item_init(&r, it, jc->query, jc->doc, pos, err) < 0) goto out;
+    }
+    rc = llm_drive(&r, items, nitems, 0, err);
+out:
+    llm_cleanup(&r, items, nitems);
+    free(order);
     return rc;
 }
 
@@ -350,7 +420,7 @@ static int ce_write(neg_writer *w, const neg_row *orig, json_t *v, int is_fn, sy
     if (!ps) return sy_fail(err, SY_ENOMEM, "out of memory");
     if (is_fn >= 0) {
         float base = neg_row_has_fnl(&row) ? row.fnl : neg_row_queue_key(&row);
-        row.fnl = judge_combine(base, is_fn, CE_WEIGHT);
+        row.fnl = judge_combine(base, is_fn, JUDGE_CE_WEIGHT);
         if (is_fn) row.flags |= NEG_F_SUSPECT;
         else if (!(row.flags & (NEG_F_DUP | NEG_F_MAXREL | NEG_F_MARGIN | NEG_F_MAXSCORE | NEG_F_REFLECT_FN)))
             row.flags &= (uint8_t)~NEG_F_SUSPECT;
@@ -361,13 +431,135 @@ static int ce_write(neg_writer *w, const neg_row *orig, json_t *v, int is_fn, sy
     return rc;
 }
 
-int judge_ce_run(session *s, const judge_ce_opts *o, judge_report *rep, sy_err *err)
+static int ce_check(const judge_ce_opts *o, sy_err *err)
 {
-    memset(rep, 0, sizeof *rep);
     if (!o->model_dir) return sy_fail(err, SY_EINVAL, "the cross-encoder judge needs a model folder");
     if (!(o->low >= 0 && o->low <= o->high && o->high <= 1))
         return sy_fail(err, SY_EINVAL, "cross-encoder thresholds must satisfy 0 <= low <= high <= 1 (got %g, %g)", o->low,
                        o->high);
+    if (o->shard_n > 1 && o->shard_i >= o->shard_n)
+        return sy_fail(err, SY_EINVAL, "judge: shard %u/%u: the index must be below the count", o->shard_i, o->shard_n);
+    return 0;
+}
+
+/* Score jc[0..n) in batches; p and the RocketQA verdict of each (the one place
+ * the thresholds are applied).  rep: asked, false_neg, negative, failed (unsure). */
+static int ce_score(crossenc *ce, const corpus *c, int titles, const judge_ce_opts *o, judge_cand *jc, size_t n,
+                    judge_report *rep, sy_err *err)
+{
+    const char *qs[CE_BATCH];
+    char *ps[CE_BATCH] = {0};
+    float logits[CE_BATCH];
+    for (size_t b0 = 0; b0 < n; b0 += CE_BATCH) {
+        size_t nb = n - b0 < CE_BATCH ? n - b0 : CE_BATCH;
+        for (size_t k = 0; k < nb; k++) {
+            const judge_cand *x = &jc[b0 + k];
+            qs[k] = corpus_query_text(c, x->query);
+            ps[k] = passage_format(corpus_doc_title(c, x->doc), corpus_doc_text(c, x->doc), titles);
+            if (!ps[k]) {
+                for (size_t j = 0; j < k; j++) free(ps[j]);
+                return sy_fail(err, SY_ENOMEM, "out of memory");
+            }
+        }
+        int rc = crossenc_score(ce, qs, (const char *const *)ps, nb, logits, err);
+        for (size_t k = 0; k < nb; k++) {
+            free(ps[k]);
+            ps[k] = NULL;
+        }
+        if (rc < 0) return -1;
+        for (size_t k = 0; k < nb; k++) {
+            judge_cand *x = &jc[b0 + k];
+            double p = 1.0 / (1.0 + exp(-(double)logits[k]));
+            x->p = p;
+            x->logit = logits[k];
+            x->verdict = p >= o->high ? 1 : p <= o->low ? 0 : -1;
+            if (x->verdict == 1) rep->false_neg++;
+            else if (x->verdict == 0) rep->negative++;
+            else rep->failed++;
+        }
+        rep->asked += nb;
+        if (o->progress) o->progress(o->progress_ctx, rep->asked, n);
+    }
+    return 0;
+}
+
+int judge_ce_cands(session *s, const judge_ce_opts *o, judge_cand *jc, size_t n, judge_report *rep, sy_err *err)
+{
+    memset(rep, 0, sizeof *rep);
+    for (size_t i = 0; i < n; i++) {
+        jc[i].verdict = -1;
+        jc[i].p = NAN;
+    }
+    if (ce_check(o, err) < 0) return -1;
+    corpus *c = session_corpus(s, err);
+    if (!c) return -1;
+    int titles = passage_titles_setting(s, err);
+    if (titles < 0) return -1;
+    crossenc *ce = crossenc_load(o->model_dir, err);
+    if (!ce) return -1;
+    rep->queue = n;
+    int rc = ce_score(ce, c, titles, o, jc, n, rep, err);
+    crossenc_free(ce);
+    return rc;
+}
+
+/* The store rows a cross-encoder run scores: the queue (shard, limit), or
+ * exactly the rows of o->only.  refs[i] and jc[i] name the same row. */
+static int ce_rows(neg_store *ns, const corpus *c, const judge_ce_opts *o, neg_ref **refs_out, judge_cand **jc_out,
+                   size_t *n_out, judge_report *rep, sy_err *err)
+{
+    size_t nq = 0, n = 0;
+    neg_ref *queue = NULL;
+    if (o->only) {
+        queue = malloc((o->nonly ? o->nonly : 1) * sizeof *queue);
+        if (!queue) return sy_fail(err, SY_ENOMEM, "out of memory");
+        for (size_t i = 0; i < o->nonly; i++) {
+            const char *qid = corpus_query_id(c, o->only[i].query), *did = corpus_doc_id(c, o->only[i].doc);
+            size_t nr;
+            const neg_ref *rr = neg_store_query(ns, qid, &nr);
+            for (size_t j = 0; j < nr; j++) {
+                neg_row row;
+                neg_store_get(ns, rr[j], &row);
+                if (row.source == o->only_source && !row.text && !strcmp(row.neg_id, did)) {
+                    queue[nq++] = rr[j];
+                    break;
+                }
+            }
+        }
+    } else queue = neg_store_ranked(ns, !o->all_rows, &nq);
+    neg_ref *refs = malloc((nq ? nq : 1) * sizeof *refs);
+    judge_cand *jc = calloc(nq ? nq : 1, sizeof *jc);
+    if (!refs || !jc) {
+        free(queue);
+        free(refs);
+        free(jc);
+        return sy_fail(err, SY_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < nq; i++) {
+        neg_row row;
+        neg_store_get(ns, queue[i], &row);
+        if (!o->only && !judge_in_shard(row.query_id, o->shard_i, o->shard_n)) continue;
+        int64_t d = row.text ? -1 : corpus_doc_find(c, row.neg_id);
+        int64_t q = corpus_query_find(c, row.query_id);
+        if (d < 0 || q < 0) continue;
+        rep->queue++;
+        if (!o->only && o->limit && n >= o->limit) continue;
+        refs[n] = queue[i];
+        jc[n] = (judge_cand){.query = (uint32_t)q, .doc = (uint32_t)d, .pos = JUDGE_POS_BEST, .fnl = row.fnl,
+                             .verdict = -1, .p = NAN};
+        n++;
+    }
+    free(queue);
+    *refs_out = refs;
+    *jc_out = jc;
+    *n_out = n;
+    return 0;
+}
+
+int judge_ce_run(session *s, const judge_ce_opts *o, judge_report *rep, sy_err *err)
+{
+    memset(rep, 0, sizeof *rep);
+    if (ce_check(o, err) < 0) return -1;
     corpus *c = session_corpus(s, err);
     if (!c) return -1;
     int titles = passage_titles_setting(s, err);
@@ -377,66 +569,33 @@ int judge_ce_run(session *s, const judge_ce_opts *o, judge_report *rep, sy_err *
     if (!ns || neg_store_refresh(ns, &changed, err) < 0) return ns ? -1 : sy_fail(err, SY_EIO, "no negatives store");
     crossenc *ce = crossenc_load(o->model_dir, err);
     if (!ce) return -1;
-    size_t nq = 0, nb = 0;
-    neg_ref *queue = neg_store_ranked(ns, !o->all_rows, &nq);
-    neg_ref refs[CE_BATCH];
-    const char *qs[CE_BATCH];
-    char *ps[CE_BATCH];
-    float logits[CE_BATCH];
-    neg_writer *w = neg_writer_new(session_dir(s), "judge-ce", 0, err);
+    neg_ref *refs = NULL;
+    judge_cand *jc = NULL;
+    size_t n = 0;
+    neg_writer *w = NULL;
     int rc = -1;
-    size_t total = 0;
-    if (!w) goto out;
-    for (size_t i = 0; i < nq; i++) {   /* how many will be scored, for progress */
+    if (ce_rows(ns, c, o, &refs, &jc, &n, rep, err) < 0) goto out;
+    if (ce_score(ce, c, titles, o, jc, n, rep, err) < 0) goto out;
+    if (!(w = neg_writer_new(session_dir(s), "judge-ce", 0, err))) goto out;
+    for (size_t i = 0; i < n; i++) {
         neg_row row;
-        neg_store_get(ns, queue[i], &row);
-        if (!row.text && corpus_doc_find(c, row.neg_id) >= 0 && corpus_query_find(c, row.query_id) >= 0) rep->queue++;
-    }
-    total = o->limit && o->limit < rep->queue ? o->limit : rep->queue;
-    for (size_t i = 0; i <= nq; i++) {
-        if (i < nq && rep->asked + nb < total) {
-            neg_row row;
-            neg_store_get(ns, queue[i], &row);
-            int64_t d = row.text ? -1 : corpus_doc_find(c, row.neg_id);
-            int64_t q = corpus_query_find(c, row.query_id);
-            if (d < 0 || q < 0) continue;
-            refs[nb] = queue[i];
-            qs[nb] = corpus_query_text(c, (uint32_t)q);
-            ps[nb] = passage_format(corpus_doc_title(c, (uint32_t)d), corpus_doc_text(c, (uint32_t)d), titles);
-            if (!ps[nb]) { sy_fail(err, SY_ENOMEM, "out of memory"); goto out; }
-            nb++;
-            if (nb < CE_BATCH) continue;
-        }
-        if (!nb) continue;
-        if (crossenc_score(ce, qs, (const char *const *)ps, nb, logits, err) < 0) goto out;
-        for (size_t k = 0; k < nb; k++) {
-            neg_row row;
-            neg_store_get(ns, refs[k], &row);
-            double p = 1.0 / (1.0 + exp(-(double)logits[k]));
-            int is_fn = p >= o->high ? 1 : p <= o->low ? 0 : -1;
-            json_t *v = json_pack("{s:s?,s:f,s:f,s:s}", "verdict",
-                                  is_fn < 0 ? "unsure" : is_fn ? "false_negative" : "negative", "logit",
-                                  (double)logits[k], "p", p, "model", o->model_dir);
-            if (!v) { sy_fail(err, SY_ENOMEM, "out of memory"); goto out; }
-            int wr = ce_write(w, &row, v, is_fn, err);
-            json_decref(v);
-            if (wr < 0) goto out;
-            if (is_fn == 1) rep->false_neg++;
-            else if (is_fn == 0) rep->negative++;
-            else rep->failed++;
-            free(ps[k]);
-            ps[k] = NULL;
-        }
-        rep->asked += nb;
-        nb = 0;
-        if (o->progress) o->progress(o->progress_ctx, rep->asked, total);
+        neg_store_get(ns, refs[i], &row);
+        int is_fn = jc[i].verdict;
+        double p = jc[i].p, logit = jc[i].logit;
+        json_t *v = json_pack("{s:s,s:f,s:f,s:s}", "verdict",
+                              is_fn < 0 ? "unsure" : is_fn ? "false_negative" : "negative", "logit", logit, "p", p,
+                              "model", o->model_dir);
+        if (!v) { sy_fail(err, SY_ENOMEM, "out of memory"); goto out; }
+        int wr = ce_write(w, &row, v, is_fn, err);
+        json_decref(v);
+        if (wr < 0) goto out;
     }
     if (neg_writer_commit(w, err) < 0) goto out;
     rc = 0;
 out:
-    for (size_t k = 0; k < nb; k++) free(ps[k]);
     neg_writer_free(w);
-    free(queue);
+    free(refs);
+    free(jc);
     crossenc_free(ce);
     return rc;
 }

@@ -31,11 +31,24 @@
  * Every scored row is rewritten (segment tag "judge-ce"); no cache is needed
  * (scoring is local and deterministic).
  *
+ * Lists outside the store (judge_llm_cands, judge_ce_cands): the same prompts,
+ * client, cache, thresholds and verdict rules on candidates named by corpus
+ * indices, with the verdicts returned in the list and nothing written: for
+ * fneval's dry run.  mine --rescore scores exactly the rows a mining run
+ * wrote (judge_ce_opts.only).
+ *
+ * Shards (shard_n > 1): a run judges only the rows of the queries whose id
+ * hashes to shard_i (sy_hash64(query id) mod shard_n): fixed by the ids alone,
+ * so shards run on copies of a session on other machines judge disjoint rows
+ * whatever their queues look like, and their judge-*.seg segments, copied into
+ * any session holding the same mined rows, merge to what one run writes.
+ *
  * Borrows the session; not thread-safe; errors through sy_err. */
 #ifndef SY_JUDGE_H
 #define SY_JUDGE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "err.h"
 #include "session.h"
@@ -50,6 +63,7 @@ typedef struct {
     const char *cascade_model; /* NULL: no cascade */
     double budget_usd;         /* < 0: llm.budget_usd */
     const char *template_path; /* NULL: reflect.txt of the prompts folder */
+    unsigned shard_i, shard_n; /* shard_n > 1: only the queries of share shard_i */
     void (*progress)(void *ctx, size_t done, size_t total);
     void *progress_ctx;
 } judge_llm_opts;
@@ -73,9 +87,28 @@ typedef struct {
     size_t limit;              /* 0: the whole queue */
     int all_rows;
     double low, high;          /* on sigmoid(logit); defaults 0.1 / 0.9 */
+    unsigned shard_i, shard_n; /* shard_n > 1: only the queries of share shard_i */
+    /* only != NULL: score exactly the store rows of these (query, doc) pairs
+     * with source only_source, instead of the queue (mine --rescore) */
+    const struct judge_cand *only;
+    size_t nonly;
+    int only_source;
     void (*progress)(void *ctx, size_t done, size_t total);
     void *progress_ctx;
 } judge_ce_opts;
+
+/* A candidate named by corpus indices, not a store row. */
+typedef struct judge_cand {
+    uint32_t query, doc;       /* corpus indices */
+    uint32_t pos;              /* the known positive the LLM is shown; JUDGE_POS_BEST:
+                                * the best-graded one of the qrels split */
+    float fnl;                 /* likelihood (the LLM asks most likely first); 0: none */
+    int verdict;               /* out: 1 false negative, 0 negative, -1 none (unsure,
+                                * failed, not sent) */
+    double p;                  /* out: the cross-encoder's sigmoid(logit); NaN for the LLM */
+    float logit;               /* out: its logit */
+} judge_cand;
+#define JUDGE_POS_BEST UINT32_MAX
 
 void judge_llm_opts_default(judge_llm_opts *o);
 void judge_ce_opts_default(judge_ce_opts *o);
@@ -83,8 +116,19 @@ void judge_ce_opts_default(judge_ce_opts *o);
 int judge_ce_run(session *s, const judge_ce_opts *o, judge_report *rep, sy_err *err);
 int judge_llm_run(session *s, const judge_llm_opts *o, judge_report *rep, sy_err *err);
 
+/* The same judges on a list (o->limit, all_rows, force, shards and o->only are
+ * ignored: every candidate is judged; the split's qrels give JUDGE_POS_BEST).
+ * Verdicts go to c[i].verdict (and .p); nothing is written to the store. */
+int judge_llm_cands(session *s, const judge_llm_opts *o, const char *split, judge_cand *c, size_t n,
+                    judge_report *rep, sy_err *err);
+int judge_ce_cands(session *s, const judge_ce_opts *o, judge_cand *c, size_t n, judge_report *rep, sy_err *err);
+/* 1 when the query id falls in share shard_i of shard_n (shard_n <= 1: always). */
+int judge_in_shard(const char *query_id, unsigned shard_i, unsigned shard_n);
+
 /* How a verdict moves a likelihood (the one place): is_fn 1 raises it toward
  * 1, 0 lowers it; weight in [0, 1] is the judge's strength (1: certain). */
 float judge_combine(float fnl, int is_fn, double weight);
+#define JUDGE_LLM_WEIGHT 0.9   /* one LLM verdict */
+#define JUDGE_CE_WEIGHT 0.7    /* one cross-encoder verdict */
 
 #endif

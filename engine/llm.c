@@ -60,6 +60,44 @@ void llm_config_defaults(llm_config *c)
     c->max_body_bytes = LLM_DEFAULT_MAX_BODY;
 }
 
+void llm_config_from_session(session *s, const char *model, llm_config *c)
+{
+    llm_config_defaults(c);
+    c->url = settings_str(s, "llm.url");      /* SYNEG_LLM_URL wins (the table's env) */
+    c->model = model ? model : settings_str(s, "llm.model");   /* SYNEG_LLM_MODEL wins */
+    c->key = getenv("SYNEG_LLM_KEY");        /* secrets: the environment only */
+    if (!c->key || !*c->key) c->key = getenv("OPENAI_API_KEY");
+    c->temperature = settings_num(s, "llm.temperature");
+    c->max_tokens = (int)settings_int(s, "llm.max_tokens");
+    c->seed = settings_int(s, "llm.seed");
+    c->json_mode = settings_bool(s, "llm.json_mode");
+    c->response_format = settings_str(s, "llm.response_format");
+    c->concurrency = (int)settings_int(s, "llm.concurrency");
+    c->rpm = settings_num(s, "llm.rpm");
+    c->tpm = settings_num(s, "llm.tpm");
+    c->connect_timeout_s = settings_num(s, "llm.connect_timeout_s");
+    c->timeout_s = settings_num(s, "llm.timeout_s");
+    c->backoff_base_s = settings_num(s, "llm.backoff_s");
+    c->backoff_max_s = settings_num(s, "llm.backoff_max_s");
+    c->max_retries = (int)settings_int(s, "llm.max_retries");
+    c->retry_budget = settings_int(s, "llm.retry_budget");
+    c->max_body_bytes = (size_t)(settings_num(s, "llm.max_body_mb") * 1048576.0);
+    c->budget_usd = settings_num(s, "llm.budget_usd");
+    llm_config_prices(s, c);
+    const char *tr = getenv("SYNEG_TRACE");
+    c->trace_path = tr && *tr ? tr : NULL;
+}
+
+void llm_config_prices(session *s, llm_config *c)
+{
+    c->price_in = c->price_out = -1;
+    json_t *price = json_object_get(session_get(s, "llm.prices"), c->model ? c->model : "");
+    if (!json_is_object(price)) return;
+    json_t *pi = json_object_get(price, "input"), *po = json_object_get(price, "output");
+    if (json_is_number(pi)) c->price_in = json_number_value(pi);
+    if (json_is_number(po)) c->price_out = json_number_value(po);
+}
+
 /* ---- one request ------------------------------------------------------------ */
 typedef struct req req;
 struct req {

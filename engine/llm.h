@@ -45,6 +45,7 @@
 #include <jansson.h>
 
 #include "err.h"
+#include "session.h"
 
 int llm_global_init(sy_err *err);    /* idempotent per process; call from main thread */
 
@@ -86,6 +87,17 @@ typedef struct {
  * url/model/key/cache/trace NULL.  Session values are the caller's (synth.c
  * reads them through settings.h). */
 void llm_config_defaults(llm_config *c);
+
+/* The one place a session's client is configured (synthesis and the judges):
+ * the llm.* settings (SYNEG_LLM_URL / SYNEG_LLM_MODEL win through the
+ * settings table), model (NULL: llm.model), the key from SYNEG_LLM_KEY or
+ * OPENAI_API_KEY (the environment only: never a setting or a file),
+ * llm.budget_usd, the prices of the model (llm_config_prices) and SYNEG_TRACE.
+ * Strings are borrowed from the session and the environment; cache_dir,
+ * ledger, batch export and jitter seed are the caller's. */
+void llm_config_from_session(session *s, const char *model, llm_config *c);
+/* price_in/price_out of c->model from llm.prices (-1 when unknown). */
+void llm_config_prices(session *s, llm_config *c);
 
 typedef enum {
     LLM_OK = 0,        /* content holds the answer (cached says whether from disk) */

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "synth.h"
 #include "util.h"
 
 /* ---- seeded PRNG: splitmix64 seeds xoshiro256** ------------------------ */
@@ -200,14 +201,12 @@ static int add_pos(mix_set *m, const mix_passage *p)
     return 0;
 }
 
-/* A synthetic passage's title: its provenance's "title" (synth.h), else "". */
+/* A synthetic passage's title (synth_prov_title), in the arena; "" if none. */
 static const char *synthetic_title(mix_set *m, const char *prov)
 {
-    if (!prov || !strstr(prov, "\"title\"")) return "";
-    json_t *j = json_loads(prov, 0, NULL);
-    const char *t = json_string_value(json_object_get(j, "title"));
-    const char *out = t && *t ? arena_dup(&m->arena, t) : "";
-    json_decref(j);
+    char *t = synth_prov_title(prov);
+    const char *out = t ? arena_dup(&m->arena, t) : "";
+    free(t);
     return out;
 }
 

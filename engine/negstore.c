@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "negindex.h"
 #include "util.h"
 
 #define SEG_MAGIC "SYNEGSEG"
@@ -234,6 +235,7 @@ typedef struct {
     const uint8_t *rows;
     const char *blob;
     size_t blob_len;
+    uint64_t checksum;   /* the stored one: the file's last 8 bytes */
 } segment;
 
 typedef struct {
@@ -253,14 +255,20 @@ struct neg_store {
     uint32_t *live;      /* indices of queries that have rows, first-seen order */
     size_t nlive;
     size_t total, by_source[NEG_NSOURCES], by_flag[8];
+    /* Opened from the merged index (negindex.h): queries, their rows and the
+     * counts come from ix, and qmap/qs/qids/live are empty.  NULL: merged here. */
+    negidx *ix;
+    char *ix_path;       /* SESSION/cache/negatives.idx */
 };
 
 static const char *seg_str(const segment *g, uint32_t off) { return off ? g->blob + off : NULL; }
 
 static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* Map and validate one segment file. */
-static int seg_load(segment *g, const char *dir, const char *name, sy_err *err)
+/* Map and validate one segment file.  With expect (the merged index vouches
+ * for it), only the header, the size and the stored checksum are compared with
+ * what the index recorded: the rows are not read. */
+static int seg_load(segment *g, const char *dir, const char *name, const negidx_seg *expect, sy_err *err)
 {
     memset(g, 0, sizeof *g);
     char *path = sy_path_join(dir, name);
@@ -278,7 +286,14 @@ static int seg_load(segment *g, const char *dir, const char *name, sy_err *err)
         uint64_t nrows = sy_get_u64(d + 16), blob_len = sy_get_u64(d + 24);
         if (nrows > (len - HDR - 8) / ROW || blob_len != len - HDR - 8 - nrows * ROW || blob_len == 0)
             why = "segment sizes do not match the file";
-        else if (sy_get_u64(d + len - 8) != sy_hash64(d, len - 8))
+        else if (expect && (expect->size != len || expect->checksum != sy_get_u64(d + len - 8)))
+            why = "segment changed since the negatives index was written";
+        else if (expect) {
+            g->nrows = nrows;
+            g->blob_len = blob_len;
+            g->rows = d + HDR;
+            g->blob = (const char *)d + HDR + nrows * ROW;
+        } else if (sy_get_u64(d + len - 8) != sy_hash64(d, len - 8))
             why = "segment checksum mismatch (the file was damaged)";
         else {
             g->nrows = nrows;
@@ -305,6 +320,7 @@ static int seg_load(segment *g, const char *dir, const char *name, sy_err *err)
     free(path);
     g->flags = sy_get_u32(d + 12);
     g->seq = sy_get_u64(d + 32);
+    g->checksum = sy_get_u64(d + len - 8);
     g->name = strdup(name);
     if (!g->name) {
         sy_map_close(&g->map);
@@ -451,6 +467,8 @@ static void finish(neg_store *s)
 
 static void clear_index(neg_store *s)
 {
+    negidx_free(s->ix);
+    s->ix = NULL;
     for (size_t q = 0; q < s->nq; q++) free(s->qs[q].v);
     free(s->qs);
     free(s->qids);
@@ -526,7 +544,7 @@ static int load_new(neg_store *s, int *changed, sy_err *err)
             s->segs = ns;
             s->capsegs = cap;
         }
-        if (seg_load(&s->segs[s->nsegs], s->dir, names[i], err) < 0) {
+        if (seg_load(&s->segs[s->nsegs], s->dir, names[i], NULL, err) < 0) {
             free_names(names, n);
             return -1;
         }
@@ -554,32 +572,131 @@ static int load_new(neg_store *s, int *changed, sy_err *err)
     return 0;
 }
 
+/* Save the merged view for the next open (negindex.h).  Best effort: a
+ * session folder that cannot be written only opens the slow way. */
+static void write_index(neg_store *s)
+{
+    if (!s->nsegs || s->ix) return;
+    negidx_seg *segs = malloc(s->nsegs * sizeof *segs);
+    const char **qids = malloc((s->nlive ? s->nlive : 1) * sizeof *qids);
+    const neg_ref **refs = malloc((s->nlive ? s->nlive : 1) * sizeof *refs);
+    uint32_t *nrefs = malloc((s->nlive ? s->nlive : 1) * sizeof *nrefs);
+    char *cache = strdup(s->ix_path);
+    if (segs && qids && refs && nrefs && cache) {
+        for (size_t i = 0; i < s->nsegs; i++)
+            segs[i] = (negidx_seg){s->segs[i].name, s->segs[i].map.len, s->segs[i].checksum};
+        for (size_t i = 0; i < s->nlive; i++) {
+            qids[i] = s->qids[s->live[i]];
+            refs[i] = s->qs[s->live[i]].v;
+            nrefs[i] = s->qs[s->live[i]].n;
+        }
+        negidx_data d = {.nsegs = s->nsegs, .segs = segs, .nq = s->nlive, .qids = qids, .refs = refs, .nrefs = nrefs};
+        for (int i = 0; i < NEG_NSOURCES; i++) d.by_source[i] = s->by_source[i];
+        for (int i = 0; i < 8; i++) d.by_flag[i] = s->by_flag[i];
+        char *slash = strrchr(cache, '/');
+        if (slash) *slash = '\0';
+        if (sy_mkdir_p(cache, NULL) == 0) negidx_write(s->ix_path, &d, NULL);
+    }
+    free(segs), free(qids), free(refs), free(nrefs), free(cache);
+}
+
+static void free_segments(neg_store *s)
+{
+    for (size_t i = 0; i < s->nsegs; i++) seg_free(&s->segs[i]);
+    s->nsegs = 0;
+}
+
+/* Open from the merged index when it lists exactly the segment files in the
+ * folder, unchanged; 0 when it did, -1 (nothing kept) when it cannot. */
+static int open_indexed(neg_store *s)
+{
+    size_t n;
+    char **names = list_segments(s->dir, &n, NULL);
+    negidx *ix = names && n ? negidx_open(s->ix_path, NULL) : NULL;
+    int ok = ix && negidx_nsegs(ix) == n;
+    if (ok && n > s->capsegs) {
+        segment *ns = realloc(s->segs, n * sizeof *ns);
+        if (ns) s->segs = ns, s->capsegs = n;
+        ok = ns != NULL;
+    }
+    for (size_t i = 0; ok && i < n; i++) {
+        negidx_seg e = negidx_seg_at(ix, i);
+        ok = !strcmp(e.name, names[i]) && seg_load(&s->segs[i], s->dir, names[i], &e, NULL) == 0;
+        if (ok) s->nsegs = i + 1;
+    }
+    if (names) free_names(names, n);
+    if (!ok) {
+        free_segments(s);
+        negidx_free(ix);
+        return -1;
+    }
+    s->ix = ix;
+    s->total = negidx_total(ix);
+    for (int i = 0; i < NEG_NSOURCES; i++) s->by_source[i] = negidx_count_source(ix, i);
+    for (int i = 0; i < 8; i++) s->by_flag[i] = negidx_count_flag_bit(ix, i);
+    s->nlive = negidx_nqueries(ix);
+    return 0;
+}
+
 neg_store *neg_store_open(const char *session_dir, sy_err *err)
 {
     neg_store *s = calloc(1, sizeof *s);
-    if (!s || !(s->dir = sy_path_join(session_dir, "negatives"))) {
+    if (!s || !(s->dir = sy_path_join(session_dir, "negatives")) ||
+        !(s->ix_path = sy_path_join(session_dir, "cache/negatives.idx"))) {
+        if (s) free(s->dir);
         free(s);
         sy_fail(err, SY_ENOMEM, "out of memory");
         return NULL;
     }
+    if (open_indexed(s) == 0) return s;
     if (load_new(s, NULL, err) < 0) {
         neg_store_free(s);
         return NULL;
     }
+    write_index(s);
     return s;
 }
+
+int neg_store_from_index(const neg_store *s) { return s->ix != NULL; }
 
 void neg_store_free(neg_store *s)
 {
     if (!s) return;
     clear_index(s);
-    for (size_t i = 0; i < s->nsegs; i++) seg_free(&s->segs[i]);
+    free_segments(s);
     free(s->segs);
     free(s->dir);
+    free(s->ix_path);
     free(s);
 }
 
-int neg_store_refresh(neg_store *s, int *changed, sy_err *err) { return load_new(s, changed, err); }
+int neg_store_refresh(neg_store *s, int *changed, sy_err *err)
+{
+    if (s->ix) {
+        /* the same files as the index lists: nothing to do */
+        size_t n;
+        char **names = list_segments(s->dir, &n, err);
+        if (!names) return -1;
+        int same = n == s->nsegs;
+        for (size_t i = 0; same && i < n; i++) same = !strcmp(names[i], s->segs[i].name);
+        free_names(names, n);
+        if (same) {
+            if (changed) *changed = 0;
+            return 0;
+        }
+        /* else merge every segment here, as an open without an index does */
+        clear_index(s);
+        free_segments(s);
+        memset(s->by_source, 0, sizeof s->by_source);
+        memset(s->by_flag, 0, sizeof s->by_flag);
+        s->total = 0;
+    }
+    int any = 0;
+    if (load_new(s, &any, err) < 0) return -1;
+    if (changed) *changed = any;
+    if (any) write_index(s);
+    return 0;
+}
 
 size_t neg_store_count(const neg_store *s) { return s->total; }
 
@@ -597,8 +714,24 @@ size_t neg_store_count_flag(const neg_store *s, unsigned flag)
 
 size_t neg_store_nqueries(const neg_store *s) { return s->nlive; }
 
+/* Rows of the li-th live query. */
+static const neg_ref *live_refs(const neg_store *s, size_t li, size_t *n)
+{
+    if (s->ix) return negidx_query_refs(s->ix, li, n);
+    *n = s->qs[s->live[li]].n;
+    return s->qs[s->live[li]].v;
+}
+
 const neg_ref *neg_store_query(const neg_store *s, const char *query_id, size_t *n)
 {
+    if (s->ix) {
+        int64_t i = negidx_find(s->ix, query_id);
+        if (i < 0) {
+            *n = 0;
+            return NULL;
+        }
+        return negidx_query_refs(s->ix, (size_t)i, n);
+    }
     uint32_t idx;
     if (!s->qmap.cap || !sy_strmap_get(&s->qmap, query_id, strlen(query_id), &idx)) {
         *n = 0;
@@ -610,6 +743,7 @@ const neg_ref *neg_store_query(const neg_store *s, const char *query_id, size_t 
 
 const char *neg_store_query_at(const neg_store *s, size_t i)
 {
+    if (s->ix) return negidx_query_id(s->ix, i);
     return i < s->nlive ? s->qids[s->live[i]] : NULL;
 }
 
@@ -671,13 +805,14 @@ neg_ref *neg_store_ranked(const neg_store *s, int only_suspects, size_t *n)
     ranked *v = malloc((s->total ? s->total : 1) * sizeof *v);
     if (!v) return NULL;
     for (size_t li = 0; li < s->nlive; li++) {
-        const qlist *ql = &s->qs[s->live[li]];
-        for (uint32_t j = 0; j < ql->n; j++) {
+        size_t nr;
+        const neg_ref *refs = live_refs(s, li, &nr);
+        for (uint32_t j = 0; j < nr; j++) {
             neg_row r;
-            neg_store_get(s, ql->v[j], &r);
+            neg_store_get(s, refs[j], &r);
             float key = neg_row_queue_key(&r);
             if (only_suspects ? !(r.flags & NEG_F_SUSPECT) : !(key > 0)) continue;
-            v[m++] = (ranked){key, (uint32_t)li, j, ql->v[j]};
+            v[m++] = (ranked){key, (uint32_t)li, j, refs[j]};
         }
     }
     qsort(v, m, sizeof *v, cmp_ranked);
@@ -701,15 +836,18 @@ int neg_store_compact(neg_store *s, sy_err *err)
     neg_writer *w = session_dir ? neg_writer_new(session_dir, "compact", 0, err) : NULL;
     free(session_dir);
     if (!w) return -1;
-    for (size_t q = 0; q < s->nq; q++)
-        for (uint32_t j = 0; j < s->qs[q].n; j++) {
+    for (size_t li = 0; li < s->nlive; li++) {
+        size_t nr;
+        const neg_ref *refs = live_refs(s, li, &nr);
+        for (uint32_t j = 0; j < nr; j++) {
             neg_row row;
-            neg_store_get(s, s->qs[q].v[j], &row);
+            neg_store_get(s, refs[j], &row);
             if (neg_writer_add(w, &row, err) < 0) {
                 neg_writer_free(w);
                 return -1;
             }
         }
+    }
     if (neg_writer_commit(w, err) < 0) {
         neg_writer_free(w);
         return -1;
@@ -721,8 +859,7 @@ int neg_store_compact(neg_store *s, sy_err *err)
     if (!names) return sy_fail(err, SY_ENOMEM, "out of memory");
     for (size_t i = 0; i < old; i++) names[i] = strdup(s->segs[i].name);
     clear_index(s);
-    for (size_t i = 0; i < s->nsegs; i++) seg_free(&s->segs[i]);
-    s->nsegs = 0;
+    free_segments(s);
     for (size_t i = 0; i < old; i++) {
         char *p = names[i] ? sy_path_join(s->dir, names[i]) : NULL;
         if (p) unlink(p);
@@ -731,5 +868,7 @@ int neg_store_compact(neg_store *s, sy_err *err)
     }
     free(names);
     sy_fsync_dir(s->dir);
-    return load_new(s, NULL, err);
+    if (load_new(s, NULL, err) < 0) return -1;
+    write_index(s);
+    return 0;
 }

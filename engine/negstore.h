@@ -14,6 +14,11 @@
  *     earlier row of the sources it holds for that query (re-mining replaces
  *     the old bm25 list; synthesis appends beside the old).
  * neg_store_compact rewrites the live rows into one segment (writer only).
+ * Opening: after merging the segments, the store saves the merged view in
+ * SESSION/cache/negatives.idx (negindex.h); the next open that finds the
+ * same segment files unchanged maps it instead of reading and merging every
+ * row, so `info`, `label` and the workbench open in time proportional to what
+ * they touch.  Answers are the same either way.
  *
  * Negative ids: a corpus document's own id; synthetic texts get
  * "<source>:<16 hex of the normalised text hash>" (see neg_synthetic_id).
@@ -87,6 +92,8 @@ void neg_writer_free(neg_writer *w);                 /* discards uncommitted row
 typedef struct neg_store neg_store;
 neg_store *neg_store_open(const char *session_dir, sy_err *err);
 void neg_store_free(neg_store *s);
+/* 1 when s answers from the merged index file (tests, benchmarks). */
+int neg_store_from_index(const neg_store *s);
 /* Load segments committed since open/last refresh; *changed = 1 if any. */
 int neg_store_refresh(neg_store *s, int *changed, sy_err *err);
 size_t neg_store_count(const neg_store *s);                    /* live rows */

@@ -152,6 +152,8 @@ static const setting_info table[] = {
      .help = "synthetic fraction of each group, R or a schedule R0:R1"},
     {.name = "train.fill", .type = SET_BOOL, .def = "false",
      .help = "a class short of rows borrows from the other (else repeats its own)"},
+    {.name = "train.include_offline", .type = SET_BOOL, .def = "false",
+     .help = "train on the offline generator's negatives too (a stand-in for an LLM; left out by default, as in export)"},
     {.name = "train.inbatch", .type = SET_BOOL, .def = "true",
      .help = "other queries' passages in the batch count as negatives"},
     {.name = "train.seed", .type = SET_INT, .def = "42", .lo = 0, .hi = BIG,

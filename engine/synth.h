@@ -150,5 +150,9 @@ void synth_answer_truncate(synth_answer *a, size_t keep);
 /* {"verdict": "negative" | "false_negative", "reason": "..."}: *is_fn set;
  * *reason malloc'd (may be ""). 0 or -1 with why. */
 int synth_parse_verdict(const char *content, int *is_fn, char **reason, char *why, size_t n);
+/* A synthetic row's title, read back from its provenance's "title": a
+ * malloc'd copy, or NULL when the provenance has none (or is not JSON, or
+ * out of memory).  The one reader: mixing, export and the workbench. */
+char *synth_prov_title(const char *prov);
 
 #endif

@@ -183,3 +183,13 @@ int synth_parse_verdict(const char *content, int *is_fn, char **reason, char *wh
     return rc;
 }
 
+
+char *synth_prov_title(const char *prov)
+{
+    if (!prov || !strstr(prov, "\"title\"")) return NULL;
+    json_t *j = json_loads(prov, 0, NULL);
+    const char *t = json_string_value(json_object_get(j, "title"));
+    char *out = t && *t ? strdup(t) : NULL;
+    json_decref(j);
+    return out;
+}

@@ -80,6 +80,7 @@ static json_t *opts_json_extra(const train_opts *o, json_t *j)
     if (j) json_object_set_new(j, "eval_docs", json_integer(o->eval_docs));
     if (j) json_object_set_new(j, "fill", json_boolean(o->fill));
     if (j && o->no_titles) json_object_set_new(j, "no_titles", json_true());   /* older configs stay as they were */
+    if (j) json_object_set_new(j, "include_offline", json_boolean(o->include_offline));
     return j;
 }
 
@@ -111,6 +112,7 @@ int train_opts_from_json(train_opts *o, json_t *j, const char *what, sy_err *err
         INT(vocab_size) INT(epochs) INT(max_steps) INT(batch) INT(group) INT(accum)
         INT(max_len_q) INT(max_len_p) INT(inbatch) INT(eval_every) INT(ckpt_every)
         INT(eval_queries) INT(eval_docs) INT(fill) INT(threads) INT(seed) INT(act_budget_mb) INT(no_titles)
+        INT(include_offline)
         NUM(lr) NUM(temp) NUM(weight_decay) NUM(warmup) NUM(clip) NUM(mix_start) NUM(mix_end)
 #undef STR
 #undef INT
@@ -119,6 +121,9 @@ int train_opts_from_json(train_opts *o, json_t *j, const char *what, sy_err *err
     bad:
         return sy_fail(err, SY_EPARSE, "%s: key \"%s\" has the wrong type", what, key);
     }
+    /* runs configured before offline rows were left out drew them: a resumed
+     * run keeps drawing what it started with */
+    if (!json_object_get(j, "include_offline")) o->include_offline = 1;
     return 0;
 }
 
@@ -228,12 +233,20 @@ static int build_data(trainer *t, sy_err *err)
         mo.mix_start = o->mix_start;
         mo.mix_end = o->mix_end;
         mo.fill = o->fill;
+        mo.skip_offline = !o->include_offline;
         mo.num = (unsigned)(o->group - 1);
         mo.seed = o->seed;
         mo.shuffle = 1;
         t->mix = mix_build(t->s, &mo, err);
         if (!t->mix) return -1;
         t->ninst = mix_ninstances(t->mix);
+        size_t offline = mix_get_report(t->mix)->excluded[MIX_X_OFFLINE];
+        if (!t->ninst && offline)
+            return sy_fail(err, SY_ENOTFOUND,
+                           "%s: no training instance has a negative: the %zu negatives of the offline generator "
+                           "(a stand-in for an LLM) are left out; train on them with --include-offline "
+                           "(setting train.include_offline), or mine negatives ('syneg mine')",
+                           session_dir(t->s), offline);
         if (!t->ninst)
             return sy_fail(err, SY_ENOTFOUND,
                            "%s: no training instance has a negative; mine negatives first "

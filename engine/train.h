@@ -63,6 +63,8 @@ typedef struct {
     double mix_start, mix_end;  /* synthetic fraction of each group (mix.h; default 0.5) */
     int inbatch;           /* in-batch negatives (default 1) */
     int fill;              /* mix_opts.fill: a short class borrows from the other (default 0) */
+    int include_offline;   /* draw the offline generator's rows too (default 0: mix_opts.skip_offline,
+                              as export does without --include-offline) */
     int eval_every;        /* updates between evaluations, 0 = start and end only */
     int ckpt_every;        /* updates between checkpoints, 0 = end only (default 100) */
     int eval_queries;      /* cap on evaluated queries, 0 = all */

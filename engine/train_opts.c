@@ -35,6 +35,7 @@ static const struct {
     {"train.mix", F_MIX, 0, 0},
     {"train.inbatch", F_BOOL, offsetof(train_opts, inbatch), 0},
     {"train.fill", F_BOOL, offsetof(train_opts, fill), 0},
+    {"train.include_offline", F_BOOL, offsetof(train_opts, include_offline), 0},
     {"train.seed", F_U64, offsetof(train_opts, seed), 0},
     {"train.threads", F_INT, offsetof(train_opts, threads), 0},
     {"train.act_budget_mb", F_INT, offsetof(train_opts, act_budget_mb), 0},

@@ -38,7 +38,7 @@ const char cmd_ablate_help[] =
     "  --arms LIST        a subset: inbatch,retrieved,synthetic,hybrid (default all)\n"
     "  --init, --scratch, --max-steps, --epochs, --batch, --group, --lr, --temp,\n"
     "  --max-len, --query-max-len, --vocab-size, --eval-every, --eval-queries,\n"
-    "  --eval-docs, --threads\n"
+    "  --eval-docs, --threads, --include-offline\n"
     "                     as for 'syneg train'; the rest of train.* comes from the\n"
     "                     session's settings\n"
     "  --detach           run in the background (prints the ID; survives the terminal)\n"
@@ -167,7 +167,7 @@ int cmd_ablate(int argc, char **argv)
 {
     enum { O_INIT = 1000, O_SCRATCH, O_MAXSTEPS, O_EPOCHS, O_BATCH, O_GROUP, O_LR, O_TEMP, O_MAXLEN, O_QMAXLEN, O_VOCAB,
            O_EVALEVERY, O_EVALQ, O_EVALD, O_THREADS, O_LAST_TRAIN,
-           O_SEEDS, O_MIX, O_ARMS, O_DETACH, O_RESUME, O_FOLLOW, O_SHOW, O_JSON, O_QUIET, O_HELP };
+           O_SEEDS, O_MIX, O_ARMS, O_OFFLINE, O_DETACH, O_RESUME, O_FOLLOW, O_SHOW, O_JSON, O_QUIET, O_HELP };
     static const struct option opts[] = {
         {"init", required_argument, 0, O_INIT},           {"scratch", required_argument, 0, O_SCRATCH},
         {"max-steps", required_argument, 0, O_MAXSTEPS},  {"epochs", required_argument, 0, O_EPOCHS},
@@ -178,6 +178,7 @@ int cmd_ablate(int argc, char **argv)
         {"eval-queries", required_argument, 0, O_EVALQ},  {"eval-docs", required_argument, 0, O_EVALD},
         {"threads", required_argument, 0, O_THREADS},     {"seeds", required_argument, 0, O_SEEDS},
         {"mix", required_argument, 0, O_MIX},             {"arms", required_argument, 0, O_ARMS},
+        {"include-offline", no_argument, 0, O_OFFLINE},
         {"detach", no_argument, 0, O_DETACH},             {"resume", required_argument, 0, O_RESUME},
         {"follow", required_argument, 0, O_FOLLOW},       {"show", required_argument, 0, O_SHOW},
         {"json", no_argument, 0, O_JSON},                 {"quiet", no_argument, 0, O_QUIET},
@@ -224,6 +225,7 @@ int cmd_ablate(int argc, char **argv)
             ntrain++;
             break;
         }
+        case O_OFFLINE: json_object_set_new(flags, "train.include_offline", json_true()); ntrain++; break;
         case O_DETACH: detach = 1; break;
         case O_RESUME: resume = optarg; break;
         case O_FOLLOW: fol = optarg; break;

@@ -10,12 +10,13 @@
 #include "../engine/session.h"
 #include "cli.h"
 #include "mine_cli.h"
+#include "mine_rescore.h"
 
 const char cmd_mine_help[] =
     "usage: syneg mine SESSION --retriever bm25|dense [--model DIR] [--split NAME]\n"
     "                  [--range A:B] [--num N] [--sample top|random] [--seed S]\n"
     "                  [--fn-threshold L] [--max-rel R] [--margin M] [--max-score S]\n"
-    "                  [--json] [--shard I/N]\n"
+    "                  [--json] [--shard I/N] [--rescore DIR]\n"
     "\n"
     "For every query of the training split: retrieve, keep ranks A+1..B, mask the\n"
     "known positives, drop texts repeated among the candidates, and keep N\n"
@@ -45,6 +46,7 @@ const char cmd_mine_help[] =
     "                   shards' segments cover disjoint queries and merge in any\n"
     "                   session (copy SESSION/negatives/*.seg); report: SESSION/cache/\n"
     "                   mine-<retriever>-report.shard-I-of-N.json\n"
+    MINE_RESCORE_HELP
     "Rows replace this retriever's earlier rows of each mined query in the negatives\n"
     "store.  The report (counts per filter, the suspect rate, queries left short or\n"
     "without any clean negative, score distributions of positives, negatives,\n"
@@ -128,16 +130,23 @@ int mine_cli_check(const char *cmd, const char *kind, const char *model)
 int cmd_mine(int argc, char **argv)
 {
     static const struct option opts[] = {MINE_CLI_OPTIONS, {"json", no_argument, 0, 'j'},
-                                         {"shard", required_argument, 0, 'H'}, {0, 0, 0, 0}};
+                                         {"shard", required_argument, 0, 'H'}, MINE_RESCORE_OPTIONS,
+                                         {0, 0, 0, 0}};
     const char *kind = NULL, *model = NULL;
     int json = 0, c, urc;
     mine_opts mo;
     mine_opts_default(&mo);
+    mine_rescore rs;   /* --rescore: a separate block (tui/mine_rescore.c) */
+    mine_rescore_init(&rs);
     sy_err err = {0};
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (mine_cli_option("mine", c, optarg, &mo, &kind, &model, &urc)) {
+            if (urc) return urc;
+            continue;
+        }
+        if (mine_rescore_option(&rs, c, optarg, &urc)) {
             if (urc) return urc;
             continue;
         }
@@ -149,6 +158,7 @@ int cmd_mine(int argc, char **argv)
     }
     if ((urc = mine_cli_check("mine", kind, model))) return urc;
     if (optind != argc - 1) return cli_usage("mine", "expected exactly one SESSION folder");
+    if ((urc = mine_rescore_attach(&rs, kind, &mo))) return urc;
     session *s = session_open(argv[optind], SESSION_READ, &err);
     if (!s) return cli_fail(&err);
     int rc = EXIT_ERR;
@@ -161,8 +171,10 @@ int cmd_mine(int argc, char **argv)
     int mrc = mine_run(s, r, &mo, &rep, &err);
     cli_progress_end();
     if (mrc < 0) { rc = cli_fail(&err); goto out; }
+    if (mine_rescore_run(&rs, s, &err) < 0) { rc = cli_fail(&err); goto out; }
     if (json) {
         json_t *j = mine_report_json(&rep);
+        mine_rescore_report(&rs, j);
         char *t = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
         puts(t);
         free(t);
@@ -189,10 +201,12 @@ int cmd_mine(int argc, char **argv)
             printf("report saved to %s/cache/mine-%s-report.shard-%u-of-%u.json\n", session_dir(s), rep.retriever,
                    rep.shard_i, rep.shard_n);
         else printf("report saved to %s/cache/mine-%s-report.json\n", session_dir(s), rep.retriever);
+        mine_rescore_report(&rs, NULL);
     }
     if (rep.warning[0]) fprintf(stderr, "syneg mine: warning: %s\n", rep.warning);
     rc = EXIT_OK;
 out:
+    mine_rescore_free(&rs);
     retriever_free(r);
     session_close(s);
     return rc;

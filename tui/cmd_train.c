@@ -60,6 +60,9 @@ const char cmd_train_help[] =
     "  --fill               a mix class short of rows borrows from the other\n"
     "                       (counted); default: it repeats its own rows, so\n"
     "                       --mix 0 is retrieved negatives only\n"
+    "  --include-offline    also draw the offline generator's negatives (a stand-in\n"
+    "                       for an LLM, not SyNeg's method; left out by default, as\n"
+    "                       in export; setting train.include_offline)\n"
     "  --no-titles          passages as their text alone, for every source (default:\n"
     "                       \"title text\" where there is a title; setting\n"
     "                       passage.titles)\n"
@@ -172,7 +175,7 @@ int cmd_train(int argc, char **argv)
     enum { O_INIT = 1000, O_SCRATCH, O_VOCAB, O_POOL, O_EPOCHS, O_MAXSTEPS, O_BATCH, O_GROUP,
            O_ACCUM, O_LR, O_TEMP, O_WARMUP, O_WD, O_CLIP, O_MAXLEN, O_QMAXLEN, O_MIX, O_NOINB,
            O_SEED, O_THREADS, O_BUDGET, O_EVALEVERY, O_EVALQ, O_EVALD, O_CKPT, O_DETACH, O_RESUME, O_QUIET,
-           O_HELP, O_NOTITLES, O_FILL };
+           O_HELP, O_NOTITLES, O_FILL, O_OFFLINE };
     static const struct option opts[] = {
         {"init", required_argument, 0, O_INIT},         {"scratch", required_argument, 0, O_SCRATCH},
         {"vocab-size", required_argument, 0, O_VOCAB},  {"pooling", required_argument, 0, O_POOL},
@@ -190,6 +193,7 @@ int cmd_train(int argc, char **argv)
         {"detach", no_argument, 0, O_DETACH},           {"resume", required_argument, 0, O_RESUME},
         {"quiet", no_argument, 0, O_QUIET},             {"help", no_argument, 0, O_HELP},
         {"no-titles", no_argument, 0, O_NOTITLES},    {"fill", no_argument, 0, O_FILL},
+        {"include-offline", no_argument, 0, O_OFFLINE},
         {0, 0, 0, 0},
     };
     static const char *const names[] = {
@@ -222,6 +226,7 @@ int cmd_train(int argc, char **argv)
         case O_HELP: fputs(cmd_train_help, stdout); json_decref(flags); return EXIT_OK;
         case O_NOINB: nset++; rc0 = flag_setting(flags, "--no-inbatch", "train.inbatch", "false"); break;
         case O_FILL: nset++; rc0 = flag_setting(flags, "--fill", "train.fill", "true"); break;
+        case O_OFFLINE: nset++; rc0 = flag_setting(flags, "--include-offline", "train.include_offline", "true"); break;
         default:
             if (c < O_INIT || c > O_CKPT) {
                 rc0 = cli_usage("train", "unknown option '%s'", argv[optind - 1]);

@@ -225,6 +225,7 @@ struct tui {
     FILE *devnull;
     void *screen;                /* SCREEN* from newterm */
     const char *exe;             /* path to re-exec ourselves for jobs */
+    char *row_title;             /* tui_row_text's last synthetic title (valid until its next call) */
 };
 
 /* model (tui_model.c) */
@@ -244,6 +245,8 @@ void tui_reload_rows(tui *t);
 long tui_cur_pos(const tui *t);                 /* qlist position under the cursor or -1 */
 const char *tui_cur_qid(const tui *t);
 int tui_cur_row(tui *t, neg_row *row);          /* negative under the cursor (focus column); 1 if any */
+/* A row's text and (*title) its title: a corpus document's, or a synthetic
+ * row's from its provenance; *title stays valid until the next call. */
 const char *tui_row_text(tui *t, const neg_row *row, const char **title);
 int tui_row_label(tui *t, const neg_row *row, label_entry *e);
 /* "title: text" for the screen, or the text alone when the title is empty or

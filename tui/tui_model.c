@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "../engine/mix.h"
+#include "../engine/synth.h"
 #include "tui.h"
 
 const char *const tui_filter_names[FILTER_COUNT] = {"all", "unreviewed", "suspects", "reviewed", "negatives", "text"};
@@ -110,6 +111,8 @@ void tui_model_close(tui *t)
         free(t->undo[i].new_note);
     }
     free(t->undo);
+    free(t->row_title);
+    t->row_title = NULL;
 }
 
 static const char *qid_at(const tui *t, size_t pos) { return corpus_query_id(t->c, t->qlist[pos]); }
@@ -342,7 +345,13 @@ int tui_cur_row(tui *t, neg_row *row)
 const char *tui_row_text(tui *t, const neg_row *row, const char **title)
 {
     if (title) *title = "";
-    if (row->text) return row->text;
+    if (row->text) {
+        /* a synthetic passage: its title lives in its provenance (synth.h) */
+        free(t->row_title);
+        t->row_title = synth_prov_title(row->prov);
+        if (title && t->row_title) *title = t->row_title;
+        return row->text;
+    }
     int64_t d = corpus_doc_find(t->c, row->neg_id);
     if (d < 0) return "(document not in the corpus)";
     if (title) *title = corpus_doc_title(t->c, (uint32_t)d);

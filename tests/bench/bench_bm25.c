@@ -1,23 +1,33 @@
-/* bench_bm25: BM25 index build rate and top-100 query throughput against
- * SQLite FTS5's bm25() on the same texts, measured in the same run:
- * Cranfield, and a generated Zipfian corpus (1M documents of ~60 words by
- * default; BENCH_BM25_DOCS=N to change).  Also mining time for every training
- * query at --range 0:1000.
+/* bench_bm25: BM25 index build rate and top-100 query throughput against two
+ * peers measured in the same run, SQLite FTS5's bm25() and Xapian (Debian's
+ * libxapian 1.4, through the co-process bench_bm25_xapian.cc that `make bench`
+ * builds with g++), on the same texts: Cranfield, and a generated Zipfian
+ * corpus (1M documents of ~60 words by default; BENCH_BM25_DOCS=N to change).
+ * Also mining time for every training query at --range 0:1000.
  *
- * Fairness: both sides index the same "title\ntext" strings into a file
- * (FTS5: porter+unicode61 tokenizer, one transaction, journal off); queries
- * run one at a time on one thread on both sides (our 2-thread batch rate is
- * printed separately); FTS5 queries are OR queries of the same words ordered
- * by bm25() with LIMIT 100.  FTS5 query runs stop after a time cap, and the
- * rate is over the queries it finished; ours answers the same queries.
- * Peak memory is VmHWM growth during the phase (reset through clear_refs). */
+ * Fairness: all three index the same "title\ntext" strings into files
+ * (FTS5: porter+unicode61 tokenizer, one transaction, journal off; Xapian:
+ * Porter stemmer, every term stemmed, Lucene's 33 stop words, no positions,
+ * BM25Weight(k1, 0, 1, b, 0) with syneg's k1/b).  Queries run one at a time
+ * on one thread on every side (our 2-thread batch rate is printed separately);
+ * the query sets are timed in BENCH_BM25_ROUNDS rounds (default 5), the order
+ * of the three turning each round, and the medians are compared.  FTS5
+ * answers the first m queries that fit in its time cap (it has no dynamic
+ * pruning) and is compared with syneg on those same m; Xapian answers all.
+ * Agreement: overlap@10 of the top-10 sets, with Xapian at the same k1/b,
+ * with FTS5 at its fixed k1 = 1.2, b = 0.75 (syneg set to the same).
+ * Peak memory is VmHWM growth during the phase (reset through clear_refs);
+ * Xapian's is its process's peak. */
+#include <dirent.h>
 #include <math.h>
+#include <stdarg.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bm25.h"
@@ -172,12 +182,180 @@ static double file_mb(const char *path)
     return stat(path, &st) == 0 ? st.st_size / 1048576.0 : 0;
 }
 
+static double dir_mb(const char *path)
+{
+    DIR *d = opendir(path);
+    double mb = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char *p = sy_path_join(path, e->d_name);
+        mb += file_mb(p);
+        free(p);
+    }
+    if (d) closedir(d);
+    return mb;
+}
+
+/* ---- Xapian: a co-process (bench_bm25_xapian.cc) driven line by line ---- */
+typedef struct {
+    pid_t pid;
+    FILE *to, *from;
+} peer;
+
+static int peer_start(peer *p, const char *exe, const char *dbdir)
+{
+    int in[2], out[2];
+    memset(p, 0, sizeof *p);
+    if (access(exe, X_OK) != 0 || pipe(in) < 0) return -1;
+    if (pipe(out) < 0) { close(in[0]); close(in[1]); return -1; }
+    p->pid = fork();
+    if (p->pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        close(in[0]), close(in[1]), close(out[0]), close(out[1]);
+        /* bulk loading: flush every 100k documents instead of Xapian's 10k */
+        setenv("XAPIAN_FLUSH_THRESHOLD", "100000", 0);
+        execl(exe, exe, dbdir, (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]), close(out[1]);
+    if (p->pid < 0) { close(in[1]); close(out[0]); return -1; }
+    p->to = fdopen(in[1], "w");
+    p->from = fdopen(out[0], "r");
+    return p->to && p->from ? 0 : -1;
+}
+
+/* send one command, read its one-line answer into buf; 0 unless it says "error" or dies */
+static int peer_cmd(peer *p, char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int peer_cmd(peer *p, char *buf, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(p->to, fmt, ap);
+    va_end(ap);
+    fputc('\n', p->to);
+    fflush(p->to);
+    if (!fgets(buf, (int)n, p->from)) return snprintf(buf, n, "xapian peer exited"), -1;
+    buf[strcspn(buf, "\n")] = '\0';
+    return strncmp(buf, "error", 5) ? 0 : -1;
+}
+
+static void peer_stop(peer *p)
+{
+    if (!p->pid) return;
+    if (p->to) { fputs("quit\n", p->to); fclose(p->to); }
+    if (p->from) fclose(p->from);
+    waitpid(p->pid, NULL, 0);
+    p->pid = 0;
+}
+
+/* ---- result agreement ---- */
+typedef struct {
+    uint32_t *d;   /* nq x 10, UINT32_MAX where fewer hits */
+    size_t nq;
+} top10;
+
+static void top_ours(bm25_index *ix, char **qs, size_t nq, top10 *t)
+{
+    t->nq = nq;
+    t->d = malloc(nq * 10 * sizeof *t->d);
+    for (size_t i = 0; i < nq; i++) {
+        float sc[10];
+        long n = bm25_search(ix, qs[i], 10, t->d + i * 10, sc, NULL);
+        for (long k = n < 0 ? 0 : n; k < 10; k++) t->d[i * 10 + k] = UINT32_MAX;
+    }
+}
+
+static void top_fts(sqlite3 *db, char **qs, size_t nq, top10 *t)
+{
+    t->nq = nq;
+    t->d = malloc(nq * 10 * sizeof *t->d);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(db, "SELECT rowid FROM t WHERE t MATCH ? ORDER BY bm25(t) LIMIT 10", -1, &st, NULL);
+    sy_buf m = {0};
+    for (size_t i = 0; i < nq; i++) {
+        int k = 0;
+        fts_match(qs[i], &m);
+        if (m.len) {
+            sqlite3_bind_text(st, 1, m.data, (int)m.len, SQLITE_STATIC);
+            while (k < 10 && sqlite3_step(st) == SQLITE_ROW) t->d[i * 10 + k++] = (uint32_t)(sqlite3_column_int64(st, 0) - 1);
+            sqlite3_reset(st);
+        }
+        for (; k < 10; k++) t->d[i * 10 + k] = UINT32_MAX;
+    }
+    sqlite3_finalize(st);
+    sy_buf_free(&m);
+}
+
+static int top_xapian(peer *p, const char *path, size_t nq, top10 *t)
+{
+    char buf[512];
+    t->nq = 0;
+    t->d = NULL;
+    if (peer_cmd(p, buf, sizeof buf, "top 10 %s", path) < 0) return -1;
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    t->d = malloc(nq * 10 * sizeof *t->d);
+    char line[1024];
+    for (size_t i = 0; i < nq; i++) {
+        int k = 0;
+        if (fgets(line, sizeof line, f)) {
+            char *q = line, *e;
+            for (unsigned long v; k < 10 && (v = strtoul(q, &e, 10), e != q); q = e) t->d[i * 10 + k++] = (uint32_t)v;
+        }
+        for (; k < 10; k++) t->d[i * 10 + k] = UINT32_MAX;
+    }
+    fclose(f);
+    t->nq = nq;
+    return 0;
+}
+
+/* mean over queries where either side has hits of |A n B| / max(|A|, |B|) */
+static double overlap(const top10 *a, const top10 *b, size_t nq)
+{
+    double sum = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < nq && i < a->nq && i < b->nq; i++) {
+        int na = 0, nb = 0, both = 0;
+        for (int x = 0; x < 10; x++) {
+            uint32_t da = a->d[i * 10 + x];
+            if (da != UINT32_MAX) na++;
+            if (b->d[i * 10 + x] != UINT32_MAX) nb++;
+            for (int y = 0; y < 10 && da != UINT32_MAX; y++) both += da == b->d[i * 10 + y];
+        }
+        if (na || nb) sum += (double)both / (na > nb ? na : nb), n++;
+    }
+    return n ? sum / n : 1.0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n ? (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2) : 0;
+}
+
+enum { MAX_ROUNDS = 15 };
+
 static void compare(const char *name, texts *t, char **qsets[], const char *qnames[], size_t nsets, size_t nq,
                     double fts_cap)
 {
-    char ours[300], fts[300];
+    char ours[300], fts[300], xdb[300], xdocs[300], xq[300], xtop[300], buf[512];
     snprintf(ours, sizeof ours, "%s/%s.bm25", tmpdir, name);
     snprintf(fts, sizeof fts, "%s/%s.fts5", tmpdir, name);
+    snprintf(xdb, sizeof xdb, "%s/%s.xapian", tmpdir, name);
+    snprintf(xdocs, sizeof xdocs, "%s/%s.docs", tmpdir, name);
+    snprintf(xq, sizeof xq, "%s/%s.queries", tmpdir, name);
+    snprintf(xtop, sizeof xtop, "%s/%s.xtop", tmpdir, name);
+    int rounds = getenv("BENCH_BM25_ROUNDS") ? atoi(getenv("BENCH_BM25_ROUNDS")) : 5;
+    if (rounds < 1) rounds = 1;
+    if (rounds > MAX_ROUNDS) rounds = MAX_ROUNDS;
     sy_err err = {0};
     bm25_build_opts bo = {2, NULL, NULL};
     if (t->n < 100000) {
@@ -203,22 +381,115 @@ static void compare(const char *name, texts *t, char **qsets[], const char *qnam
     sqlite3 *db = fts_build(t, fts, &fts_secs, &fts_cpu);
     double fts_peak = peak_growth_mb(base);
     if (!db) { printf("fts5 build failed\n"); bm25_free(ix); return; }
-    printf("%s: %u docs\n", name, t->n);
-    printf("  build   syneg %9.0f docs/s (%.2fs wall, %.2fs CPU, 2 threads, index %.1f MiB, peak +%.0f MiB, opens in %.2f ms)\n",
-           t->n / our_build, our_build, our_cpu, file_mb(ours), our_peak, open_ms);
-    printf("          fts5  %9.0f docs/s (%.2fs wall, %.2fs CPU, index %.1f MiB, peak +%.0f MiB)\n", t->n / fts_secs,
-           fts_secs, fts_cpu, file_mb(fts), fts_peak);
-    printf("          ratio %.1fx by wall time, %.1fx by CPU time\n", fts_secs / our_build, fts_cpu / our_cpu);
-    for (size_t s = 0; s < nsets; s++) {
-        size_t done = 0;
-        double fcpu = 0, ocpu = 0;
-        double fq = fts_queries(db, qsets[s], nq, fts_cap, &done, &fcpu);
-        double oq = our_queries(ix, qsets[s], done ? done : nq, &ocpu);
-        double oq_all = our_queries(ix, qsets[s], nq, NULL);
-        printf("  top-100 %-8s syneg %9.0f q/s  fts5 %8.1f q/s (%zu queries, 1 thread each)   ratio %.1fx wall, %.1fx CPU"
-               "   (syneg over all %zu: %.0f q/s)\n",
-               qnames[s], oq, fq, done, fq > 0 ? oq / fq : 0, ocpu > 0 ? fcpu / ocpu : 0, nq, oq_all);
+
+    /* Xapian: the same "title\ntext" strings, NUL-separated */
+    peer xp = {0};
+    char exe[300];
+    snprintf(exe, sizeof exe, "%s/bench/peer_bm25_xapian", getenv("BUILD") ? getenv("BUILD") : "build");
+    int have_x = 0;
+    double x_build = 0, x_cpu = 0;
+    long x_peak = 0;
+    FILE *f = fopen(xdocs, "w");
+    for (uint32_t i = 0; f && i < t->n; i++) fwrite(t->text[i], 1, t->len[i] + 1, f);
+    if (f && fclose(f) == 0 && peer_start(&xp, exe, xdb) == 0) {
+        if (peer_cmd(&xp, buf, sizeof buf, "build %s %g %g", xdocs, (double)BM25_K1_DEFAULT, (double)BM25_B_DEFAULT) == 0 &&
+            sscanf(buf, "built %lf %lf %ld", &x_build, &x_cpu, &x_peak) == 3)
+            have_x = 1;
+        else
+            printf("  xapian: %s\n", buf);
+    } else {
+        printf("  xapian: skipped (%s not built: make bench builds it with g++ and libxapian-dev)\n", exe);
     }
+    unlink(xdocs);
+
+    printf("%s: %u docs\n", name, t->n);
+    printf("  build   syneg  %9.0f docs/s (%.2fs wall, %.2fs CPU, 2 threads, index %.1f MiB, peak +%.0f MiB, opens in %.2f ms)\n",
+           t->n / our_build, our_build, our_cpu, file_mb(ours), our_peak, open_ms);
+    printf("          fts5   %9.0f docs/s (%.2fs wall, %.2fs CPU, index %.1f MiB, peak +%.0f MiB)\n", t->n / fts_secs,
+           fts_secs, fts_cpu, file_mb(fts), fts_peak);
+    if (have_x)
+        printf("          xapian %9.0f docs/s (%.2fs wall, %.2fs CPU, 1 thread, index %.1f MiB, peak %.0f MiB)\n",
+               t->n / x_build, x_build, x_cpu, dir_mb(xdb), x_peak / 1024.0);
+    printf("          ratio vs fts5 %.1fx wall, %.1fx CPU", fts_secs / our_build, fts_cpu / our_cpu);
+    if (have_x) printf("; vs xapian %.1fx wall, %.1fx CPU", x_build / our_build, x_cpu / our_cpu);
+    printf("\n");
+    for (size_t s = 0; s < nsets; s++) {
+        char **qs = qsets[s];
+        /* FTS5 has no dynamic pruning: it answers the first m queries, m as many
+         * as fit in fts_cap / rounds seconds (calibrated once); the others all */
+        size_t m = 0;
+        double fcpu, ocpu;
+        fts_queries(db, qs, nq, fts_cap / rounds, &m, &fcpu);
+        if (!m) m = 1;
+        if (have_x) {
+            f = fopen(xq, "w");
+            for (size_t i = 0; f && i < nq; i++) {
+                for (const char *c = qs[i]; *c; c++) fputc(*c == '\n' ? ' ' : *c, f);
+                fputc('\n', f);
+            }
+            if (!f || fclose(f) != 0 || peer_cmd(&xp, buf, sizeof buf, "queries %s", xq) < 0) have_x = 0;
+        }
+        double r_our[MAX_ROUNDS], r_our_m[MAX_ROUNDS], r_fts[MAX_ROUNDS], r_x[MAX_ROUNDS];
+        double c_our[MAX_ROUNDS], c_fts[MAX_ROUNDS], c_x[MAX_ROUNDS];
+        for (int r = 0; r < rounds; r++) {
+            /* A/B alternation: the order of the three turns each round */
+            for (int k = 0; k < 3; k++) {
+                int who = (r % 2 ? 2 - k : k + r) % 3;
+                if (who == 0) {
+                    r_our[r] = our_queries(ix, qs, nq, &ocpu);
+                    c_our[r] = ocpu / nq;
+                    r_our_m[r] = our_queries(ix, qs, m, NULL);
+                } else if (who == 1) {
+                    size_t done;
+                    r_fts[r] = fts_queries(db, qs, m, 1e9, &done, &fcpu);
+                    c_fts[r] = fcpu / (double)(done ? done : 1);
+                } else if (have_x) {
+                    double wall = 0, c = 0;
+                    long hits;
+                    if (peer_cmd(&xp, buf, sizeof buf, "run 100 %zu", nq) < 0 ||
+                        sscanf(buf, "ran %lf %lf %ld", &wall, &c, &hits) != 3) {
+                        printf("  xapian: %s\n", buf);
+                        have_x = 0;
+                    }
+                    r_x[r] = wall > 0 ? nq / wall : 0;
+                    c_x[r] = c / nq;
+                }
+            }
+        }
+        double oq = median(r_our, rounds), oqm = median(r_our_m, rounds), fq = median(r_fts, rounds);
+        double oc = median(c_our, rounds), fc = median(c_fts, rounds);
+        printf("  top-100 %-8s syneg %9.0f q/s (%zu queries)   fts5 %8.1f q/s (first %zu; syneg on those %.0f q/s)"
+               "   ratio %.1fx wall, %.1fx CPU\n",
+               qnames[s], oq, nq, fq, m, oqm, fq > 0 ? oqm / fq : 0, oc > 0 ? fc / oc : 0);
+        top10 to = {0}, tf = {0}, tx = {0};
+        if (have_x) {
+            double xq_s = median(r_x, rounds), xc = median(c_x, rounds);
+            printf("  %-16s xapian %8.0f q/s (%zu queries)                                     ratio %.1fx wall, %.1fx CPU\n",
+                   "", xq_s, nq, xq_s > 0 ? oq / xq_s : 0, oc > 0 ? xc / oc : 0);
+        }
+        /* agreement: top-10 sets, syneg at its k1/b against Xapian at the same;
+         * FTS5's bm25() is fixed at k1 = 1.2, b = 0.75, so syneg is set to those
+         * for the FTS5 comparison */
+        top_ours(ix, qs, nq, &to);
+        if (have_x && top_xapian(&xp, xtop, nq, &tx) == 0)
+            printf("  %-16s overlap@10 with xapian %.3f (k1 %.2g, b %.2g, %zu queries)", "", overlap(&to, &tx, nq),
+                   (double)BM25_K1_DEFAULT, (double)BM25_B_DEFAULT, nq);
+        else
+            printf("  %-16s", "");
+        free(to.d);
+        bm25_set_params(ix, 1.2f, 0.75f, NULL);
+        top_ours(ix, qs, m, &to);
+        top_fts(db, qs, m, &tf);
+        bm25_set_params(ix, BM25_K1_DEFAULT, BM25_B_DEFAULT, NULL);
+        printf("; with fts5 %.3f (k1 1.2, b 0.75, %zu queries)\n", overlap(&to, &tf, m), m);
+        free(to.d), free(tf.d), free(tx.d);
+        unlink(xq);
+        unlink(xtop);
+    }
+    if (xp.pid) peer_stop(&xp);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", xdb);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", xdb);
     sqlite3_close(db);
     bm25_free(ix);
     unlink(ours);

@@ -1,10 +1,13 @@
 /* bench_tui: the workbench's responsiveness on a big generated session.
  *
- * Builds (once, cached under $BUILD/bench-data/) an MS MARCO-sized session:
- * gencorpus writes 8,800,000 passages and 500,000 queries, `syneg init`
- * makes the session, and this program writes 8 negatives per training query
- * straight into the negatives store (6 retrieved with scores, 2 synthetic
- * texts, some flagged as suspects) through neg_writer.  Then it runs
+ * Builds (once, cached under $BUILD/bench-data/) a session of MS MARCO-like
+ * passages: gencorpus writes BENCH_TUI_DOCS passages (default 1,000,000;
+ * MS MARCO has 8,841,823) of MS MARCO's length distribution (log-normal,
+ * mean 56 words) and BENCH_TUI_QUERIES queries (default 100,000; MS MARCO
+ * has 502,939 training queries), `syneg init` makes the session, and
+ * tools/gennegs writes 8 negatives per training query (6 retrieved with
+ * scores, 2 synthetic texts of ~56 words, 1 in 20 flagged as suspect) in 16
+ * segments, as `syneg mine --shard I/16` would leave them.  Then it runs
  *   SYNEG_TUI_TIMING=F syneg tui SESSION --script KEYS --size 120x40
  * (headless: curses computes and writes every update, to /dev/null) and
  * reports the open time (session + corpus + first screen) and the
@@ -13,7 +16,7 @@
  * same run: `syneg info` on the same session (the open time of the engine
  * alone) and the same keys on a small session (1,000 queries), so the ratios
  * show what size costs.  Target: median key-to-redraw under 16 ms.
- * Environment: BUILD (default build), SYNEG, BENCH_TUI_DOCS/QUERIES to shrink. */
+ * Environment: BUILD (default build), SYNEG, BENCH_TUI_DOCS/QUERIES. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +25,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "negstore.h"
 #include "util.h"
 
 static const char *syneg, *build;
@@ -41,63 +43,6 @@ static double time_cmd(const char *cmd)
     return sy_now() - t0;
 }
 
-/* 8 negatives per training query: 6 "bm25" documents, 2 offline texts */
-static int write_negs(const char *session, const char *data, long ndocs)
-{
-    char *qpath = sy_strdup_printf("%s/queries.train.tsv", data);
-    FILE *f = fopen(qpath, "r");
-    free(qpath);
-    if (!f) return fprintf(stderr, "bench_tui: %s/queries.train.tsv: %s\n", data, strerror(errno)), -1;
-    sy_err err;
-    neg_writer *w = neg_writer_new(session, "bench", 0, &err);
-    if (!w) return fprintf(stderr, "bench_tui: %s\n", err.msg), fclose(f), -1;
-    char line[4096], id[64], doc[32], text[256];
-    uint64_t x = 12345;
-    size_t nq = 0;
-    while (fgets(line, sizeof line, f)) {
-        char *tab = strchr(line, '\t');
-        if (!tab) continue;
-        snprintf(id, sizeof id, "%.*s", (int)(tab - line), line);
-        for (int k = 0; k < 8; k++) {
-            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-            neg_row r = {0};
-            r.query_id = id;
-            r.rank = (uint32_t)(k % 6 + 1);
-            r.score = 20.0f - (float)k;
-            r.flags = x % 20 == 0 ? NEG_F_SUSPECT : 0;
-            if (k < 6) {
-                snprintf(doc, sizeof doc, "%ld", (long)(x % (uint64_t)ndocs));
-                r.neg_id = doc;
-                r.source = NEG_BM25;
-                r.prov = "{\"pos\":21.5,\"ratio\":0.9}";
-            } else {
-                snprintf(text, sizeof text, "a synthetic passage %d for query %s that shares its words but does not answer it", k, id);
-                char nid[64];
-                neg_synthetic_id(NEG_OFFLINE, text, nid, sizeof nid);
-                r.neg_id = nid;
-                r.text = text;
-                r.source = NEG_OFFLINE;
-                r.prov = "{\"generator\":\"offline\",\"attributes\":{\"difficulty\":\"hard\"}}";
-                if (neg_writer_add(w, &r, &err) < 0) goto fail;
-                continue;
-            }
-            if (neg_writer_add(w, &r, &err) < 0) goto fail;
-        }
-        nq++;
-    }
-    fclose(f);
-    if (neg_writer_commit(w, &err) < 0) goto fail2;
-    neg_writer_free(w);
-    printf("  wrote %zu negatives for %zu training queries\n", nq * 8, nq);
-    return 0;
-fail:
-    fclose(f);
-fail2:
-    fprintf(stderr, "bench_tui: %s\n", err.msg);
-    neg_writer_free(w);
-    return -1;
-}
-
 /* make (or reuse) a session of ndocs passages and nq queries under dir */
 static int prepare(const char *dir, long ndocs, long nq)
 {
@@ -106,21 +51,20 @@ static int prepare(const char *dir, long ndocs, long nq)
         free(stamp);
         return 0;
     }
+    /* gencorpus' training queries are its first 80 % */
     char *cmd = sy_strdup_printf("rm -rf '%s' && mkdir -p '%s' && '%s/tools/gencorpus' --format msmarco --docs %ld --queries %ld "
-                                 "--words 12 --seed 7 '%s/data' >/dev/null && '%s' init '%s/s' --msmarco '%s/data' --eval-split dev >/dev/null",
-                                 dir, dir, build, ndocs, nq, dir, syneg, dir, dir);
+                                 "--words 56 --lengths msmarco --seed 7 '%s/data' >/dev/null && '%s' init '%s/s' --msmarco '%s/data' "
+                                 "--eval-split dev >/dev/null && '%s/tools/gennegs' '%s/s' --queries %ld --docs %ld --segments 16",
+                                 dir, dir, build, ndocs, nq, dir, syneg, dir, dir, build, dir, nq * 8 / 10, ndocs);
     printf("  generating %ld passages, %ld queries in %s ...\n", ndocs, nq, dir);
     fflush(stdout);
     double t = time_cmd(cmd);
     free(cmd);
     if (t < 0) return free(stamp), -1;
-    char *s = sy_strdup_printf("%s/s", dir), *d = sy_strdup_printf("%s/data", dir);
-    int r = write_negs(s, d, ndocs);
-    free(s), free(d);
-    if (r == 0) sy_write_file_atomic(stamp, "ok\n", 3, NULL);
+    sy_write_file_atomic(stamp, "ok\n", 3, NULL);
     free(stamp);
     printf("  prepared in %.1f s\n", t);
-    return r;
+    return 0;
 }
 
 typedef struct { double open_s, median_ms, p95_ms, max_ms; long keys; } timing;
@@ -157,11 +101,12 @@ int main(void)
         snprintf(syn_buf, sizeof syn_buf, "%s/syneg", build);
         syneg = syn_buf;
     }
-    long ndocs = getenv("BENCH_TUI_DOCS") ? atol(getenv("BENCH_TUI_DOCS")) : 8800000;
-    long nq = getenv("BENCH_TUI_QUERIES") ? atol(getenv("BENCH_TUI_QUERIES")) : 500000;
+    long ndocs = getenv("BENCH_TUI_DOCS") ? atol(getenv("BENCH_TUI_DOCS")) : 1000000;
+    long nq = getenv("BENCH_TUI_QUERIES") ? atol(getenv("BENCH_TUI_QUERIES")) : 100000;
     char *root = sy_strdup_printf("%s/bench-data", build);
     sy_mkdir_p(root, NULL);
-    char *big = sy_strdup_printf("%s/tui-%ld-%ld", root, ndocs, nq), *small = sy_strdup_printf("%s/tui-small", root);
+    /* "v2": realistic lengths and sharded negatives (older caches had 12-word passages) */
+    char *big = sy_strdup_printf("%s/tui-v2-%ld-%ld", root, ndocs, nq), *small = sy_strdup_printf("%s/tui-v2-small", root);
     if (prepare(big, ndocs, nq) < 0 || prepare(small, 20000, 1000) < 0) return 1;
 
     /* the keys: moving, paging, switching queries and columns, detail, filter, sort */

@@ -9,7 +9,7 @@ S=$T/cran
 check "init session" "$SYNEG" init "$S" --beir "$SHARED_DATA/cranfield"
 check "mine" "$SYNEG" mine "$S" --retriever bm25 --num 3
 check "offline synthesis" "$SYNEG" synth "$S" --offline
-ARGS="--scratch tiny --vocab-size 2000 --max-steps 2 --seeds 1,2 --batch 4 --group 4 --max-len 32 --eval-queries 10 --eval-docs 200 --threads 2 --mix 0.5"
+ARGS="--scratch tiny --vocab-size 2000 --max-steps 2 --seeds 1,2 --batch 4 --group 4 --max-len 32 --eval-queries 10 --eval-docs 200 --threads 2 --mix 0.5 --include-offline"
 
 # detached; stopped (SIGTERM) after its first run; resumed to the end
 ID=$("$SYNEG" ablate "$S" $ARGS --detach 2>"$T/det.err")

@@ -1,6 +1,6 @@
 #!/bin/sh
 # End to end: `syneg judge --llm` on the demo (mined as make demo does) against
-# the fake server (tests/tools/fakellm.py, ports 12000-12999): verdicts land
+# the fake server (tests/tools/fakellm.py, ports 22000-22999): verdicts land
 # on the rows (flags, likelihood, prov), the queue order follows them, a run
 # in two parts asks each row once (no request is paid twice), --force finds
 # every answer in the cache, failures leave rows unchanged and are counted,
@@ -10,7 +10,7 @@
 FAKE_PID=""
 cleanup() { [ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
-PORT=$((12000 + $$ % 900))
+PORT=$((22000 + $$ % 900))
 start_fake() {
     [ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null && wait "$FAKE_PID" 2>/dev/null
     rm -f "$T/port"
@@ -158,6 +158,69 @@ vals = struct.unpack("<%df" % len(rows), raw[10 + hl:10 + hl + 4 * len(rows)])
 for r, x in zip(rows, vals):
     assert abs(r["judge"]["cross_encoder"]["logit"] - x) < 1e-4, (r["judge"], x)
 PY
+fi
+# 7. mine --rescore: the rows one mining run wrote, and only those, get the
+# cross-encoder's verdict (judge --cross-encoder's code path): mine all
+# queries, then re-mine half of them (--shard 0/2) with --rescore
+if need "$CE/config.json" "mine --rescore"; then
+    S5=$T/demo5
+    pristine_demo "$S5" && "$SYNEG" mine "$S5" --retriever bm25 --range 0:50 --num 8 >/dev/null 2>&1
+    "$SYNEG" mine "$S5" --retriever bm25 --range 0:50 --num 8 --shard 0/2 --rescore "$CE" --rescore-low 0.6 \
+        --rescore-high 0.64 --json >"$T/rs.json" 2>"$T/err" || fail "mine --rescore" "$(cat "$T/err")"
+    "$SYNEG" suspects "$S5" --limit 0 --all --json >"$T/rs_rows.json"
+    python3 - "$T/rs.json" "$T/rs_rows.json" "$S5/data" "$T/rs_pairs.jsonl" <<'PY' \
+        && ok "mine --rescore: verdicts on exactly the rows the run wrote, by --rescore-low/--rescore-high" \
+        || fail "mine --rescore rows" "$(head -c 600 "$T/rs.json")"
+import json, sys
+rep = json.load(open(sys.argv[1])); rows = json.load(open(sys.argv[2]))
+rs = rep["rescore"]
+assert rs["low"] == 0.6 and rs["high"] == 0.64, rs
+assert rs["scored"] == rep["negatives"] + rep["suspects"] > 0, (rs, rep["negatives"], rep["suspects"])
+assert rs["false_negative"] + rs["negative"] + rs["unsure"] == rs["scored"], rs
+judged = [r for r in rows if r["judge"] and "cross_encoder" in r["judge"]]
+assert len(judged) == rs["scored"], (len(judged), rs)
+jq = {r["query"] for r in judged}
+other = [r for r in rows if r["query"] not in jq]
+assert other and not any(r["judge"] for r in other), "rows of the queries not re-mined must stay unjudged"
+assert all(r["source"] == "bm25" for r in judged)
+kinds = {}
+for r in judged:
+    v = r["judge"]["cross_encoder"]
+    want = "false_negative" if v["p"] >= 0.64 else "negative" if v["p"] <= 0.6 else "unsure"
+    assert v["verdict"] == want, (v, want)
+    kinds[want] = kinds.get(want, 0) + 1
+    if want == "false_negative": assert r["suspect"], r
+assert kinds.get("false_negative") == rs["false_negative"] and kinds.get("negative") == rs["negative"], (kinds, rs)
+docs = {d["_id"]: d for d in map(json.loads, open(sys.argv[3] + "/corpus.jsonl"))}
+qs = {q["_id"]: q["text"] for q in map(json.loads, open(sys.argv[3] + "/queries.jsonl"))}
+with open(sys.argv[4], "w") as f:
+    for r in judged:
+        d = docs[r["passage"]]
+        f.write(json.dumps({"query": qs[r["query"]], "passage": (d["title"] + " " + d["text"]) if d["title"] else d["text"]}) + "\n")
+PY
+    "$SYNEG" rerank --model "$CE" "$T/rs_pairs.jsonl" -o "$T/rs.npy" -q 2>"$T/err" || fail "rerank" "$(cat "$T/err")"
+    python3 - "$T/rs_rows.json" "$T/rs.npy" <<'PY' && ok "mine --rescore: each row's logit is its own pair's (syneg rerank)" || fail "rescore logit parity"
+import json, struct, sys
+rows = [r for r in json.load(open(sys.argv[1])) if r["judge"] and "cross_encoder" in r["judge"]]
+raw = open(sys.argv[2], "rb").read()
+hl = struct.unpack("<H", raw[8:10])[0]
+vals = struct.unpack("<%df" % len(rows), raw[10 + hl:10 + hl + 4 * len(rows)])
+for r, x in zip(rows, vals):
+    assert abs(r["judge"]["cross_encoder"]["logit"] - x) < 1e-4, (r["judge"], x)
+PY
+    # bad values: exit 2 naming the flag, nothing mined
+    cp -r "$S5/negatives" "$T/negs_before"
+    for bad in "--rescore-low 1.5" "--rescore-high -0.1" "--rescore-high nan" "--rescore-low 0.9 --rescore-high 0.2"; do
+        flag=$(echo "$bad" | awk '{print $(NF-1)}')
+        # shellcheck disable=SC2086
+        "$SYNEG" mine "$S5" --retriever bm25 --rescore "$CE" $bad >"$T/o" 2>&1; rc=$?
+        [ $rc = 2 ] && grep -q -- "$flag" "$T/o" && ok "mine $bad: exit 2 naming $flag" || fail "mine $bad (rc $rc)" "$(cat "$T/o")"
+    done
+    "$SYNEG" mine "$S5" --retriever bm25 --rescore-high 0.5 >"$T/o" 2>&1; rc=$?
+    [ $rc = 2 ] && grep -q -- "--rescore" "$T/o" && ok "--rescore-high without --rescore: exit 2" || fail "threshold alone (rc $rc)" "$(cat "$T/o")"
+    "$SYNEG" mine "$S5" --retriever bm25 --rescore "$T/nope" >"$T/o" 2>&1; rc=$?
+    [ $rc = 1 ] && grep -q "nope" "$T/o" && diff -r "$T/negs_before" "$S5/negatives" >/dev/null \
+        && ok "--rescore without a model folder: error before mining, store unchanged" || fail "rescore nope (rc $rc)" "$(cat "$T/o")"
 fi
 "$SYNEG" judge "$S" --cross-encoder "$T/nope" >"$T/o" 2>&1; [ $? = 1 ] && ok "missing cross-encoder folder: error" || fail "missing ce" "$(cat "$T/o")"
 "$SYNEG" judge "$S" --llm --cross-encoder "$CE" >/dev/null 2>&1; [ $? = 2 ] && ok "two judges at once: usage" || fail "two judges"

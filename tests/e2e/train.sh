@@ -66,4 +66,28 @@ check "cancel" "$SYNEG" runs "$S" --cancel "$ID4"
 "$SYNEG" runs "$S" | grep -q "$ID4 *cancelled" && ok "cancelled cleanly" || fail "cancelled cleanly" "$("$SYNEG" runs "$S")"
 grep -q '"checkpoint": "ckpt/step-' "$S/runs/$ID4/status.json" && ok "cancel wrote a checkpoint" || fail "cancel wrote a checkpoint"
 out=$("$SYNEG" runs "$S" --cancel "$ID4" 2>&1); [ $? -eq 1 ] && ok "cancelling a stopped run fails" || fail "cancelling a stopped run fails" "$out"
+# the offline generator's negatives (a stand-in for an LLM) are left out of
+# training unless asked for, as export leaves them out
+O=$T/offl
+"$SYNEG" init "$O" --beir "$(pwd)/tests/tui/data" >/dev/null 2>&1 &&
+    "$SYNEG" mine "$O" --retriever bm25 --num 3 --range 0:10 >/dev/null 2>&1 &&
+    "$SYNEG" synth "$O" --offline >/dev/null 2>&1 || fail "offline fixture session"
+OFF="--scratch tiny --vocab-size 300 --group 3 --batch 2 --max-len 32 --threads 2 --seed 7 --max-steps 1"
+offl() { python3 -c "import json,sys; d=[json.loads(l)['data'] for l in open(sys.argv[1]) if '\"data\"' in l][0]; print(d['excluded'].get('offline', 0))" "$1"; }
+"$SYNEG" train "$O" $OFF >/dev/null 2>&1; R=$(ls -t "$O/runs" | head -n 1)
+n=$(offl "$O/runs/$R/progress.jsonl" 2>&1)
+[ "${n:-0}" -gt 0 ] 2>/dev/null && ok "train leaves out $n offline negatives by default" || fail "offline negatives trained on by default" "$n"
+"$SYNEG" train "$O" $OFF --include-offline >/dev/null 2>&1; R=$(ls -t "$O/runs" | head -n 1)
+n=$(offl "$O/runs/$R/progress.jsonl" 2>&1)
+[ "$n" = 0 ] && ok "--include-offline trains on them" || fail "--include-offline still leaves them out" "$n"
+"$SYNEG" set "$O" train.include_offline true >/dev/null 2>&1
+"$SYNEG" train "$O" $OFF >/dev/null 2>&1; R=$(ls -t "$O/runs" | head -n 1)
+n=$(offl "$O/runs/$R/progress.jsonl" 2>&1)
+[ "$n" = 0 ] && ok "setting train.include_offline does the same" || fail "train.include_offline ignored" "$n"
+
+O2=$T/offl2
+"$SYNEG" init "$O2" --beir "$(pwd)/tests/tui/data" >/dev/null 2>&1 && "$SYNEG" synth "$O2" --offline >/dev/null 2>&1
+out=$("$SYNEG" train "$O2" $OFF 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q -- '--include-offline' && ok "only offline negatives: the error says how to train on them" || fail "only-offline session (rc=$rc)" "$out"
+
 done_tests

@@ -117,6 +117,18 @@ n=$(jget "$T/info.json" "['negatives']['offline']")
 [ "$n" -gt 0 ] && ok "regenerate (offline) stored $n synthetic negatives" || fail "regenerate stored none" "$(tail -n 3 "$T/regen.out")"
 grep -q "SYNTHETIC [1-9]" "$T/regen.out" && ok "the new negatives show in the synthetic column" || fail "synthetic column empty" "$(cat "$T/regen.out")"
 grep -q "offline generator" "$T/regen.out" && ok "the screen says the offline generator is used" || fail "no offline notice"
+# synthetic negatives show their title (kept in provenance) like retrieved ones
+python3 - "$T/regen.out" <<'PY' && ok "synthetic negatives show their titles" || fail "a synthetic negative without its title" "$(cat "$T/regen.out")"
+import re, sys
+lines = open(sys.argv[1], encoding="utf-8").read().split("\n")
+col = lambda l: l.split("\u2502")[1] if l.count("\u2502") >= 2 else ""
+seen = 0
+for i, l in enumerate(lines[:-1]):
+    if "method=" in col(l):
+        seen += 1
+        if not re.match(r" *[A-Z][^:]{0,40}: \S", col(lines[i + 1])): sys.exit(1)
+sys.exit(0 if seen else 1)
+PY
 
 # usage errors
 "$SYNEG" tui 2>/dev/null; [ $? = 2 ] && ok "tui without SESSION: exit 2" || fail "tui without SESSION"

@@ -3,9 +3,12 @@
  *   gencorpus [--format beir|msmarco|flag] [--docs N] [--queries Q] [--words W]
  *             [--vocab V] [--seed S] OUTDIR
  *
- * Documents have W words on average (uniform in [W/2, 3W/2]) drawn from a
+ * Documents have W words on average drawn from a
  * Zipfian vocabulary of V pseudo-words (rank r -> syllables "ka", "lo", ...;
- * exponent 1.0, alias-table sampling).  Each query is 3-6 words picked from one
+ * exponent 1.0, alias-table sampling).  Lengths (--lengths): "msmarco"
+ * (default) is log-normal with sigma 0.42 and mean W, cut to [1, 6W] --
+ * the shape of MS MARCO's passages (mean ~56 words, sd ~24, a long right
+ * tail); "uniform" is uniform in [W/2, 3W/2].  Each query is 3-6 words picked from one
  * random target document, which becomes its only relevant document (rel 1);
  * the first 80% of queries go to split "train", the rest to "test" (BEIR) or
  * "dev" (MS MARCO).  Same arguments and seed -> byte-identical output.
@@ -36,6 +39,24 @@ static uint64_t rng(void)   /* splitmix64 */
 }
 static uint64_t rng_below(uint64_t n) { return n ? rng() % n : 0; }
 static double rng_unit(void) { return (double)(rng() >> 11) * (1.0 / 9007199254740992.0); }
+
+/* words in one document of mean length `mean` (see --lengths) */
+static int lognormal_lengths = 1;
+#define LOGNORMAL_SIGMA 0.42
+static size_t doc_words(size_t mean)
+{
+    size_t nw;
+    if (lognormal_lengths) {
+        double u1 = rng_unit(), u2 = rng_unit();
+        double z = sqrt(-2.0 * log(u1 > 0 ? u1 : 1e-300)) * cos(6.283185307179586 * u2);
+        double mu = log((double)mean) - LOGNORMAL_SIGMA * LOGNORMAL_SIGMA / 2;
+        double x = exp(mu + LOGNORMAL_SIGMA * z);
+        nw = x > 6.0 * (double)mean ? 6 * mean : (size_t)(x + 0.5);
+    } else {
+        nw = mean / 2 + rng_below(mean + 1);
+    }
+    return nw ? nw : 1;
+}
 
 /* Vose alias table over Zipf(1.0) ranks. */
 static double *alias_p;
@@ -137,8 +158,7 @@ static size_t passage(uint64_t seed, size_t i, size_t mean, uint32_t *w)
 {
     uint64_t saved = rng_state;
     rng_state = seed * 0x9e3779b97f4a7c15ull ^ (i + 1) * 0xd1b54a32d192ed03ull;
-    size_t nw = mean / 2 + rng_below(mean + 1);
-    if (!nw) nw = 1;
+    size_t nw = doc_words(mean);
     for (size_t k = 0; k < nw; k++) w[k] = zipf_word();
     rng_state = saved;
     return nw;
@@ -157,7 +177,7 @@ static char *put_words(char *p, const uint32_t *w, size_t n)
 static int gen_flag(const char *out, size_t npool, size_t nlines, size_t mean, uint64_t seed)
 {
     FILE *f = open_out(out, "train.jsonl");
-    size_t cap = 64 + mean * 2;
+    size_t cap = 64 + mean * 6;
     uint32_t *w = malloc(cap * sizeof *w), q[8];
     char *line = malloc(9 * (cap * 18 + 16) + 256);
     for (size_t l = 0; l < nlines; l++) {
@@ -186,11 +206,13 @@ static int gen_flag(const char *out, size_t npool, size_t nlines, size_t mean, u
 }
 
 static const char usage[] =
-    "usage: gencorpus [--format beir|msmarco|flag] [--docs N] [--queries Q] [--words W] [--vocab V] [--seed S] OUTDIR\n"
+    "usage: gencorpus [--format beir|msmarco|flag] [--docs N] [--queries Q] [--words W]\n"
+    "                 [--lengths msmarco|uniform] [--vocab V] [--seed S] OUTDIR\n"
     "  --format   beir (default), msmarco, or flag (FlagEmbedding train.jsonl: Q lines over a pool of N passages)\n"
     "  --docs     number of documents (default 10000)\n"
     "  --queries  number of queries, each with one relevant document (default 100)\n"
     "  --words    mean words per document (default 55)\n"
+    "  --lengths  msmarco (default: log-normal, sd ~0.43 of the mean, long right tail) or uniform (W/2..3W/2)\n"
     "  --vocab    vocabulary size, Zipf-distributed (default 50000)\n"
     "  --seed     random seed (default 1)\n";
 
@@ -200,7 +222,7 @@ int main(int argc, char **argv)
     size_t ndocs = 10000, nq = 100, mean = 55, vocab = 50000;
     uint64_t seed = 1;
     static const struct option opts[] = {{"format", 1, 0, 'f'}, {"docs", 1, 0, 'n'},  {"queries", 1, 0, 'q'},
-                                         {"words", 1, 0, 'w'},  {"vocab", 1, 0, 'v'}, {"seed", 1, 0, 's'},
+                                         {"words", 1, 0, 'w'},  {"vocab", 1, 0, 'v'}, {"seed", 1, 0, 's'}, {"lengths", 1, 0, 'l'},
                                          {"help", 0, 0, 'h'},   {0, 0, 0, 0}};
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -216,6 +238,11 @@ int main(int argc, char **argv)
         case 'w': mean = strtoull(optarg, NULL, 10); break;
         case 'v': vocab = strtoull(optarg, NULL, 10); break;
         case 's': seed = strtoull(optarg, NULL, 10); break;
+        case 'l':
+            if (strcmp(optarg, "msmarco") == 0) lognormal_lengths = 1;
+            else if (strcmp(optarg, "uniform") == 0) lognormal_lengths = 0;
+            else { fprintf(stderr, "gencorpus: --lengths must be msmarco or uniform\n%s", usage); return 2; }
+            break;
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 2;
         }
@@ -236,11 +263,10 @@ int main(int argc, char **argv)
     char **qtext = calloc(nq ? nq : 1, sizeof *qtext);
 
     FILE *fc = open_out(out, msmarco ? "collection.tsv" : "corpus.jsonl");
-    size_t cap = 64 + mean * 2, *doc = malloc(cap * 2 * sizeof *doc), ti = 0;
+    size_t cap = 64 + mean * 6, *doc = malloc(cap * 2 * sizeof *doc), ti = 0;
     char *line = malloc(cap * 2 * 40 + 256);
     for (size_t d = 0; d < ndocs; d++) {
-        size_t nw = mean / 2 + rng_below(mean + 1), l = 0;
-        if (!nw) nw = 1;
+        size_t nw = doc_words(mean), l = 0;
         for (size_t i = 0; i < nw; i++) doc[i] = zipf_word();
         if (msmarco) {
             l = (size_t)sprintf(line, "%zu\t", d);

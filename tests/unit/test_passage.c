@@ -58,10 +58,30 @@ TEST(train_config)
     json_decref(j);
 }
 
+/* offline rows: a new config says whether they are drawn; a config written
+ * before the switch existed drew them, so its resumed run still does */
+TEST(offline_config)
+{
+    train_opts o, back;
+    train_opts_default(&o);
+    CHECK_EQ_INT(o.include_offline, 0);
+    json_t *j = train_opts_to_json(&o);
+    sy_err err = {0};
+    train_opts_default(&back);
+    CHECK(train_opts_from_json(&back, j, "config.json", &err) == 0, "%s", err.msg);
+    CHECK_EQ_INT(back.include_offline, 0);
+    json_object_del(j, "include_offline");
+    train_opts_default(&back);
+    CHECK(train_opts_from_json(&back, j, "config.json", &err) == 0, "%s", err.msg);
+    CHECK_EQ_INT(back.include_offline, 1);
+    json_decref(j);
+}
+
 int main(void)
 {
     RUN(format);
     RUN(switch_values);
     RUN(train_config);
+    RUN(offline_config);
     return check_done();
 }

@@ -1,0 +1,269 @@
+/* negatives store opened from its merged index (negindex.h): with many
+ * segments (as `mine --shard` leaves them), an open from the index gives the
+ * same answers as merging every segment; a stale or damaged index is noticed
+ * and rebuilt; refresh and compaction work from an indexed open. */
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "../check.h"
+#include "negindex.h"
+#include "negstore.h"
+#include "util.h"
+
+static uint64_t rs = 7;
+static uint64_t rnd(void)
+{
+    rs ^= rs << 13, rs ^= rs >> 7, rs ^= rs << 17;
+    return rs;
+}
+
+/* nseg segments over 60 queries: shards of fresh mining (replace), re-mining
+ * of earlier queries (replace: drops their older bm25 rows), dense rows, and
+ * appended synthetic texts; flags and likelihoods on some rows. */
+static void write_segments(const char *d, int first, int nseg)
+{
+    char q[32], n[32], text[96];
+    sy_err err = {0};
+    for (int g = first; g < first + nseg; g++) {
+        int kind = g % 4;   /* 0, 1: bm25 shard (replace), 2: dense, 3: synthetic */
+        neg_writer *w = neg_writer_new(d, kind == 3 ? "synth" : "mine-shard", kind < 2 ? NEG_REPLACE : 0, &err);
+        CHECK(w != NULL, "%s", err.msg);
+        if (!w) return;
+        for (int qi = 0; qi < 6; qi++) {
+            snprintf(q, sizeof q, "q%d", (int)((g * 6 + qi) % 60 + (kind == 1 ? 3 : 0)) % 60);
+            int k = 3 + (int)(rnd() % 5);
+            for (int j = 0; j < k; j++) {
+                uint64_t x = rnd();
+                neg_row r = {0};
+                r.query_id = q;
+                r.rank = (uint32_t)(j + 1);
+                r.score = 10.0f - (float)j + (float)(x % 7) / 10;
+                r.flags = x % 5 == 0 ? NEG_F_SUSPECT : (x % 11 == 0 ? NEG_F_DUP : 0);
+                r.fnl = x % 3 == 0 ? (float)(x % 97 + 1) / 100.0f : 0.0f;
+                if (kind == 3) {
+                    snprintf(text, sizeof text, "made-up passage %d about %s", (int)(x % 9), q);
+                    neg_synthetic_id(NEG_LLM, text, n, sizeof n);
+                    r.neg_id = n;
+                    r.text = text;
+                    r.prov = "{\"model\":\"m\"}";
+                    r.source = NEG_LLM;
+                    r.rank = 0;
+                } else {
+                    /* a small pool of documents, so the same (query, doc) recurs */
+                    snprintf(n, sizeof n, "d%d", (int)(x % 25));
+                    r.neg_id = n;
+                    r.source = kind == 2 ? NEG_DENSE : NEG_BM25;
+                }
+                CHECK_EQ_INT(neg_writer_add(w, &r, &err), 0);
+            }
+        }
+        CHECK(neg_writer_commit(w, &err) == 0, "%s", err.msg);
+        neg_writer_free(w);
+    }
+}
+
+static int same_row(const neg_row *a, const neg_row *b)
+{
+    return !strcmp(a->query_id, b->query_id) && !strcmp(a->neg_id, b->neg_id) &&
+           !strcmp(a->text ? a->text : "-", b->text ? b->text : "-") &&
+           !strcmp(a->prov ? a->prov : "-", b->prov ? b->prov : "-") && a->rank == b->rank &&
+           a->score == b->score && a->source == b->source && a->flags == b->flags && a->seq == b->seq &&
+           a->fnl == b->fnl;
+}
+
+/* every question the API can ask, asked of both */
+static void check_same(const neg_store *a, const neg_store *b)
+{
+    CHECK_EQ_INT(neg_store_count(b), neg_store_count(a));
+    CHECK_EQ_INT(neg_store_nqueries(b), neg_store_nqueries(a));
+    for (int src = 0; src < NEG_NSOURCES; src++)
+        CHECK_EQ_INT(neg_store_count_source(b, src), neg_store_count_source(a, src));
+    for (int bit = 0; bit < 8; bit++) CHECK_EQ_INT(neg_store_count_flag(b, 1u << bit), neg_store_count_flag(a, 1u << bit));
+    size_t rows = 0;
+    for (size_t i = 0; i < neg_store_nqueries(a); i++) {
+        const char *qa = neg_store_query_at(a, i), *qb = neg_store_query_at(b, i);
+        CHECK_EQ_STR(qb, qa);
+        if (!qa || !qb) return;
+        size_t na, nb;
+        const neg_ref *ra = neg_store_query(a, qa, &na), *rb = neg_store_query(b, qa, &nb);
+        CHECK_EQ_INT(nb, na);
+        for (size_t j = 0; j < na && j < nb; j++) {
+            neg_row x, y, f;
+            neg_store_get(a, ra[j], &x);
+            neg_store_get(b, rb[j], &y);
+            CHECK(same_row(&x, &y), "query %s row %zu: %s/%d vs %s/%d", qa, j, x.neg_id, x.source, y.neg_id, y.source);
+            /* a label names (query, negative): find lands on a row with those ids */
+            CHECK(neg_store_find(b, qa, x.neg_id, &f) == 1, "find %s %s", qa, x.neg_id);
+            neg_row fa;
+            neg_store_find(a, qa, x.neg_id, &fa);
+            CHECK(same_row(&f, &fa), "find %s %s gives the same row", qa, x.neg_id);
+            rows++;
+        }
+    }
+    CHECK_EQ_INT(rows, neg_store_count(a));
+    CHECK(neg_store_query_at(b, neg_store_nqueries(b)) == NULL, "past the end");
+    size_t n;
+    CHECK(neg_store_query(b, "no-such-query", &n) == NULL && n == 0, "unknown query");
+    CHECK(!neg_store_find(b, "q1", "no-such-doc", NULL), "unknown negative");
+    for (int only = 0; only < 2; only++) {
+        size_t ka, kb;
+        neg_ref *xa = neg_store_ranked(a, only, &ka), *xb = neg_store_ranked(b, only, &kb);
+        CHECK_EQ_INT(kb, ka);
+        for (size_t i = 0; i < ka && i < kb; i++) {
+            neg_row x, y;
+            neg_store_get(a, xa[i], &x);
+            neg_store_get(b, xb[i], &y);
+            CHECK(same_row(&x, &y), "ranked %d row %zu", only, i);
+        }
+        free(xa);
+        free(xb);
+    }
+}
+
+static char *index_path(const char *d) { return sy_path_join(d, "cache/negatives.idx"); }
+
+TEST(many_segments_same_answers)
+{
+    char *d = check_tmpdir("negidx");
+    write_segments(d, 0, 48);
+    sy_err err = {0};
+    char *ix = index_path(d);
+    CHECK(!sy_file_exists(ix), "no index before the first open");
+    neg_store *merged = neg_store_open(d, &err);
+    CHECK(merged != NULL, "%s", err.msg);
+    CHECK(!neg_store_from_index(merged), "the first open merges");
+    CHECK(sy_file_exists(ix), "the first open saves the merged view");
+    neg_store *lazy = neg_store_open(d, &err);
+    CHECK(lazy != NULL, "%s", err.msg);
+    CHECK(neg_store_from_index(lazy), "the second open uses the index");
+    CHECK(neg_store_count(merged) > 500 && neg_store_nqueries(merged) == 60, "%zu rows, %zu queries",
+          neg_store_count(merged), neg_store_nqueries(merged));
+    CHECK(neg_store_count_source(merged, NEG_LLM) > 0 && neg_store_count_source(merged, NEG_DENSE) > 0, "sources");
+    check_same(merged, lazy);
+
+    /* the index lists its segments */
+    negidx *x = negidx_open(ix, &err);
+    CHECK(x != NULL, "%s", err.msg);
+    if (x) {
+        CHECK_EQ_INT(negidx_nsegs(x), 48);
+        negidx_free(x);
+    }
+    neg_store_free(lazy);
+    neg_store_free(merged);
+    free(ix);
+    check_rmrf(d);
+    free(d);
+}
+
+TEST(stale_or_damaged_index)
+{
+    char *d = check_tmpdir("negidx");
+    write_segments(d, 0, 12);
+    sy_err err = {0};
+    char *ix = index_path(d);
+    neg_store_free(neg_store_open(d, &err));   /* writes the index */
+
+    /* a shard committed after: the index is stale, the open merges again */
+    write_segments(d, 12, 3);
+    neg_store *a = neg_store_open(d, &err);
+    CHECK(a && !neg_store_from_index(a), "a new segment makes the index stale");
+    neg_store *b = neg_store_open(d, &err);
+    CHECK(b && neg_store_from_index(b), "and the open saved a fresh one");
+    if (a && b) check_same(a, b);
+    neg_store_free(b);
+
+    /* a damaged index: noticed, the open merges, the answers stay the same */
+    int fd = open(ix, O_RDWR);
+    CHECK(fd >= 0, "open %s", ix);
+    char c = 0;
+    CHECK_EQ_INT(pread(fd, &c, 1, 300), 1);
+    c ^= 0x5a;
+    CHECK_EQ_INT(pwrite(fd, &c, 1, 300), 1);
+    close(fd);
+    CHECK(negidx_open(ix, &err) == NULL && strstr(err.msg, "checksum"), "damage is reported: %s", err.msg);
+    b = neg_store_open(d, &err);
+    CHECK(b && !neg_store_from_index(b), "a damaged index is not used");
+    if (a && b) check_same(a, b);
+    neg_store_free(b);
+
+    /* a truncated one too */
+    b = neg_store_open(d, &err);
+    CHECK(b && neg_store_from_index(b), "rewritten");
+    neg_store_free(b);
+    CHECK_EQ_INT(truncate(ix, 100), 0);
+    b = neg_store_open(d, &err);
+    CHECK(b && !neg_store_from_index(b), "a truncated index is not used");
+    neg_store_free(b);
+
+    /* a segment removed (as another process's compaction does) */
+    neg_store_free(a);
+    size_t before;
+    {
+        neg_store *s = neg_store_open(d, &err);
+        before = s ? neg_store_count(s) : 0;
+        CHECK(s && neg_store_from_index(s), "indexed");
+        CHECK_EQ_INT(neg_store_compact(s, &err), 0);
+        CHECK_EQ_INT(neg_store_count(s), before);
+        neg_store_free(s);
+    }
+    b = neg_store_open(d, &err);
+    CHECK(b && neg_store_from_index(b), "compaction saved the index of its one segment");
+    CHECK_EQ_INT(b ? neg_store_count(b) : 0, before);
+    neg_store_free(b);
+    free(ix);
+    check_rmrf(d);
+    free(d);
+}
+
+TEST(refresh_from_index)
+{
+    char *d = check_tmpdir("negidx");
+    write_segments(d, 0, 10);
+    sy_err err = {0};
+    neg_store_free(neg_store_open(d, &err));
+    neg_store *s = neg_store_open(d, &err);
+    CHECK(s && neg_store_from_index(s), "indexed");
+    if (!s) return;
+    int changed = -1;
+    CHECK_EQ_INT(neg_store_refresh(s, &changed, &err), 0);
+    CHECK_EQ_INT(changed, 0);
+    CHECK(neg_store_from_index(s), "nothing new: still indexed");
+    /* a background job commits a shard while the store is open */
+    write_segments(d, 10, 2);
+    CHECK_EQ_INT(neg_store_refresh(s, &changed, &err), 0);
+    CHECK_EQ_INT(changed, 1);
+    neg_store *m = neg_store_open(d, &err);
+    CHECK(m != NULL, "%s", err.msg);
+    if (m) check_same(m, s);
+    CHECK_EQ_INT(neg_store_refresh(s, &changed, &err), 0);
+    CHECK_EQ_INT(changed, 0);
+    neg_store_free(m);
+    neg_store_free(s);
+    check_rmrf(d);
+    free(d);
+}
+
+TEST(empty_store_writes_nothing)
+{
+    char *d = check_tmpdir("negidx");
+    sy_err err = {0};
+    neg_store *s = neg_store_open(d, &err);
+    CHECK(s && neg_store_count(s) == 0 && !neg_store_from_index(s), "empty");
+    neg_store_free(s);
+    char *ix = index_path(d);
+    CHECK(!sy_file_exists(ix), "no index for a session without negatives");
+    free(ix);
+    check_rmrf(d);
+    free(d);
+}
+
+int main(void)
+{
+    RUN(many_segments_same_answers);
+    RUN(stale_or_damaged_index);
+    RUN(refresh_from_index);
+    RUN(empty_store_writes_nothing);
+    return check_done();
+}
