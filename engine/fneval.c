@@ -9,7 +9,7 @@
 
 #include "util.h"
 
-typedef struct { float fnl; uint8_t hidden, outcome; } written;
+typedef struct { float fnl; uint8_t hidden, outcome; uint32_t query, doc; } written;
 
 typedef struct {
     written *v;
@@ -55,7 +55,7 @@ static void on_cand(void *ctx, const mine_cand *mc)
         k->v = p;
         k->cap = nc;
     }
-    k->v[k->n++] = (written){mc->fnl, (uint8_t)mc->hidden, (uint8_t)mc->outcome};
+    k->v[k->n++] = (written){mc->fnl, (uint8_t)mc->hidden, (uint8_t)mc->outcome, mc->query, mc->doc};
 }
 
 static int cmp_fnl_desc(const void *a, const void *b)
@@ -69,8 +69,41 @@ static int cmp_fnl_desc(const void *a, const void *b)
 
 static double share(size_t a, size_t b) { return b ? (double)a / (double)b : 0.0; }
 
+/* The judge step (fneval_run_judged): the rows mining would write go to the
+ * judge; a verdict sets the row's outcome (false negative: suspect; negative:
+ * clean) and its likelihood, and the counts are taken again from the rows. */
+static int judge_rows(collect *k, fneval_judge_fn judge, void *ctx, sy_err *err)
+{
+    judge_cand *jc = calloc(k->n ? k->n : 1, sizeof *jc);
+    if (!jc) return sy_fail(err, SY_ENOMEM, "fneval: out of memory");
+    for (size_t i = 0; i < k->n; i++)
+        jc[i] = (judge_cand){.query = k->v[i].query, .doc = k->v[i].doc, .pos = JUDGE_POS_BEST, .fnl = k->v[i].fnl};
+    if (judge(ctx, jc, k->n, err) < 0) {
+        free(jc);
+        return -1;
+    }
+    k->caught = k->exported = 0;
+    for (size_t i = 0; i < k->n; i++) {
+        written *w = &k->v[i];
+        if (jc[i].verdict >= 0) {
+            w->outcome = jc[i].verdict ? MINE_SUSPECT : MINE_CLEAN;
+            w->fnl = jc[i].fnl;
+        }
+        if (w->hidden && w->outcome == MINE_SUSPECT) k->caught++;
+        if (w->hidden && w->outcome == MINE_CLEAN) k->exported++;
+    }
+    free(jc);
+    return 0;
+}
+
 int fneval_run(session *s, retriever *r, const mine_opts *base, const char *features_path, fneval_report *rep,
                sy_err *err)
+{
+    return fneval_run_judged(s, r, base, features_path, NULL, NULL, rep, err);
+}
+
+int fneval_run_judged(session *s, retriever *r, const mine_opts *base, const char *features_path,
+                      fneval_judge_fn judge, void *judge_ctx, fneval_report *rep, sy_err *err)
 {
     memset(rep, 0, sizeof *rep);
     corpus *c = session_corpus(s, err);
@@ -90,6 +123,7 @@ int fneval_run(session *s, retriever *r, const mine_opts *base, const char *feat
     int rc = mine_run(s, r, &o, &rep->mine, err);
     if (k.feat && fclose(k.feat) != 0 && rc == 0) rc = sy_fail_errno(err, errno, "%s: write failed", features_path);
     if (rc == 0 && k.oom) rc = sy_fail(err, SY_ENOMEM, "fneval: out of memory");
+    if (rc == 0 && judge && judge_rows(&k, judge, judge_ctx, err) < 0) rc = -1;
     if (rc < 0) {
         free(k.v);
         return -1;
@@ -102,6 +136,13 @@ int fneval_run(session *s, retriever *r, const mine_opts *base, const char *feat
     rep->rows = k.n;
     rep->suspects = rep->mine.suspects;
     rep->clean = rep->mine.negatives;
+    if (judge) {   /* the judge moved rows between suspects and clean negatives */
+        rep->suspects = rep->clean = 0;
+        for (size_t i = 0; i < k.n; i++) {
+            rep->suspects += k.v[i].outcome == MINE_SUSPECT;
+            rep->clean += k.v[i].outcome == MINE_CLEAN;
+        }
+    }
     rep->requested = (size_t)o.num * rep->mine.mined;
     qsort(k.v, k.n, sizeof *k.v, cmp_fnl_desc);
     size_t top = (k.n + 9) / 10;

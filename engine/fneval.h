@@ -23,6 +23,7 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "judge.h"
 #include "mine.h"
 #include "retriever.h"
 #include "session.h"
@@ -47,5 +48,15 @@ typedef struct {
 int fneval_run(session *s, retriever *r, const mine_opts *o, const char *features_path, fneval_report *rep,
                sy_err *err);
 json_t *fneval_report_json(const fneval_report *rep);
+
+/* The same with a judge between mining and the metrics (syneg fneval
+ * --judge-llm / --judge-cross-encoder): judge(ctx, rows, n, err) gets every
+ * row mining would write (query, doc, fnl) and sets rows[i].verdict (1: false
+ * negative, the row becomes a suspect; 0: negative, a clean negative; -1:
+ * mining's outcome stands) and rows[i].fnl; judge_list_run (judge.h) is one.
+ * A judge that fails fails the run. */
+typedef int (*fneval_judge_fn)(void *ctx, judge_cand *rows, size_t n, sy_err *err);
+int fneval_run_judged(session *s, retriever *r, const mine_opts *o, const char *features_path,
+                      fneval_judge_fn judge, void *judge_ctx, fneval_report *rep, sy_err *err);
 
 #endif

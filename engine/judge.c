@@ -45,14 +45,15 @@ int judge_in_shard(const char *query_id, unsigned shard_i, unsigned shard_n)
     return sy_hash64(query_id, strlen(query_id)) % shard_n == shard_i;
 }
 
-/* The best-graded positive of query q in qr (JUDGE_POS_BEST when none). */
-static uint32_t best_positive(const corpus_qrels *qr, uint32_t q)
+/* The best-graded positive of query q in qr other than the candidate itself
+ * (a positive is never judged against itself); JUDGE_POS_BEST when none. */
+static uint32_t best_positive(const corpus_qrels *qr, uint32_t q, uint32_t cand)
 {
     size_t n;
     const corpus_qrel *rows = corpus_qrels_of(qr, q, &n);
     const corpus_qrel *best = NULL;
     for (size_t j = 0; j < n; j++)
-        if (rows[j].rel > 0 && (!best || rows[j].rel > best->rel)) best = &rows[j];
+        if (rows[j].rel > 0 && rows[j].doc != cand && (!best || rows[j].rel > best->rel)) best = &rows[j];
     return best ? best->doc : JUDGE_POS_BEST;
 }
 
@@ -335,7 +336,7 @@ int judge_llm_run(session *s, const judge_llm_opts *o, judge_report *rep, sy_err
         rep->queue++;
         if (!o->force && is_judged(&row)) { rep->already++; continue; }
         if (o->limit && nitems >= o->limit) continue;
-        uint32_t pos = best_positive(r.qr, (uint32_t)q);
+        uint32_t pos = best_positive(r.qr, (uint32_t)q, (uint32_t)d);
         if (pos == JUDGE_POS_BEST) continue;
         item *it = &items[nitems++];
         it->ref = queue[i];
@@ -380,7 +381,7 @@ int judge_llm_cands(session *s, const judge_llm_opts *o, const char *split, judg
     rep->queue = n;
     for (size_t k = 0; k < n; k++) {
         judge_cand *jc = &c[order[k].i];
-        uint32_t pos = jc->pos != JUDGE_POS_BEST ? jc->pos : best_positive(r.qr, jc->query);
+        uint32_t pos = jc->pos != JUDGE_POS_BEST ? jc->pos : best_positive(r.qr, jc->query, jc->doc);
         if (pos == JUDGE_POS_BEST) continue;
         item *it = &items[nitems++];
         it->cand = jc;
@@ -598,4 +599,16 @@ out:
     free(jc);
     crossenc_free(ce);
     return rc;
+}
+
+int judge_list_run(void *ctx, judge_cand *c, size_t n, sy_err *err)
+{
+    judge_list *jl = ctx;
+    int rc = jl->ce ? judge_ce_cands(jl->s, jl->ce, c, n, &jl->rep, err)
+                    : judge_llm_cands(jl->s, jl->llm, jl->split, c, n, &jl->rep, err);
+    if (rc < 0) return -1;
+    double w = jl->ce ? JUDGE_CE_WEIGHT : JUDGE_LLM_WEIGHT;
+    for (size_t i = 0; i < n; i++)
+        if (c[i].verdict >= 0) c[i].fnl = judge_combine(c[i].fnl, c[i].verdict, w);
+    return 0;
 }

@@ -122,6 +122,19 @@ int judge_llm_run(session *s, const judge_llm_opts *o, judge_report *rep, sy_err
 int judge_llm_cands(session *s, const judge_llm_opts *o, const char *split, judge_cand *c, size_t n,
                     judge_report *rep, sy_err *err);
 int judge_ce_cands(session *s, const judge_ce_opts *o, judge_cand *c, size_t n, judge_report *rep, sy_err *err);
+/* One judge over a list, as fneval's judge step calls it (fneval.h): the
+ * verdicts go to c[i].verdict and each c[i].fnl moves as a store row's would
+ * (judge_combine with the judge's weight).  Set s, split (NULL: the train
+ * split) and exactly one of llm / ce; rep gets the counts. */
+typedef struct {
+    session *s;
+    const char *split;
+    const judge_llm_opts *llm;
+    const judge_ce_opts *ce;
+    judge_report rep;
+} judge_list;
+int judge_list_run(void *judge_list_ctx, judge_cand *c, size_t n, sy_err *err);
+
 /* 1 when the query id falls in share shard_i of shard_n (shard_n <= 1: always). */
 int judge_in_shard(const char *query_id, unsigned shard_i, unsigned shard_n);
 

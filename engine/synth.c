@@ -203,38 +203,34 @@ static plan *plan_new(session *s, const synth_opts *o, int make_job, sy_err *err
     p->cache_dir = session_path(s, "cache/llm");
     /* endpoint: settings, overridden by the environment */
     if (settings_check_session(s, "llm.", err) < 0 || settings_check_session(s, "synth.", err) < 0) goto fail;
-    p->url = strdup(settings_str(s, "llm.url"));      /* SYNEG_LLM_URL wins (the table's env) */
-    p->model = strdup(settings_str(s, "llm.model"));  /* SYNEG_LLM_MODEL wins */
-    p->key = getenv("SYNEG_LLM_KEY");
-    if (!p->key || !*p->key) p->key = getenv("OPENAI_API_KEY");
-    const char *tr = getenv("SYNEG_TRACE");
-    p->trace = tr && *tr ? strdup(tr) : NULL;
-    p->temperature = settings_num(s, "llm.temperature");
-    p->max_tokens = (int)settings_int(s, "llm.max_tokens");
-    p->llm_seed = settings_int(s, "llm.seed");
-    p->json_mode = settings_bool(s, "llm.json_mode");
-    p->concurrency = o->concurrency > 0 ? o->concurrency : (int)settings_int(s, "llm.concurrency");
-    p->rpm = settings_num(s, "llm.rpm");
-    p->tpm = settings_num(s, "llm.tpm");
-    p->timeout_s = settings_num(s, "llm.timeout_s");
-    p->backoff_s = settings_num(s, "llm.backoff_s");
-    p->max_retries = (int)settings_int(s, "llm.max_retries");
-    p->retry_budget = settings_int(s, "llm.retry_budget");
-    p->max_body_mb = settings_num(s, "llm.max_body_mb");
-    p->budget = o->budget_usd >= 0 ? o->budget_usd : settings_num(s, "llm.budget_usd");
-    p->price_in = p->price_out = -1;
-    json_t *price = json_object_get(session_get(s, "llm.prices"), p->model ? p->model : "");
-    if (json_is_object(price)) {
-        json_t *pi = json_object_get(price, "input"), *po = json_object_get(price, "output");
-        if (json_is_number(pi)) p->price_in = json_number_value(pi);
-        if (json_is_number(po)) p->price_out = json_number_value(po);
-    }
+    /* the client's configuration: the one reader of llm.* and the key (llm.h) */
+    llm_config lc;
+    llm_config_from_session(s, NULL, &lc);
+    p->url = strdup(lc.url ? lc.url : "");
+    p->model = strdup(lc.model ? lc.model : "");
+    p->key = lc.key;
+    p->trace = lc.trace_path ? strdup(lc.trace_path) : NULL;
+    p->temperature = lc.temperature;
+    p->max_tokens = lc.max_tokens;
+    p->llm_seed = lc.seed;
+    p->json_mode = lc.json_mode;
+    p->concurrency = o->concurrency > 0 ? o->concurrency : lc.concurrency;
+    p->rpm = lc.rpm;
+    p->tpm = lc.tpm;
+    p->timeout_s = lc.timeout_s;
+    p->backoff_s = lc.backoff_base_s;
+    p->max_retries = lc.max_retries;
+    p->retry_budget = lc.retry_budget;
+    p->max_body_mb = (double)lc.max_body_bytes / 1048576.0;
+    p->budget = o->budget_usd >= 0 ? o->budget_usd : lc.budget_usd;
+    p->price_in = lc.price_in;
+    p->price_out = lc.price_out;
     p->per_query = o->per_query > 0 ? o->per_query : (int)settings_int(s, "synth.per_query");
     p->reflect = o->reflect >= 0 ? o->reflect : (int)settings_int(s, "synth.reflect");
     p->seed = o->seed ? o->seed : (uint64_t)settings_num(s, "synth.seed");
     if (o->variant) p->llm_seed = o->variant;
     p->variant = (uint64_t)o->variant;
-    p->response_format = settings_str(s, "llm.response_format");
+    p->response_format = lc.response_format;
     /* the answers synth_parse_answer / synth_parse_verdict accept, as JSON schemas */
     p->answer_schema = json_pack("{s:s,s:{s:{s:s},s:{s:s,s:I,s:I,s:{s:s,s:{s:{s:s},s:{s:s},s:{s:s}},s:[s]}}},s:[s]}",
         "type", "object", "properties", "reasoning", "type", "string", "negatives", "type", "array",
@@ -244,8 +240,8 @@ static plan *plan_new(session *s, const synth_opts *o, int make_job, sy_err *err
         "verdict", "type", "string", "enum", "negative", "false_negative", "reason", "type", "string",
         "required", "verdict", "reason");
     if (!p->answer_schema || !p->verdict_schema) goto nomem;
-    p->connect_timeout_s = settings_num(s, "llm.connect_timeout_s");
-    p->backoff_max_s = settings_num(s, "llm.backoff_max_s");
+    p->connect_timeout_s = lc.connect_timeout_s;
+    p->backoff_max_s = lc.backoff_max_s;
     p->batch_export = o->batch_export ? strdup(o->batch_export) : NULL;
     p->batch_import = o->batch_import ? strdup(o->batch_import) : NULL;
     if (!p->session_dir || !p->cache_dir || !p->url || !p->model) goto nomem;
@@ -294,12 +290,10 @@ static plan *plan_new(session *s, const synth_opts *o, int make_job, sy_err *err
         for (size_t i = 0; i < nid; i++) free(ids[i]);
         free(ids);
         if (nid != 1) goto fail;
-        json_t *pr = json_object_get(session_get(s, "llm.prices"), p->model);   /* prices of the model found */
-        if (json_is_object(pr)) {
-            json_t *pi = json_object_get(pr, "input"), *po = json_object_get(pr, "output");
-            if (json_is_number(pi)) p->price_in = json_number_value(pi);
-            if (json_is_number(po)) p->price_out = json_number_value(po);
-        }
+        lc.model = p->model;   /* prices of the model found */
+        llm_config_prices(s, &lc);
+        p->price_in = lc.price_in;
+        p->price_out = lc.price_out;
     }
     if (p->per_query < 1 || p->per_query > 64) {
         sy_fail(err, SY_EINVAL, "per-query count %d is out of range; use 1 to 64", p->per_query);

@@ -8,11 +8,13 @@
 #include "../engine/retriever.h"
 #include "../engine/session.h"
 #include "cli.h"
+#include "fneval_judge.h"
 #include "mine_cli.h"
 
 const char cmd_fneval_help[] =
     "usage: syneg fneval SESSION --retriever bm25|dense [--model DIR] [--hide SHARE]\n"
     "                    [--hide-seed S] [--features FILE] [--json] [mining options]\n"
+    "                    [--judge-llm | --judge-cross-encoder DIR]\n"
     "\n"
     "Measure how well mining catches false negatives on your own data: in every\n"
     "query with several positives, hide a seeded share of the positives (one always\n"
@@ -35,7 +37,8 @@ const char cmd_fneval_help[] =
     "                   (tab-separated) to fit or check the likelihood model\n"
     "  --json           print the report as JSON\n"
     "Mining options (as 'syneg mine'): --retriever, --model, --split, --range,\n"
-    "--num, --sample, --seed, --fn-threshold, --max-rel, --margin, --max-score.\n";
+    "--num, --sample, --seed, --fn-threshold, --max-rel, --margin, --max-score.\n"
+    FNEVAL_JUDGE_HELP;
 
 int cmd_fneval(int argc, char **argv)
 {
@@ -44,6 +47,7 @@ int cmd_fneval(int argc, char **argv)
                                          {"hide-seed", required_argument, 0, 'E'},
                                          {"features", required_argument, 0, 'F'},
                                          {"json", no_argument, 0, 'j'},
+                                         FNEVAL_JUDGE_OPTIONS,
                                          {0, 0, 0, 0}};
     const char *kind = NULL, *model = NULL, *features = NULL;
     int json = 0, c, urc;
@@ -52,11 +56,17 @@ int cmd_fneval(int argc, char **argv)
     mine_opts_default(&mo);
     mo.hide_share = FNEVAL_HIDE_DEFAULT;
     mo.hide_seed = 1;
+    fneval_judge fj;   /* --judge-*: a separate block (tui/fneval_judge.c) */
+    fneval_judge_init(&fj);
     sy_err err = {0};
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (mine_cli_option("fneval", c, optarg, &mo, &kind, &model, &urc)) {
+            if (urc) return urc;
+            continue;
+        }
+        if (fneval_judge_option(&fj, c, optarg, &urc)) {
             if (urc) return urc;
             continue;
         }
@@ -77,6 +87,7 @@ int cmd_fneval(int argc, char **argv)
     }
     if ((urc = mine_cli_check("fneval", kind, model))) return urc;
     if (optind != argc - 1) return cli_usage("fneval", "expected exactly one SESSION folder");
+    if ((urc = fneval_judge_check(&fj))) return urc;
     session *s = session_open(argv[optind], SESSION_READ, &err);
     if (!s) return cli_fail(&err);
     int rc = EXIT_ERR;
@@ -84,9 +95,15 @@ int cmd_fneval(int argc, char **argv)
     retriever *r = retriever_open(s, &ro, &err);
     if (!r) { rc = cli_fail(&err); goto out; }
     fneval_report rep;
-    if (fneval_run(s, r, &mo, features, &rep, &err) < 0) { rc = cli_fail(&err); goto out; }
+    void *jctx;
+    fneval_judge_fn jfn = fneval_judge_hook(&fj, s, mo.split, &jctx, &err);
+    if (!jfn && err.code) { rc = cli_fail(&err); goto out; }
+    int frc = fneval_run_judged(s, r, &mo, features, jfn, jctx, &rep, &err);
+    cli_progress_end();
+    if (frc < 0) { rc = cli_fail(&err); goto out; }
     if (json) {
         json_t *j = fneval_report_json(&rep);
+        fneval_judge_report(&fj, j);
         char *t = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) : NULL;
         if (t) puts(t);
         free(t);
@@ -94,6 +111,7 @@ int cmd_fneval(int argc, char **argv)
     } else {
         printf("held out %zu positives (%.0f%% of each multi-positive query's): %zu in ranks %u:%u, %zu mined\n",
                rep.hidden, 100.0 * rep.hide_share, rep.in_window, rep.mine.range_lo, rep.mine.range_hi, rep.mined);
+        fneval_judge_report(&fj, NULL);
         printf("  recall         %.3f  (%zu of %zu mined caught as suspects)\n", rep.recall, rep.caught, rep.mined);
         printf("  recall@10%%     %.3f  (%zu in the first 10%% of the queue)\n", rep.recall_top10, rep.caught_top10);
         printf("  window recall  %.3f  (%zu of %zu in the window)\n", rep.recall_window, rep.caught, rep.in_window);

@@ -12,8 +12,9 @@
 const char cmd_judge_help[] =
     "usage: syneg judge SESSION --llm [--model M] [--cascade M] [--limit N] [--all]\n"
     "                   [--force] [--budget USD] [--template FILE] [--json]\n"
+    "                   [--shard I/N]\n"
     "       syneg judge SESSION --cross-encoder DIR [--low P] [--high P] [--limit N]\n"
-    "                   [--all] [--json]\n"
+    "                   [--all] [--json] [--shard I/N]\n"
     "\n"
     "Ask an LLM whether the retrieved negatives of the review queue really are\n"
     "negatives (the verification prompt, prompts/reflect.txt), most likely false\n"
@@ -37,6 +38,11 @@ const char cmd_judge_help[] =
     "                   llm.prices for the model)\n"
     "  --template FILE  a verification prompt of the reflect.txt format\n"
     "  --json           print the report as JSON\n"
+    "  --shard I/N      judge only the rows of the queries whose id hashes to share\n"
+    "                   I (0-based) of N: fixed by the ids, so N runs on copies of\n"
+    "                   one mined session (other machines, a Slurm array) judge\n"
+    "                   disjoint rows; copy their SESSION/negatives/*judge*.seg into\n"
+    "                   any copy and they merge to what one run writes\n"
     "Cross-encoder judge: score the same rows with a cross-encoder folder (as\n"
     "'syneg rerank' reads it) and apply RocketQA-style thresholds on\n"
     "p = sigmoid(logit): p >= --high (default 0.9) false negative, p <= --low\n"
@@ -57,7 +63,8 @@ int cmd_judge(int argc, char **argv)
         {"all", no_argument, 0, 'a'}, {"force", no_argument, 0, 'f'},
         {"budget", required_argument, 0, 'b'}, {"template", required_argument, 0, 't'},
         {"json", no_argument, 0, 'j'}, {"cross-encoder", required_argument, 0, 'C'},
-        {"low", required_argument, 0, 'l'}, {"high", required_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"low", required_argument, 0, 'l'}, {"high", required_argument, 0, 'h'},
+        {"shard", required_argument, 0, 'H'}, {0, 0, 0, 0}};
     judge_llm_opts jo;
     judge_llm_opts_default(&jo);
     judge_ce_opts co;
@@ -91,6 +98,12 @@ int cmd_judge(int argc, char **argv)
             break;
         }
         case 'j': json = 1; break;
+        case 'H':
+            if (cli_parse_shard(optarg, &jo.shard_i, &jo.shard_n) < 0)
+                return cli_usage("judge", "--shard '%s': expected I/N with 0 <= I < N, e.g. 3/16", optarg);
+            co.shard_i = jo.shard_i;
+            co.shard_n = jo.shard_n;
+            break;
         default: return cli_usage("judge", "unknown option '%s'", argv[optind - 1]);
         }
     }
@@ -135,6 +148,9 @@ int cmd_judge(int argc, char **argv)
         printf("  %zu requests, %zu cache hits, $%.4f%s\n", rep.requests, rep.cache_hits, rep.cost_usd,
                rep.budget_reached ? " (budget reached)" : "");
         if (rep.first_error[0]) printf("  first failure: %s\n", rep.first_error);
+        if (rep.not_sent)
+            printf("  the budget stopped %zu requests: raise --budget or llm.budget_usd and run again; verdicts\n"
+                   "  so far are kept and answered requests are not paid again\n", rep.not_sent);
     }
     session_close(s);
     return use_llm && (rep.failed || rep.not_sent) ? EXIT_ERR : EXIT_OK;

@@ -6,6 +6,7 @@ benchmark.  Standard library only (asyncio); listens on 127.0.0.1.
 
     python3 tests/tools/fakellm.py --port-file F [--port N] [--latency S]
         [--mix SPEC] [--seed N] [--fn-rate R] [--key KEY]
+        [--oracle BEIR_DIR [--accuracy A]]
 
 Endpoints
   POST .../chat/completions   the API (any prefix before /chat/completions)
@@ -13,6 +14,12 @@ Endpoints
                                "authorized": N, "bad_key": N, "bodies": N}
   GET  /bodies                {"sha256": [...]}: SHA-256 of every distinct request body
                               received since the last reset (syneg's cache keys)
+  GET  /counts                {"bodies": {sha256: {"attempts": N, "answered": N}},
+                               "prompts": {P: {"attempts": N, "answered": N}}}: per
+                              request body and per prompt (P: SHA-256 of the messages'
+                              text, whatever the model or parameters); "answered"
+                              counts 200 answers with a complete completion (what a
+                              paid API bills)
   POST /reset                 zero the counters (and the per-body attempt counts)
   POST /control               {"mix": SPEC, "latency": S, "fn_rate": R, "models": [..]}
   GET  .../models              {"data": [{"id": M}, ...]} from --models A,B (none: [])
@@ -49,7 +56,15 @@ length:0.02,garbage:0.02,fence:0.2,prose:0.1" draws one per attempt (seeded).
 
 Answers: a reflection prompt (mentions "verdict") gets {"verdict","reason"}:
 "false_negative" when the judged text contains FALSENEG, or with
-probability --fn-rate (seeded by the body).  Otherwise a synthesis answer
+probability --fn-rate (seeded by the body).
+Oracle (--oracle DIR, a BEIR folder: corpus.jsonl, queries.jsonl, qrels/*.tsv):
+a reflection prompt is answered from the qrels instead: the query (the
+"Query:" line) and the judged passage ("title\ntext" between <<< >>>) are
+looked up, and the verdict is "false_negative" when the pair is judged
+relevant (score > 0) in any qrels file, else "negative" -- correct with
+probability --accuracy (default 1), flipped otherwise, drawn once per prompt
+(seeded by --seed and the query and passage, not the model or the body).
+/stats then holds "oracle": {"asked", "relevant", "flipped", "unknown"}.  Otherwise a synthesis answer
 {"reasoning","negatives":[{"text","attributes"}]} with as many negatives as
 the prompt asks for ("Write N hard negative").
 """
@@ -66,7 +81,59 @@ STATE = {
     "requests": 0, "ok": 0, "faults": {}, "authorized": 0, "bad_key": 0,
     "attempts": {}, "mix": [], "latency": 0.0, "fn_rate": 0.0, "seed": 1, "key": None,
     "models": [], "response_format": None,
+    "answered": {}, "prompt_attempts": {}, "prompt_answered": {},
+    "oracle": None, "accuracy": 1.0, "oracle_stats": {"asked": 0, "relevant": 0, "flipped": 0, "unknown": 0},
 }
+
+
+def load_oracle(d):
+    """BEIR folder -> (query text -> ids, passage text -> ids, relevant pairs)."""
+    queries, docs, rel = {}, {}, set()
+    with open(os.path.join(d, "queries.jsonl")) as f:
+        for line in f:
+            q = json.loads(line)
+            queries.setdefault(q["text"].strip(), []).append(str(q["_id"]))
+    with open(os.path.join(d, "corpus.jsonl")) as f:
+        for line in f:
+            x = json.loads(line)
+            title = (x.get("title") or "").strip()
+            text = (title + "\n" + x["text"]) if title else x["text"]
+            docs.setdefault(text.strip(), []).append(str(x["_id"]))
+    qd = os.path.join(d, "qrels")
+    for name in sorted(os.listdir(qd)):
+        if not name.endswith(".tsv"):
+            continue
+        with open(os.path.join(qd, name)) as f:
+            for i, line in enumerate(f):
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) < 3 or (i == 0 and not parts[2].lstrip("-").isdigit()):
+                    continue
+                if int(parts[2]) > 0:
+                    rel.add((parts[0], parts[1]))
+    return queries, docs, rel
+
+
+def oracle_verdict(text):
+    """True/False from the qrels (flipped with probability 1 - accuracy); None when unknown."""
+    queries, docs, rel = STATE["oracle"]
+    st = STATE["oracle_stats"]
+    st["asked"] += 1
+    mq = re.search(r"Query:\s*(.*?)\n\s*\n", text, re.S)
+    mn = re.search(r"<<<\s*(.*?)\s*>>>", text, re.S)
+    if not mq or not mn:
+        st["unknown"] += 1
+        return None
+    qids, dids = queries.get(mq.group(1).strip()), docs.get(mn.group(1).strip())
+    if not qids or not dids:
+        st["unknown"] += 1
+        return None
+    truth = any((q, d) in rel for q in qids for d in dids)
+    st["relevant"] += truth
+    key = hashlib.sha256(("%s|%s|%s" % (STATE["seed"], mq.group(1).strip(), mn.group(1).strip())).encode()).hexdigest()
+    if random.Random(key).random() >= STATE["accuracy"]:
+        st["flipped"] += 1
+        return not truth
+    return truth
 
 
 def parse_mix(spec):
@@ -95,6 +162,9 @@ def make_answer(body, text):
         m = re.search(r"<<<\s*(.*?)\s*>>>", text, re.S)
         judged = m.group(1) if m else text
         fn = "FALSENEG" in judged or (h % 1000) < STATE["fn_rate"] * 1000
+        if STATE["oracle"] is not None:
+            o = oracle_verdict(text)
+            fn = bool(o)
         if fn:
             return {"verdict": "false_negative", "reason": "the passage states the answer to the query"}
         return {"verdict": "negative", "reason": "related topic, but it does not answer the query"}
@@ -160,6 +230,8 @@ async def handle_chat(writer, headers, raw, nth=1):
     bkey = hashlib.sha256(raw).hexdigest()
     attempt = STATE["attempts"].get(bkey, 0) + 1
     STATE["attempts"][bkey] = attempt
+    pkey = hashlib.sha256(text.encode()).hexdigest()
+    STATE["prompt_attempts"][pkey] = STATE["prompt_attempts"].get(pkey, 0) + 1
     fault = None
     for m in re.finditer(r"\[\[fault:([a-z0-9]+):(\d+)\]\]", text):
         if attempt <= int(m.group(2)):
@@ -256,6 +328,8 @@ async def handle_chat(writer, headers, raw, nth=1):
     if fault in ("negusage", "floatusage", "nousage", "many", "nested", "think", "parts"):
         fault = None
     STATE["ok"] += 1
+    STATE["answered"][bkey] = STATE["answered"].get(bkey, 0) + 1
+    STATE["prompt_answered"][pkey] = STATE["prompt_answered"].get(pkey, 0) + 1
     await respond(writer, 200, c)
     return True
 
@@ -291,11 +365,20 @@ async def client(reader, writer):
             elif method == "GET" and path == "/stats":
                 s = {k: STATE[k] for k in ("requests", "ok", "faults", "authorized", "bad_key", "response_format")}
                 s["bodies"] = len(STATE["attempts"])
+                if STATE["oracle"] is not None:
+                    s["oracle"] = STATE["oracle_stats"]
                 await respond(writer, 200, s)
+            elif method == "GET" and path == "/counts":
+                bodies = {k: {"attempts": v, "answered": STATE["answered"].get(k, 0)}
+                          for k, v in STATE["attempts"].items()}
+                prompts = {k: {"attempts": v, "answered": STATE["prompt_answered"].get(k, 0)}
+                           for k, v in STATE["prompt_attempts"].items()}
+                await respond(writer, 200, {"bodies": bodies, "prompts": prompts})
             elif method == "GET" and path == "/bodies":
                 await respond(writer, 200, {"sha256": sorted(STATE["attempts"].keys())})
             elif method == "POST" and path == "/reset":
-                STATE.update(requests=0, ok=0, faults={}, authorized=0, bad_key=0, attempts={})
+                STATE.update(requests=0, ok=0, faults={}, authorized=0, bad_key=0, attempts={}, answered={},
+                             prompt_attempts={}, prompt_answered={})
                 await respond(writer, 200, {"ok": True})
             elif method == "POST" and path == "/control":
                 c = json.loads(raw or b"{}")
@@ -331,7 +414,12 @@ async def main():
     ap.add_argument("--fn-rate", type=float, default=0.0)
     ap.add_argument("--key", default=None, help="require this bearer key (401 otherwise)")
     ap.add_argument("--models", default="", help="model ids that GET /models lists (comma-separated)")
+    ap.add_argument("--oracle", default=None, help="BEIR folder: answer reflection prompts from its qrels")
+    ap.add_argument("--accuracy", type=float, default=1.0, help="share of oracle verdicts that are right")
     a = ap.parse_args()
+    if a.oracle:
+        STATE["oracle"] = load_oracle(a.oracle)
+        STATE["accuracy"] = a.accuracy
     STATE.update(latency=a.latency, mix=parse_mix(a.mix), seed=a.seed, fn_rate=a.fn_rate, key=a.key,
                  models=[m for m in a.models.split(",") if m])
     server = await asyncio.start_server(client, "127.0.0.1", a.port, backlog=512)
