@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -55,28 +56,71 @@ static uint32_t rd32(const uint8_t *p)
 static void wr64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 static void wr32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 
-uint64_t cstore_checksum(const void *data, size_t n)
+/* The checksum, fed in pieces (the writer streams the blob through it). */
+typedef struct {
+    uint64_t h[4], n;
+    uint8_t tail[32];
+    size_t ntail;
+} csum;
+
+static void csum_init(csum *c)
+{
+    memset(c, 0, sizeof *c);
+    c->h[0] = P1, c->h[1] = P2, c->h[2] = P1 ^ P2, c->h[3] = ~P1;
+}
+
+static void csum_block(csum *c, const uint8_t *b)
+{
+    for (int j = 0; j < 4; j++) {
+        c->h[j] = (c->h[j] ^ rd64(b + 8 * j)) * P1;
+        c->h[j] ^= c->h[j] >> 29;
+    }
+}
+
+static void csum_add(csum *c, const void *data, size_t n)
 {
     const uint8_t *b = data;
-    uint64_t h[4] = {P1, P2, P1 ^ P2, ~P1};
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32)
-        for (int j = 0; j < 4; j++) {
-            h[j] = (h[j] ^ rd64(b + i + 8 * j)) * P1;
-            h[j] ^= h[j] >> 29;
-        }
-    uint8_t tail[32] = {0};
-    memcpy(tail, b + i, n - i);
-    for (int j = 0; j < 4; j++) {
-        h[j] = (h[j] ^ rd64(tail + 8 * j)) * P1;
-        h[j] ^= h[j] >> 29;
+    c->n += n;
+    if (c->ntail) {
+        size_t k = 32 - c->ntail < n ? 32 - c->ntail : n;
+        memcpy(c->tail + c->ntail, b, k);
+        c->ntail += k, b += k, n -= k;
+        if (c->ntail < 32) return;
+        csum_block(c, c->tail);
+        c->ntail = 0;
     }
-    uint64_t r = (uint64_t)n * P2;
+    /* the lanes in locals: b may alias c, so the compiler would otherwise
+     * store and reload them every block */
+    uint64_t h0 = c->h[0], h1 = c->h[1], h2 = c->h[2], h3 = c->h[3];
+    for (; n >= 32; b += 32, n -= 32) {
+        h0 = (h0 ^ rd64(b)) * P1, h0 ^= h0 >> 29;
+        h1 = (h1 ^ rd64(b + 8)) * P1, h1 ^= h1 >> 29;
+        h2 = (h2 ^ rd64(b + 16)) * P1, h2 ^= h2 >> 29;
+        h3 = (h3 ^ rd64(b + 24)) * P1, h3 ^= h3 >> 29;
+    }
+    c->h[0] = h0, c->h[1] = h1, c->h[2] = h2, c->h[3] = h3;
+    memcpy(c->tail, b, n);
+    c->ntail = n;
+}
+
+static uint64_t csum_end(csum *c)
+{
+    memset(c->tail + c->ntail, 0, 32 - c->ntail);
+    csum_block(c, c->tail);
+    uint64_t r = c->n * P2;
     for (int j = 0; j < 4; j++) {
-        r = (r ^ h[j]) * P2;
+        r = (r ^ c->h[j]) * P2;
         r ^= r >> 32;
     }
     return r;
+}
+
+uint64_t cstore_checksum(const void *data, size_t n)
+{
+    csum c;
+    csum_init(&c);
+    csum_add(&c, data, n);
+    return csum_end(&c);
 }
 
 static uint64_t fnv1a(const char *s)
@@ -134,12 +178,41 @@ static void hash_put(uint8_t *tab, uint64_t slots, const char *id, uint32_t idx)
     wr32(tab + 4 * i, idx + 1);
 }
 
-static uint64_t put_str(uint8_t *blob, uint64_t *pos, const char *s)
+/* The blob is streamed to the file through a 4 MiB buffer and the checksum,
+ * so writing the store costs the tables (~40 bytes a document), not a second
+ * copy of the collection. */
+typedef struct {
+    int fd, failed;
+    uint8_t *buf;
+    size_t len;
+    uint64_t pos;   /* blob bytes so far = offset of the next string */
+    csum sum;
+} blob_out;
+
+#define BLOB_BUF (4u << 20)
+
+static void blob_flush(blob_out *o)
 {
-    uint64_t at = *pos;
-    size_t l = strlen(s);
-    memcpy(blob + at, s, l + 1);
-    *pos += l + 1;
+    if (o->len && !o->failed && sy_write_all(o->fd, o->buf, o->len) < 0) o->failed = errno ? errno : EIO;
+    o->len = 0;
+}
+
+static void blob_put(blob_out *o, const void *p, size_t n)
+{
+    csum_add(&o->sum, p, n);
+    o->pos += n;
+    while (n) {
+        size_t k = BLOB_BUF - o->len < n ? BLOB_BUF - o->len : n;
+        memcpy(o->buf + o->len, p, k);
+        o->len += k, p = (const uint8_t *)p + k, n -= k;
+        if (o->len == BLOB_BUF) blob_flush(o);
+    }
+}
+
+static uint64_t put_str(blob_out *o, const char *s)
+{
+    uint64_t at = o->pos;
+    blob_put(o, s, strlen(s) + 1);
     return at;
 }
 
@@ -172,41 +245,56 @@ int cstore_write(const corpus *c, uint64_t fingerprint, const char *path, sy_err
     for (size_t i = 0; i < L.nwmsgs; i++) blob_len += strlen(corpus_warning(c, i)) + 1;
     if (lay_out(&L, UINT64_MAX / 8) < 0) return sy_fail(err, SY_EINVAL, "%s: corpus too large to store", path);
     uint64_t total = L.blob + blob_len;
-    uint8_t *f = calloc(1, total);
-    if (!f) return sy_fail(err, SY_ENOMEM, "%s: out of memory building the session store (%llu MB)", path,
-                           (unsigned long long)(total >> 20));
-    uint8_t *blob = f + L.blob;
-    uint64_t pos = 1;
+    uint8_t *f = calloc(1, L.blob);
+    blob_out o = {.buf = malloc(BLOB_BUF)};
+    if (!f || !o.buf) {
+        free(f), free(o.buf);
+        return sy_fail(err, SY_ENOMEM, "%s: out of memory building the session store (%llu MB of tables)", path,
+                       (unsigned long long)(L.blob >> 20));
+    }
+    sy_atomic a;
+    if (sy_atomic_open(&a, path, err) < 0) {
+        free(f), free(o.buf);
+        return -1;
+    }
+    /* the tables and header go in last, at offset 0, once the blob's checksum is known */
+    o.fd = a.fd;
+    csum_init(&o.sum);
+    if (lseek(a.fd, (off_t)L.blob, SEEK_SET) < 0) o.failed = errno;
+    blob_put(&o, "", 1); /* offset 0 is the empty string */
     for (uint32_t d = 0; d < L.ndocs; d++) {
         doc_rec r = {0};
-        r.id = put_str(blob, &pos, corpus_doc_id(c, d));
-        r.title = (uint32_t)(put_str(blob, &pos, corpus_doc_title(c, d)) - r.id);
-        r.text = (uint32_t)(pos - r.id);
+        r.id = put_str(&o, corpus_doc_id(c, d));
+        r.title = (uint32_t)(put_str(&o, corpus_doc_title(c, d)) - r.id);
+        r.text = (uint32_t)(o.pos - r.id);
         size_t tl = corpus_doc_text_len(c, d);
-        memcpy(blob + pos, corpus_doc_text(c, d), tl);
-        pos += tl + 1;
+        blob_put(&o, corpus_doc_text(c, d), tl);
+        blob_put(&o, "", 1);
         r.len = (uint32_t)tl;
         memcpy(f + L.docs + d * sizeof r, &r, sizeof r);
         hash_put(f + L.dhash, L.dslots, corpus_doc_id(c, d), d);
     }
     for (uint32_t q = 0; q < L.nqueries; q++) {
         query_rec r = {0};
-        r.id = put_str(blob, &pos, corpus_query_id(c, q));
-        r.text = (uint32_t)(put_str(blob, &pos, corpus_query_text(c, q)) - r.id);
+        r.id = put_str(&o, corpus_query_id(c, q));
+        r.text = (uint32_t)(put_str(&o, corpus_query_text(c, q)) - r.id);
         memcpy(f + L.queries + q * sizeof r, &r, sizeof r);
         hash_put(f + L.qhash, L.qslots, corpus_query_id(c, q), q);
     }
     uint64_t row = 0;
     for (size_t i = 0; i < L.nsplits; i++) {
         const corpus_qrels *sp = corpus_split(c, i);
-        split_rec r = {.name = put_str(blob, &pos, sp->name), .first = row, .n = sp->n,
+        split_rec r = {.name = put_str(&o, sp->name), .first = row, .n = sp->n,
                        .nqueries = corpus_qrels_nqueries(sp)};
         memcpy(f + L.splits + i * sizeof r, &r, sizeof r);
         if (sp->n) memcpy(f + L.qrels + row * sizeof(corpus_qrel), sp->rows, sp->n * sizeof(corpus_qrel));
         row += sp->n;
     }
     if (nnegs) memcpy(f + L.negs, negs, nnegs * sizeof *negs);
-    for (size_t i = 0; i < L.nwmsgs; i++) wr64(f + L.warns + 8 * i, put_str(blob, &pos, corpus_warning(c, i)));
+    for (size_t i = 0; i < L.nwmsgs; i++) wr64(f + L.warns + 8 * i, put_str(&o, corpus_warning(c, i)));
+    blob_flush(&o);
+    free(o.buf);
+    if (!o.failed && o.pos != blob_len) o.failed = EIO;   /* the size pass and this one disagree */
     memcpy(f, CSTORE_MAGIC, 8);
     wr32(f + 8, CSTORE_VERSION);
     wr32(f + 12, HDR);
@@ -222,14 +310,19 @@ int cstore_write(const corpus *c, uint64_t fingerprint, const char *path, sy_err
     wr64(f + 72, L.qslots);
     wr64(f + 80, cstore_checksum(f + HDR, L.blob - HDR));
     wr64(f + 88, L.blob);
-    wr64(f + 96, cstore_checksum(blob, blob_len));
+    wr64(f + 96, csum_end(&o.sum));
     wr64(f + 104, L.nrows);
     wr64(f + 112, corpus_ids_fingerprint(c));
     wr64(f + 120, corpus_content_hash(c));
     wr64(f + HDR_SUM, cstore_checksum(f, HDR_SUM));
-    int rc = sy_write_file_atomic(path, f, total, err);
+    if (!o.failed && (lseek(a.fd, 0, SEEK_SET) < 0 || sy_write_all(a.fd, f, L.blob) < 0)) o.failed = errno ? errno : EIO;
     free(f);
-    return rc;
+    if (o.failed) {
+        sy_fail_errno(err, o.failed, "%s: cannot write the session store (the previous one is untouched)", a.tmp);
+        sy_atomic_abort(&a);
+        return -1;
+    }
+    return sy_atomic_commit(&a, err);
 }
 
 /* ---- reader ------------------------------------------------------------------ */

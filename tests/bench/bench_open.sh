@@ -11,7 +11,8 @@
 # in an order that turns each round: `syneg --help` (process start-up),
 # `cat corpus.jsonl` (one read of the collection, warm cache), `syneg info`, a
 # headless `syneg tui` that opens and quits, one `syneg label` (reject, then
-# clear, in turn, so every act writes).  Prints medians, each open net of
+# clear, in turn, so every act writes), after one untimed warm-up round.
+# Prints medians, each open net of
 # start-up as a ratio of the cat time (target <= 0.25), and the peak RSS of
 # each (target for info <= 100 MB).
 BUILD=${BUILD:-build}
@@ -42,6 +43,11 @@ times = {k: [] for k in cases}
 rss = {k: 0.0 for k in cases}
 names = list(cases)
 nlabel = 0
+# one untimed warm-up round: page cache, and caches a first open writes
+# (SESSION/cache/negatives.idx after new segments) are not what is measured
+for k in names:
+    cmd = cases[k] or [syneg, "label", s, "q1", "d1", "clear"]
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 for r in range(rounds):
     order = names[r % len(names):] + names[:r % len(names)]
     if r % 2: order.reverse()

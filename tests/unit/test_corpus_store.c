@@ -107,6 +107,41 @@ TEST(flag_with_given_negatives_and_warnings)
     free(d);
 }
 
+/* A collection bigger than the writer's 4 MiB blob buffer, with lengths that
+ * are not multiples of 32, so the streamed blob and its checksum cross buffer
+ * and block boundaries many times: the store must read back identical and
+ * pass cstore_verify (which checksums the blob in one piece). */
+TEST(streamed_blob_over_buffers)
+{
+    char *d = check_tmpdir("cstore-big"), *store = sy_path_join(d, "corpus.syc");
+    char *cp = sy_path_join(d, "corpus.jsonl"), *qp = sy_path_join(d, "queries.jsonl"), *qr = sy_path_join(d, "qrels");
+    FILE *f = fopen(cp, "w");
+    uint64_t x = 99;
+    size_t bytes = 0;
+    for (int i = 0; bytes < (9u << 20); i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int words = 1 + (int)(x % 120);
+        bytes += (size_t)fprintf(f, "{\"_id\": \"doc-%d\", \"title\": \"t%d\", \"text\": \"", i, (int)(x % 1000));
+        for (int w = 0; w < words; w++) bytes += (size_t)fprintf(f, "%sw%llu", w ? " " : "", (unsigned long long)((x >> (w % 40)) % 5000));
+        bytes += (size_t)fprintf(f, "\"}\n");
+    }
+    fclose(f);
+    f = fopen(qp, "w");
+    fputs("{\"_id\": \"q1\", \"text\": \"w1 w2\"}\n{\"_id\": \"q2\", \"text\": \"w3\"}\n", f);
+    fclose(f);
+    sy_mkdir_p(qr, NULL);
+    char *tp = sy_path_join(qr, "test.tsv");
+    f = fopen(tp, "w");
+    fputs("query-id\tcorpus-id\tscore\nq1\tdoc-1\t1\nq2\tdoc-7\t1\n", f);
+    fclose(f);
+    round_trip(d, CORPUS_BEIR, store);
+    struct stat st;
+    CHECK(stat(store, &st) == 0 && st.st_size > (8 << 20), "the store is over two buffers: %lld bytes", (long long)st.st_size);
+    free(tp), free(cp), free(qp), free(qr), free(store);
+    check_rmrf(d);
+    free(d);
+}
+
 static void flip_byte(const char *path, off_t at)
 {
     int fd = open(path, O_RDWR);
@@ -161,5 +196,6 @@ int main(void)
     RUN(cranfield_and_cisi_identical);
     RUN(flag_with_given_negatives_and_warnings);
     RUN(damage_is_named);
+    RUN(streamed_blob_over_buffers);
     return check_done();
 }

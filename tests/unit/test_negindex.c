@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../check.h"
@@ -211,6 +212,26 @@ TEST(stale_or_damaged_index)
     b = neg_store_open(d, &err);
     CHECK(b && neg_store_from_index(b), "compaction saved the index of its one segment");
     CHECK_EQ_INT(b ? neg_store_count(b) : 0, before);
+    neg_store_free(b);
+
+    /* a segment whose stored checksum changed is not vouched for by the index:
+     * the open checks it in full, and the damage is reported naming it */
+    char cmd[600], seg[512] = "";
+    snprintf(cmd, sizeof cmd, "ls '%s'/negatives/*.seg | head -n 1", d);
+    FILE *p = popen(cmd, "r");
+    CHECK(p && fgets(seg, sizeof seg, p), "a segment");
+    if (p) pclose(p);
+    seg[strcspn(seg, "\n")] = '\0';
+    struct stat sst;
+    int sfd = open(seg, O_RDWR);
+    CHECK(sfd >= 0 && fstat(sfd, &sst) == 0, "open %s", seg);
+    unsigned char last = 0;
+    CHECK_EQ_INT(pread(sfd, &last, 1, sst.st_size - 1), 1);
+    last ^= 0xff;
+    CHECK_EQ_INT(pwrite(sfd, &last, 1, sst.st_size - 1), 1);
+    close(sfd);
+    b = neg_store_open(d, &err);
+    CHECK(b == NULL && strstr(err.msg, ".seg") && strstr(err.msg, "checksum"), "damaged segment: %s", err.msg);
     neg_store_free(b);
     free(ix);
     check_rmrf(d);
