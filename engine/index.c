@@ -171,6 +171,8 @@ static uint64_t model_key(const enc_model *m, int titles)
              tok_vocab_size(m->tok));
     size_t n = strlen(opts);   /* keys with titles stay as they were */
     if (titles == PASSAGE_NO_TITLES) snprintf(opts + n, sizeof opts - n, "|notitles");
+    n = strlen(opts);   /* bf16 vectors are cached apart from fp32 ones (fp32 keys unchanged) */
+    if (m->precision == ENC_BF16) snprintf(opts + n, sizeof opts - n, "|bf16");
     return sy_hash64_seed(opts, strlen(opts), h);
 }
 
@@ -308,6 +310,9 @@ dense_index *dense_open(session *s, const char *model_dir, const dense_opts *opt
     if (!ix) { sy_fail(err, SY_ENOMEM, "out of memory"); return NULL; }
     if (!(ix->m = enc_load(model_dir, err))) goto fail;
     apply_opts(ix->m, s, opts);
+    /* fp32 or bf16 products: the encoder.precision setting ($SYNEG_PRECISION) */
+    if (settings_check_session(s, "encoder.", err) < 0 ||
+        enc_apply_precision(ix->m, settings_str(s, "encoder.precision"), err)) goto fail;
     if (opts && opts->titles) ix->titles = opts->titles > 0 ? PASSAGE_TITLES : PASSAGE_NO_TITLES;
     else if ((ix->titles = passage_titles_setting(s, err)) < 0) goto fail;
     ix->ndocs = corpus_ndocs(c);
