@@ -130,18 +130,30 @@ static int cmp_u32(const void *a, const void *b)
 
 /* ---- the likelihood model ----
  * A linear score over the scale-free signals, turned into a likelihood by a
- * logistic curve centred on the score where the suspect threshold (0.5)
- * falls.  The weights were fitted on held-out positives of Cranfield and CISI
- * (syneg fneval --features, BM25, ranks 10:100, 8 per query, 30 % hidden,
- * hide seeds 1 and 2) to maximise the recall of mined hidden positives (plus
- * half the worst collection's) at a 21 % mean suspect rate with one threshold
- * for both collections; seeds 3-5 were held out to check it.  Two variants: with the similarity to the
+ * logistic curve.  How the weights were found (BM25, ranks 10:100, 8 per
+ * query, 30 % of each multi-positive query's positives hidden, syneg fneval
+ * --features): the whole mining policy (the run's threshold held to 10-20 %
+ * of the rows, negatives from the pool) was simulated on the candidates of
+ * Cranfield and CISI, hide seeds 1-6, and the weights searched to maximise the
+ * mean recall of mined hidden positives per collection plus half the worse
+ * collection's.  Four searches from different starts agreed within noise
+ * (recall +-0.01) with weights of the same signs and sizes; these are their
+ * mean, rounded to 0.1.  Checks the searches did not see: hide seeds 7-8; one
+ * collection fitted alone and measured on the other (Cranfield -> CISI 0.63,
+ * CISI -> Cranfield 0.91, as good as fitting on both); the demo's 48 planted
+ * false negatives.  The centre puts 0.5 where the fitting collections flag
+ * 22-27 % of the rows (the warning level, 25 %, on average), so there the
+ * 20 % ceiling binds and the floor only acts on a collection whose
+ * likelihoods sit clearly lower.  Two variants: with the similarity to the
  * known positives (BM25 sessions: by far the strongest signal) and without it
  * (dense sessions, or no positive to compare with).  A NaN signal drops its
  * term. */
-typedef struct { float prel, list, gap, rank, posrel, possim, posnear, posmean, centre, slope; } fn_model;
-static const fn_model FN_WITH_POS = {.list = 1.5f, .gap = 0.2f, .rank = -1.0f, .possim = 0.2f, .posnear = 2.4f,
-                                     .posmean = 0.5f, .centre = 2.63f, .slope = 5.0f};
+typedef struct {
+    float prel, list, gap, rank, posrel, possim, posnear, posmean, posrr, posref, centre, slope;
+} fn_model;
+static const fn_model FN_WITH_POS = {.prel = -0.4f, .list = 1.3f, .gap = 0.2f, .rank = -1.0f, .posrel = 0.2f,
+                                     .possim = 0.6f, .posnear = 2.8f, .posmean = 1.0f, .posrr = 0.4f,
+                                     .centre = 3.61f, .slope = 5.0f};
 static const fn_model FN_NO_POS = {.list = 1.0f, .rank = -0.5f, .centre = 0.19f, .slope = 6.0f};
 
 static float term(float w, float x) { return isnan(x) || w == 0 ? 0.0f : w * x; }
@@ -151,7 +163,7 @@ float mine_fn_likelihood(const mine_signals *g)
     const fn_model *m = isnan(g->posnear) ? &FN_NO_POS : &FN_WITH_POS;
     float z = term(m->prel, g->prel) + term(m->list, g->list) + term(m->gap, g->gap) + term(m->rank, g->rank) +
               term(m->posrel, g->posrel) + term(m->possim, g->possim) + term(m->posnear, g->posnear) +
-              term(m->posmean, g->posmean);
+              term(m->posmean, g->posmean) + term(m->posrr, g->posrr) + term(m->posref, g->posref);
     float p = 1.0f / (1.0f + expf(-m->slope * (z - m->centre)));
     return p < 1e-6f ? 1e-6f : p;   /* > 0: computed */
 }
@@ -596,7 +608,7 @@ static int calibrate(miner *m, const uint32_t *qs, size_t nq, size_t batch, cons
     if (s_hi < nv && t <= v[s_hi]) t = nextafterf(v[s_hi], 2.0f);
     /* at least s_lo flags: at most the s_lo-th likelihood */
     if (s_lo > 0 && s_lo <= nv && t > v[s_lo - 1]) t = v[s_lo - 1];
-    if (t < 1e-6) t = 1e-6;   /* every computed likelihood is >= 1e-6 */
+    if (t < (double)1e-6f) t = (double)1e-6f;   /* every computed likelihood is >= 1e-6f */
     rep->threshold = t;
     rep->calib_queries = ncal;
     rc = 0;

@@ -29,16 +29,16 @@ for n, js in runs.items():
     for j in js:
         assert j["mined"] >= 25, j["mined"]
         assert j["suspect_rate"] <= 0.205, j["suspect_rate"]      # the band's ceiling, 0.2
-        assert j["recall"] >= 0.45, j["recall"]
+        assert j["recall"] >= 0.5, j["recall"]
         assert j["clean_kept"] >= 0.95, j["clean_kept"]
         assert j["exported_share"] <= 0.55, j["exported_share"]
         assert j["mine"]["warning"] is None, j["mine"]["warning"]
         assert j["mine"]["calib_queries"] > 0 and j["mine"]["threshold"] > 0
-# measured (seeds 1, 7, 8): Cranfield 0.88-0.98, CISI 0.62-0.70; the likelihood
-# of the first landing (best-ranked negatives, fixed threshold) reached 0.60-0.74
-# and 0.39-0.49, so these fail if it comes back
-assert mean("cranfield", "recall") >= 0.80, mean("cranfield", "recall")
-assert mean("cisi", "recall") >= 0.55, mean("cisi", "recall")
+# measured (seeds 1, 7, 8): Cranfield 0.91-1.00 (mean 0.94), CISI 0.65-0.71
+# (0.68); the previous likelihood (best-ranked negatives, fixed threshold)
+# reached 0.60-0.74 and 0.39-0.49, so these fail if it comes back
+assert mean("cranfield", "recall") >= 0.85, mean("cranfield", "recall")
+assert mean("cisi", "recall") >= 0.60, mean("cisi", "recall")
 assert (mean("cranfield", "suspect_rate") + mean("cisi", "suspect_rate")) / 2 <= 0.205
 ex = sum(j["exported"] for n in runs for j in runs[n]); mi = sum(j["mined"] for n in runs for j in runs[n])
 assert ex / mi <= 0.3, (ex, mi)
@@ -102,7 +102,7 @@ like = [r["likelihood"] for r in q]
 assert like == sorted(like, reverse=True), "queue order"
 assert all(r["signals"] and "posnear" in r["signals"] and "posrr" in r["signals"] for r in q)
 print("%d of the %d planted in the first 100" % (got, len(planted)))
-assert got >= 38, got
+assert got >= 40, got   # measured 43
 PY
 )
 [ $? = 0 ] && ok "demo: $out" || fail "demo queue" "$out"
