@@ -161,7 +161,11 @@ static float term(float w, float x) { return isnan(x) || w == 0 ? 0.0f : w * x; 
 float mine_fn_likelihood(const mine_signals *g)
 {
     const fn_model *m = isnan(g->posnear) ? &FN_NO_POS : &FN_WITH_POS;
-    float z = term(m->prel, g->prel) + term(m->list, g->list) + term(m->gap, g->gap) + term(m->rank, g->rank) +
+    /* dense runs: the place in the list is the two retrievers' places averaged
+     * (both on the 0..1 scale the weights were fitted on), so a candidate
+     * only one of them ranks high counts half */
+    float list = isnan(g->agree) ? g->list : isnan(g->list) ? g->agree : 0.5f * (g->list + g->agree);
+    float z = term(m->prel, g->prel) + term(m->list, list) + term(m->gap, g->gap) + term(m->rank, g->rank) +
               term(m->posrel, g->posrel) + term(m->possim, g->possim) + term(m->posnear, g->posnear) +
               term(m->posmean, g->posmean) + term(m->posrr, g->posrr) + term(m->posref, g->posref);
     float p = 1.0f / (1.0f + expf(-m->slope * (z - m->centre)));
@@ -187,6 +191,7 @@ json_t *mine_signals_json(const mine_signals *g)
     json_num(o, "posmean", g->posmean);
     json_num(o, "posrr", g->posrr);
     json_num(o, "posref", g->posref);
+    if (!isnan(g->agree)) json_num(o, "agree", g->agree);
     return o;
 }
 
@@ -354,6 +359,9 @@ typedef struct {
     const corpus_qrels *qr;
     const mine_opts *o;
     int is_dense;
+    retriever *bm;            /* dense runs: BM25 beside it (agreement, similarity) */
+    uint32_t *bdocs;
+    float *bscores, *cbm;
     size_t k;
     uint32_t *pos, *hid;      /* visible / hidden positives of the query (sorted) */
     float *pscore;
@@ -392,6 +400,16 @@ static int miner_init(miner *m, session *s, retriever *r, const corpus *c, const
     m->dhash = calloc(corpus_ndocs(c) + 1, sizeof *m->dhash);
     if (!m->cands || !m->clean || !m->cdocs || !m->ids || !m->sbuf || !m->seen || !m->dhash)
         return sy_fail(err, SY_ENOMEM, "mine: out of memory");
+    if (m->is_dense) {
+        /* agreement between retrievers: BM25 scores the dense candidates too
+         * (and gives the similarity to the known positives) */
+        retriever_opts bo = {.kind = "bm25"};
+        m->bdocs = malloc(k * sizeof *m->bdocs);
+        m->bscores = malloc(k * sizeof *m->bscores);
+        m->cbm = malloc((k + 1) * sizeof *m->cbm);
+        if (!m->bdocs || !m->bscores || !m->cbm) return sy_fail(err, SY_ENOMEM, "mine: out of memory");
+        if (!(m->bm = retriever_open(s, &bo, err))) return -1;
+    }
     return 0;
 }
 
@@ -399,6 +417,8 @@ static void miner_free(miner *m)
 {
     free(m->pos); free(m->hid); free(m->pscore); free(m->phash); free(m->seen); free(m->dhash);
     free(m->cands); free(m->cdocs); free(m->ids); free(m->clean); free(m->sbuf);
+    free(m->bdocs); free(m->bscores); free(m->cbm);
+    retriever_free(m->bm);
     sy_buf_free(&m->tmp);
 }
 
@@ -446,6 +466,11 @@ static int score_query(miner *m, uint32_t q, const char *qtext, const uint32_t *
                 P = qsc[h];
                 have_pos = 1;
             }
+        /* BM25's view of the query: its own top and floor, and the positives' scores
+         * (they order the positives for the similarity signals) */
+        if (retriever_score_docs(m->bm, qtext, pos, np, m->pscore, err) < 0 ||
+            retriever_search(m->bm, &qtext, 1, k, m->bdocs, m->bscores, err) < 0)
+            return -1;
     }
     if (have_pos && P <= 0) have_pos = 0;   /* no positive matches at all: no scale to compare with */
     if (!have_pos) rep->no_pos_score++;
@@ -485,13 +510,21 @@ static int score_query(miner *m, uint32_t q, const char *qtext, const uint32_t *
         cd->sig.rank = k > 1 ? (float)(log((double)h + 1) / log((double)k)) : 0.0f;
         cd->sig.posrel = have_pos ? safe_div(P - F, T - F) : NAN;
         cd->sig.possim = cd->sig.posnear = cd->sig.posmean = cd->sig.posrr = cd->sig.posref = NAN;
+        cd->sig.agree = NAN;
         cd->flags = (uint8_t)flags;
         m->cdocs[nc] = qd[h];
         nc++;
     }
-    if (!m->is_dense && np && nc &&
-        pos_similarity(m->r, c, pos, m->pscore, np, m->cdocs, nc, &m->cands[0].sig, sizeof *m->cands, m->sbuf,
-                       m->ids, &m->tmp, err) < 0)
+    if (m->is_dense && nc) {
+        size_t nb = 0;
+        while (nb < k && m->bdocs[nb] != UINT32_MAX) nb++;
+        double bT = nb ? m->bscores[0] : 0, bF = nb ? m->bscores[nb - 1] : 0;
+        if (retriever_score_docs(m->bm, qtext, m->cdocs, nc, m->cbm, err) < 0) return -1;
+        for (size_t j = 0; j < nc; j++) m->cands[j].sig.agree = safe_div(m->cbm[j] - bF, bT - bF);
+    }
+    if (np && nc &&
+        pos_similarity(m->is_dense ? m->bm : m->r, c, pos, m->pscore, np, m->cdocs, nc, &m->cands[0].sig,
+                       sizeof *m->cands, m->sbuf, m->ids, &m->tmp, err) < 0)
         return -1;
     for (size_t j = 0; j < nc; j++) {
         cand *cd = &m->cands[j];
