@@ -79,6 +79,25 @@ sys.exit(0 if a == b else 1)' "$T/again.json" "$T/cranfield.json" && ok "fneval 
     [ ! -d "$T/cranfield/negatives" ] || [ -z "$(ls "$T/cranfield/negatives")" ] && ok "fneval writes no rows" \
         || fail "fneval wrote rows"
 fi
+# shards of one run share the threshold calibrated on the whole split, so the
+# shards' rows are the rows of the unsharded run
+if [ -d "$T/cranfield" ]; then
+    M=$T/mine-shards
+    cp -r "$T/cranfield" "$M.one" && cp -r "$T/cranfield" "$M.two" && rm -rf "$M.one/negatives" "$M.two/negatives"
+    "$SYNEG" mine "$M.one" --retriever bm25 --json >"$T/one.json" 2>/dev/null
+    "$SYNEG" mine "$M.two" --retriever bm25 --shard 0/2 --json >"$T/s0.json" 2>/dev/null
+    "$SYNEG" mine "$M.two" --retriever bm25 --shard 1/2 --json >"$T/s1.json" 2>/dev/null
+    "$SYNEG" suspects "$M.one" --all --limit 0 --json >"$T/one.q" 2>/dev/null
+    "$SYNEG" suspects "$M.two" --all --limit 0 --json >"$T/two.q" 2>/dev/null
+    python3 -c '
+import json, sys
+one, s0, s1 = (json.load(open(p)) for p in sys.argv[1:4])
+assert one["threshold"] == s0["threshold"] == s1["threshold"], (one["threshold"], s0["threshold"], s1["threshold"])
+assert one["calib_queries"] == s0["calib_queries"] == one["mined"] == s0["mined"] + s1["mined"]
+a, b = (sorted((r["query"], r["passage"], r["suspect"]) for r in json.load(open(p))) for p in sys.argv[4:6])
+assert a == b and len(a) > 1000, (len(a), len(b))' "$T/one.json" "$T/s0.json" "$T/s1.json" "$T/one.q" "$T/two.q" \
+        && ok "shards: one threshold, the same rows as one run" || fail "shards differ from one run"
+fi
 # dense mining scores its candidates with BM25 too (agreement between retrievers,
 # similarity to the known positives): with the random tiny fixture encoder the
 # dense list alone caught 0 of the mined hidden positives (seed 1: 0 of 4)
