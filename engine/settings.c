@@ -66,6 +66,10 @@ static const setting_info table[] = {
     {.name = "dense.passage_prefix", .type = SET_STR, .def = "",
      .help = "text put before each passage, e.g. \"passage: \" for e5"},
 
+    /* ---- encoder precision (encoder_bf16.c: embed, search, mine, train) ---- */
+    {.name = "encoder.precision", .type = SET_ENUM, .def = "fp32", .choices = "fp32|bf16|auto", .env = "SYNEG_PRECISION",
+     .help = "encoder matrix products: fp32, bf16 (AVX-512 BF16; vectors within cosine 0.9995 of fp32) or auto (bf16 where the CPU has it)"},
+
     /* ---- LLM endpoint and client (synth.c, llm.c) ---- */
     {.name = "llm.url", .type = SET_STR, .env = "SYNEG_LLM_URL",
      .help = "OpenAI-compatible endpoint (empty: the offline generator)"},
