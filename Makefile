@@ -116,10 +116,14 @@ bench: bench-deps $(BUILD)/syneg $(TOOL_BIN)
 
 # The demo session ships its data and session.json; on first use its negatives
 # are made offline (BM25 mining, then the offline generator): no key, no network.
+# Both splits are mined: training reads only the train split's rows, but the
+# test queries' suspected false negatives belong in the review queue too (a
+# false negative in the test qrels skews every evaluation).
 demo: $(BUILD)/syneg
 	@if ! ls sessions/demo/negatives/*.seg >/dev/null 2>&1; then \
 	  echo "preparing the demo session: BM25 mining, then offline synthesis"; \
 	  $(BUILD)/syneg mine sessions/demo --retriever bm25 --range 0:50 --num 8 && \
+	  $(BUILD)/syneg mine sessions/demo --retriever bm25 --range 0:50 --num 8 --split test && \
 	  $(BUILD)/syneg synth sessions/demo --offline || exit 1; \
 	fi
 	$(BUILD)/syneg tui sessions/demo

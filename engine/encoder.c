@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "kernels_bf16.h"
 #include "safetensors.h"
 #include "util.h"
 
@@ -77,6 +78,21 @@ float *enc_acts_output(const enc_acts *a, const enc_config *cfg, int B, int T, i
 
 /* ---- forward ------------------------------------------------------------------------ */
 
+/* out[N,OC] = inp[N,C] @ w^T + b: fp32 through BLAS, or bf16 with the weight
+ * of layer l packed by enc_set_precision (`which` as enc_bf16_weight). */
+static int linear(const enc_model *m, int l, int which, float *out, const float *inp, const float *w,
+                  const float *b, int N, int C, int OC, sy_err *err)
+{
+    const kbf_mat *pw = enc_bf16_weight(m, l, which);
+    if (!pw) {
+        matmul_forward(out, inp, w, b, N, C, OC);
+        return 0;
+    }
+    if (kbf_gemm(out, OC, inp, C, 0, pw, b, N, 0))
+        return sy_fail(err, SY_ENOMEM, "out of memory in a bf16 product");
+    return 0;
+}
+
 int enc_forward(const enc_model *m, enc_acts *a, const int *ids, const int *lens,
                 int B, int T, int all_layers, sy_err *err)
 {
@@ -131,16 +147,16 @@ int enc_forward_types(const enc_model *m, enc_acts *a, const int *ids, const int
         float *res1 = a->res1 + s * BT * C, *ln1 = a->ln1 + s * BT * C;
         float *fch = a->fch + s * BT * I, *fchg = a->fch_gelu + s * BT * I;
         float *res2 = a->res2 + s * BT * C, *ln2 = a->ln2 + s * BT * C;
-        matmul_forward(qkv, x, p->qkv_w + L * 3 * C * C, p->qkv_b + L * 3 * C, (int)BT, C, 3 * C);
+        if (linear(m, l, 0, qkv, x, p->qkv_w + L * 3 * C * C, p->qkv_b + L * 3 * C, (int)BT, C, 3 * C, err)) return -1;
         if (attention_forward(atty, att, qkv, lens, B, T, C, NH))
             return sy_fail(err, SY_ENOMEM, "out of memory in attention");
-        matmul_forward(res1, atty, p->attproj_w + L * C * C, p->attproj_b + L * C, (int)BT, C, C);
+        if (linear(m, l, 1, res1, atty, p->attproj_w + L * C * C, p->attproj_b + L * C, (int)BT, C, C, err)) return -1;
         residual_forward(res1, res1, x, BT * C);
         layernorm_forward(ln1, a->ln1_mean + s * BT, a->ln1_rstd + s * BT, res1,
                           p->ln1_w + L * C, p->ln1_b + L * C, (int)BT, C, c->ln_eps);
-        matmul_forward(fch, ln1, p->fc_w + L * I * C, p->fc_b + L * I, (int)BT, C, I);
+        if (linear(m, l, 2, fch, ln1, p->fc_w + L * I * C, p->fc_b + L * I, (int)BT, C, I, err)) return -1;
         gelu_forward(fchg, fch, BT * I);
-        matmul_forward(res2, fchg, p->fcproj_w + L * C * I, p->fcproj_b + L * C, (int)BT, I, C);
+        if (linear(m, l, 3, res2, fchg, p->fcproj_w + L * C * I, p->fcproj_b + L * C, (int)BT, I, C, err)) return -1;
         residual_forward(res2, res2, ln1, BT * C);
         layernorm_forward(ln2, a->ln2_mean + s * BT, a->ln2_rstd + s * BT, res2,
                           p->ln2_w + L * C, p->ln2_b + L * C, (int)BT, C, c->ln_eps);

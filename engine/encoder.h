@@ -129,6 +129,22 @@ typedef struct {
     int tanh;              /* 1: Tanh, 0: Identity */
 } enc_dense;
 
+/* Precision of the encoder's matrix products (encoder_bf16.c).  fp32 is the
+ * reference; bf16 rounds both operands of the Linear products to bfloat16
+ * and accumulates in float32 (kernels_bf16.h), with embeddings, attention,
+ * softmax, LayerNorm, GELU, residuals and pooling kept in float32.  Vectors
+ * then differ from fp32 by a cosine of about 0.9999 (README, "Precision"). */
+typedef enum { ENC_FP32 = 0, ENC_BF16 = 1 } enc_precision;
+#define ENC_PRECISION_CHOICES "fp32|bf16|auto"
+/* "fp32", "bf16" or "auto" (bf16 where the CPU has avx512_bf16, else fp32)
+ * into *out.  "bf16" on a CPU without avx512_bf16 is an error (SY_EINVAL,
+ * naming the CPU feature and the fix), never a silent fallback; so is an
+ * unknown name. */
+int enc_precision_parse(const char *s, enc_precision *out, sy_err *err);
+const char *enc_precision_name(enc_precision p);
+
+typedef struct enc_bf16 enc_bf16;   /* packed bf16 weights (encoder_bf16.c) */
+
 typedef struct {
     enc_config cfg;
     enc_params params;
@@ -151,6 +167,8 @@ typedef struct {
     char *dir;                  /* model folder, owned */
     char *tf_dir;               /* folder of the transformer (dir or dir/0_Transformer), owned */
     char *dtype;                /* dtype found in the file: "F32", "F16", "BF16" */
+    enc_precision precision;    /* ENC_FP32 after loading; enc_set_precision changes it */
+    enc_bf16 *bf16;             /* owned: the Linear weights packed as bf16 (precision bf16) */
 } enc_model;
 
 enc_model *enc_load(const char *dir, sy_err *err);
@@ -167,6 +185,22 @@ int enc_save(const enc_model *m, const char *dir, sy_err *err);
  * the names transformers reads; used by enc_save and training checkpoints. */
 struct json_t;
 void enc_config_to_json(struct json_t *cfg, const enc_config *c);
+
+/* Switch the matrix products to precision p.  bf16 packs the Linear weights
+ * once (about half the fp32 weights' memory more); fp32 frees them.  -1 with
+ * SY_EINVAL when the CPU lacks avx512_bf16, SY_ENOMEM.  Not thread-safe with
+ * a forward pass running on the same model. */
+int enc_set_precision(enc_model *m, enc_precision p, sy_err *err);
+/* Parse `name` (as enc_precision_parse) and enc_set_precision: the one call
+ * commands make with a --precision flag or the encoder.precision setting. */
+int enc_apply_precision(enc_model *m, const char *name, sy_err *err);
+/* Re-pack the bf16 weights after params changed (a trainer's optimiser step);
+ * nothing to do at fp32.  -1 on ENOMEM. */
+int enc_weights_changed(enc_model *m, sy_err *err);
+/* The packed weight of layer l for x @ w^T: 0 qkv, 1 attproj, 2 fc, 3 fcproj
+ * (NULL at fp32).  Borrowed; valid until the next enc_set_precision. */
+struct kbf_mat;
+const struct kbf_mat *enc_bf16_weight(const enc_model *m, int l, int which);
 
 /* Forward pass: ids[B,T] (padding ids beyond lens[b] are ignored), lens[B].
  * Fills acts; enc_acts_output gives last_hidden_state.  -1 on ENOMEM/ids out

@@ -544,6 +544,7 @@ enc_model *enc_load_transformer(const char *dir, sy_err *err) { return load(dir,
 void enc_free(enc_model *m)
 {
     if (!m) return;
+    enc_set_precision(m, ENC_FP32, NULL);   /* frees the packed bf16 weights */
     tok_free(m->tok);
     free(m->params_memory);
     free(m->query_prefix);

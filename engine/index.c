@@ -1,6 +1,7 @@
 /* index: exact dense search with corpus embeddings cached in the session
  * (see index.h for the cache format). */
 #include "index.h"
+#include "dscan.h"
 #include "parfor.h"
 
 #include <cblas.h>
@@ -37,44 +38,6 @@ struct dense_index {
 
 /* ---- top-k core ------------------------------------------------------------------- */
 
-/* min-heap on (score, -doc): the root is the worst kept item */
-static int worse(float s1, uint32_t d1, float s2, uint32_t d2)
-{
-    return s1 < s2 || (s1 == s2 && d1 > d2);
-}
-
-static void heap_sift_down(float *hs, uint32_t *hd, size_t n, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < n && worse(hs[l], hd[l], hs[m], hd[m])) m = l;
-        if (r < n && worse(hs[r], hd[r], hs[m], hd[m])) m = r;
-        if (m == i) return;
-        float ts = hs[i]; hs[i] = hs[m]; hs[m] = ts;
-        uint32_t td = hd[i]; hd[i] = hd[m]; hd[m] = td;
-        i = m;
-    }
-}
-
-/* Push into a full heap of size k (the heap starts filled with -inf sentinels). */
-static inline void heap_offer(float *hs, uint32_t *hd, size_t k, float s, uint32_t d)
-{
-    if (!worse(hs[0], hd[0], s, d)) return;
-    hs[0] = s;
-    hd[0] = d;
-    heap_sift_down(hs, hd, k, 0);
-}
-
-/* Sort a heap's content best first (each step moves the worst to the end). */
-static void heap_sort_out(float *hs, uint32_t *hd, size_t k)
-{
-    for (size_t n = k; n > 1; n--) {
-        float ts = hs[0]; hs[0] = hs[n - 1]; hs[n - 1] = ts;
-        uint32_t td = hd[0]; hd[0] = hd[n - 1]; hd[n - 1] = td;
-        heap_sift_down(hs, hd, n - 1, 0);
-    }
-}
-
 typedef struct {
     const float *S;           /* [qb, db] scores of this block */
     size_t q0, qb, d0, db, k;
@@ -101,13 +64,13 @@ static void topk_rows(void *p, size_t lo, size_t hi, int part)
             if (!any) continue;
             for (int u = 0; u < 16; u++)
                 if (row[j + u] >= thr) {  /* >=: ties resolve by doc index in heap_offer */
-                    heap_offer(hs, hd, c->k, row[j + u], (uint32_t)(c->d0 + j + u));
+                    dscan_heap_offer(hs, hd, c->k, row[j + u], (uint32_t)(c->d0 + j + u));
                     thr = hs[0];
                 }
         }
         for (; j < c->db; j++) {
             if (row[j] >= thr) {
-                heap_offer(hs, hd, c->k, row[j], (uint32_t)(c->d0 + j));
+                dscan_heap_offer(hs, hd, c->k, row[j], (uint32_t)(c->d0 + j));
                 thr = hs[0];
             }
         }
@@ -117,16 +80,20 @@ static void topk_rows(void *p, size_t lo, size_t hi, int part)
 #define TOPK_QB 512      /* queries per sgemm: the D block is packed once per 512 queries */
 #define TOPK_DB 4096     /* documents per block: S is 8 MB */
 
-int dense_topk(const float *Q, size_t nq, const float *D, size_t nd, int dim, size_t k,
-               uint32_t *docs, float *scores, sy_err *err)
+/* many queries: blocked sgemm (documents of another type widened a block at a
+ * time), then the scores of each block through the bounded heaps */
+static int topk_gemm(const float *Q, size_t nq, const dscan_docs *D, size_t k, uint32_t *docs, float *scores,
+                     sy_err *err)
 {
-    if (k == 0 || nq == 0) return 0;
+    size_t nd = D->n;
+    int dim = D->dim;
     float *hs = malloc(nq * k * sizeof *hs);
     uint32_t *hd = malloc(nq * k * sizeof *hd);
     size_t qb = nq < TOPK_QB ? nq : TOPK_QB, db = nd < TOPK_DB ? (nd ? nd : 1) : TOPK_DB;
     float *S = malloc(qb * db * sizeof *S);
-    if (!hs || !hd || !S) {
-        free(hs); free(hd); free(S);
+    float *W = D->dtype == DSCAN_F32 ? NULL : malloc(db * (size_t)dim * sizeof *W);
+    if (!hs || !hd || !S || (D->dtype != DSCAN_F32 && !W)) {
+        free(hs); free(hd); free(S); free(W);
         return sy_fail(err, SY_ENOMEM, "out of memory for top-%zu of %zu queries", k, nq);
     }
     for (size_t i = 0; i < nq * k; i++) { hs[i] = -INFINITY; hd[i] = UINT32_MAX; }
@@ -135,21 +102,38 @@ int dense_topk(const float *Q, size_t nq, const float *D, size_t nd, int dim, si
     /* documents outer: each block of D is read from memory (or the mapping) once */
     for (size_t d0 = 0; d0 < nd; d0 += db) {
         size_t dn = nd - d0 < db ? nd - d0 : db;
+        const float *blk = (const float *)D->rows + d0 * (size_t)dim;
+        if (W) { dscan_rows_f32(W, D, d0, dn); blk = W; }
         for (size_t q0 = 0; q0 < nq; q0 += qb) {
             size_t qn = nq - q0 < qb ? nq - q0 : qb;
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)qn, (int)dn, dim, 1.0f,
-                        Q + q0 * (size_t)dim, dim, D + d0 * (size_t)dim, dim, 0.0f, S, (int)dn);
+                        Q + q0 * (size_t)dim, dim, blk, dim, 0.0f, S, (int)dn);
             topk_ctx c = { S, q0, qn, d0, dn, k, hs, hd };
             sy_par_for(qn, nt < (int)qn ? nt : (int)qn, topk_rows, &c);
         }
     }
     for (size_t q = 0; q < nq; q++) {
-        heap_sort_out(hs + q * k, hd + q * k, k);     /* best first */
+        dscan_heap_sort(hs + q * k, hd + q * k, k);     /* best first */
         memcpy(docs + q * k, hd + q * k, k * sizeof *docs);
         memcpy(scores + q * k, hs + q * k, k * sizeof *scores);
     }
-    free(hs); free(hd); free(S);
+    free(hs); free(hd); free(S); free(W);
     return 0;
+}
+
+int dense_topk_docs(const float *Q, size_t nq, const dscan_docs *D, size_t k, uint32_t *docs, float *scores,
+                    sy_err *err)
+{
+    if (k == 0 || nq == 0) return 0;
+    if (nq < DSCAN_FEW) return dscan_topk(Q, nq, D, k, 0, DSCAN_AUTO, docs, scores, err);
+    return topk_gemm(Q, nq, D, k, docs, scores, err);
+}
+
+int dense_topk(const float *Q, size_t nq, const float *D, size_t nd, int dim, size_t k,
+               uint32_t *docs, float *scores, sy_err *err)
+{
+    dscan_docs dd = {.dtype = DSCAN_F32, .n = nd, .dim = dim, .rows = D};
+    return dense_topk_docs(Q, nq, &dd, k, docs, scores, err);
 }
 
 int dense_topk_naive(const float *Q, size_t nq, const float *D, size_t nd, int dim, size_t k,
@@ -187,6 +171,8 @@ static uint64_t model_key(const enc_model *m, int titles)
              tok_vocab_size(m->tok));
     size_t n = strlen(opts);   /* keys with titles stay as they were */
     if (titles == PASSAGE_NO_TITLES) snprintf(opts + n, sizeof opts - n, "|notitles");
+    n = strlen(opts);   /* bf16 vectors are cached apart from fp32 ones (fp32 keys unchanged) */
+    if (m->precision == ENC_BF16) snprintf(opts + n, sizeof opts - n, "|bf16");
     return sy_hash64_seed(opts, strlen(opts), h);
 }
 
@@ -324,6 +310,9 @@ dense_index *dense_open(session *s, const char *model_dir, const dense_opts *opt
     if (!ix) { sy_fail(err, SY_ENOMEM, "out of memory"); return NULL; }
     if (!(ix->m = enc_load(model_dir, err))) goto fail;
     apply_opts(ix->m, s, opts);
+    /* fp32 or bf16 products: the encoder.precision setting ($SYNEG_PRECISION) */
+    if (settings_check_session(s, "encoder.", err) < 0 ||
+        enc_apply_precision(ix->m, settings_str(s, "encoder.precision"), err)) goto fail;
     if (opts && opts->titles) ix->titles = opts->titles > 0 ? PASSAGE_TITLES : PASSAGE_NO_TITLES;
     else if ((ix->titles = passage_titles_setting(s, err)) < 0) goto fail;
     ix->ndocs = corpus_ndocs(c);

@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dscan.h"
 #include "err.h"
 #include "session.h"
 
@@ -65,9 +66,15 @@ const char *dense_cache_path(const dense_index *ix);
 /* The search core, on plain matrices: for each of nq query rows of Q[nq, dim]
  * the k largest inner products with the rows of D[nd, dim], best first (ties:
  * lower doc index first); docs/scores [nq * k], slots beyond nd hold
- * UINT32_MAX / -INFINITY.  Blocked sgemm (memory O(block), not O(nq * nd))
- * with bounded heaps split over kern_threads() threads.  dense_topk_naive is
- * its obvious twin for tests. */
+ * UINT32_MAX / -INFINITY.  Fewer than DSCAN_FEW queries stream the matrix once
+ * with the top-k inline (dscan.h: AVX-512 where the CPU has it, exact lane
+ * arithmetic, NaN scores never returned); more use blocked sgemm (memory
+ * O(block), not O(nq * nd)) with bounded heaps split over kern_threads()
+ * threads.  dense_topk_docs takes fp32, bf16 or int8 documents (dscan_docs;
+ * sgemm widens them a block at a time).  dense_topk_naive is the obvious twin
+ * of the sgemm path for tests (the streaming path has its own, in dscan.h). */
+int dense_topk_docs(const float *Q, size_t nq, const dscan_docs *D, size_t k, uint32_t *docs, float *scores,
+                    sy_err *err);
 int dense_topk(const float *Q, size_t nq, const float *D, size_t nd, int dim, size_t k,
                uint32_t *docs, float *scores, sy_err *err);
 int dense_topk_naive(const float *Q, size_t nq, const float *D, size_t nd, int dim, size_t k,

@@ -8,9 +8,18 @@
 
 #include "negstore.h"
 #include "passage.h"
+#include "settings.h"
 #include "util.h"
 
 #define MINE_BATCH 256
+
+void mine_opts_settings(session *s, mine_opts *o)
+{
+    if (isnan(o->fn_threshold)) o->fn_threshold = settings_num(s, "mine.fn_threshold");
+    if (isnan(o->suspect_min)) o->suspect_min = settings_num(s, "mine.suspect_min");
+    if (isnan(o->suspect_max)) o->suspect_max = settings_num(s, "mine.suspect_max");
+    if (!o->pool) o->pool = (unsigned)settings_int(s, "mine.pool");
+}
 
 void mine_opts_default(mine_opts *o)
 {
@@ -20,7 +29,8 @@ void mine_opts_default(mine_opts *o)
     o->num = 8;
     o->seed = 42;
     o->max_rel = 0;
-    o->fn_threshold = MINE_FN_THRESHOLD;
+    o->fn_threshold = o->suspect_min = o->suspect_max = NAN;
+    mine_opts_settings(NULL, o);   /* the defaults of the settings table */
     o->margin = NAN;
     o->max_score = NAN;
 }
@@ -163,6 +173,8 @@ json_t *mine_signals_json(const mine_signals *g)
     json_num(o, "possim", g->possim);
     json_num(o, "posnear", g->posnear);
     json_num(o, "posmean", g->posmean);
+    json_num(o, "posrr", g->posrr);
+    json_num(o, "posref", g->posref);
     return o;
 }
 
@@ -237,10 +249,22 @@ static neg_writer *open_sink(session *s, const retriever *r, sy_err *err)
 }
 
 /* BM25 similarity of each candidate to the visible positives (the
- * MINE_POSSIM_MAX best-scored ones): each positive's passage is the query.
+ * MINE_POSSIM_MAX best-scored ones): each positive's passage is the query and
+ * scores the candidates and the other positives directly (bm25_score_docs).
  * sig[i].possim: max of score / the positive's own score; posnear: max of
- * score / the best candidate score for that positive; posmean: its mean. */
+ * score / the best candidate score for that positive; posmean: its mean;
+ * posrr: max of 1 / (the candidate's rank among the candidates by that
+ * positive's score); posref: max of score / the best score of another known
+ * positive (how the candidate compares with a real co-positive; NaN with one
+ * positive). */
 #define MINE_POSSIM_MAX 8
+
+static int cmp_u64_desc(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x < y) - (x > y);
+}
+
 static int pos_similarity(retriever *r, const corpus *c, const uint32_t *pos, const float *pscore, size_t np,
                           const uint32_t *docs, size_t n, mine_signals *sig, size_t stride, float *buf,
                           uint32_t *ids, sy_buf *tmp, sy_err *err)
@@ -258,35 +282,329 @@ static int pos_similarity(retriever *r, const corpus *c, const uint32_t *pos, co
         while (at > 0 && pscore[order[at - 1]] < pscore[j]) { order[at] = order[at - 1]; at--; }
         order[at] = (uint32_t)j;
     }
-    for (size_t i = 0; i < n; i++) SIG(i)->possim = SIG(i)->posnear = SIG(i)->posmean = 0;
+    uint64_t *keys = malloc((n ? n : 1) * sizeof *keys);
+    if (!keys) return sy_fail(err, SY_ENOMEM, "mine: out of memory");
+    for (size_t i = 0; i < n; i++) SIG(i)->possim = SIG(i)->posnear = SIG(i)->posmean = SIG(i)->posrr = 0;
+    for (size_t i = 0; i < n; i++) SIG(i)->posref = NAN;
     memcpy(ids, docs, n * sizeof *ids);
+    for (size_t o = 0; o < no; o++) ids[n + o] = pos[order[o]];
     for (size_t o = 0; o < no; o++) {
         uint32_t p = pos[order[o]];
-        ids[n] = p;
         doc_passage(c, p, tmp);
-        if (retriever_score_docs(r, tmp->data, ids, n + 1, buf, err) < 0) return -1;
-        float self = buf[n], best = 0;
+        if (retriever_score_docs(r, tmp->data, ids, n + no, buf, err) < 0) { free(keys); return -1; }
+        float self = buf[n + o], best = 0, ref = 0;
         if (!(self > 0)) continue;
         used++;
+        for (size_t j = 0; j < no; j++) if (j != o && buf[n + j] > ref) ref = buf[n + j];
         for (size_t i = 0; i < n; i++) if (buf[i] > best) best = buf[i];
+        /* ranks by this positive's score: the bits of a float >= 0 sort as the float */
+        for (size_t i = 0; i < n; i++) {
+            float v = buf[i] > 0 ? buf[i] : 0.0f;
+            uint32_t bits;
+            memcpy(&bits, &v, sizeof bits);
+            keys[i] = (uint64_t)bits << 32 | (uint64_t)(UINT32_MAX - (uint32_t)i);   /* ties: the better rank */
+        }
+        qsort(keys, n, sizeof *keys, cmp_u64_desc);
+        for (size_t at = 0; at < n; at++) {
+            mine_signals *g = SIG(UINT32_MAX - (uint32_t)keys[at]);
+            float rr = 1.0f / (float)(at + 1);
+            if (rr > g->posrr) g->posrr = rr;
+        }
         for (size_t i = 0; i < n; i++) {
             mine_signals *g = SIG(i);
             float v = buf[i] / self, nv = best > 0 ? buf[i] / best : 0.0f;
             if (v > g->possim) g->possim = v;
             if (nv > g->posnear) g->posnear = nv;
             g->posmean += nv;
+            if (ref > 0 && (isnan(g->posref) || buf[i] / ref > g->posref)) g->posref = buf[i] / ref;
         }
     }
+    free(keys);
     for (size_t i = 0; i < n; i++) {
         mine_signals *g = SIG(i);
         if (used) g->posmean /= (float)used;
-        else g->possim = g->posnear = g->posmean = NAN;   /* no positive to compare with */
+        else g->possim = g->posnear = g->posmean = g->posrr = NAN;   /* no positive to compare with */
     }
     return 0;
 #undef SIG
 }
 
 static float safe_div(double a, double b) { return b > 0 ? (float)(a / b) : NAN; }
+
+/* ---- one run's working state ----
+ * score_query fills cands[0..nc) for one query: the window's candidates with
+ * their signals, likelihood and hard-filter flags (the likelihood flag is set
+ * later, once the run's threshold is known). */
+typedef struct {
+    session *s;
+    retriever *r;
+    const corpus *c;
+    const corpus_qrels *qr;
+    const mine_opts *o;
+    int is_dense;
+    size_t k;
+    uint32_t *pos, *hid;      /* visible / hidden positives of the query (sorted) */
+    float *pscore;
+    uint64_t *phash;
+    size_t pcap, np, nh;
+    uint64_t *seen, *dhash;
+    size_t seen_cap;
+    cand *cands;
+    uint32_t *cdocs, *ids, *clean;
+    float *sbuf;
+    size_t nc;
+    int have_pos;
+    double P;
+    sy_buf tmp;
+} miner;
+
+static int miner_init(miner *m, session *s, retriever *r, const corpus *c, const corpus_qrels *qr,
+                      const mine_opts *o, sy_err *err)
+{
+    memset(m, 0, sizeof *m);
+    m->s = s;
+    m->r = r;
+    m->c = c;
+    m->qr = qr;
+    m->o = o;
+    m->is_dense = !strcmp(retriever_kind(r), "dense");
+    size_t k = m->k = o->range_hi;
+    m->cands = malloc((k + 1) * sizeof *m->cands);
+    m->clean = malloc((k + 1) * sizeof *m->clean);
+    m->cdocs = malloc((k + 1) * sizeof *m->cdocs);
+    m->ids = malloc((k + MINE_POSSIM_MAX + 2) * sizeof *m->ids);
+    m->sbuf = malloc((k + MINE_POSSIM_MAX + 2) * sizeof *m->sbuf);
+    m->seen_cap = 16;
+    while (m->seen_cap < 2 * (k + 1)) m->seen_cap *= 2;
+    m->seen = malloc(m->seen_cap * sizeof *m->seen);
+    m->dhash = calloc(corpus_ndocs(c) + 1, sizeof *m->dhash);
+    if (!m->cands || !m->clean || !m->cdocs || !m->ids || !m->sbuf || !m->seen || !m->dhash)
+        return sy_fail(err, SY_ENOMEM, "mine: out of memory");
+    return 0;
+}
+
+static void miner_free(miner *m)
+{
+    free(m->pos); free(m->hid); free(m->pscore); free(m->phash); free(m->seen); free(m->dhash);
+    free(m->cands); free(m->cdocs); free(m->ids); free(m->clean); free(m->sbuf);
+    sy_buf_free(&m->tmp);
+}
+
+/* Score one query's window.  rep: the run's report to count into, or NULL
+ * (calibration: nothing counted, no candidate reported). */
+static int score_query(miner *m, uint32_t q, const char *qtext, const uint32_t *qd, const float *qsc,
+                       mine_report *rep, sy_err *err)
+{
+    const mine_opts *o = m->o;
+    const corpus *c = m->c;
+    const char *qid = corpus_query_id(c, q);
+    mine_report scratch;
+    if (!rep) rep = &scratch;
+    size_t n;
+    const corpus_qrel *rows = corpus_qrels_of(m->qr, q, &n);
+    if (n > m->pcap) {
+        uint32_t *a = realloc(m->pos, n * sizeof *a);
+        if (a) m->pos = a;
+        float *b = realloc(m->pscore, n * sizeof *b);
+        if (b) m->pscore = b;
+        uint64_t *h = realloc(m->phash, n * sizeof *h);
+        if (h) m->phash = h;
+        uint32_t *hh = realloc(m->hid, n * sizeof *hh);
+        if (hh) m->hid = hh;
+        if (!a || !b || !h || !hh) return sy_fail(err, SY_ENOMEM, "mine: out of memory");
+        m->pcap = n;
+    }
+    uint32_t *pos = m->pos, *hid = m->hid;
+    size_t np = 0, nh = 0;
+    for (size_t j = 0; j < n; j++) if (rows[j].rel >= 1) pos[np++] = rows[j].doc;
+    qsort(pos, np, sizeof *pos, cmp_u32);
+    hide_positives(o, c, qid, pos, &np, hid, &nh);
+    rep->hidden += nh;
+    for (size_t j = 0; j < np; j++) m->phash[j] = doc_hash_cached(c, pos[j], m->dhash, &m->tmp);
+    /* the best positive's score */
+    int have_pos = 0;
+    double P = 0;
+    size_t k = m->k;
+    if (!m->is_dense) {
+        if (retriever_score_docs(m->r, qtext, pos, np, m->pscore, err) < 0) return -1;
+        for (size_t j = 0; j < np; j++) if (!have_pos || m->pscore[j] > P) { P = m->pscore[j]; have_pos = 1; }
+    } else {
+        for (size_t h = 0; h < k && qd[h] != UINT32_MAX; h++)
+            if (bsearch(&qd[h], pos, np, sizeof *pos, cmp_u32) && (!have_pos || qsc[h] > P)) {
+                P = qsc[h];
+                have_pos = 1;
+            }
+    }
+    if (have_pos && P <= 0) have_pos = 0;   /* no positive matches at all: no scale to compare with */
+    if (!have_pos) rep->no_pos_score++;
+    /* the list's range: top T and floor F */
+    size_t nhits = 0;
+    while (nhits < k && qd[nhits] != UINT32_MAX) nhits++;
+    double T = nhits ? qsc[0] : 0, F = nhits ? qsc[nhits - 1] : 0;
+    size_t nc = 0;
+    memset(m->seen, 0, m->seen_cap * sizeof *m->seen);
+    for (size_t h = o->range_lo; h < nhits; h++) {
+        rep->candidates++;
+        if (bsearch(&qd[h], pos, np, sizeof *pos, cmp_u32)) { rep->masked_pos++; continue; }
+        int hidden = nh && bsearch(&qd[h], hid, nh, sizeof *hid, cmp_u32);
+        uint64_t th = doc_hash_cached(c, qd[h], m->dhash, &m->tmp);
+        unsigned flags = 0;
+        if (!set_add(m->seen, m->seen_cap, th)) {
+            rep->dup_neg++;
+            if (rep != &scratch && o->on_cand) {
+                mine_cand mc = {.query = q, .doc = qd[h], .rank = (uint32_t)h + 1, .score = qsc[h],
+                                .hidden = hidden, .outcome = MINE_DROPPED};
+                o->on_cand(o->cand_ctx, &mc);
+            }
+            continue;
+        }
+        for (size_t j = 0; j < np; j++)
+            if (m->phash[j] == th) { flags |= NEG_F_DUP; rep->dup_pos++; break; }
+        double sc = qsc[h];
+        if (!isnan(o->max_score) && sc > o->max_score) { flags |= NEG_F_MAXSCORE; rep->by_max_score++; }
+        if (have_pos && !isnan(o->margin) && sc > P - o->margin) { flags |= NEG_F_MARGIN; rep->by_margin++; }
+        if (have_pos && o->max_rel > 0 && sc > o->max_rel * P) { flags |= NEG_F_MAXREL; rep->by_max_rel++; }
+        cand *cd = &m->cands[nc];
+        cd->rank = (uint32_t)h;
+        cd->hidden = (uint8_t)hidden;
+        cd->sig.prel = have_pos ? safe_div(sc - F, P - F) : NAN;
+        cd->sig.list = safe_div(sc - F, T - F);
+        cd->sig.gap = h + 1 < nhits ? safe_div(sc - qsc[h + 1], T - F) : 0.0f;
+        cd->sig.rank = k > 1 ? (float)(log((double)h + 1) / log((double)k)) : 0.0f;
+        cd->sig.posrel = have_pos ? safe_div(P - F, T - F) : NAN;
+        cd->sig.possim = cd->sig.posnear = cd->sig.posmean = cd->sig.posrr = cd->sig.posref = NAN;
+        cd->flags = (uint8_t)flags;
+        m->cdocs[nc] = qd[h];
+        nc++;
+    }
+    if (!m->is_dense && np && nc &&
+        pos_similarity(m->r, c, pos, m->pscore, np, m->cdocs, nc, &m->cands[0].sig, sizeof *m->cands, m->sbuf,
+                       m->ids, &m->tmp, err) < 0)
+        return -1;
+    for (size_t j = 0; j < nc; j++) {
+        cand *cd = &m->cands[j];
+        cd->fnl = cd->flags & NEG_F_DUP ? 1.0f : mine_fn_likelihood(&cd->sig);   /* DUP: the positive's own text */
+    }
+    m->np = np;
+    m->nh = nh;
+    m->nc = nc;
+    m->have_pos = have_pos;
+    m->P = P;
+    return 0;
+}
+
+/* The clean negatives a mined query writes, as indices into cands (ascending
+ * rank): from the clean candidates clean[0..nclean) (ascending rank) take
+ * num.  sample random: a seeded random choice among all of them.  sample top:
+ * the num least likely false negatives among the pool x num best-ranked ones
+ * (pool 1: simply the best-ranked).  Why a pool: the best-ranked clean
+ * candidates are also the likeliest unlabelled positives; skipping the few
+ * with the highest likelihood among the hardest ones keeps the negatives hard
+ * (they still come from the top pool x num of the window) while a false
+ * negative the threshold just missed is far less often trained on.  Returns
+ * how many were taken, written to clean[0..take). */
+static size_t choose_clean(const miner *m, const char *qid, uint32_t *clean, size_t nclean)
+{
+    const mine_opts *o = m->o;
+    size_t take = nclean < o->num ? nclean : o->num;
+    if (o->sample_random) {
+        if (nclean > take) {
+            uint64_t st = o->seed ^ sy_hash64(qid, strlen(qid));
+            for (size_t j = 0; j < take; j++) {
+                size_t pick = j + (size_t)(sy_splitmix64(&st) % (nclean - j));
+                uint32_t t = clean[j]; clean[j] = clean[pick]; clean[pick] = t;
+            }
+        }
+    } else {
+        size_t pool = (size_t)(o->pool ? o->pool : 1) * o->num;
+        if (pool > nclean) pool = nclean;
+        /* selection by likelihood (ties: the better rank) over clean[0..pool) */
+        for (size_t j = 0; j < take; j++) {
+            size_t best = j;
+            for (size_t i = j + 1; i < pool; i++)
+                if (m->cands[clean[i]].fnl < m->cands[clean[best]].fnl ||
+                    (m->cands[clean[i]].fnl == m->cands[clean[best]].fnl && clean[i] < clean[best]))
+                    best = i;
+            uint32_t t = clean[j]; clean[j] = clean[best]; clean[best] = t;
+        }
+    }
+    qsort(clean, take, sizeof *clean, cmp_u32);
+    return take;
+}
+
+/* ---- the run's threshold ----
+ * The likelihood is a fitted model; on a collection unlike the ones it was
+ * fitted on its values can sit on another level, so one fixed threshold could
+ * flag half the rows (a flood nobody reviews) or none (starved).  The run
+ * therefore holds the share of rows flagged by the likelihood within
+ * [suspect_min, suspect_max]: the threshold is fn_threshold, raised to the
+ * likelihood that flags suspect_max of the rows, or lowered to the one that
+ * flags suspect_min.  The likelihoods are measured on a calibration sample of
+ * the split's mined queries (all of them up to MINE_CALIB_QUERIES, else that
+ * many evenly spaced), taken from the whole split before sharding so every
+ * shard of one run gets the same threshold. */
+#define MINE_CALIB_QUERIES 2000
+
+static int cmp_float_desc(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x < y) - (x > y);
+}
+
+static int calibrate(miner *m, const uint32_t *qs, size_t nq, size_t batch, const char **texts, uint32_t *docs,
+                     float *scores, mine_report *rep, sy_err *err)
+{
+    const mine_opts *o = m->o;
+    rep->threshold = o->fn_threshold;
+    if (o->fn_threshold > 1 || nq == 0 || (o->suspect_min <= 0 && o->suspect_max >= 1)) return 0;
+    size_t ncal = nq < MINE_CALIB_QUERIES ? nq : MINE_CALIB_QUERIES;
+    float *v = NULL;
+    size_t nv = 0, cap = 0, requested = 0;
+    uint32_t *sample = malloc(ncal * sizeof *sample);
+    if (!sample) return sy_fail(err, SY_ENOMEM, "mine: out of memory");
+    for (size_t i = 0; i < ncal; i++) sample[i] = qs[(size_t)((double)i * (double)nq / (double)ncal)];
+    int rc = -1;
+    size_t k = m->k;
+    for (size_t b0 = 0; b0 < ncal; b0 += batch) {
+        size_t nb = ncal - b0 < batch ? ncal - b0 : batch;
+        for (size_t i = 0; i < nb; i++) texts[i] = corpus_query_text(m->c, sample[b0 + i]);
+        double t0 = sy_now();
+        if (retriever_search(m->r, texts, nb, k, docs, scores, err) < 0) goto out;
+        rep->retrieve_seconds += sy_now() - t0;
+        for (size_t i = 0; i < nb; i++) {
+            if (score_query(m, sample[b0 + i], texts[i], docs + i * k, scores + i * k, NULL, err) < 0) goto out;
+            if (nv + m->nc > cap) {
+                size_t nc2 = (nv + m->nc) * 2 + 1024;
+                float *p = realloc(v, nc2 * sizeof *p);
+                if (!p) { sy_fail(err, SY_ENOMEM, "mine: out of memory"); goto out; }
+                v = p;
+                cap = nc2;
+            }
+            /* rows flagged anyway (equal texts, hard filters) count first */
+            for (size_t j = 0; j < m->nc; j++) v[nv++] = m->cands[j].flags ? 2.0f : m->cands[j].fnl;
+            requested += m->nc < o->num ? m->nc : o->num;
+        }
+    }
+    qsort(v, nv, sizeof *v, cmp_float_desc);
+    /* flagging S rows beside about `requested` clean ones gives a share of
+     * S / (S + requested) */
+    double smax = o->suspect_max, smin = o->suspect_min;
+    size_t s_hi = smax >= 1 ? nv : (size_t)(smax / (1 - smax) * (double)requested);
+    size_t s_lo = smin <= 0 ? 0 : (size_t)ceil(smin / (1 - smin) * (double)requested);
+    double t = o->fn_threshold;
+    /* at most s_hi flags: the threshold just above the (s_hi+1)-th likelihood */
+    if (s_hi < nv && t <= v[s_hi]) t = nextafterf(v[s_hi], 2.0f);
+    /* at least s_lo flags: at most the s_lo-th likelihood */
+    if (s_lo > 0 && s_lo <= nv && t > v[s_lo - 1]) t = v[s_lo - 1];
+    if (t < 1e-6) t = 1e-6;   /* every computed likelihood is >= 1e-6 */
+    rep->threshold = t;
+    rep->calib_queries = ncal;
+    rc = 0;
+out:
+    free(v);
+    free(sample);
+    return rc;
+}
 
 int mine_run(session *s, retriever *r, const mine_opts *o, mine_report *rep, sy_err *err)
 {
@@ -301,6 +619,9 @@ int mine_run(session *s, retriever *r, const mine_opts *o, mine_report *rep, sy_
         return sy_fail(err, SY_EINVAL, "mine: empty range %u:%u or --num 0", o->range_lo, o->range_hi);
     if (!(o->fn_threshold > 0))
         return sy_fail(err, SY_EINVAL, "mine: the false-negative threshold must be above 0 (got %g)", o->fn_threshold);
+    if (!(o->suspect_min >= 0 && o->suspect_max <= 1 && o->suspect_min <= o->suspect_max))
+        return sy_fail(err, SY_EINVAL, "mine: the suspect share must be a range within 0..1 (got %g..%g)",
+                       o->suspect_min, o->suspect_max);
     snprintf(rep->retriever, sizeof rep->retriever, "%s", retriever_kind(r));
     snprintf(rep->split, sizeof rep->split, "%s", split);
     rep->range_lo = o->range_lo;
@@ -312,9 +633,13 @@ int mine_run(session *s, retriever *r, const mine_opts *o, mine_report *rep, sy_
     rep->margin = o->margin;
     rep->max_score = o->max_score;
     rep->fn_threshold = o->fn_threshold;
+    rep->suspect_min = o->suspect_min;
+    rep->suspect_max = o->suspect_max;
+    rep->pool = o->sample_random ? 0 : (o->pool ? o->pool : 1);
     int is_dense = !strcmp(retriever_kind(r), "dense");
     size_t k = o->range_hi;
     int rc = -1;
+    miner m;
     uint32_t *qs = malloc((qr->n + 1) * sizeof *qs);
     size_t batch = (size_t)4 << 20;   /* at most ~4M hits (32 MiB) in flight */
     batch = batch / k < MINE_BATCH ? batch / k : MINE_BATCH;
@@ -322,20 +647,12 @@ int mine_run(session *s, retriever *r, const mine_opts *o, mine_report *rep, sy_
     const char **texts = malloc(batch * sizeof *texts);
     uint32_t *docs = malloc(batch * k * sizeof *docs);
     float *scores = malloc(batch * k * sizeof *scores);
-    cand *cands = malloc((k + 1) * sizeof *cands);
-    uint32_t *pos = NULL, *hid = NULL, *clean = malloc((k + 1) * sizeof *clean);
-    uint32_t *cdocs = malloc((k + 1) * sizeof *cdocs), *ids = malloc((k + 2) * sizeof *ids);
-    float *sbuf = malloc((k + 2) * sizeof *sbuf);
-    float *pscore = NULL;
-    size_t seen_cap = 16;
-    while (seen_cap < 2 * (k + 1)) seen_cap *= 2;
-    uint64_t *phash = NULL, *seen = malloc(seen_cap * sizeof *seen);
-    uint64_t *dhash = calloc(corpus_ndocs(c) + 1, sizeof *dhash);
-    size_t pcap = 0;
-    sy_buf tmp = {0}, prov = {0};
+    sy_buf prov = {0};
     dlist dpos = {0}, dneg = {0}, dgap = {0}, dsus = {0};
     neg_writer *w = NULL;
-    if (!qs || !texts || !docs || !scores || !cands || !clean || !seen || !dhash || !cdocs || !ids || !sbuf) {
+    int minit = miner_init(&m, s, r, c, qr, o, err);
+    if (minit < 0) goto out;
+    if (!qs || !texts || !docs || !scores) {
         sy_fail(err, SY_ENOMEM, "mine: out of memory");
         goto out;
     }
@@ -353,11 +670,14 @@ int mine_run(session *s, retriever *r, const mine_opts *o, mine_report *rep, sy_
         if (any) qs[nm++] = qs[i];
         else rep->no_positive++;
     }
+    if (o->shard_n > 1 && o->shard_i >= o->shard_n) {
+        sy_fail(err, SY_EINVAL, "mine: shard %u/%u: the index must be below the count", o->shard_i, o->shard_n);
+        goto out;
+    }
+    if (calibrate(&m, qs, o->max_queries && nm > o->max_queries ? o->max_queries : nm, batch, texts, docs, scores,
+                  rep, err) < 0)
+        goto out;
     if (o->shard_n > 1) {
-        if (o->shard_i >= o->shard_n) {
-            sy_fail(err, SY_EINVAL, "mine: shard %u/%u: the index must be below the count", o->shard_i, o->shard_n);
-            goto out;
-        }
         size_t lo = nm * o->shard_i / o->shard_n, hi = nm * (o->shard_i + 1) / o->shard_n;
         memmove(qs, qs + lo, (hi - lo) * sizeof *qs);
         nm = hi - lo;
@@ -367,6 +687,7 @@ int mine_run(session *s, retriever *r, const mine_opts *o, mine_report *rep, sy_
     if (o->max_queries && nm > o->max_queries) nm = o->max_queries;
     if (!o->dry_run && !(w = open_sink(s, r, err))) goto out;
     int src = is_dense ? NEG_DENSE : NEG_BM25;
+    double thr = rep->threshold;
     for (size_t b0 = 0; b0 < nm; b0 += batch) {
         size_t nb = nm - b0 < batch ? nm - b0 : batch;
         for (size_t i = 0; i < nb; i++) texts[i] = corpus_query_text(c, qs[b0 + i]);
@@ -376,123 +697,34 @@ int mine_run(session *s, retriever *r, const mine_opts *o, mine_report *rep, sy_
         for (size_t i = 0; i < nb; i++) {
             uint32_t q = qs[b0 + i];
             const char *qid = corpus_query_id(c, q);
-            const uint32_t *qd = docs + i * k;
             const float *qsc = scores + i * k;
-            size_t n, np = 0, nh = 0;
-            const corpus_qrel *rows = corpus_qrels_of(qr, q, &n);
-            if (n > pcap) {
-                uint32_t *a = realloc(pos, n * sizeof *a);
-                if (a) pos = a;
-                float *b = realloc(pscore, n * sizeof *b);
-                if (b) pscore = b;
-                uint64_t *h = realloc(phash, n * sizeof *h);
-                if (h) phash = h;
-                uint32_t *hh = realloc(hid, n * sizeof *hh);
-                if (hh) hid = hh;
-                if (!a || !b || !h || !hh) { sy_fail(err, SY_ENOMEM, "mine: out of memory"); goto out; }
-                pcap = n;
-            }
-            for (size_t j = 0; j < n; j++) if (rows[j].rel >= 1) pos[np++] = rows[j].doc;
-            qsort(pos, np, sizeof *pos, cmp_u32);
-            hide_positives(o, c, qid, pos, &np, hid, &nh);
-            rep->hidden += nh;
-            for (size_t j = 0; j < np; j++) phash[j] = doc_hash_cached(c, pos[j], dhash, &tmp);
-            /* the best positive's score */
-            int have_pos = 0;
-            double P = 0;
-            if (!is_dense) {
-                if (retriever_score_docs(r, texts[i], pos, np, pscore, err) < 0) goto out;
-                for (size_t j = 0; j < np; j++) if (!have_pos || pscore[j] > P) { P = pscore[j]; have_pos = 1; }
-            } else {
-                for (size_t h = 0; h < k && qd[h] != UINT32_MAX; h++)
-                    if (bsearch(&qd[h], pos, np, sizeof *pos, cmp_u32) && (!have_pos || qsc[h] > P)) {
-                        P = qsc[h];
-                        have_pos = 1;
-                    }
-            }
-            if (have_pos && P <= 0) have_pos = 0;   /* no positive matches at all: no scale to compare with */
-            if (have_pos) dl_add(&dpos, P);
-            else rep->no_pos_score++;
-            /* the list's range: top T and floor F */
-            size_t nhits = 0;
-            while (nhits < k && qd[nhits] != UINT32_MAX) nhits++;
-            double T = nhits ? qsc[0] : 0, F = nhits ? qsc[nhits - 1] : 0;
-            /* candidates in the window */
-            size_t nc = 0, nclean = 0;
-            memset(seen, 0, seen_cap * sizeof *seen);
-            for (size_t h = o->range_lo; h < nhits; h++) {
-                rep->candidates++;
-                if (bsearch(&qd[h], pos, np, sizeof *pos, cmp_u32)) { rep->masked_pos++; continue; }
-                int hidden = nh && bsearch(&qd[h], hid, nh, sizeof *hid, cmp_u32);
-                uint64_t th = doc_hash_cached(c, qd[h], dhash, &tmp);
-                unsigned flags = 0;
-                if (!set_add(seen, seen_cap, th)) {
-                    rep->dup_neg++;
-                    if (o->on_cand) {
-                        mine_cand mc = {.query = q, .doc = qd[h], .rank = (uint32_t)h + 1, .score = qsc[h],
-                                        .hidden = hidden, .outcome = MINE_DROPPED};
-                        o->on_cand(o->cand_ctx, &mc);
-                    }
-                    continue;
-                }
-                for (size_t j = 0; j < np; j++)
-                    if (phash[j] == th) { flags |= NEG_F_DUP; rep->dup_pos++; break; }
-                double sc = qsc[h];
-                if (!isnan(o->max_score) && sc > o->max_score) { flags |= NEG_F_MAXSCORE; rep->by_max_score++; }
-                if (have_pos && !isnan(o->margin) && sc > P - o->margin) { flags |= NEG_F_MARGIN; rep->by_margin++; }
-                if (have_pos && o->max_rel > 0 && sc > o->max_rel * P) { flags |= NEG_F_MAXREL; rep->by_max_rel++; }
-                cand *cd = &cands[nc];
-                cd->rank = (uint32_t)h;
-                cd->hidden = (uint8_t)hidden;
-                cd->sig.prel = have_pos ? safe_div(sc - F, P - F) : NAN;
-                cd->sig.list = safe_div(sc - F, T - F);
-                cd->sig.gap = h + 1 < nhits ? safe_div(sc - qsc[h + 1], T - F) : 0.0f;
-                cd->sig.rank = k > 1 ? (float)(log((double)h + 1) / log((double)k)) : 0.0f;
-                cd->sig.posrel = have_pos ? safe_div(P - F, T - F) : NAN;
-                cd->sig.possim = cd->sig.posnear = cd->sig.posmean = NAN;
-                cd->flags = (uint8_t)flags;
-                cdocs[nc] = qd[h];
-                nc++;
-            }
-            if (!is_dense && np && nc &&
-                pos_similarity(r, c, pos, pscore, np, cdocs, nc, &cands[0].sig, sizeof *cands, sbuf, ids, &tmp,
-                               err) < 0)
-                goto out;
-            size_t nsus = 0;
+            if (score_query(&m, q, texts[i], docs + i * k, qsc, rep, err) < 0) goto out;
+            if (m.have_pos) dl_add(&dpos, m.P);
+            size_t nc = m.nc, nclean = 0, nsus = 0;
+            cand *cands = m.cands;
             for (size_t j = 0; j < nc; j++) {
                 cand *cd = &cands[j];
-                cd->fnl = mine_fn_likelihood(&cd->sig);
-                if (cd->flags & NEG_F_DUP) cd->fnl = 1.0f;   /* the positive's own text */
-                if (cd->fnl >= o->fn_threshold && !(cd->flags & NEG_F_DUP)) {
+                if (cd->fnl >= thr && !(cd->flags & NEG_F_DUP)) {
                     cd->flags |= NEG_F_SUSPECT;
                     rep->by_likelihood++;
                 }
                 if (cd->flags) cd->flags |= NEG_F_SUSPECT;
                 if (cd->flags) nsus++;
-                else clean[nclean++] = (uint32_t)j;
+                else m.clean[nclean++] = (uint32_t)j;
             }
             if (nc && nsus == nc) rep->whole_window++;
-            /* choose num clean candidates */
-            size_t take = nclean < o->num ? nclean : o->num;
-            if (o->sample_random && nclean > take) {
-                uint64_t st = o->seed ^ sy_hash64(qid, strlen(qid));
-                for (size_t j = 0; j < take; j++) {
-                    size_t pick = j + (size_t)(sy_splitmix64(&st) % (nclean - j));
-                    uint32_t t = clean[j]; clean[j] = clean[pick]; clean[pick] = t;
-                }
-                qsort(clean, take, sizeof *clean, cmp_u32);
-            }
+            size_t take = choose_clean(&m, qid, m.clean, nclean);
             if (take < o->num) rep->short_queries++;
             if (!take) rep->no_clean++;
             rep->mined++;
             /* write: chosen clean negatives, then every suspect */
             size_t ci = 0;
             for (size_t j = 0; j < nc; j++) {
-                int chosen = ci < take && clean[ci] == j;
+                int chosen = ci < take && m.clean[ci] == j;
                 if (chosen) ci++;
                 float sc = qsc[cands[j].rank];
                 if (o->on_cand) {
-                    mine_cand mc = {.query = q, .doc = cdocs[j], .rank = cands[j].rank + 1, .score = sc,
+                    mine_cand mc = {.query = q, .doc = m.cdocs[j], .rank = cands[j].rank + 1, .score = sc,
                                     .fnl = cands[j].fnl, .sig = cands[j].sig, .flags = cands[j].flags,
                                     .hidden = cands[j].hidden,
                                     .outcome = cands[j].flags ? MINE_SUSPECT : chosen ? MINE_CLEAN : MINE_DROPPED};
@@ -500,8 +732,8 @@ int mine_run(session *s, retriever *r, const mine_opts *o, mine_report *rep, sy_
                 }
                 if (!chosen && !cands[j].flags) continue;
                 if (w) {
-                    fmt_prov(&prov, P, have_pos, &cands[j], sc);
-                    neg_row row = {.query_id = qid, .neg_id = corpus_doc_id(c, cdocs[j]), .prov = prov.data,
+                    fmt_prov(&prov, m.P, m.have_pos, &cands[j], sc);
+                    neg_row row = {.query_id = qid, .neg_id = corpus_doc_id(c, m.cdocs[j]), .prov = prov.data,
                                    .rank = cands[j].rank + 1, .score = sc, .source = (uint8_t)src,
                                    .flags = cands[j].flags, .fnl = cands[j].fnl};
                     if (neg_writer_add(w, &row, err) < 0) goto out;
@@ -510,7 +742,7 @@ int mine_run(session *s, retriever *r, const mine_opts *o, mine_report *rep, sy_
                 else {
                     rep->negatives++;
                     dl_add(&dneg, sc);
-                    if (have_pos) dl_add(&dgap, P - sc);
+                    if (m.have_pos) dl_add(&dgap, m.P - sc);
                 }
             }
         }
@@ -553,11 +785,10 @@ int mine_run(session *s, retriever *r, const mine_opts *o, mine_report *rep, sy_
     }
     rc = 0;
 out:
+    miner_free(&m);
     neg_writer_free(w);
-    free(qs); free(texts); free(docs); free(scores); free(cands); free(pos); free(hid); free(clean);
-    free(cdocs); free(ids); free(sbuf);
-    free(pscore); free(phash); free(seen); free(dhash);
-    sy_buf_free(&tmp); sy_buf_free(&prov);
+    free(qs); free(texts); free(docs); free(scores);
+    sy_buf_free(&prov);
     free(dpos.v); free(dneg.v); free(dgap.v); free(dsus.v);
     return rc;
 }
@@ -591,6 +822,11 @@ json_t *mine_report_json(const mine_report *r)
     json_object_set_new(o, "margin", isnan(r->margin) ? json_null() : json_real(r->margin));
     json_object_set_new(o, "max_score", isnan(r->max_score) ? json_null() : json_real(r->max_score));
     json_object_set_new(o, "fn_threshold", json_real(r->fn_threshold));
+    json_object_set_new(o, "threshold", json_real(r->threshold));
+    json_object_set_new(o, "suspect_min", json_real(r->suspect_min));
+    json_object_set_new(o, "suspect_max", json_real(r->suspect_max));
+    json_object_set_new(o, "calib_queries", json_integer((json_int_t)r->calib_queries));
+    json_object_set_new(o, "pool", json_integer((json_int_t)r->pool));
     if (r->shard_n > 1) {
         char sh[32];
         snprintf(sh, sizeof sh, "%u/%u", r->shard_i, r->shard_n);

@@ -8,20 +8,28 @@
  *   3. text de-duplication with sy_text_hash over "title text": a candidate
  *      whose text equals a positive's is kept only as a suspect (NEG_F_DUP |
  *      NEG_F_SUSPECT); a candidate repeating an earlier candidate's text is dropped;
- *   4. positive-aware false-negative filters against the query's best positive
- *      score P (bm25: scored exactly; dense: known only when a positive is in
- *      the retrieved list; when P is unknown or P <= 0 (no positive matches the
- *      query at all) these filters are skipped for the query):
+ *   4. every candidate gets a false-negative likelihood (mine_fn_likelihood)
+ *      from scale-free signals (mine_signals); a candidate is a suspected false
+ *      negative (NEG_F_SUSPECT) when its likelihood reaches the run's threshold:
+ *      fn_threshold, moved so that the likelihood flags between suspect_min and
+ *      suspect_max of the rows (measured on a calibration sample of the split,
+ *      mine.c "the run's threshold");
+ *   5. optional hard filters against the query's best positive score P (bm25:
+ *      scored exactly; dense: known only when a positive is in the retrieved
+ *      list; skipped when P is unknown or P <= 0):
  *        max_score S: score > S                 -> NEG_F_MAXSCORE
  *        margin M:    score > P - M             -> NEG_F_MARGIN
- *        max_rel R:   score > R * P (R = 0.95)  -> NEG_F_MAXREL
- *      a filtered candidate is kept as a suspected false negative (NEG_F_SUSPECT);
- *   5. from the clean candidates take `num`: the best-ranked (sample top) or a
- *      seeded random choice (sample random; the seed mixed with the query id,
- *      so the choice does not depend on order or threads).
+ *        max_rel R:   score > R * P             -> NEG_F_MAXREL
+ *      a filtered candidate is kept as a suspect too;
+ *   6. from the clean candidates take `num`: the num least likely false
+ *      negatives among the pool x num best-ranked ones (sample top; pool 1:
+ *      the best-ranked) or a seeded random choice (sample random; the seed
+ *      mixed with the query id, so the choice does not depend on order or
+ *      threads).  Clean candidates not taken are not written.
  * Rows go to one segment written with NEG_REPLACE (re-mining replaces this
  * source's earlier rows of each query) with source, 1-based rank, score,
- * flags and prov, a JSON object {"pos":P,"ratio":score/P,"filters":[...]}.
+ * flags, the likelihood (neg_row.fnl) and prov, a JSON object
+ * {"pos":P,"ratio":score/P,"filters":[...],"fn":{signals...,"likelihood":L}}.
  * The report (counts and score distributions) is returned and saved as
  * SESSION/cache/mine-<retriever>-report.json.
  *
@@ -54,6 +62,10 @@ typedef struct {
     float posnear;  /* max over positives of the score / the best candidate's score
                      * for that positive (1: the candidate nearest some positive) */
     float posmean;  /* the same, averaged over the positives */
+    float posrr;    /* max over positives of 1 / the candidate's rank among the
+                     * candidates by similarity to that positive (1: the nearest) */
+    float posref;   /* max over positives of the score / the best score of another
+                     * known positive for it (NaN with one known positive) */
 } mine_signals;
 
 /* One candidate as mining saw it (for fn-eval and tests). */
@@ -76,7 +88,12 @@ typedef struct {
     int sample_random;        /* 0: top, 1: random */
     uint64_t seed;
     double fn_threshold;      /* likelihood at or above which a row is a suspect
-                               * (default MINE_FN_THRESHOLD; > 1 turns it off) */
+                               * (setting mine.fn_threshold; > 1 turns it off) */
+    double suspect_min, suspect_max;   /* the share of rows the likelihood may flag is held
+                               * within this range by moving the threshold (mine.c,
+                               * "the run's threshold"); 0 and 1: the threshold as given */
+    unsigned pool;            /* sample top: the num least likely among the pool x num
+                               * best-ranked clean candidates (1: the best-ranked) */
     double max_rel;           /* <= 0: off (default off) */
     double margin;            /* NAN: off */
     double max_score;         /* NAN: off */
@@ -97,7 +114,6 @@ typedef struct {
     void *progress_ctx;
 } mine_opts;
 
-#define MINE_FN_THRESHOLD 0.5
 
 typedef struct {
     size_t n;
@@ -111,6 +127,10 @@ typedef struct {
     uint64_t seed;
     double max_rel, margin, max_score;   /* the filters used (NAN: off) */
     double fn_threshold;
+    double threshold;         /* the likelihood threshold used (fn_threshold held to the band) */
+    double suspect_min, suspect_max;
+    size_t calib_queries;     /* queries the threshold was calibrated on (0: not calibrated) */
+    unsigned pool;            /* 0: sample random */
     size_t whole_window;      /* queries whose every candidate was a suspect */
     size_t no_clean;          /* mined queries left without any clean negative */
     size_t hidden;            /* positives hidden (opts.hide_share) */
@@ -133,7 +153,13 @@ typedef struct {
     double seconds, retrieve_seconds;
 } mine_report;
 
+/* The defaults: ranks 10:100, 8 per query, sample top, seed 42, no hard
+ * filters, and fn_threshold, suspect_min/max and pool from the settings table
+ * (mine.* rows of settings.c, the one place their defaults live). */
 void mine_opts_default(mine_opts *o);
+/* Fill fn_threshold, suspect_min, suspect_max left NAN and pool left 0 from
+ * the session's settings (s may be NULL: the table's defaults). */
+void mine_opts_settings(session *s, mine_opts *o);
 /* Parse "A:B" (0 <= A < B). */
 int mine_parse_range(const char *s, unsigned *lo, unsigned *hi, sy_err *err);
 

@@ -44,6 +44,16 @@ static const setting_info table[] = {
     {.name = "passage.titles", .type = SET_BOOL, .def = "true",
      .help = "passages are \"title text\" (false: the text alone, every source alike)"},
 
+    /* ---- hard-negative mining (mine.c; the flags of syneg mine/fneval override) ---- */
+    {.name = "mine.fn_threshold", .type = SET_NUM, .def = "0.5", .lo = 0, .lo_open = 1, .hi = 2,
+     .help = "false-negative likelihood at or above which a mined row is a suspect (above 1: off)"},
+    {.name = "mine.suspect_min", .type = SET_NUM, .def = "0.1", .lo = 0, .hi = 1,
+     .help = "the likelihood flags at least this share of the mined rows (the threshold is lowered)"},
+    {.name = "mine.suspect_max", .type = SET_NUM, .def = "0.2", .lo = 0, .hi = 1,
+     .help = "the likelihood flags at most this share of the mined rows (the threshold is raised)"},
+    {.name = "mine.pool", .type = SET_INT, .def = "3", .lo = 1, .hi = 1000,
+     .help = "negatives are the least likely false negatives among the pool x num best-ranked clean ones"},
+
     /* ---- dense encoder (index.c) ---- */
     {.name = "dense.pooling", .type = SET_ENUM, .choices = "cls|mean",
      .help = "pooling of the dense encoder (unset: the model's own)"},
@@ -55,6 +65,10 @@ static const setting_info table[] = {
      .help = "text put before each query, e.g. \"query: \" for e5"},
     {.name = "dense.passage_prefix", .type = SET_STR, .def = "",
      .help = "text put before each passage, e.g. \"passage: \" for e5"},
+
+    /* ---- encoder precision (encoder_bf16.c: embed, search, mine, train) ---- */
+    {.name = "encoder.precision", .type = SET_ENUM, .def = "fp32", .choices = "fp32|bf16|auto", .env = "SYNEG_PRECISION",
+     .help = "encoder matrix products: fp32, bf16 (AVX-512 BF16; vectors within cosine 0.9995 of fp32) or auto (bf16 where the CPU has it)"},
 
     /* ---- LLM endpoint and client (synth.c, llm.c) ---- */
     {.name = "llm.url", .type = SET_STR, .env = "SYNEG_LLM_URL",

@@ -36,8 +36,9 @@ const char cmd_fneval_help[] =
     "  --features FILE  write every candidate's signals and whether it was hidden\n"
     "                   (tab-separated) to fit or check the likelihood model\n"
     "  --json           print the report as JSON\n"
-    "Mining options (as 'syneg mine'): --retriever, --model, --split, --range,\n"
-    "--num, --sample, --seed, --fn-threshold, --max-rel, --margin, --max-score.\n"
+    "Mining options (as 'syneg mine', with the session's mine.* settings):\n"
+    "--retriever, --model, --split, --range, --num, --sample, --seed,\n"
+    "--fn-threshold, --suspects, --pool, --max-rel, --margin, --max-score.\n"
     FNEVAL_JUDGE_HELP;
 
 int cmd_fneval(int argc, char **argv)
@@ -54,6 +55,7 @@ int cmd_fneval(int argc, char **argv)
     long v;
     mine_opts mo;
     mine_opts_default(&mo);
+    mine_cli_begin(&mo);
     mo.hide_share = FNEVAL_HIDE_DEFAULT;
     mo.hide_seed = 1;
     fneval_judge fj;   /* --judge-*: a separate block (tui/fneval_judge.c) */
@@ -91,8 +93,10 @@ int cmd_fneval(int argc, char **argv)
     session *s = session_open(argv[optind], SESSION_READ, &err);
     if (!s) return cli_fail(&err);
     int rc = EXIT_ERR;
+    retriever *r = NULL;
+    if ((urc = mine_cli_settings(s, &mo))) { rc = urc; goto out; }
     retriever_opts ro = {.kind = kind, .model_dir = model};
-    retriever *r = retriever_open(s, &ro, &err);
+    r = retriever_open(s, &ro, &err);
     if (!r) { rc = cli_fail(&err); goto out; }
     fneval_report rep;
     void *jctx;

@@ -8,6 +8,7 @@
 #include "../engine/mine.h"
 #include "../engine/retriever.h"
 #include "../engine/session.h"
+#include "../engine/settings.h"
 #include "cli.h"
 #include "mine_cli.h"
 #include "mine_rescore.h"
@@ -15,8 +16,9 @@
 const char cmd_mine_help[] =
     "usage: syneg mine SESSION --retriever bm25|dense [--model DIR] [--split NAME]\n"
     "                  [--range A:B] [--num N] [--sample top|random] [--seed S]\n"
-    "                  [--fn-threshold L] [--max-rel R] [--margin M] [--max-score S]\n"
-    "                  [--json] [--shard I/N] [--rescore DIR]\n"
+    "                  [--fn-threshold L] [--suspects MIN:MAX] [--pool P]\n"
+    "                  [--max-rel R] [--margin M] [--max-score S] [--json] [--shard I/N]\n"
+    "                  [--rescore DIR]\n"
     "\n"
     "For every query of the training split: retrieve, keep ranks A+1..B, mask the\n"
     "known positives, drop texts repeated among the candidates, and keep N\n"
@@ -26,7 +28,16 @@ const char cmd_mine_help[] =
     "not depend on the scorer's scale: the score's place between the list's floor\n"
     "and the best positive's score, its place in the list, the step down after it,\n"
     "its rank, and (BM25) its similarity to the known positives.\n"
-    "  --fn-threshold L suspect when the likelihood >= L (default 0.5; above 1: off)\n"
+    "  --fn-threshold L suspect when the likelihood >= L (default: setting\n"
+    "                   mine.fn_threshold, 0.5; above 1: off)\n"
+    "  --suspects MIN:MAX  the likelihood flags at least MIN and at most MAX of the\n"
+    "                   rows: the threshold is moved to keep the share in range,\n"
+    "                   measured on up to 2000 of the split's queries first\n"
+    "                   (default: mine.suspect_min:mine.suspect_max, 0.1:0.2;\n"
+    "                   0:1 uses the threshold as given)\n"
+    "  --pool P         the N negatives are the least likely false negatives among\n"
+    "                   the P x N best-ranked clean candidates (default: mine.pool,\n"
+    "                   3; 1: simply the best-ranked)\n"
     "A text equal to a positive's is always a suspect.  Optional hard filters on\n"
     "the raw score, against the query's best positive score P:\n"
     "  --max-rel R      suspect when score > R * P (default off; 0 turns it off)\n"
@@ -38,22 +49,24 @@ const char cmd_mine_help[] =
     "  --split NAME     qrels split to mine (default: the session's train split)\n"
     "  --range A:B      rank window, 0-based start and end (default 10:100)\n"
     "  --num N          negatives per query (default 8)\n"
-    "  --sample top|random   best-ranked clean candidates, or a random choice (default top)\n"
+    "  --sample top|random   the pool's least likely clean candidates, or a random\n"
+    "                   choice among all clean ones (default top)\n"
     "  --seed S         seed for --sample random (default 42)\n"
     "  --json           print the report as JSON\n"
     "  --shard I/N      mine only share I (0-based) of N of the queries (a contiguous\n"
     "                   slice in split order), e.g. one Slurm array task each; the\n"
     "                   shards' segments cover disjoint queries and merge in any\n"
-    "                   session (copy SESSION/negatives/*.seg); report: SESSION/cache/\n"
-    "                   mine-<retriever>-report.shard-I-of-N.json\n"
+    "                   session (copy SESSION/negatives/*.seg); every shard gets the\n"
+    "                   same threshold (calibrated on the whole split); report:\n"
+    "                   SESSION/cache/mine-<retriever>-report.shard-I-of-N.json\n"
     MINE_RESCORE_HELP
     "Rows replace this retriever's earlier rows of each mined query in the negatives\n"
-    "store.  The report (counts per filter, the suspect rate, queries left short or\n"
-    "without any clean negative, score distributions of positives, negatives,\n"
-    "suspects and the positive-negative gap) is printed and saved as\n"
-    "SESSION/cache/mine-<retriever>-report.json; it warns when more than 25% of\n"
-    "the rows are suspects or whole windows were flagged.  Measure the filters on\n"
-    "your data with 'syneg fneval'; list the queue with 'syneg suspects'.\n";
+    "store.  The report (counts per filter, the threshold used, the suspect rate,\n"
+    "queries left short or without any clean negative, score distributions of\n"
+    "positives, negatives, suspects and the positive-negative gap) is printed and\n"
+    "saved as SESSION/cache/mine-<retriever>-report.json; it warns when more than\n"
+    "25% of the rows are suspects or whole windows were flagged.  Measure the\n"
+    "filters on your data with 'syneg fneval'; list the queue with 'syneg suspects'.\n";
 
 static void progress(void *ctx, const char *what, size_t done, size_t total)
 {
@@ -104,6 +117,26 @@ int mine_cli_option(const char *cmd, int c, const char *arg, mine_opts *mo, cons
         if (cli_parse_double(arg, &mo->fn_threshold) < 0 || !(mo->fn_threshold > 0))
             *rc = cli_usage(cmd, "--fn-threshold '%s': expected a likelihood above 0 such as 0.5 (above 1: off)", arg);
         return 1;
+    case 'U': {
+        char *colon = strchr(arg, ':');
+        double a, b;
+        char buf[64];
+        if (!colon || (size_t)(colon - arg) >= sizeof buf) goto bad_suspects;
+        memcpy(buf, arg, (size_t)(colon - arg));
+        buf[colon - arg] = 0;
+        if (cli_parse_double(buf, &a) < 0 || cli_parse_double(colon + 1, &b) < 0 || !(a >= 0 && a <= b && b <= 1))
+            goto bad_suspects;
+        mo->suspect_min = a;
+        mo->suspect_max = b;
+        return 1;
+    bad_suspects:
+        *rc = cli_usage(cmd, "--suspects '%s': expected MIN:MAX shares with 0 <= MIN <= MAX <= 1, e.g. 0.1:0.2", arg);
+        return 1;
+    }
+    case 'P':
+        if (cli_parse_long(arg, 1, 1000, &v) < 0) *rc = cli_usage(cmd, "--pool '%s': expected 1..1000", arg);
+        else mo->pool = (unsigned)v;
+        return 1;
     case 'x':
         if (cli_parse_double(arg, &mo->max_rel) < 0 || mo->max_rel < 0 || mo->max_rel > 10)
             *rc = cli_usage(cmd, "--max-rel '%s': expected a ratio such as 0.95 (0 turns it off)", arg);
@@ -115,6 +148,27 @@ int mine_cli_option(const char *cmd, int c, const char *arg, mine_opts *mo, cons
         if (cli_parse_double(arg, &mo->max_score) < 0 || isnan(mo->max_score))
             *rc = cli_usage(cmd, "--max-score '%s': expected a number", arg);
         return 1;
+    }
+    return 0;
+}
+
+void mine_cli_begin(mine_opts *mo)
+{
+    mo->fn_threshold = mo->suspect_min = mo->suspect_max = NAN;
+    mo->pool = 0;
+}
+
+int mine_cli_settings(session *s, mine_opts *mo)
+{
+    sy_err err = {0};
+    /* a bad stored value is a bad value: exit 2, as a bad flag */
+    if (settings_check_session(s, "mine.", &err) < 0) { cli_fail(&err); return EXIT_USAGE; }
+    mine_opts_settings(s, mo);
+    if (mo->suspect_min > mo->suspect_max) {
+        sy_fail(&err, SY_EINVAL, "mine.suspect_min %g is above mine.suspect_max %g; set one of them or pass --suspects",
+                mo->suspect_min, mo->suspect_max);
+        cli_fail(&err);
+        return EXIT_USAGE;
     }
     return 0;
 }
@@ -136,6 +190,7 @@ int cmd_mine(int argc, char **argv)
     int json = 0, c, urc;
     mine_opts mo;
     mine_opts_default(&mo);
+    mine_cli_begin(&mo);
     mine_rescore rs;   /* --rescore: a separate block (tui/mine_rescore.c) */
     mine_rescore_init(&rs);
     sy_err err = {0};
@@ -162,8 +217,10 @@ int cmd_mine(int argc, char **argv)
     session *s = session_open(argv[optind], SESSION_READ, &err);
     if (!s) return cli_fail(&err);
     int rc = EXIT_ERR;
+    retriever *r = NULL;
+    if ((urc = mine_cli_settings(s, &mo))) { rc = urc; goto out; }
     retriever_opts ro = {.kind = kind, .model_dir = model, .progress = progress};
-    retriever *r = retriever_open(s, &ro, &err);
+    r = retriever_open(s, &ro, &err);
     cli_progress_end();
     if (!r) { rc = cli_fail(&err); goto out; }
     mo.progress = mine_progress;
@@ -187,8 +244,11 @@ int cmd_mine(int argc, char **argv)
                rep.negatives, rep.suspects, 100.0 * rep.suspect_rate);
         printf("  candidates %zu: %zu positives masked, %zu equal to a positive's text, %zu repeated texts dropped\n",
                rep.candidates, rep.masked_pos, rep.dup_pos, rep.dup_neg);
-        printf("  filters: likelihood >= %g %zu, max-rel %zu, margin %zu, max-score %zu\n", rep.fn_threshold,
+        printf("  filters: likelihood >= %.4g %zu, max-rel %zu, margin %zu, max-score %zu\n", rep.threshold,
                rep.by_likelihood, rep.by_max_rel, rep.by_margin, rep.by_max_score);
+        if (rep.calib_queries)
+            printf("  threshold: fn-threshold %g held to %.0f-%.0f%% suspects on %zu calibration queries\n",
+                   rep.fn_threshold, 100.0 * rep.suspect_min, 100.0 * rep.suspect_max, rep.calib_queries);
         printf("  queries: %zu short of %u negatives, %zu without a clean negative, %zu with every candidate\n"
                "           flagged, %zu without a positive, %zu without a positive score\n",
                rep.short_queries, rep.num, rep.no_clean, rep.whole_window, rep.no_positive, rep.no_pos_score);

@@ -1,131 +1,338 @@
-/* bench_dense_search: exact top-10 of 1,000 queries over 100,000 passages of
- * 384 dims (random unit vectors, seeded) by dense_topk, against FAISS
- * IndexFlatIP (Debian python3-faiss, tests/bench/bench_dense_search_faiss.py)
- * and against this machine's sgemm rate (OpenBLAS, same thread count), all
- * measured in this run.  Environment: BENCH_THREADS (default all cores),
- * BENCH_PY (default /usr/bin/python3), BENCH_NQ / BENCH_ND (sizes). */
-#include <cblas.h>
+/* bench_dense_search: exact dense search, measured against this run's own
+ * memory-bandwidth floor and against FAISS IndexFlatIP (Debian python3-faiss,
+ * tests/bench/bench_dense_search_faiss.py), A/B alternated, medians.
+ *
+ *   floor      one streaming read (sum) of the whole fp32 document matrix with
+ *              the same thread count, AVX-512 loads: no search can be faster
+ *   one query  dense_topk with 1 query (the streaming kernel, dscan.h),
+ *              printed as floor / time (target >= 0.7); also with the
+ *              documents stored as bf16 and int8 (half and a quarter of the
+ *              bytes: they may pass the fp32 floor)
+ *   few        4 and 15 queries (streaming) per query
+ *   batch      BENCH_NQ queries (blocked sgemm) against FAISS at its best
+ *              setting here, ONE OpenMP thread with OMP_WAIT_POLICY=PASSIVE
+ *              (target >= 1.0x), and at syneg's thread count (also PASSIVE)
+ *
+ * Data: BENCH_ND documents and BENCH_NQ queries of BENCH_DIM dims, random
+ * Gaussian unit vectors (seeded).  Environment: BENCH_ND (100000), BENCH_NQ
+ * (1000), BENCH_DIM (384), BENCH_REPS (7), BENCH_THREADS (all cores),
+ * BENCH_PY (/usr/bin/python3).  Quick run: BENCH_ND=20000 BENCH_NQ=200 BENCH_REPS=3. */
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <math.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "dscan.h"
 #include "index.h"
 #include "kernels.h"
 #include "npy.h"
+#include "parfor.h"
 #include "util.h"
 
 static uint64_t rng = 0xD1B54A32D192ED03ULL;
-static float frand(void)
+static double urand(void)
 {
     rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
-    return (float)((rng >> 40) * (1.0 / 8388608.0)) - 1.0f;
+    return ((rng >> 11) + 0.5) * (1.0 / 9007199254740992.0);
 }
 
-static void unit_rows(float *x, size_t n, int dim)
+static void gauss_unit_rows(float *x, size_t n, int dim)
 {
-    for (size_t i = 0; i < n * (size_t)dim; i++) x[i] = frand();
+    for (size_t i = 0; i < n * (size_t)dim; i += 2) {
+        double r = sqrt(-2 * log(urand())), t = 6.283185307179586 * urand();
+        x[i] = (float)(r * cos(t));
+        if (i + 1 < n * (size_t)dim) x[i + 1] = (float)(r * sin(t));
+    }
     l2norm_forward(x, NULL, (int)n, dim);
+}
+
+static size_t env_size(const char *name, size_t def)
+{
+    const char *v = getenv(name);
+    return v && *v ? strtoul(v, NULL, 10) : def;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void loadavg(char *buf, size_t n)
+{
+    FILE *f = fopen("/proc/loadavg", "r");
+    buf[0] = 0;
+    if (f) {
+        if (!fgets(buf, (int)n, f)) buf[0] = 0;
+        fclose(f);
+    }
+    buf[strcspn(buf, "\n")] = 0;
+}
+
+/* ---- the bandwidth floor: read every byte once, as fast as loads go ---- */
+typedef struct {
+    const float *x;
+    double sum[SY_PAR_MAX];
+} floor_ctx;
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+__attribute__((target("avx512f"))) static float sum_avx512(const float *x, size_t n)
+{
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        a0 = _mm512_add_ps(a0, _mm512_loadu_ps(x + i));
+        a1 = _mm512_add_ps(a1, _mm512_loadu_ps(x + i + 16));
+        a2 = _mm512_add_ps(a2, _mm512_loadu_ps(x + i + 32));
+        a3 = _mm512_add_ps(a3, _mm512_loadu_ps(x + i + 48));
+    }
+    float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+    for (; i < n; i++) s += x[i];
+    return s;
+}
+#endif
+
+static float sum_plain(const float *x, size_t n)
+{
+    float acc[16] = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int l = 0; l < 16; l++) acc[l] += x[i + l];
+    float s = 0;
+    for (int l = 0; l < 16; l++) s += acc[l];
+    for (; i < n; i++) s += x[i];
+    return s;
+}
+
+static void floor_part(void *p, size_t lo, size_t hi, int part)
+{
+    floor_ctx *c = p;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (dscan_have_avx512()) { c->sum[part] = sum_avx512(c->x + lo, hi - lo); return; }
+#endif
+    c->sum[part] = sum_plain(c->x + lo, hi - lo);
+}
+
+static double read_floor(const float *D, size_t count, int threads, double *sink)
+{
+    floor_ctx c = {.x = D};
+    double t0 = sy_now();
+    sy_par_for(count, threads, floor_part, &c);
+    double t = sy_now() - t0;
+    for (int i = 0; i < threads; i++) *sink += c.sum[i];
+    return t;
+}
+
+/* ---- the FAISS peer: a child that searches on request ---- */
+typedef struct {
+    pid_t pid;
+    FILE *to, *from;
+    int threads;
+} peer;
+
+static int peer_start(peer *p, const char *py, const char *dir, int threads, size_t k)
+{
+    int in[2], out[2];
+    if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC)) return -1;   /* a later peer must not hold this one's pipes */
+    p->threads = threads;
+    p->pid = fork();
+    if (p->pid < 0) return -1;
+    if (p->pid == 0) {
+        char t[16], kk[16];
+        snprintf(t, sizeof t, "%d", threads);
+        snprintf(kk, sizeof kk, "%zu", k);
+        setenv("OMP_NUM_THREADS", t, 1);
+        setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+        setenv("OPENBLAS_NUM_THREADS", t, 1);
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        close(in[1]); close(out[0]);
+        execl(py, py, "tests/bench/bench_dense_search_faiss.py", dir, t, kk, (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]); close(out[1]);
+    p->to = fdopen(in[1], "w");
+    p->from = fdopen(out[0], "r");
+    char line[512];
+    while (fgets(line, sizeof line, p->from)) {   /* "READY version" after loading */
+        if (!strncmp(line, "READY", 5)) {
+            printf("faiss peer (%d OpenMP thread%s, OMP_WAIT_POLICY=PASSIVE): faiss %s", threads,
+                   threads == 1 ? "" : "s", line + 6);
+            return 0;
+        }
+        fputs(line, stdout);
+    }
+    return -1;
+}
+
+/* run one request ("one I" | "batch"); returns seconds, *agree for batch */
+static double peer_ask(peer *p, const char *req, double *agree)
+{
+    char line[512];
+    fprintf(p->to, "%s\n", req);
+    fflush(p->to);
+    while (fgets(line, sizeof line, p->from)) {
+        double t, a;
+        int n = sscanf(line, "TIME %lf %lf", &t, &a);
+        if (n >= 1) {
+            if (n == 2 && agree) *agree = a;
+            return t;
+        }
+        fputs(line, stdout);
+    }
+    return -1;
+}
+
+static void peer_stop(peer *p)
+{
+    if (p->to) fclose(p->to);
+    if (p->from) fclose(p->from);
+    if (p->pid > 0) waitpid(p->pid, NULL, 0);
 }
 
 int main(void)
 {
     const char *py = getenv("BENCH_PY") ? getenv("BENCH_PY") : "/usr/bin/python3";
-    size_t nq = getenv("BENCH_NQ") ? strtoul(getenv("BENCH_NQ"), NULL, 10) : 1000;
-    size_t nd = getenv("BENCH_ND") ? strtoul(getenv("BENCH_ND"), NULL, 10) : 100000;
-    int dim = 384, threads = kern_set_threads(getenv("BENCH_THREADS") ? atoi(getenv("BENCH_THREADS")) : 0);
-    size_t k = 10;
+    size_t nq = env_size("BENCH_NQ", 1000), nd = env_size("BENCH_ND", 100000), k = 10;
+    int dim = (int)env_size("BENCH_DIM", 384), reps = (int)env_size("BENCH_REPS", 7);
+    int threads = kern_set_threads((int)env_size("BENCH_THREADS", 0));
+    if (reps < 1) reps = 1;
+    if (nq < DSCAN_FEW) nq = DSCAN_FEW;
+    if (reps > 64) reps = 64;
+    char load[128];
+    loadavg(load, sizeof load);
+    printf("dense search: %zu docs x %d dims (fp32 %.1f MB), %d threads, AVX-512 %s; loadavg at start: %s\n", nd, dim,
+           nd * dim * 4 / 1e6, threads, dscan_have_avx512() ? "yes" : "no", load);
     float *Q = malloc(nq * dim * 4), *D = malloc(nd * dim * 4);
     if (!Q || !D) { fprintf(stderr, "out of memory\n"); return 1; }
-    unit_rows(Q, nq, dim);
-    unit_rows(D, nd, dim);
-    double flops = 2.0 * nq * nd * dim;
-
-    /* sgemm rate: the search's own products without the selection (the same
-     * blocks dense_topk uses), and a large square product */
-    size_t db = 4096, qb = 512;   /* as TOPK_DB, TOPK_QB in engine/index.c */
-    float *S = malloc(qb * db * 4);
-    double best_blk = 1e30;
-    for (int r = 0; r < 3; r++) {
-        double t0 = sy_now();
-        for (size_t d0 = 0; d0 < nd; d0 += db)
-            for (size_t q0 = 0; q0 < nq; q0 += qb) {
-                size_t dn = nd - d0 < db ? nd - d0 : db, qn = nq - q0 < qb ? nq - q0 : qb;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)qn, (int)dn, dim, 1.0f,
-                            Q + q0 * dim, dim, D + d0 * dim, dim, 0.0f, S, (int)dn);
-            }
-        double t = sy_now() - t0;
-        if (t < best_blk) best_blk = t;
-    }
-    free(S);
-    int n = 2048;
-    float *A = malloc((size_t)n * n * 4), *B = malloc((size_t)n * n * 4), *Cm = malloc((size_t)n * n * 4);
-    for (size_t i = 0; i < (size_t)n * n; i++) { A[i] = frand(); B[i] = frand(); }
-    double best_sq = 1e30;
-    for (int r = 0; r < 3; r++) {
-        double t0 = sy_now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, A, n, B, n, 0.0f, Cm, n);
-        double t = sy_now() - t0;
-        if (t < best_sq) best_sq = t;
-    }
-    free(A); free(B); free(Cm);
-    double peak = 2.0 * n * (double)n * n / best_sq / 1e9, blk = flops / best_blk / 1e9;
-
-    /* ours */
-    uint32_t *docs = malloc(nq * k * 4);
-    float *sc = malloc(nq * k * 4);
-    double best = 1e30;
+    gauss_unit_rows(Q, nq, dim);
+    gauss_unit_rows(D, nd, dim);
     sy_err err;
-    for (int r = 0; r < 3; r++) {
-        double t0 = sy_now();
-        if (dense_topk(Q, nq, D, nd, dim, k, docs, sc, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }
-        double t = sy_now() - t0;
-        if (t < best) best = t;
+    /* bf16 / int8 copies of the documents */
+    uint16_t *B = malloc(nd * dim * 2);
+    int8_t *I = malloc(nd * dim);
+    float *mn = malloc(dim * 4), *mx = malloc(dim * 4), *scale = malloc(dim * 4), *offset = malloc(dim * 4);
+    for (int c = 0; c < dim; c++) { mn[c] = INFINITY; mx[c] = -INFINITY; }
+    dscan_to_bf16(B, D, nd * dim);
+    dscan_int8_range(D, nd, dim, mn, mx);
+    dscan_int8_params(mn, mx, dim, scale, offset);
+    dscan_to_int8(I, D, nd, dim, scale, offset);
+    dscan_docs docs[3] = {{DSCAN_F32, nd, dim, D, NULL, NULL}, {DSCAN_BF16, nd, dim, B, NULL, NULL},
+                          {DSCAN_INT8, nd, dim, I, scale, offset}};
+
+    uint32_t *ids = malloc(nq * k * 4);
+    float *sc = malloc(nq * k * 4);
+    double sink = 0;
+
+    /* one query: the floor and the three storage types, alternated */
+    int ones = 8;   /* queries per timing (their mean) */
+    double tf[64], t1[3][64];
+    for (int r = 0; r < reps; r++) {
+        tf[r] = read_floor(D, nd * dim, threads, &sink);
+        for (int t = 0; t < 3; t++) {
+            double t0 = sy_now();
+            for (int j = 0; j < ones; j++)
+                if (dense_topk_docs(Q + (size_t)((r * ones + j) % nq) * dim, 1, &docs[t], k, ids, sc, &err)) {
+                    fprintf(stderr, "%s\n", err.msg);
+                    return 1;
+                }
+            t1[t][r] = (sy_now() - t0) / ones;
+        }
     }
-    double ours = flops / best / 1e9;
-    printf("sgemm (OpenBLAS, %d threads): square 2048: %.1f GFLOP/s; search-shaped blocks: %.1f GFLOP/s\n",
-           threads, peak, blk);
-    printf("syneg dense_topk %zu x %zu x %d top-%zu: %.3fs = %.1f GFLOP/s, %.0f queries/s\n", nq, nd, dim, k, best,
-           ours, nq / best);
-    printf("RATIO dense search syneg/sgemm-peak = %.2f (target >= 0.85); vs search-shaped sgemm = %.2f\n",
-           ours / peak, ours / blk);
+    double floor_t = median(tf, reps);
+    printf("bandwidth floor (one streaming read of %.1f MB, median of %d): %.2f ms = %.1f GB/s\n", nd * dim * 4 / 1e6,
+           reps, floor_t * 1e3, nd * dim * 4 / floor_t / 1e9);
+    for (int t = 0; t < 3; t++) {
+        double m = median(t1[t], reps), bytes = (double)nd * dscan_row_bytes(docs[t].dtype, dim);
+        if (t == 0)
+            printf("RATIO one-query search fp32: %.2f ms, floor/time = %.2f (target >= 0.7)\n", m * 1e3, floor_t / m);
+        else
+            printf("one-query search %s: %.2f ms, %.2fx the fp32 search, %.1f GB/s of %s rows (%.2f of the floor's rate)\n",
+                   dscan_dtype_name(docs[t].dtype), m * 1e3, median(t1[0], reps) / m, bytes / m / 1e9,
+                   dscan_dtype_name(docs[t].dtype), bytes / m / (nd * dim * 4 / floor_t));
+    }
+    /* a few queries: streaming, per query */
+    static const size_t few[] = {4, 15};
+    for (size_t f = 0; f < 2; f++) {
+        double tt[64];
+        for (int r = 0; r < reps; r++) {
+            double t0 = sy_now();
+            dense_topk(Q, few[f], D, nd, dim, k, ids, sc, &err);
+            tt[r] = sy_now() - t0;
+        }
+        double m = median(tt, reps);
+        printf("%zu queries fp32 (streaming): %.2f ms, %.2f ms a query (%.2f floors)\n", few[f], m * 1e3,
+               m * 1e3 / few[f], m / floor_t);
+    }
     fflush(stdout);
 
-    /* the FAISS peer */
+    /* the batch, against FAISS */
+    if (dense_topk(Q, nq, D, nd, dim, k, ids, sc, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }
     char dir[] = "/tmp/syneg-bench-dense-XXXXXX";
     if (!mkdtemp(dir)) { perror("mkdtemp"); return 1; }
     char pq[600], pd[600], pr[600];
     snprintf(pq, sizeof pq, "%s/q.npy", dir);
     snprintf(pd, sizeof pd, "%s/d.npy", dir);
     snprintf(pr, sizeof pr, "%s/ours.npy", dir);
-    float *fd = malloc(nq * k * 4);
-    for (size_t i = 0; i < nq * k; i++) fd[i] = (float)docs[i];
+    float *fids = malloc(nq * k * 4);
+    for (size_t i = 0; i < nq * k; i++) fids[i] = (float)ids[i];
     if (npy_write_f32(pq, Q, nq, (size_t)dim, &err) || npy_write_f32(pd, D, nd, (size_t)dim, &err) ||
-        npy_write_f32(pr, fd, nq, k, &err)) {
+        npy_write_f32(pr, fids, nq, k, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
-    free(D);   /* give the peer the memory */
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "%s tests/bench/bench_dense_search_faiss.py %s %d %zu", py, dir, threads, k);
-    FILE *pp = popen(cmd, "r");
-    double ft = 0, agree = -1;
-    char line[512];
-    while (pp && fgets(line, sizeof line, pp)) {
-        fputs(line, stdout);
-        sscanf(line, "RESULT %lf %lf", &ft, &agree);
+    free(B); free(I);
+    signal(SIGPIPE, SIG_IGN);
+    peer p1 = {0}, pn = {0};
+    int have1 = peer_start(&p1, py, dir, 1, k) == 0;
+    int haven = threads > 1 ? peer_start(&pn, py, dir, threads, k) == 0 : 0;
+    double tb[64], tfb1[64], tfbn[64], tf1[64], agree = -1;
+    char one[64];
+    for (int r = 0; r < reps; r++) {
+        double t0 = sy_now();
+        dense_topk(Q, nq, D, nd, dim, k, ids, sc, &err);
+        tb[r] = sy_now() - t0;
+        if (have1) tfb1[r] = peer_ask(&p1, "batch", &agree);
+        if (haven) tfbn[r] = peer_ask(&pn, "batch", NULL);
+        snprintf(one, sizeof one, "one %d", r % (int)nq);
+        if (have1) tf1[r] = peer_ask(&p1, one, NULL);
     }
-    int prc = pp ? pclose(pp) : -1;
-    if (ft > 0) {
-        printf("faiss IndexFlatIP: %.3fs = %.1f GFLOP/s; top-%zu ids agree with syneg on %.2f%% of slots\n", ft,
-               flops / ft / 1e9, k, agree * 100);
-        printf("RATIO dense search syneg/faiss = %.2fx (target >= 1.0x)\n", ft / best);
+    double ours = median(tb, reps);
+    printf("syneg batch %zu queries (sgemm, %d threads): %.3f s, %.0f queries/s\n", nq, threads, ours, nq / ours);
+    if (have1) {
+        double f1 = median(tfb1, reps);
+        printf("Debian FAISS IndexFlatIP batch, 1 OpenMP thread, OMP_WAIT_POLICY=PASSIVE (its best here): %.3f s; "
+               "top-%zu ids equal syneg's on %.2f%% of slots\n", f1, k, agree * 100);
+        printf("RATIO batch search syneg/faiss-best = %.2fx (target >= 1.0x)\n", f1 / ours);
+        double o1 = median(tf1, reps);
+        printf("Debian FAISS one query (1 thread): %.2f ms; syneg one query is %.2fx faster\n", o1 * 1e3,
+               o1 / median(t1[0], reps));
     } else {
-        printf("faiss peer unavailable (exit %d); install python3-faiss (make bench-deps)\n", prc);
+        printf("faiss peer unavailable; install python3-faiss (make bench-deps)\n");
     }
+    if (haven) {
+        double fn = median(tfbn, reps);
+        printf("Debian FAISS batch at syneg's %d threads (PASSIVE): %.3f s; ratio syneg/faiss at equal threads = %.2fx\n",
+               threads, fn, fn / ours);
+    }
+    peer_stop(&p1);
+    peer_stop(&pn);
+    loadavg(load, sizeof load);
+    printf("loadavg at end: %s   (checksum %g)\n", load, sink);
+    char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-    free(Q); free(docs); free(sc); free(fd);
+    free(Q); free(D); free(ids); free(sc); free(fids); free(mn); free(mx); free(scale); free(offset);
     return 0;
 }

@@ -4,7 +4,12 @@
     bench_dense_search_faiss.py DIR THREADS K
 
 DIR holds q.npy, d.npy (float32) and ours.npy (syneg's top-k ids as float32).
-Prints "RESULT best_seconds agreement" (share of top-k id slots equal)."""
+The caller sets OMP_NUM_THREADS / OMP_WAIT_POLICY / OPENBLAS_NUM_THREADS
+before starting it.  After loading it prints "READY version"; then for each
+line on stdin it runs one timed search and prints "TIME seconds [agreement]":
+  batch   all queries (agreement: share of top-k id slots equal to syneg's)
+  one I   query I alone
+so the C side can alternate its own runs with these."""
 import sys
 import time
 
@@ -21,13 +26,22 @@ def main():
     index = faiss.IndexFlatIP(x.shape[1])
     index.add(x)
     del x
-    best = 1e30
-    for _ in range(3):
-        t0 = time.time()
-        _, ids = index.search(q, k)
-        best = min(best, time.time() - t0)
-    print('faiss %s threads=%d: %.3fs' % (faiss.__version__, threads, best), flush=True)
-    print('RESULT %.6f %.6f' % (best, float((ids == ours).mean())))
+    print('READY %s' % faiss.__version__, flush=True)
+    for line in sys.stdin:
+        req = line.split()
+        if not req:
+            continue
+        if req[0] == 'batch':
+            t0 = time.perf_counter()
+            _, ids = index.search(q, k)
+            t = time.perf_counter() - t0
+            print('TIME %.6f %.6f' % (t, float((ids == ours).mean())), flush=True)
+        elif req[0] == 'one':
+            i = int(req[1]) % q.shape[0]
+            one = np.ascontiguousarray(q[i:i + 1])
+            t0 = time.perf_counter()
+            index.search(one, k)
+            print('TIME %.6f' % (time.perf_counter() - t0), flush=True)
 
 
 if __name__ == '__main__':

@@ -1,12 +1,23 @@
 #!/usr/bin/env python3
 """PyTorch peer for bench_encoder: a plain torch.nn BERT (same maths as HF
 BertModel, eager attention) over the model folder that bench_encoder wrote,
-on the same token ids, batches and thread count.
+on the same token ids, batches and thread count, in float32 and in bfloat16
+autocast (torch.autocast("cpu", dtype=torch.bfloat16)).
 
-    bench_encoder_torch.py MODEL_DIR THREADS SECONDS
+    bench_encoder_torch.py MODEL_DIR THREADS
 
-Prints "RESULT seq_s_128 seq_s_mix maxdiff_128 maxdiff_mix" (max abs
-difference of the [CLS] vectors against syneg's, read from MODEL_DIR)."""
+A server driven by bench_encoder over stdin/stdout, so that the two sides'
+passes alternate (A/B) in one run:
+    run NAME PREC    one timed pass over MODEL_DIR/idsNAME.npy (PREC fp32|bf16)
+                     -> "TIME seconds"
+    save NAME PREC   one pass, [CLS] vectors to MODEL_DIR/tNAME_PREC.npy -> "OK"
+    quit
+It prints "READY torch VERSION threads N" once loaded.
+
+bf16: the Linear weights and biases are converted to bfloat16 once, at load
+(as syneg packs its weights once per model load), so autocast casts only
+the activations; LayerNorm, softmax and GELU run as autocast decides (float32
+for layer_norm and softmax on CPU)."""
 import json
 import math
 import sys
@@ -65,42 +76,50 @@ class Bert(torch.nn.Module):
         return x
 
 
-def run(model, ids, lens, budget=8192):
+def run(model, ids, lens, bf16, batch, budget=8192):
+    """Batches as bench_encoder forms them: `batch` sequences when > 0, else
+    a token budget over length-sorted texts."""
     outs = []
     i, n = 0, len(lens)
-    with torch.inference_mode():
+    with torch.inference_mode(), torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16):
         while i < n:
             T = int(lens[i])
-            B = min(max(budget // T, 1), 128, n - i)
+            B = min(batch if batch > 0 else max(budget // T, 1), 128, n - i)
             x = torch.from_numpy(ids[i:i + B, :T].astype(np.int64))
             m = torch.from_numpy((np.arange(T)[None, :] < lens[i:i + B, None]).astype(np.int64))
-            outs.append(model(x, m)[:, 0])
+            outs.append(model(x, m)[:, 0].float())
             i += B
     return torch.cat(outs).numpy()
 
 
 def main():
-    d, threads, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    d, threads = sys.argv[1], int(sys.argv[2])
     torch.set_num_threads(threads)
     cfg = json.load(open(d + '/config.json'))
-    model = Bert(load_safetensors(d + '/model.safetensors'), cfg)
-    res = []
-    for name in ('128', 'mix'):
-        ids = np.load(d + '/ids%s.npy' % name).astype(np.int64)
-        lens = np.load(d + '/lens%s.npy' % name).astype(np.int64)[:, 0]
-        ref = np.load(d + '/c%s.npy' % name)
-        run(model, ids[:32], lens[:32])
-        best, end = 1e30, time.time() + secs
-        while True:
-            t0 = time.time()
-            out = run(model, ids, lens)
-            best = min(best, time.time() - t0)
-            if time.time() > end:
-                break
-        res.append((len(lens) / best, float(np.abs(out - ref).max())))
-        print('pytorch %s %s threads=%d: %.1f seq/s' % (torch.__version__, name, threads, len(lens) / best),
-              flush=True)
-    print('RESULT %.3f %.3f %.3e %.3e' % (res[0][0], res[1][0], res[0][1], res[1][1]))
+    w = load_safetensors(d + '/model.safetensors')
+    w16 = {k: (v.to(torch.bfloat16) if '.dense.' in k or '.self.' in k else v) for k, v in w.items()}
+    models = {'fp32': Bert(w, cfg), 'bf16': Bert(w16, cfg)}
+    data = {}
+    print('READY torch %s threads %d' % (torch.__version__, torch.get_num_threads()), flush=True)
+    for line in sys.stdin:
+        cmd = line.split()
+        if not cmd or cmd[0] == 'quit':
+            break
+        name, prec = cmd[1], cmd[2]
+        if name not in data:
+            ids = np.load(d + '/ids%s.npy' % name).astype(np.int64)
+            lens = np.load(d + '/lens%s.npy' % name).astype(np.int64)[:, 0]
+            batch = int(open(d + '/batch%s.txt' % name).read())
+            data[name] = (ids, lens, batch)
+        ids, lens, batch = data[name]
+        t0 = time.perf_counter()
+        out = run(models[prec], ids, lens, prec == 'bf16', batch)
+        dt = time.perf_counter() - t0
+        if cmd[0] == 'save':
+            np.save(d + '/t%s_%s.npy' % (name, prec), out.astype(np.float32))
+            print('OK', flush=True)
+        else:
+            print('TIME %.6f' % dt, flush=True)
 
 
 if __name__ == '__main__':

@@ -5,34 +5,62 @@
 # "False negatives"); a change to the signals or the model that loses recall
 # or floods the queue fails here.
 . tests/e2e/lib.sh.inc
+# Three hide seeds per collection (1 was used in fitting the likelihood, 7 and 8
+# were not); every run must meet the per-set targets, the means the overall ones.
 for name in cranfield cisi; do
     D="$SHARED_DATA/$name"
     need "$D/corpus.jsonl" "fneval on $name" || continue
     S="$T/$name"
     "$SYNEG" init "$S" --beir "$D" >/dev/null 2>&1 || fail "init $name"
-    "$SYNEG" fneval "$S" --retriever bm25 --split all --json >"$T/$name.json" 2>"$T/err" \
-        || fail "fneval $name" "$(cat "$T/err")"
+    for seed in 1 7 8; do
+        "$SYNEG" fneval "$S" --retriever bm25 --split all --hide-seed $seed --json >"$T/$name.$seed.json" 2>"$T/err" \
+            || fail "fneval $name seed $seed" "$(cat "$T/err")"
+    done
+    cp "$T/$name.1.json" "$T/$name.json"
 done
 if [ -s "$T/cranfield.json" ] && [ -s "$T/cisi.json" ]; then
-    out=$(python3 - "$T/cranfield.json" "$T/cisi.json" <<'PY' 2>&1
+    out=$(python3 - "$T" <<'PY' 2>&1
 import json, sys
-c, i = (json.load(open(p)) for p in sys.argv[1:3])
-for n, j in (("cranfield", c), ("cisi", i)):
-    print(n, "recall %.3f@10%% %.3f rate %.3f kept %.3f exported %.3f (%d mined)" % (
-        j["recall"], j["recall_top10"], j["suspect_rate"], j["clean_kept"], j["exported_share"], j["mined"]))
-    assert j["mined"] >= 40, j["mined"]
-    assert j["suspect_rate"] <= 0.25, j["suspect_rate"]
-    assert j["recall"] >= 0.45, j["recall"]
-    assert j["clean_kept"] >= 0.95, j["clean_kept"]
-    assert j["exported_share"] <= 0.55, j["exported_share"]
-    assert j["mine"]["warning"] is None, j["mine"]["warning"]
-assert c["recall"] >= 0.65, c["recall"]
-assert (c["recall"] + i["recall"]) / 2 >= 0.55
-assert (c["suspect_rate"] + i["suspect_rate"]) / 2 <= 0.22
-assert (c["exported"] + i["exported"]) / (c["mined"] + i["mined"]) <= 0.5
+runs = {n: [json.load(open("%s/%s.%d.json" % (sys.argv[1], n, s))) for s in (1, 7, 8)] for n in ("cranfield", "cisi")}
+mean = lambda n, k: sum(j[k] for j in runs[n]) / len(runs[n])
+for n, js in runs.items():
+    print(n, " ".join("recall %.2f rate %.3f kept %.2f exported %d/%d;" % (
+        j["recall"], j["suspect_rate"], j["clean_kept"], j["exported"], j["mined"]) for j in js))
+    for j in js:
+        assert j["mined"] >= 25, j["mined"]
+        assert j["suspect_rate"] <= 0.205, j["suspect_rate"]      # the band's ceiling, 0.2
+        assert j["recall"] >= 0.45, j["recall"]
+        assert j["clean_kept"] >= 0.95, j["clean_kept"]
+        assert j["exported_share"] <= 0.55, j["exported_share"]
+        assert j["mine"]["warning"] is None, j["mine"]["warning"]
+        assert j["mine"]["calib_queries"] > 0 and j["mine"]["threshold"] > 0
+# measured (seeds 1, 7, 8): Cranfield 0.88-0.98, CISI 0.62-0.70; the likelihood
+# of the first landing (best-ranked negatives, fixed threshold) reached 0.60-0.74
+# and 0.39-0.49, so these fail if it comes back
+assert mean("cranfield", "recall") >= 0.80, mean("cranfield", "recall")
+assert mean("cisi", "recall") >= 0.55, mean("cisi", "recall")
+assert (mean("cranfield", "suspect_rate") + mean("cisi", "suspect_rate")) / 2 <= 0.205
+ex = sum(j["exported"] for n in runs for j in runs[n]); mi = sum(j["mined"] for n in runs for j in runs[n])
+assert ex / mi <= 0.3, (ex, mi)
 PY
 )
-    [ $? = 0 ] && ok "held-out recall and suspect rate: $(echo "$out" | tr '\n' ';')" || fail "held-out targets" "$out"
+    [ $? = 0 ] && ok "held-out recall and suspect rate: $(echo "$out" | tr '\n' ' ')" || fail "held-out targets" "$out"
+    # the threshold follows the settings table; a flag overrides the setting
+    "$SYNEG" set "$T/cisi" mine.suspect_max 0.1 >/dev/null 2>&1 || fail "set mine.suspect_max"
+    "$SYNEG" fneval "$T/cisi" --retriever bm25 --split all --json >"$T/set.json" 2>/dev/null
+    "$SYNEG" fneval "$T/cisi" --retriever bm25 --split all --suspects 0:1 --json >"$T/flag.json" 2>/dev/null
+    python3 -c '
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+assert a["suspect_rate"] <= 0.101 and a["mine"]["suspect_max"] == 0.1, a["suspect_rate"]
+assert b["mine"]["suspect_max"] == 1 and b["suspect_rate"] > 0.101, b["suspect_rate"]' "$T/set.json" "$T/flag.json" \
+        && ok "mine.suspect_max from the session; --suspects overrides it" || fail "settings not read"
+    "$SYNEG" set "$T/cisi" mine.fn_threshold 0 >/dev/null 2>&1; [ $? -eq 2 ] && ok "mine.fn_threshold 0 refused" \
+        || fail "mine.fn_threshold 0 accepted"
+    "$SYNEG" set "$T/cisi" mine.suspect_min 0.15 >/dev/null 2>&1
+    "$SYNEG" fneval "$T/cisi" --retriever bm25 --split all >/dev/null 2>"$T/err"; rc=$?
+    [ $rc -eq 2 ] && grep -q "suspect_min" "$T/err" && ok "suspect_min above suspect_max: named, exit 2" \
+        || fail "inverted band" "rc $rc $(cat "$T/err")"
     # the same hidden choice twice: the same figures
     "$SYNEG" fneval "$T/cranfield" --retriever bm25 --split all --json >"$T/again.json" 2>/dev/null
     python3 -c '
@@ -54,27 +82,30 @@ fi
 "$SYNEG" fneval "$T" --retriever bm25 --hide 1.5 >/dev/null 2>&1; [ $? -eq 2 ] && ok "--hide 1.5: usage" || fail "--hide 1.5"
 "$SYNEG" mine "$T" --retriever bm25 --fn-threshold 0 >/dev/null 2>&1; [ $? -eq 2 ] && ok "--fn-threshold 0: usage" || fail "--fn-threshold 0"
 
-# the demo, mined as make demo does: planted false negatives lead the queue
+# the demo, mined as make demo does (both splits): planted false negatives lead the queue
 D=$T/demo
 pristine_demo "$D" || fail "copy the demo"
-"$SYNEG" mine "$D" --retriever bm25 --range 0:50 --num 8 >/dev/null 2>"$T/err" || fail "demo mine" "$(cat "$T/err")"
-"$SYNEG" suspects "$D" --limit 100 --all --json >"$T/q.json" 2>"$T/err" || fail "suspects --json" "$(cat "$T/err")"
+for split in train test; do
+    "$SYNEG" mine "$D" --retriever bm25 --range 0:50 --num 8 --split $split >/dev/null 2>"$T/err" \
+        || fail "demo mine $split" "$(cat "$T/err")"
+done
+grep -q -- "--split test" Makefile && ok "make demo mines the test split too" || fail "make demo: test split not mined"
+"$SYNEG" suspects "$D" --limit 100 --json >"$T/q.json" 2>"$T/err" || fail "suspects --json" "$(cat "$T/err")"
 sed -n 's/^- \(q[0-9]*\) -> \(d[0-9]*\).*/\1 \2/p' sessions/demo/data/README.md >"$T/planted"
-out=$(python3 - "$T/q.json" "$T/planted" sessions/demo/data/qrels/train.tsv <<'PY' 2>&1
+out=$(python3 - "$T/q.json" "$T/planted" <<'PY' 2>&1
 import json, sys
 q = json.load(open(sys.argv[1]))
 planted = set(tuple(l.split()) for l in open(sys.argv[2]))
-train = set(l.split()[0] for l in open(sys.argv[3]).readlines()[1:])
-reach = [p for p in planted if p[0] in train]
+assert len(planted) == 48, len(planted)
 got = sum(1 for r in q if (r["query"], r["passage"]) in planted)
 like = [r["likelihood"] for r in q]
 assert like == sorted(like, reverse=True), "queue order"
-assert all(r["signals"] and "posnear" in r["signals"] for r in q)
-print("%d of the %d planted in train queries (%d planted in all)" % (got, len(reach), len(planted)))
-assert got >= 25, got
+assert all(r["signals"] and "posnear" in r["signals"] and "posrr" in r["signals"] for r in q)
+print("%d of the %d planted in the first 100" % (got, len(planted)))
+assert got >= 38, got
 PY
 )
-[ $? = 0 ] && ok "demo: first 100 of the queue: $out" || fail "demo queue" "$out"
+[ $? = 0 ] && ok "demo: $out" || fail "demo queue" "$out"
 out=$("$SYNEG" suspects "$D" --limit 3 2>&1)
 echo "$out" | head -1 | grep -q "suspects in the queue" && [ "$(echo "$out" | grep -c '^ *[0-9]  ')" = 3 ] \
     && ok "suspects --limit 3" || fail "suspects --limit 3" "$out"

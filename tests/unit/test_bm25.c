@@ -159,6 +159,20 @@ TEST(maxscore_equals_exhaustive)
         if (n1 > 0 && bm25_score_docs(ix, query, d1, (size_t)n1, s3, &err) == 0)
             for (long i = 0; i < n1; i++)
                 if (s3[i] != s1[i]) { mism++; break; }
+        /* in any order, repeated, or past the corpus (0): the documents are
+         * visited sorted, each score goes back to its slot */
+        if (n1 > 1) {
+            uint32_t d4[203];
+            float s4[203];
+            for (long i = 0; i < n1; i++) d4[i] = d1[n1 - 1 - i];
+            d4[n1] = d1[0];
+            d4[n1 + 1] = (uint32_t)N + 5;
+            d4[n1 + 2] = d1[n1 - 1];
+            if (bm25_score_docs(ix, query, d4, (size_t)n1 + 3, s4, &err) < 0) mism++;
+            for (long i = 0; i < n1; i++)
+                if (s4[i] != s1[n1 - 1 - i]) { mism++; break; }
+            if (s4[n1] != s1[0] || s4[n1 + 1] != 0 || s4[n1 + 2] != s1[n1 - 1]) mism++;
+        }
     }
     CHECK_EQ_INT(mism, 0);
     bm25_free(ix);

@@ -7,6 +7,7 @@
 #include "negstore.h"
 #include "retriever.h"
 #include "session.h"
+#include "settings.h"
 #include "util.h"
 
 static char *dir, *data, *sdir;
@@ -93,7 +94,9 @@ TEST(mine_bm25)
     if (!r) { session_close(s); return; }
     mine_opts o;
     mine_opts_default(&o);
-    CHECK(o.max_rel == 0 && o.fn_threshold == MINE_FN_THRESHOLD, "defaults: max-rel off, likelihood on");
+    CHECK(o.max_rel == 0 && o.fn_threshold == settings_num(NULL, "mine.fn_threshold"), "defaults: max-rel off, likelihood on");
+    CHECK(o.suspect_min == 0.1 && o.suspect_max == 0.2 && o.pool == 3 && o.fn_threshold == 0.5,
+          "the settings table's defaults: band %g..%g, pool %u", o.suspect_min, o.suspect_max, o.pool);
     o.range_lo = 0;
     o.range_hi = 100;
     o.num = 3;
@@ -216,9 +219,12 @@ TEST(likelihood_queue_and_hiding)
     mine_opts_default(&o);
     o.range_lo = 0;
     o.num = 3;
+    o.suspect_min = 0;   /* the threshold as given (the band is tested below) */
+    o.suspect_max = 1;
     mine_report rep;
     CHECK(mine_run(s, r, &o, &rep, &err) == 0, "%s", err.msg);
     CHECK_EQ_INT(rep.by_max_rel, 0);
+    CHECK(rep.threshold == o.fn_threshold && rep.calib_queries == 0, "no band: threshold %g", rep.threshold);
     neg_store *ns = session_negs(s);
     int changed;
     neg_store_refresh(ns, &changed, NULL);
@@ -234,12 +240,12 @@ TEST(likelihood_queue_and_hiding)
         CHECK(row.prov && strstr(row.prov, "\"fn\":{") && strstr(row.prov, "\"posnear\""), "signals in prov: %s",
               row.prov ? row.prov : "(null)");
         if (!(row.flags & NEG_F_DUP))
-            CHECK(((row.flags & NEG_F_SUSPECT) != 0) == (row.fnl >= MINE_FN_THRESHOLD), "%s: flag %d vs fnl %g",
+            CHECK(((row.flags & NEG_F_SUSPECT) != 0) == (row.fnl >= o.fn_threshold), "%s: flag %d vs fnl %g",
                   row.neg_id, row.flags, row.fnl);
         if (!strcmp(row.neg_id, "n1")) n1_fnl = row.fnl;
     }
     /* n1 shares three of the positive's four words: the likeliest candidate of q1 */
-    CHECK(n1_fnl >= MINE_FN_THRESHOLD, "n1 is a suspect: %g", n1_fnl);
+    CHECK(n1_fnl >= o.fn_threshold, "n1 is a suspect: %g", n1_fnl);
     size_t nq;
     neg_ref *queue = neg_store_ranked(ns, 0, &nq);
     CHECK(nq > 0, "a queue");
@@ -256,6 +262,26 @@ TEST(likelihood_queue_and_hiding)
           "every row a suspect: rate %g, %zu without clean, %zu whole windows", rep.suspect_rate, rep.no_clean,
           rep.whole_window);
     CHECK(strstr(rep.warning, "suspects"), "warning: %s", rep.warning);
+    /* the band moves the threshold: a flooding one is raised until at most
+     * suspect_max of the rows are suspects, a starving one lowered until at least
+     * suspect_min are; the rows flagged anyway (q1's copy of p1) count first */
+    mine_opts flood = lo;
+    flood.suspect_max = 0.25;
+    CHECK(mine_run(s, r, &flood, &rep, &err) == 0, "%s", err.msg);
+    CHECK(rep.calib_queries == 2 && rep.threshold > 1e-9, "calibrated on 2 queries: threshold %g", rep.threshold);
+    CHECK(rep.suspect_rate <= 0.25 && rep.suspects >= 1, "flood held: rate %g, %zu suspects", rep.suspect_rate,
+          rep.suspects);
+    mine_opts starve = o;
+    starve.fn_threshold = 0.999999;
+    starve.suspect_min = 0.5;
+    CHECK(mine_run(s, r, &starve, &rep, &err) == 0, "%s", err.msg);
+    CHECK(rep.threshold < 0.999999 && rep.by_likelihood >= 1 && rep.suspect_rate >= 0.5,
+          "starving threshold lowered to %g: %zu flagged, rate %g", rep.threshold, rep.by_likelihood,
+          rep.suspect_rate);
+    mine_opts inverted = o;
+    inverted.suspect_min = 0.3;
+    inverted.suspect_max = 0.2;
+    CHECK(mine_run(s, r, &inverted, &rep, &err) < 0 && err.code == SY_EINVAL, "band 0.3..0.2 refused");
     mine_opts bad = o;
     bad.fn_threshold = 0;
     CHECK(mine_run(s, r, &bad, &rep, &err) < 0 && err.code == SY_EINVAL, "threshold 0 refused");

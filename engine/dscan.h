@@ -1,0 +1,92 @@
+/* dscan: the streaming top-k kernel of exact dense search, for few queries.
+ *
+ * dscan_topk reads the document matrix once, from front to back, in parallel
+ * over contiguous document ranges (sy_par_for), computing each query's inner
+ * products with AVX-512 where the CPU has it (else a portable loop with the
+ * same arithmetic), and keeps each query's top k inline in a bounded heap: no
+ * score matrix, so memory traffic is the matrix itself.  It is meant for
+ * fewer than DSCAN_FEW queries; beyond that, blocked sgemm (index.c) reuses
+ * each document block across many queries and wins.
+ *
+ * Documents are stored as fp32, bf16 or int8 (dscan_docs).  The score of one
+ * document is defined exactly, so every implementation returns the same bits:
+ *   x[c]  the stored value as fp32: fp32 as is; bf16 widened (exact);
+ *         int8 v[c] as (float)v[c], with the query pre-scaled:
+ *         q'[c] = q[c] * scale[c] and bias = dot(q, offset) (dscan_prep_int8),
+ *         so x ~ offset + scale * v per dimension.
+ *   dot   16 lane sums, acc[c % 16] = acc[c % 16] + q[c] * x[c] (product and
+ *         sum each rounded to fp32, c increasing), then a fixed tree:
+ *         a8[l] = acc[l] + acc[l+8], a4[l] = a8[l] + a8[l+4],
+ *         a2[l] = a4[l] + a4[l+2], dot = a2[0] + a2[1].
+ *   score dot (fp32, bf16) or bias + dot (int8).
+ * Ranking: higher score first; equal scores by lower document index.  A
+ * document whose score is NaN is never returned.  Slots beyond the documents
+ * that can be returned hold doc UINT32_MAX and score -INFINITY.
+ * dscan_topk_naive is the obvious twin (one document at a time, sorted
+ * insertion); tests require equal output.
+ *
+ * Pure functions over borrowed arrays: no state, thread-safe.  Errors (out of
+ * memory, bad shapes) through sy_err. */
+#ifndef SY_DSCAN_H
+#define SY_DSCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define DSCAN_FEW 16   /* dense search streams for fewer queries than this */
+
+typedef enum { DSCAN_F32 = 0, DSCAN_BF16 = 1, DSCAN_INT8 = 2 } dscan_dtype;
+
+/* A document matrix of n rows of dim values (borrowed pointers). */
+typedef struct {
+    dscan_dtype dtype;
+    size_t n;
+    int dim;
+    const void *rows;      /* float | uint16_t (bf16 bits) | int8_t, [n, dim] row-major */
+    const float *scale;    /* int8: [dim] per-dimension scale */
+    const float *offset;   /* int8: [dim] per-dimension offset */
+} dscan_docs;
+
+/* Which code runs: the best for this CPU, or one forced (tests, benchmarks). */
+typedef enum { DSCAN_AUTO = 0, DSCAN_PORTABLE = 1, DSCAN_AVX512 = 2 } dscan_impl;
+
+/* 1 when this CPU runs the AVX-512 code (avx512f, avx512bw, avx512vl). */
+int dscan_have_avx512(void);
+const char *dscan_dtype_name(dscan_dtype t);   /* "fp32" | "bf16" | "int8" */
+size_t dscan_row_bytes(dscan_dtype t, int dim);
+
+/* Top-k of nq queries Q[nq, dim] over D: docs/scores [nq * k], best first.
+ * nthreads: parts to split the documents into (<= 0: kern_threads()).
+ * impl DSCAN_AVX512 on a CPU without it is an error (SY_EUNSUP). */
+int dscan_topk(const float *Q, size_t nq, const dscan_docs *D, size_t k, int nthreads, dscan_impl impl,
+               uint32_t *docs, float *scores, sy_err *err);
+int dscan_topk_naive(const float *Q, size_t nq, const dscan_docs *D, size_t k, uint32_t *docs, float *scores,
+                     sy_err *err);
+
+/* The defined score of one query with document row i (see above). */
+float dscan_score(const float *q, const dscan_docs *D, size_t i);
+/* int8 queries: qs[dim] = q * scale, *bias = dot(q, offset) by the lane rule. */
+void dscan_prep_int8(const float *q, const dscan_docs *D, float *qs, float *bias);
+
+/* Storage conversion.  bf16: round to nearest even (NaN stays NaN).
+ * int8: per-dimension affine over all n rows: offset = (max + min) / 2,
+ * scale = (max - min) / 254 (1 where max == min), v = round((x - offset) /
+ * scale) clamped to [-127, 127].  dscan_int8_range scans rows for the range
+ * (min/max [dim], updated in place: start them at +/-INFINITY). */
+void dscan_to_bf16(uint16_t *out, const float *x, size_t count);
+float dscan_bf16_to_f32(uint16_t b);
+void dscan_int8_range(const float *x, size_t n, int dim, float *mn, float *mx);
+void dscan_int8_params(const float *mn, const float *mx, int dim, float *scale, float *offset);
+void dscan_to_int8(int8_t *out, const float *x, size_t n, int dim, const float *scale, const float *offset);
+/* Rows [i0, i0 + n) of D as fp32 (x = offset + scale * v for int8). */
+void dscan_rows_f32(float *out, const dscan_docs *D, size_t i0, size_t n);
+
+/* The bounded heap every top-k in the engine uses (a min-heap whose root is
+ * the worst kept item, by the ranking above).  hs/hd [k], start filled with
+ * -INFINITY / UINT32_MAX; offer keeps the k best; sort leaves them best first. */
+void dscan_heap_offer(float *hs, uint32_t *hd, size_t k, float s, uint32_t d);
+void dscan_heap_sort(float *hs, uint32_t *hd, size_t k);
+
+#endif

@@ -1,0 +1,70 @@
+/* kernels_bf16: matrix products with bfloat16 inputs and float32
+ * accumulation, for the encoder's forward pass and the trainer's forward and
+ * backward passes when the precision is bf16 (encoder.h, enc_set_precision).
+ *
+ * Why hand-written: the products run on AVX-512 BF16 (vdpbf16ps: 32 bf16
+ * products per instruction, summed in pairs into 16 float32 lanes), twice the
+ * fp32 FMA rate on this class of CPU.  Debian's OpenBLAS 0.3.21 (the BLAS we
+ * link) does not export sbgemm (checked with nm), so there is no library call
+ * to delegate to.
+ *
+ * Operands: the right-hand side B [K,N] is packed once into a kbf_mat
+ * (bf16, panels of 48 columns, K in pairs), e.g. a Linear weight at model
+ * load; the left-hand side A [M,K] is converted to bf16 inside every call
+ * (round to nearest even, as torch's autocast does).  Accumulation is float32
+ * over the whole K; bias and the accumulate-into-out option are applied in
+ * float32.  Numerics: the inputs keep 8 significant bits (relative rounding
+ * error <= 2^-8 each), so each product is off by ~3e-3 relative (rms) and a
+ * dot product of K random-sign terms by about as much relative to its size,
+ * whatever K (the float32 sum adds ~1e-7); see the parity notes in
+ * tests/unit/test_kernels_bf16.c and the README.
+ *
+ * Threads: kbf_gemm splits M over up to kern_threads() threads (parfor.h);
+ * results do not depend on the thread count (every output element is summed
+ * in the same order).  No state; thread-safe for distinct outputs.
+ *
+ * CPU: kbf_cpu_ok() says whether this machine runs the kernel (avx512_bf16);
+ * where it does not, kbf_gemm returns -1 without computing and callers must
+ * refuse bf16 with a clear error (never fall back silently).  The naive twin
+ * runs anywhere and computes the same products (same bf16 rounding of both
+ * operands) in double: tests compare the two. */
+#ifndef SY_KERNELS_BF16_H
+#define SY_KERNELS_BF16_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* 1 when the CPU (and this build) can run the bf16 kernel, else 0.  The
+ * environment variable SYNEG_NO_BF16=1 makes it 0 (so the refusal of bf16 on
+ * CPUs without it can be tested anywhere). */
+int kbf_cpu_ok(void);
+
+/* float -> bf16 bits, round to nearest even (NaN stays NaN); and back. */
+uint16_t kbf_round(float x);
+float kbf_to_float(uint16_t b);
+
+/* A packed right-hand side: N columns of depth K.  Owned by its creator. */
+typedef struct kbf_mat kbf_mat;
+
+/* Pack w into *m, (re)allocating it when its capacity is too small (*m may
+ * be NULL: a new one).  trans 0: w is [N,K] with row stride ldw (a Linear
+ * weight [out,in], used as out = x @ w^T); trans 1: w is [K,N], stride ldw.
+ * Returns 0, or -1 when memory runs out (then *m is unchanged). */
+int kbf_pack(kbf_mat **m, const float *w, int ldw, int trans, int N, int K);
+void kbf_mat_free(kbf_mat *m);
+int kbf_mat_n(const kbf_mat *m);
+int kbf_mat_k(const kbf_mat *m);
+
+/* out[M,N] (row stride ldo) = (accumulate ? out : 0) + A @ B + bias[N]
+ * where A is [M,K]: a_trans 0: a[m*lda + k]; a_trans 1: a[k*lda + m].
+ * bias may be NULL.  Returns 0, or -1 (nothing written) when the CPU lacks
+ * avx512_bf16 or scratch memory could not be allocated. */
+int kbf_gemm(float *out, int ldo, const float *a, int lda, int a_trans, const kbf_mat *b,
+             const float *bias, int M, int accumulate);
+
+/* The naive twin: the same with B given as floats (w, ldw, w_trans as in
+ * kbf_pack), both operands rounded to bf16, sums in double. */
+void kbf_gemm_naive(float *out, int ldo, const float *a, int lda, int a_trans, const float *w,
+                    int ldw, int w_trans, const float *bias, int M, int N, int K, int accumulate);
+
+#endif

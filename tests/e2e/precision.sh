@@ -1,0 +1,73 @@
+#!/bin/sh
+# syneg embed --precision fp32|bf16|auto and the encoder.precision setting
+# ($SYNEG_PRECISION): bf16 vectors are within cosine 0.9995 of fp32 (the
+# tolerance README's "Precision" explains) but not equal to them; auto is bf16
+# exactly where the CPU has avx512_bf16; bad values and bf16 on a CPU without
+# it (SYNEG_NO_BF16=1 acts as one) exit 2 naming the fix, writing nothing;
+# and a session's dense search reads the setting.
+. tests/e2e/lib.sh.inc
+FX=tests/fixtures/models
+M="$FX/wp_uncased"
+python3 -c "
+import json
+for t in json.load(open('$FX/texts.json')):
+    if '\0' not in t: print(json.dumps({'text': t}))" > "$T/in.jsonl"
+# cos_min A.npy B.npy: prints the smallest row cosine
+cos_min() {
+    python3 - "$1" "$2" <<'PY'
+import struct, sys, ast, math
+def load(p):
+    b = open(p, 'rb').read()
+    hl = struct.unpack('<H', b[8:10])[0]
+    h = ast.literal_eval(b[10:10 + hl].decode())
+    d = b[10 + hl:]
+    return h['shape'], struct.unpack('<%df' % (len(d) // 4), d)
+(sa, a), (sb, b) = load(sys.argv[1]), load(sys.argv[2])
+assert sa == sb, (sa, sb)
+n, w = sa
+worst = 1.0
+for i in range(n):
+    x, y = a[i * w:(i + 1) * w], b[i * w:(i + 1) * w]
+    d = sum(p * q for p, q in zip(x, y)); nx = math.sqrt(sum(p * p for p in x)); ny = math.sqrt(sum(q * q for q in y))
+    worst = min(worst, d / (nx * ny) if nx and ny else 1.0)
+print('%.6f' % worst)
+PY
+}
+has_bf16=0
+grep -qw avx512_bf16 /proc/cpuinfo 2>/dev/null && has_bf16=1
+
+check "embed --precision fp32" "$SYNEG" embed --model "$M" --precision fp32 "$T/in.jsonl" -o "$T/f32.npy" -q
+check "embed with no flag (default fp32)" "$SYNEG" embed --model "$M" "$T/in.jsonl" -o "$T/def.npy" -q
+cmp -s "$T/f32.npy" "$T/def.npy" && ok "default is fp32" || fail "default is fp32"
+check "embed --precision auto" "$SYNEG" embed --model "$M" --precision auto "$T/in.jsonl" -o "$T/auto.npy" -q
+if [ $has_bf16 = 1 ]; then
+    check "embed --precision bf16" "$SYNEG" embed --model "$M" --precision bf16 "$T/in.jsonl" -o "$T/b16.npy" -q
+    c=$(cos_min "$T/f32.npy" "$T/b16.npy")
+    python3 -c "import sys; sys.exit(0 if float('$c') >= 0.9995 else 1)" && ok "bf16 within cosine 0.9995 of fp32 (min $c)" \
+        || fail "bf16 cosine" "$c"
+    cmp -s "$T/f32.npy" "$T/b16.npy" && fail "bf16 vectors equal fp32: the bf16 path did not run" || ok "bf16 differs from fp32"
+    cmp -s "$T/auto.npy" "$T/b16.npy" && ok "auto is bf16 on this CPU (avx512_bf16)" || fail "auto is bf16 here"
+    SYNEG_PRECISION=bf16 "$SYNEG" embed --model "$M" "$T/in.jsonl" -o "$T/env.npy" -q
+    cmp -s "$T/env.npy" "$T/b16.npy" && ok "SYNEG_PRECISION=bf16 acts as --precision bf16" || fail "SYNEG_PRECISION"
+    "$SYNEG" embed --model "$M" --precision fp32 "$T/in.jsonl" -o "$T/flag.npy" -q
+    SYNEG_PRECISION=bf16 "$SYNEG" embed --model "$M" --precision fp32 "$T/in.jsonl" -o "$T/flag2.npy" -q
+    cmp -s "$T/flag2.npy" "$T/f32.npy" && ok "the flag wins over SYNEG_PRECISION" || fail "flag over env"
+else
+    cmp -s "$T/auto.npy" "$T/f32.npy" && ok "auto is fp32 on this CPU (no avx512_bf16)" || fail "auto is fp32 here"
+fi
+# bf16 where the CPU lacks it: exit 2, the fix named, nothing written
+SYNEG_NO_BF16=1 "$SYNEG" embed --model "$M" --precision bf16 "$T/in.jsonl" -o "$T/no.npy" -q 2> "$T/err"; rc=$?
+[ $rc = 2 ] && grep -q "avx512_bf16" "$T/err" && grep -q "fp32" "$T/err" && [ ! -e "$T/no.npy" ] \
+    && ok "bf16 without avx512_bf16: exit 2, names the CPU flag and fp32" || fail "bf16 refused (rc $rc)" "$(cat "$T/err")"
+SYNEG_NO_BF16=1 "$SYNEG" embed --model "$M" --precision auto "$T/in.jsonl" -o "$T/auto2.npy" -q
+cmp -s "$T/auto2.npy" "$T/f32.npy" && ok "auto without avx512_bf16 is fp32" || fail "auto falls to fp32 without the CPU flag"
+"$SYNEG" embed --model "$M" --precision fp16 "$T/in.jsonl" -o "$T/bad.npy" -q 2> "$T/err"; rc=$?
+[ $rc = 2 ] && grep -q "fp32, bf16 or auto" "$T/err" && [ ! -e "$T/bad.npy" ] && ok "--precision fp16: exit 2" \
+    || fail "--precision fp16 (rc $rc)" "$(cat "$T/err")"
+SYNEG_PRECISION=half "$SYNEG" embed --model "$M" "$T/in.jsonl" -o "$T/bad.npy" -q 2> "$T/err"; rc=$?
+[ $rc = 2 ] && grep -q "SYNEG_PRECISION" "$T/err" && ok "SYNEG_PRECISION=half: exit 2 naming the variable" \
+    || fail "SYNEG_PRECISION=half (rc $rc)" "$(cat "$T/err")"
+"$SYNEG" embed --help | grep -q -- "--precision P" && ok "--help lists --precision" || fail "--help"
+"$SYNEG" set --list 2>/dev/null | grep -q "encoder.precision" && ok "setting encoder.precision listed" \
+    || fail "set --list has no encoder.precision"
+done_tests
