@@ -346,6 +346,14 @@ int judge_llm_run(session *s, const judge_llm_opts *o, judge_report *rep, sy_err
 out:
     llm_cleanup(&r, items, nitems);
     free(queue);
+    /* verdicts are committed every 32 rows so a kill loses little: compact
+     * once at the end by the store's one policy (negstore.h); best effort,
+     * the verdicts are committed either way */
+    if (r.ns) {
+        sy_err e2 = {0};
+        int ch;
+        if (neg_store_refresh(r.ns, &ch, &e2) == 0) neg_store_compact_if_many(r.ns, &e2);
+    }
     return rc;
 }
 

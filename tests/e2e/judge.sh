@@ -480,6 +480,16 @@ auth=$(stat "['authorized']"); bad=$(stat "['bad_key']")
     && ! grep -rq "$KEY" "$SK" "$T/trace.jsonl" "$T/key.out" \
     && ok "SYNEG_LLM_KEY: sent to the server, absent from the session, the trace and the output" \
     || fail "the key (rc $rc, authorized $auth, bad $bad)" "$(cat "$T/key.out"; grep -rl "$KEY" "$SK" "$T/trace.jsonl")"
+# a judge run ends by compacting a store of more than 64 segments (its
+# verdict segments, sharded mining): no row lost, the verdicts kept
+M=$T/many; rm -rf "$M"; cp -r "$S" "$M"
+"${BUILD:-build}/tools/gennegs" "$M" --queries 6 --qprefix zz --docs 20 --dprefix zd --per-query 4 --segments 70 >/dev/null 2>&1
+tot() { "$SYNEG" info "$M" --json | python3 -c "import json,sys; print(json.load(sys.stdin)['negatives']['total'])"; }
+n0=$(tot); s0=$(ls "$M/negatives" | grep -c '\.seg$')
+SYNEG_LLM_KEY=$KEY "$SYNEG" judge "$M" --llm --limit 2 >"$T/many.out" 2>&1; rc=$?
+n1=$(tot); s1=$(ls "$M/negatives" | grep -c '\.seg$')
+[ $rc = 0 ] && [ "$s0" -gt 64 ] && [ "$s1" = 1 ] && [ "$n1" = "$n0" ] && ok "judge compacts $s0 segments into 1, keeping all $n1 rows" \
+    || fail "compaction after judge (rc $rc, segments $s0 -> $s1, rows $n0 -> $n1)" "$(cat "$T/many.out")"
 "$SYNEG" judge "$S" --cross-encoder "$T/nope" >"$T/o" 2>&1; [ $? = 1 ] && ok "missing cross-encoder folder: error" || fail "missing ce" "$(cat "$T/o")"
 "$SYNEG" judge "$S" --llm --cross-encoder "$CE" >/dev/null 2>&1; [ $? = 2 ] && ok "two judges at once: usage" || fail "two judges"
 # usage
