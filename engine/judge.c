@@ -379,7 +379,7 @@ int judge_llm_cands(session *s, const judge_llm_opts *o, const char *split, judg
     for (size_t i = 0; i < n; i++) order[i] = (by_fnl){isnan(c[i].fnl) ? 0 : c[i].fnl, i};
     qsort(order, n, sizeof *order, cmp_by_fnl);
     rep->queue = n;
-    for (size_t k = 0; k < n; k++) {
+    for (size_t k = 0; k < n && (!o->limit || nitems < o->limit); k++) {
         judge_cand *jc = &c[order[k].i];
         uint32_t pos = jc->pos != JUDGE_POS_BEST ? jc->pos : best_positive(r.qr, jc->query, jc->doc);
         if (pos == JUDGE_POS_BEST) continue;

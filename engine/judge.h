@@ -116,8 +116,9 @@ void judge_ce_opts_default(judge_ce_opts *o);
 int judge_ce_run(session *s, const judge_ce_opts *o, judge_report *rep, sy_err *err);
 int judge_llm_run(session *s, const judge_llm_opts *o, judge_report *rep, sy_err *err);
 
-/* The same judges on a list (o->limit, all_rows, force, shards and o->only are
- * ignored: every candidate is judged; the split's qrels give JUDGE_POS_BEST).
+/* The same judges on a list (all_rows, force, shards and o->only are ignored;
+ * the LLM judges the o->limit most likely candidates (0: all), the
+ * cross-encoder every one; the split's qrels give JUDGE_POS_BEST).
  * Verdicts go to c[i].verdict (and .p); nothing is written to the store. */
 int judge_llm_cands(session *s, const judge_llm_opts *o, const char *split, judge_cand *c, size_t n,
                     judge_report *rep, sy_err *err);

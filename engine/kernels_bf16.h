@@ -62,6 +62,18 @@ int kbf_mat_k(const kbf_mat *m);
 int kbf_gemm(float *out, int ldo, const float *a, int lda, int a_trans, const kbf_mat *b,
              const float *bias, int M, int accumulate);
 
+/* The backward of out[N,OC] = inp[N,C] @ w[OC,C]^T + b in bf16 products
+ * (as kernels_bwd.h's matmul_backward, accumulating with +=):
+ *   dinp[N,C] += dout @ w      (dinp may be NULL)
+ *   dw[OC,C]  += dout^T @ inp  (sums over the N rows in float32)
+ *   db[OC]    += column sums of dout, in float32 (db may be NULL).
+ * Both right-hand sides are packed into *scratch (grown as needed, owned by
+ * the caller, kbf_mat_free).  Returns 0, or -1 (CPU lacks avx512_bf16, or
+ * out of memory) with the gradients untouched only when it fails before the
+ * first product. */
+int kbf_matmul_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                        const float *w, int N, int C, int OC, kbf_mat **scratch);
+
 /* The naive twin: the same with B given as floats (w, ldw, w_trans as in
  * kbf_pack), both operands rounded to bf16, sums in double. */
 void kbf_gemm_naive(float *out, int ldo, const float *a, int lda, int a_trans, const float *w,

@@ -349,6 +349,8 @@ int runs_format_progress(const char *json_line, long total, sy_buf *out)
                            json_string_value(json_object_get(d, "model")) ? json_string_value(json_object_get(d, "model")) : "?",
                            (long long)json_integer_value(json_object_get(d, "params")),
                            json_string_value(json_object_get(d, "pooling")) ? json_string_value(json_object_get(d, "pooling")) : "?");
+        const char *prec = json_string_value(json_object_get(d, "precision"));
+        if (!rc && prec) rc = sy_buf_printf(out, ", %s products", prec);
         json_t *pool = json_object_get(d, "pool");
         const char *k;
         json_t *v;

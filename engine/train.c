@@ -81,6 +81,8 @@ static json_t *opts_json_extra(const train_opts *o, json_t *j)
     if (j) json_object_set_new(j, "fill", json_boolean(o->fill));
     if (j && o->no_titles) json_object_set_new(j, "no_titles", json_true());   /* older configs stay as they were */
     if (j) json_object_set_new(j, "include_offline", json_boolean(o->include_offline));
+    if (j && o->precision[0] && strcmp(o->precision, "fp32"))   /* fp32 configs stay as they were */
+        json_object_set_new(j, "precision", json_string(o->precision));
     return j;
 }
 
@@ -108,7 +110,7 @@ int train_opts_from_json(train_opts *o, json_t *j, const char *what, sy_err *err
             o->name = json_number_value(v);                                              \
             continue;                                                                    \
         }
-        STR(init) STR(scratch) STR(pooling)
+        STR(init) STR(scratch) STR(pooling) STR(precision)
         INT(vocab_size) INT(epochs) INT(max_steps) INT(batch) INT(group) INT(accum)
         INT(max_len_q) INT(max_len_p) INT(inbatch) INT(eval_every) INT(ckpt_every)
         INT(eval_queries) INT(eval_docs) INT(fill) INT(threads) INT(seed) INT(act_budget_mb) INT(no_titles)
@@ -148,6 +150,8 @@ int train_opts_check(const train_opts *o, sy_err *err)
         return sy_fail(err, SY_EINVAL, "--pooling %s: use cls or mean", o->pooling);
     if (o->vocab_size < 200 || o->vocab_size > 200000)
         return sy_fail(err, SY_EINVAL, "--vocab-size %d: use 200..200000", o->vocab_size);
+    enc_precision prec;
+    if (o->precision[0] && enc_precision_parse(o->precision, &prec, err)) return -1;
     if (o->act_budget_mb != 0 && o->act_budget_mb < 16)
         return sy_fail(err, SY_EINVAL, "--act-budget %d MB: use 0 (auto) or >= 16", o->act_budget_mb);
     return 0;
@@ -522,6 +526,8 @@ static int setup(trainer *t, long *start_step, char *ckpt_rel, size_t ckpt_n, sy
                        "cls|mean picks one (Dense modules cannot be trained yet)", t->m->dir);
     t->m->normalize = 1;
     t->m->max_len = o->max_len_p;
+    /* bf16 products (auto: where this CPU has avx512_bf16); fp32 masters either way */
+    if (enc_apply_precision(t->m, o->precision[0] ? o->precision : "fp32", err)) return -1;
     int npos = t->m->cfg.max_position - t->m->cfg.pos_offset;
     if (o->max_len_p > npos || o->max_len_q > npos)
         return sy_fail(err, SY_EINVAL, "--max-len exceeds the model's %d positions", npos);
@@ -589,6 +595,7 @@ int train_run(const char *session_dir, const char *run_dir, const train_hooks *h
                               "chunk", t->chunk, "params", (json_int_t)t->np,
                               "pooling", t->m->pooling == ENC_POOL_MEAN ? "mean" : "cls",
                               "model", o->scratch[0] ? o->scratch : o->init);
+        json_object_set_new(d, "precision", json_string(enc_precision_name(t->m->precision)));   /* as resolved */
         if (t->mix) {
             const mix_report *r = mix_get_report(t->mix);
             json_t *pool = json_object();

@@ -77,6 +77,9 @@ typedef struct {
                               quarter of physical memory, 256 MiB .. 4 GiB */
     int no_titles;         /* passages as text alone, for every source (passage.h);
                               default 0: "title text" where a title exists */
+    char precision[8];     /* "fp32" | "bf16" | "auto" (encoder.h; setting encoder.precision,
+                              $SYNEG_PRECISION; "" = fp32): bf16 products in the forward and
+                              backward passes, fp32 master weights, gradients and moments */
 } train_opts;
 
 /* The settings table's train.* defaults (settings.h); lr 0 = by model. */

@@ -61,6 +61,7 @@ typedef struct {
     float *qemb, *pemb, *qnorm, *pnorm, *dq, *dp, *dpool;
     float *d1, *d2, *dI1, *dI2, *dqkv, *dlast;
     unsigned char *valid;
+    struct kbf_mat *kscratch;  /* bf16 backward: packed right-hand sides (kernels_bf16.h), owned */
     train_inst *inst;
     sy_buf text;
     /* evaluation: the documents searched (all, or a fixed subset) and their texts */

@@ -2,6 +2,7 @@
  * (train.h).  The one map from train.* setting names to train_opts fields. */
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mix.h"
@@ -43,6 +44,7 @@ static const struct {
     {"train.eval_queries", F_INT, offsetof(train_opts, eval_queries), 0},
     {"train.eval_docs", F_INT, offsetof(train_opts, eval_docs), 0},
     {"train.ckpt_every", F_INT, offsetof(train_opts, ckpt_every), 0},
+    {"encoder.precision", F_STR, offsetof(train_opts, precision), sizeof(((train_opts *)0)->precision)},
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
@@ -84,11 +86,22 @@ int train_opts_from_settings(train_opts *o, session *s, const json_t *flags, sy_
         json_decref(v);
     }
     if (s) {
-        if (settings_check_session(s, "train.", err) < 0) return -1;
+        if (settings_check_session(s, "train.", err) < 0 || settings_check_session(s, "encoder.", err) < 0) return -1;
         for (size_t i = 0; i < NFIELDS; i++) {
             json_t *v = session_get(s, fields[i].name);
             if (v && !json_is_null(v)) apply(o, i, v);
         }
+    }
+    /* a row's environment variable (SYNEG_PRECISION) overrides the session */
+    for (size_t i = 0; i < NFIELDS; i++) {
+        const setting_info *si = settings_find(fields[i].name);
+        const char *e = si && si->env ? getenv(si->env) : NULL;
+        if (!e || !*e) continue;
+        sy_err e2;
+        json_t *v = settings_parse(fields[i].name, e, &e2);
+        if (!v) return sy_fail(err, SY_EINVAL, "%s=%s: %s", si->env, e, e2.msg);
+        apply(o, i, v);
+        json_decref(v);
     }
     if (flags) {
         for (size_t i = 0; i < NFIELDS; i++) {

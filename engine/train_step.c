@@ -9,6 +9,7 @@
 
 #include "kernels.h"
 #include "kernels_bwd.h"
+#include "kernels_bf16.h"
 #include "tokenizer.h"
 #include "train_int.h"
 
@@ -60,6 +61,7 @@ void train_state_free(trainer *t)
     free(t->dpool);
     free(t->d1); free(t->d2); free(t->dI1); free(t->dI2); free(t->dqkv); free(t->dlast);
     free(t->valid); free(t->inst);
+    kbf_mat_free(t->kscratch);
     sy_buf_free(&t->text);
     for (size_t i = 0; i < t->ndoc_texts; i++) free(t->doc_texts[i]);
     free(t->doc_texts);
@@ -167,6 +169,17 @@ static int forward_cached(trainer *t, float *base, enc_acts *acts, int *packed, 
     return 0;
 }
 
+/* matmul_backward in the model's precision: at bf16 the two products take
+ * bf16 operands with float32 sums (kernels_bf16.h); the gradients themselves,
+ * the fp32 master weights and the optimiser state stay float32. */
+static int mm_bwd(trainer *t, float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                  const float *w, int N, int C, int OC)
+{
+    if (t->m->precision == ENC_BF16) return kbf_matmul_backward(dinp, dw, db, dout, inp, w, N, C, OC, &t->kscratch);
+    matmul_backward(dinp, dw, db, dout, inp, w, N, C, OC);
+    return 0;
+}
+
 /* The backward of enc_forward (all_layers=1), given dout = d last_hidden_state
  * [B,T,C] (overwritten).  Gradients accumulate into t->g. */
 static int encoder_backward(trainer *t, const enc_acts *a, float *dout, const int *ids,
@@ -191,23 +204,23 @@ static int encoder_backward(trainer *t, const enc_acts *a, float *dout, const in
                            a->ln2_mean + (size_t)l * N, a->ln2_rstd + (size_t)l * N, N, C);
         memcpy(d2, d1, NC * sizeof *d2);                     /* residual into ln1 */
         memset(t->dI1, 0, NI * sizeof *t->dI1);
-        matmul_backward(t->dI1, g->fcproj_w + (size_t)l * C * FF, g->fcproj_b + lc, d1, fchg,
-                        p->fcproj_w + (size_t)l * C * FF, N, FF, C);
+        if (mm_bwd(t, t->dI1, g->fcproj_w + (size_t)l * C * FF, g->fcproj_b + lc, d1, fchg,
+                   p->fcproj_w + (size_t)l * C * FF, N, FF, C)) return -1;
         memset(t->dI2, 0, NI * sizeof *t->dI2);
         gelu_backward(t->dI2, fch, t->dI1, NI);
-        matmul_backward(d2, g->fc_w + (size_t)l * FF * C, g->fc_b + (size_t)l * FF, t->dI2, ln1,
-                        p->fc_w + (size_t)l * FF * C, N, C, FF);
+        if (mm_bwd(t, d2, g->fc_w + (size_t)l * FF * C, g->fc_b + (size_t)l * FF, t->dI2, ln1,
+                   p->fc_w + (size_t)l * FF * C, N, C, FF)) return -1;
         memset(d1, 0, NC * sizeof *d1);
         layernorm_backward(d1, g->ln1_w + lc, g->ln1_b + lc, d2, res1, p->ln1_w + lc,
                            a->ln1_mean + (size_t)l * N, a->ln1_rstd + (size_t)l * N, N, C);
         memcpy(dx, d1, NC * sizeof *dx);                     /* residual into the layer input */
         memset(d2, 0, NC * sizeof *d2);
-        matmul_backward(d2, g->attproj_w + (size_t)l * C * C, g->attproj_b + lc, d1, atty,
-                        p->attproj_w + (size_t)l * C * C, N, C, C);
+        if (mm_bwd(t, d2, g->attproj_w + (size_t)l * C * C, g->attproj_b + lc, d1, atty,
+                   p->attproj_w + (size_t)l * C * C, N, C, C)) return -1;
         memset(t->dqkv, 0, NC * 3 * sizeof *t->dqkv);
         if (attention_backward(t->dqkv, d2, qkv, att, lens, B, T, C, NH)) return -1;
-        matmul_backward(dx, g->qkv_w + (size_t)l * 3 * C * C, g->qkv_b + (size_t)l * 3 * C,
-                        t->dqkv, x_in, p->qkv_w + (size_t)l * 3 * C * C, N, C, 3 * C);
+        if (mm_bwd(t, dx, g->qkv_w + (size_t)l * 3 * C * C, g->qkv_b + (size_t)l * 3 * C,
+                   t->dqkv, x_in, p->qkv_w + (size_t)l * 3 * C * C, N, C, 3 * C)) return -1;
     }
     memset(d1, 0, NC * sizeof *d1);
     layernorm_backward(d1, g->emb_ln_w, g->emb_ln_b, dx, a->emb, p->emb_ln_w, a->emb_mean,
@@ -281,7 +294,7 @@ int train_compute_batch(trainer *t, double scale, double *loss, double *acc, sy_
     rc = 0;
     goto out;
 oom:
-    sy_fail(err, SY_ENOMEM, "out of memory in attention backward");
+    sy_fail(err, SY_ENOMEM, "out of memory in the backward pass");
 out:
     free(packed_q);
     free(packed_p);
@@ -362,5 +375,8 @@ void train_optimizer_step(enc_model *m, const float *grad, float *am, float *av,
         train_adamw(pp[i], gg[i], am + off, av + off, sizes[i], (float)lr, 0.9f, 0.999f, 1e-8f,
                     decay ? (float)wd : 0.0f, t);
     }
+    /* bf16: re-pack the weights from the updated fp32 masters; the shapes are
+     * those packed at load, so the packed memory is reused and this cannot fail */
+    enc_weights_changed(m, NULL);
 }
 

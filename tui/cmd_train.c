@@ -69,6 +69,11 @@ const char cmd_train_help[] =
     "  --seed N             shuffling and initialisation seed (default 42)\n"
     "  --threads N          CPU threads (default: all cores); results are\n"
     "                       deterministic for a given seed and thread count\n"
+    "  --precision P        matrix products in fp32, bf16 (AVX-512 BF16 with fp32\n"
+    "                       sums, forward and backward; fp32 master weights,\n"
+    "                       gradients and AdamW moments) or auto (bf16 where the CPU\n"
+    "                       has avx512_bf16); default: setting encoder.precision,\n"
+    "                       $SYNEG_PRECISION, else fp32\n"
     "  --act-budget MB      activation memory per chunk (default 0: a quarter of\n"
     "                       physical memory, at most 4096); larger batches are\n"
     "                       processed with gradient caching (same gradient, one\n"
@@ -174,7 +179,7 @@ int cmd_train(int argc, char **argv)
 {
     enum { O_INIT = 1000, O_SCRATCH, O_VOCAB, O_POOL, O_EPOCHS, O_MAXSTEPS, O_BATCH, O_GROUP,
            O_ACCUM, O_LR, O_TEMP, O_WARMUP, O_WD, O_CLIP, O_MAXLEN, O_QMAXLEN, O_MIX, O_NOINB,
-           O_SEED, O_THREADS, O_BUDGET, O_EVALEVERY, O_EVALQ, O_EVALD, O_CKPT, O_DETACH, O_RESUME, O_QUIET,
+           O_SEED, O_THREADS, O_BUDGET, O_EVALEVERY, O_EVALQ, O_EVALD, O_CKPT, O_PREC, O_DETACH, O_RESUME, O_QUIET,
            O_HELP, O_NOTITLES, O_FILL, O_OFFLINE };
     static const struct option opts[] = {
         {"init", required_argument, 0, O_INIT},         {"scratch", required_argument, 0, O_SCRATCH},
@@ -193,7 +198,7 @@ int cmd_train(int argc, char **argv)
         {"detach", no_argument, 0, O_DETACH},           {"resume", required_argument, 0, O_RESUME},
         {"quiet", no_argument, 0, O_QUIET},             {"help", no_argument, 0, O_HELP},
         {"no-titles", no_argument, 0, O_NOTITLES},    {"fill", no_argument, 0, O_FILL},
-        {"include-offline", no_argument, 0, O_OFFLINE},
+        {"include-offline", no_argument, 0, O_OFFLINE}, {"precision", required_argument, 0, O_PREC},
         {0, 0, 0, 0},
     };
     static const char *const names[] = {
@@ -209,7 +214,7 @@ int cmd_train(int argc, char **argv)
         [O_SEED - O_INIT] = "train.seed",           [O_THREADS - O_INIT] = "train.threads",
         [O_BUDGET - O_INIT] = "train.act_budget_mb", [O_EVALEVERY - O_INIT] = "train.eval_every",
         [O_EVALQ - O_INIT] = "train.eval_queries",  [O_EVALD - O_INIT] = "train.eval_docs",
-        [O_CKPT - O_INIT] = "train.ckpt_every",
+        [O_CKPT - O_INIT] = "train.ckpt_every",     [O_PREC - O_INIT] = "encoder.precision",
     };
     train_opts o;
     const char *resume = NULL;
@@ -228,7 +233,7 @@ int cmd_train(int argc, char **argv)
         case O_FILL: nset++; rc0 = flag_setting(flags, "--fill", "train.fill", "true"); break;
         case O_OFFLINE: nset++; rc0 = flag_setting(flags, "--include-offline", "train.include_offline", "true"); break;
         default:
-            if (c < O_INIT || c > O_CKPT) {
+            if (c < O_INIT || c > O_PREC) {
                 rc0 = cli_usage("train", "unknown option '%s'", argv[optind - 1]);
                 break;
             }

@@ -21,6 +21,13 @@ int fneval_judge_option(fneval_judge *j, int c, const char *arg, int *rc)
     case FNEVAL_O_JUDGE_LLM: j->llm = 1; return 1;
     case FNEVAL_O_JUDGE_CE: j->co.model_dir = arg; return 1;
     case FNEVAL_O_JUDGE_MODEL: j->lo.model = arg; j->llm_only_set = 1; return 1;
+    case FNEVAL_O_JUDGE_LIMIT: {
+        long v;
+        j->llm_only_set = 1;
+        if (cli_parse_long(arg, 1, 1L << 40, &v) < 0) *rc = cli_usage("fneval", "--judge-limit '%s': expected a number >= 1", arg);
+        else j->lo.limit = (size_t)v;
+        return 1;
+    }
     case FNEVAL_O_JUDGE_BUDGET:
         j->llm_only_set = 1;
         if (cli_parse_double(arg, &j->lo.budget_usd) < 0 || !(j->lo.budget_usd >= 0))
@@ -45,7 +52,7 @@ int fneval_judge_check(fneval_judge *j)
     if (j->llm && j->co.model_dir) return cli_usage("fneval", "choose one judge: --judge-llm or --judge-cross-encoder DIR");
     if ((j->low_set || j->high_set) && !j->co.model_dir)
         return cli_usage("fneval", "--judge-low and --judge-high go with --judge-cross-encoder DIR");
-    if (j->llm_only_set && !j->llm) return cli_usage("fneval", "--judge-model and --judge-budget go with --judge-llm");
+    if (j->llm_only_set && !j->llm) return cli_usage("fneval", "--judge-model, --judge-budget and --judge-limit go with --judge-llm");
     if (j->co.low > j->co.high)
         return cli_usage("fneval", "--judge-low %g is above --judge-high %g", j->co.low, j->co.high);
     return 0;

@@ -12,7 +12,7 @@
 #include "../engine/judge.h"
 
 enum { FNEVAL_O_JUDGE_LLM = 0x401, FNEVAL_O_JUDGE_CE, FNEVAL_O_JUDGE_LOW, FNEVAL_O_JUDGE_HIGH,
-       FNEVAL_O_JUDGE_MODEL, FNEVAL_O_JUDGE_BUDGET };
+       FNEVAL_O_JUDGE_MODEL, FNEVAL_O_JUDGE_BUDGET, FNEVAL_O_JUDGE_LIMIT };
 
 #define FNEVAL_JUDGE_OPTIONS \
     {"judge-llm", no_argument, 0, FNEVAL_O_JUDGE_LLM}, \
@@ -20,16 +20,20 @@ enum { FNEVAL_O_JUDGE_LLM = 0x401, FNEVAL_O_JUDGE_CE, FNEVAL_O_JUDGE_LOW, FNEVAL
     {"judge-low", required_argument, 0, FNEVAL_O_JUDGE_LOW}, \
     {"judge-high", required_argument, 0, FNEVAL_O_JUDGE_HIGH}, \
     {"judge-model", required_argument, 0, FNEVAL_O_JUDGE_MODEL}, \
-    {"judge-budget", required_argument, 0, FNEVAL_O_JUDGE_BUDGET}
+    {"judge-budget", required_argument, 0, FNEVAL_O_JUDGE_BUDGET}, \
+    {"judge-limit", required_argument, 0, FNEVAL_O_JUDGE_LIMIT}
 
 #define FNEVAL_JUDGE_HELP \
-    "With a judge: every row mining would write is judged after mining, as\n" \
-    "'syneg judge --all' judges stored rows; a false-negative verdict makes the row a\n" \
-    "suspect, a negative verdict a clean negative, no verdict leaves mining's call:\n" \
+    "With a judge: the rows mining would write are judged after mining, as\n" \
+    "'syneg judge --all' judges stored rows (every one, or the most likely with\n" \
+    "--judge-limit); a false-negative verdict makes the row a suspect, a negative\n" \
+    "verdict a clean negative, no verdict leaves mining's call:\n" \
     "  --judge-llm               the LLM judge (llm.* settings, SYNEG_LLM_URL; answers\n" \
     "                            cached in SESSION/cache/llm, so a rerun is free)\n" \
     "  --judge-model M           its model (default llm.model)\n" \
     "  --judge-budget USD        its spending cap (default llm.budget_usd)\n" \
+    "  --judge-limit N           judge only the N rows most likely false negatives\n" \
+    "                            (the first N of the queue; default all)\n" \
     "  --judge-cross-encoder DIR the cross-encoder judge, thresholds --judge-low P\n" \
     "                            and --judge-high P on sigmoid(logit) (0.1 / 0.9)\n"
 

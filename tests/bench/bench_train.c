@@ -1,14 +1,17 @@
-/* bench_train: training throughput of one contrastive step on the MiniLM
- * shape (6 layers, 384 hidden, 12 heads, 1536 intermediate, vocab 30522,
- * random weights): batch 16 queries of 32 tokens, group 8 (128 passages of
- * 128 tokens), InfoNCE with in-batch negatives, gradient clipping and AdamW,
- * in examples (queries) per second, against the same step in PyTorch
- * (tests/bench/bench_train_torch.py, Debian python3-torch) on the same
- * weights, ids and thread count, measured in this run: the two alternate
- * step by step so they share the machine's load, and each side's best step
- * counts.  Peak memory (max RSS)
- * of both is reported.  Environment: SHARED_DATA, BENCH_THREADS (default: all
- * cores), BENCH_PY (default /usr/bin/python3), BENCH_STEPS (default 3). */
+/* bench_train: one contrastive training step on the MiniLM shape (6 layers,
+ * 384 hidden, 12 heads, 1536 intermediate, vocab 30522, random weights) at
+ * the reference shape: 16 queries of 32 tokens + 16 positives + 16 hard
+ * negatives of 128 tokens (batch 16, group 2), InfoNCE with in-batch
+ * negatives, gradient clipping and AdamW -- syneg fp32 and bf16 (vdpbf16ps
+ * products forward and backward, fp32 masters) against PyTorch fp32 and
+ * PyTorch bf16 autocast (tests/bench/bench_train_torch.py, Debian
+ * python3-torch) on the same weights, ids and thread count.  Each engine
+ * trains its own copy from the same start; their steps ALTERNATE one by one
+ * (the order rotates every round) and each figure is the MEDIAN step.  Peak
+ * memory (max RSS) of both processes is reported (syneg's holds both of its
+ * copies).  Environment: SHARED_DATA, BENCH_THREADS (default: all cores),
+ * BENCH_PY (default /usr/bin/python3), BENCH_STEPS (timed steps, default 5,
+ * after one warm-up step). */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,16 +23,19 @@
 
 #include "encoder.h"
 #include "kernels.h"
+#include "kernels_bf16.h"
 #include "tokenizer.h"
 #include "train.h"
 #include "train_ckpt.h"
 #include "util.h"
 
-enum { B = 16, G = 8, TQ = 32, TP = 128 };
+enum { B = 16, G = 2, TQ = 32, TP = 128 };
 
 static uint64_t rs = 0x9E3779B97F4A7C15ull;
 static uint64_t nextr(void) { rs ^= rs << 13; rs ^= rs >> 7; rs ^= rs << 17; return rs; }
 static float frand(void) { return (float)((nextr() >> 40) * (1.0 / 8388608.0)) - 1.0f; }
+static int cmp_dbl(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return x < y ? -1 : x > y; }
+static double median(double *v, int n) { qsort(v, (size_t)n, sizeof *v, cmp_dbl); return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]); }
 
 int main(void)
 {
@@ -38,7 +44,7 @@ int main(void)
     const char *th = getenv("BENCH_THREADS");
     const char *st = getenv("BENCH_STEPS");
     int threads = kern_set_threads(th ? atoi(th) : 0);
-    int steps = st ? atoi(st) : 3;
+    int steps = st ? atoi(st) : 5;
     if (steps < 1) steps = 1;
     char vocab[1024];
     snprintf(vocab, sizeof vocab, "%s/bert-base-uncased/vocab.txt", shared && *shared ? shared : "../shared/data");
@@ -46,7 +52,8 @@ int main(void)
     enc_model *m = calloc(1, sizeof *m);
     m->tok = tok_load(vocab, &TOK_OPTS_UNCASED, &err);
     if (!m->tok) { fprintf(stderr, "bench_train: %s\n", err.msg); return 1; }
-    m->cfg = (enc_config){ 30522, 384, 6, 12, 1536, 512, 2, 1e-12f };
+    m->cfg = (enc_config){ .vocab_size = 30522, .hidden = 384, .layers = 6, .heads = 12, .intermediate = 1536,
+                           .max_position = 512, .type_vocab = 2, .ln_eps = 1e-12f, .model_type = "bert" };
     m->num_params = enc_params_layout(NULL, NULL, &m->cfg);
     m->params_memory = calloc(m->num_params, sizeof(float));
     enc_params_layout(&m->params, m->params_memory, &m->cfg);
@@ -89,7 +96,8 @@ int main(void)
      * step each, alternating), so both see the same machine load; each side's
      * best step counts */
     char cmd[1200];
-    snprintf(cmd, sizeof cmd, "OMP_WAIT_POLICY=PASSIVE exec %s tests/bench/bench_train_torch.py %s %d 0",
+    /* the peer runs with OpenMP's default wait policy (its best: a short spin) */
+    snprintf(cmd, sizeof cmd, "exec %s tests/bench/bench_train_torch.py %s %d 0",
              py && *py ? py : "/usr/bin/python3", dir, threads);
     int to[2], from[2];
     pid_t child = -1;
@@ -113,55 +121,102 @@ int main(void)
     int peer = 0;
     while (tout && fgets(line, sizeof line, tout))
         if (!strncmp(line, "READY", 5)) { peer = 1; break; }
+    printf("threads: syneg %d, %s", threads, peer ? line + 6 : "pytorch peer unavailable\n");
+    printf("load before: ");
+    fflush(stdout);
+    if (system("uptime") != 0) printf("?\n");
 
+    /* syneg's two engines: the model above (fp32) and a copy at bf16 */
+    enc_model *m16 = calloc(1, sizeof *m16);
+    *m16 = *m;
+    m16->tok = NULL;
+    m16->params_memory = malloc(m->num_params * sizeof(float));
+    memcpy(m16->params_memory, m->params_memory, m->num_params * sizeof(float));
+    enc_params_layout(&m16->params, m16->params_memory, &m16->cfg);
+    m16->dir = m16->tf_dir = m16->dtype = m16->query_prefix = m16->passage_prefix = NULL;
+    m16->dense = NULL;
+    m16->prompt_names = m16->prompt_texts = NULL;
+    int have16 = kbf_cpu_ok();
+    if (have16 && enc_set_precision(m16, ENC_BF16, &err)) { fprintf(stderr, "bench_train: %s\n", err.msg); return 1; }
+    if (!have16) printf("this CPU lacks avx512_bf16: syneg bf16 is not measured (it is refused there)\n");
+    enc_model *ms[2] = { m, m16 };
     size_t np = m->num_params;
-    float *grad = calloc(np, sizeof *grad), *am = calloc(np, sizeof *am), *av = calloc(np, sizeof *av);
-    double best = 1e30, loss = 0, tbest = 1e30, tloss = 0, tmem = 0;
-    train_batch *tb = train_batch_new(m, B, G, TQ, TP, -1, 0.02, 1, &err);
-    if (!tb) { fprintf(stderr, "bench_train: %s\n", err.msg); return 1; }
-    for (int s = 0; s <= steps; s++) {   /* step 0 warms both up */
-        double t0 = sy_now();
-        memset(grad, 0, np * sizeof *grad);
-        if (train_batch_grad(tb, grad, qids, qlens, pids, plens, &loss, &err)) {
-            fprintf(stderr, "bench_train: %s\n", err.msg);
-            return 1;
-        }
-        train_clip(grad, np, 1.0);
-        train_optimizer_step(m, grad, am, av, 2e-5, 0.01, s + 1);
-        double d = sy_now() - t0;
-        if (s > 0 && d < best) best = d;
-        if (peer) {
-            fputs("step\n", tin);
-            fflush(tin);
-            double td = 0;
-            if (!fgets(line, sizeof line, tout) || sscanf(line, "STEP %lf %lf", &td, &tloss) != 2) peer = 0;
-            else if (s > 0 && td < tbest) tbest = td;
-        }
+    float *grad = calloc(np, sizeof *grad), *am[2], *av[2];
+    train_batch *tb[2];
+    for (int e = 0; e < 2; e++) {
+        am[e] = calloc(np, sizeof(float));
+        av[e] = calloc(np, sizeof(float));
+        tb[e] = train_batch_new(ms[e], B, G, TQ, TP, -1, 0.02, 1, &err);
+        if (!tb[e]) { fprintf(stderr, "bench_train: %s\n", err.msg); return 1; }
     }
-    train_batch_free(tb);
+    /* engines: 0 syneg fp32, 1 syneg bf16, 2 pytorch fp32, 3 pytorch bf16 autocast */
+    double *t[4], first_loss[4] = { 0 }, last_loss[4] = { 0 };
+    long nstep[4] = { 0 };
+    for (int e = 0; e < 4; e++) t[e] = calloc((size_t)steps + 1, sizeof(double));
+    for (int r = 0; r <= steps; r++)   /* round 0 warms everything up */
+        for (int q = 0; q < 4; q++) {
+            int e = (q + r) % 4;
+            double d = -1, loss = 0;
+            if (e < 2) {
+                if (e == 1 && !have16) continue;
+                double t0 = sy_now();
+                memset(grad, 0, np * sizeof *grad);
+                if (train_batch_grad(tb[e], grad, qids, qlens, pids, plens, &loss, &err)) {
+                    fprintf(stderr, "bench_train: %s\n", err.msg);
+                    return 1;
+                }
+                train_clip(grad, np, 1.0);
+                train_optimizer_step(ms[e], grad, am[e], av[e], 2e-5, 0.01, ++nstep[e]);
+                d = sy_now() - t0;
+            } else if (peer) {
+                fprintf(tin, "step %s\n", e == 2 ? "fp32" : "bf16");
+                fflush(tin);
+                if (!fgets(line, sizeof line, tout) || sscanf(line, "STEP %lf %lf", &d, &loss) != 2) { peer = 0; continue; }
+            } else {
+                continue;
+            }
+            if (r == 0) first_loss[e] = loss;
+            else t[e][r - 1] = d;
+            last_loss[e] = loss;
+        }
+    for (int e = 0; e < 2; e++) train_batch_free(tb[e]);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    double ours = B / best;
-    printf("syneg train step (MiniLM shape, batch %d, group %d, q %d / p %d tokens, %d threads): "
-           "%.2f s/step, %.2f examples/s, %.1f passages+queries/s, peak RSS %.0f MiB, loss %.4f\n",
-           B, G, TQ, TP, threads, best, ours, (B + B * G) / best, ru.ru_maxrss / 1024.0, loss);
     if (tin) fclose(tin);   /* end of input: the peer prints RESULT and exits */
+    double tmem = 0;
     while (tout && fgets(line, sizeof line, tout))
         if (sscanf(line, "RESULT %*f %lf", &tmem) == 1) break;
     if (tout) fclose(tout);
     int status = 0;
     if (child > 0) waitpid(child, &status, 0);
-    if (peer && tbest < 1e30) {
-        printf("pytorch train step: %.2f s/step, %.2f examples/s, peak RSS %.0f MiB, loss %.4f\n", tbest, B / tbest, tmem, tloss);
-        printf("RATIO train examples/s syneg/pytorch = %.2fx (target >= 1.2x)\n", ours / (B / tbest));
-        printf("RATIO train peak memory syneg/pytorch = %.2fx\n", (ru.ru_maxrss / 1024.0) / tmem);
+    const char *lbl[4] = { "syneg fp32", "syneg bf16", "pytorch fp32", "pytorch bf16 autocast" };
+    double med[4];
+    printf("\ntrain step, MiniLM shape, %d queries (%d tokens) + %d positives + %d negatives (%d tokens); "
+           "median of %d alternated steps\n", B, TQ, B, B * (G - 1), TP, steps);
+    for (int e = 0; e < 4; e++) {
+        med[e] = median(t[e], steps);
+        if ((e == 1 && !have16) || (e >= 2 && !peer)) continue;
+        printf("  %-22s %6.2f s/step  %6.2f examples/s  %6.1f sequences/s  loss %.4f -> %.4f\n", lbl[e], med[e],
+               B / med[e], (B + B * G) / med[e], first_loss[e], last_loss[e]);
+    }
+    printf("  peak RSS: syneg %.0f MiB (both copies), pytorch %.0f MiB (both copies)\n", ru.ru_maxrss / 1024.0, tmem);
+    if (have16) printf("RATIO train syneg bf16 / syneg fp32 = %.2fx\n", med[0] / med[1]);
+    if (peer) {
+        printf("RATIO train syneg fp32 / pytorch fp32 = %.2fx\n", med[2] / med[0]);
+        if (have16) printf("RATIO train syneg bf16 / pytorch bf16 autocast = %.2fx (target >= 1.5x)\n", med[3] / med[1]);
     } else {
         printf("pytorch peer unavailable (exit %d); install python3-torch (make bench-deps)\n", status);
     }
+    printf("load after: ");
+    fflush(stdout);
+    if (system("uptime") != 0) printf("?\n");
+    for (int e = 0; e < 4; e++) free(t[e]);
+    for (int e = 0; e < 2; e++) { free(am[e]); free(av[e]); }
+    enc_free(m16);
     char rm[200];
     snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
     if (system(rm) != 0) fprintf(stderr, "could not remove %s\n", dir);
-    free(grad); free(am); free(av); free(qids); free(pids);
+    free(grad); free(qids); free(pids);
     enc_free(m);
     return 0;
 }

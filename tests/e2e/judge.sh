@@ -368,6 +368,19 @@ if need "$CRAN/corpus.jsonl" "fneval --judge-llm"; then
         curl -s "http://127.0.0.1:$PORT/stats" >"$T/fj${acc}_stats.json"
     done
     "$SYNEG" fneval "$SC" --retriever bm25 --split all --json >"$T/f_nojudge.json" 2>"$T/err"
+    # --judge-limit: only the 500 most likely rows, by a perfect judge (answers cached by the 0.9 run
+    # are of another accuracy: start clean again)
+    start_fake --oracle "$CRAN" --accuracy 1
+    rm -rf "$SC/cache/llm"
+    SYNEG_LLM_MODEL=oracle "$SYNEG" fneval "$SC" --retriever bm25 --split all --judge-llm --judge-limit 500 --json \
+        >"$T/fjl.json" 2>"$T/err" || fail "fneval --judge-limit" "$(cat "$T/err")"
+    python3 -c '
+import json, sys
+j, j0 = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert j["judge"]["judged"] == j["judge"]["requests"] == 500, j["judge"]
+assert j["recall"] >= j0["recall"] and j["suspect_rate"] < j0["suspect_rate"], (j["recall"], j["suspect_rate"])' \
+        "$T/fjl.json" "$T/f_nojudge.json" && ok "fneval --judge-limit 500: the 500 most likely rows judged" \
+        || fail "fneval --judge-limit" "$(cat "$T/fjl.json")"
     python3 - "$T/fj1.json" "$T/fj1_stats.json" "$T/fj0.9.json" "$T/f_nojudge.json" <<'PY' >"$T/fj.out" 2>&1 \
         && ok "fneval --judge-llm, oracle judge on Cranfield: $(tail -1 "$T/fj.out")" || fail "fneval --judge-llm" "$(cat "$T/fj.out")"
 import json, sys
@@ -394,7 +407,7 @@ assert k["kind"] == "cross_encoder" and k["judged"] == j["rows"] and k["no_verdi
 assert j["suspects"] == k["false_negative"] > 0 and j["clean"] == k["negative"] > 0, j' "$T/fce.json" \
             && ok "fneval --judge-cross-encoder: every row judged, suspects = its false negatives" || fail "fneval ce" "$(cat "$T/fce.json")"
     fi
-    for bad in "--judge-low 0.2" "--judge-llm --judge-cross-encoder $CE" "--judge-cross-encoder $CE --judge-high 7" "--judge-budget 1"; do
+    for bad in "--judge-low 0.2" "--judge-llm --judge-cross-encoder $CE" "--judge-cross-encoder $CE --judge-high 7" "--judge-budget 1" "--judge-limit 5" "--judge-llm --judge-limit 0"; do
         # shellcheck disable=SC2086
         "$SYNEG" fneval "$SC" --retriever bm25 $bad >"$T/o" 2>&1; rc=$?
         [ $rc = 2 ] && grep -q -- "--judge" "$T/o" && ok "fneval $bad: exit 2" || fail "fneval $bad (rc $rc)" "$(cat "$T/o")"

@@ -70,4 +70,27 @@ SYNEG_PRECISION=half "$SYNEG" embed --model "$M" "$T/in.jsonl" -o "$T/bad.npy" -
 "$SYNEG" embed --help | grep -q -- "--precision P" && ok "--help lists --precision" || fail "--help"
 "$SYNEG" set --list 2>/dev/null | grep -q "encoder.precision" && ok "setting encoder.precision listed" \
     || fail "set --list has no encoder.precision"
+
+# training: --precision on syneg train (a few steps of a tiny model on Cranfield)
+DATA=$SHARED_DATA/cranfield
+if need "$DATA/corpus.jsonl" "training at bf16 on Cranfield"; then
+    S=$T/cran
+    "$SYNEG" init "$S" --beir "$DATA" >/dev/null 2>&1
+    COMMON="--scratch tiny --vocab-size 2000 --group 1 --batch 8 --max-len 32 --eval-queries 10 --eval-docs 50 --threads 2 --seed 7 --max-steps 2"
+    if [ $has_bf16 = 1 ]; then
+        out=$("$SYNEG" train "$S" $COMMON --precision bf16 2>&1) && ok "train --precision bf16 runs" || fail "train bf16" "$out"
+        echo "$out" | grep -q 'bf16 products' && ok "the run says it trains with bf16 products" || fail "train prints the precision" "$out"
+        ID=$(ls "$S/runs" | head -n 1)
+        grep -q '"precision": "bf16"' "$S/runs/$ID/config.json" && ok "config.json keeps precision bf16 (resume and launch use it)" \
+            || fail "config.json precision" "$(cat "$S/runs/$ID/config.json")"
+        [ -f "$S/runs/$ID/final/model.safetensors" ] && ok "bf16 run writes its final model" || fail "bf16 final model"
+    fi
+    out=$("$SYNEG" train "$S" $COMMON --precision fp32 2>&1) && echo "$out" | grep -q 'fp32 products' \
+        && ok "train --precision fp32" || fail "train fp32" "$out"
+    SYNEG_NO_BF16=1 "$SYNEG" train "$S" $COMMON --precision bf16 > "$T/out" 2> "$T/err"; rc=$?
+    [ $rc = 2 ] && grep -q avx512_bf16 "$T/err" && ok "train bf16 without avx512_bf16: exit 2" || fail "train bf16 refused (rc $rc)" "$(cat "$T/err")"
+    "$SYNEG" train "$S" $COMMON --precision half > "$T/out" 2> "$T/err"; rc=$?
+    [ $rc = 2 ] && grep -q "fp32|bf16|auto\|fp32, bf16 or auto" "$T/err" && ok "train --precision half: exit 2" || fail "train --precision half (rc $rc)" "$(cat "$T/err")"
+    "$SYNEG" train --help | grep -q -- "--precision P" && ok "train --help lists --precision" || fail "train --help"
+fi
 done_tests

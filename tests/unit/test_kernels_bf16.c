@@ -11,6 +11,7 @@
 
 #include "../check.h"
 #include "kernels.h"
+#include "kernels_bwd.h"
 #include "kernels_bf16.h"
 
 static uint64_t rng = 0x2545F4914F6CDD1DULL;
@@ -168,6 +169,49 @@ TEST(gemm_vs_fp32)
     free(a); free(w); free(o1); free(o2);
 }
 
+/* kbf_matmul_backward against the naive twin composed the same way (same
+ * bf16 operands: agreement to float32 summation order) and against the fp32
+ * matmul_backward (agreement to the bf16 tolerance); odd N, C, OC. */
+TEST(matmul_backward)
+{
+    if (!kbf_cpu_ok()) { SKIP("this CPU lacks avx512_bf16 (the fp32 kernels are tested instead)"); return; }
+    int shapes[][3] = { { 5, 3, 7 }, { 131, 67, 50 }, { 300, 96, 49 } };
+    kbf_mat *scratch = NULL;
+    for (size_t s = 0; s < 3; s++) {
+        int N = shapes[s][0], C = shapes[s][1], OC = shapes[s][2];
+        float *dout = rnd((size_t)N * OC, 1), *inp = rnd((size_t)N * C, 1), *w = rnd((size_t)OC * C, 0.5f);
+        float *dx1 = rnd((size_t)N * C, 1), *dw1 = rnd((size_t)OC * C, 1), *db1 = rnd((size_t)OC, 1);
+        float *dx2 = malloc((size_t)N * C * 4), *dw2 = malloc((size_t)OC * C * 4), *db2 = malloc((size_t)OC * 4);
+        float *dx3 = malloc((size_t)N * C * 4), *dw3 = malloc((size_t)OC * C * 4), *db3 = malloc((size_t)OC * 4);
+        memcpy(dx2, dx1, (size_t)N * C * 4); memcpy(dw2, dw1, (size_t)OC * C * 4); memcpy(db2, db1, (size_t)OC * 4);
+        memcpy(dx3, dx1, (size_t)N * C * 4); memcpy(dw3, dw1, (size_t)OC * C * 4); memcpy(db3, db1, (size_t)OC * 4);
+        CHECK(kbf_matmul_backward(dx1, dw1, db1, dout, inp, w, N, C, OC, &scratch) == 0, "rc");
+        /* naive: dinp += dout @ w (w as [K=OC][N=C]); dw += dout^T @ inp */
+        kbf_gemm_naive(dx2, C, dout, OC, 0, w, C, 1, NULL, N, C, OC, 1);
+        kbf_gemm_naive(dw2, C, dout, OC, 1, inp, C, 1, NULL, OC, C, N, 1);
+        for (int n = 0; n < N; n++)
+            for (int o = 0; o < OC; o++) db2[o] += dout[(size_t)n * OC + o];
+        matmul_backward(dx3, dw3, db3, dout, inp, w, N, C, OC);
+        double ex = 0, ew = 0, eb = 0, rx = 0, rw = 0;
+        for (size_t i = 0; i < (size_t)N * C; i++) {
+            ex = fmax(ex, fabs(dx1[i] - dx2[i]) / (1 + fabs(dx2[i])));
+            rx = fmax(rx, fabs(dx1[i] - dx3[i]) / (1 + fabs(dx3[i])));
+        }
+        for (size_t i = 0; i < (size_t)OC * C; i++) {
+            ew = fmax(ew, fabs(dw1[i] - dw2[i]) / (1 + fabs(dw2[i])));
+            rw = fmax(rw, fabs(dw1[i] - dw3[i]) / (1 + fabs(dw3[i])));
+        }
+        for (int o = 0; o < OC; o++) eb = fmax(eb, fabs(db1[o] - db3[o]));
+        CHECK(ex < 1e-5 && ew < 1e-5, "N %d C %d OC %d vs naive: dinp %g dw %g", N, C, OC, ex, ew);
+        CHECK(eb < 1e-4, "db is float32 sums: %g", eb);
+        CHECK(rx < 0.05 && rw < 0.05 && (rx > 0 || rw > 0), "vs fp32: dinp %g dw %g", rx, rw);
+        CHECK(kbf_matmul_backward(NULL, dw1, NULL, dout, inp, w, N, C, OC, &scratch) == 0, "no dinp, no db");
+        free(dout); free(inp); free(w); free(dx1); free(dw1); free(db1); free(dx2); free(dw2); free(db2);
+        free(dx3); free(dw3); free(db3);
+    }
+    kbf_mat_free(scratch);
+}
+
 TEST(refused_without_cpu)
 {
     /* on this CPU or not: SYNEG_NO_BF16 makes the kernel act as on one without */
@@ -190,6 +234,7 @@ int main(void)
     RUN(gemm_vs_naive);
     RUN(repack_and_threads);
     RUN(gemm_vs_fp32);
+    RUN(matmul_backward);
     RUN(refused_without_cpu);
     return check_done();
 }
