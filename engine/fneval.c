@@ -42,6 +42,7 @@ static void on_cand(void *ctx, const mine_cand *mc)
         put_num(k->feat, mc->sig.posmean);
         put_num(k->feat, mc->sig.posrr);
         put_num(k->feat, mc->sig.posref);
+        put_num(k->feat, mc->sig.agree);
         fputc('\n', k->feat);
     }
     if (mc->hidden && (mc->fnl > 0 || mc->outcome != MINE_DROPPED)) {
@@ -118,7 +119,7 @@ int fneval_run_judged(session *s, retriever *r, const mine_opts *base, const cha
     if (features_path) {
         k.feat = fopen(features_path, "w");
         if (!k.feat) return sy_fail_errno(err, errno, "%s: cannot write the features file", features_path);
-        fputs("query\tdoc\thidden\toutcome\trank\tfnl\tprel\tlist\tgap\trank_norm\tposrel\tpossim\tposnear\tposmean\tposrr\tposref\n", k.feat);
+        fputs("query\tdoc\thidden\toutcome\trank\tfnl\tprel\tlist\tgap\trank_norm\tposrel\tpossim\tposnear\tposmean\tposrr\tposref\tagree\n", k.feat);
     }
     o.on_cand = on_cand;
     o.cand_ctx = &k;

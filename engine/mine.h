@@ -33,6 +33,10 @@
  * The report (counts and score distributions) is returned and saved as
  * SESSION/cache/mine-<retriever>-report.json.
  *
+ * A dense run opens the session's BM25 index beside it (built on first use):
+ * BM25 scores every dense candidate (the agreement signal) and gives the
+ * similarity to the known positives, as in a BM25 run.
+ *
  * Borrows session and retriever; not thread-safe.  Errors through sy_err. */
 #ifndef SY_MINE_H
 #define SY_MINE_H
@@ -66,6 +70,9 @@ typedef struct {
                      * candidates by similarity to that positive (1: the nearest) */
     float posref;   /* max over positives of the score / the best score of another
                      * known positive for it (NaN with one known positive) */
+    /* Agreement between retrievers (dense runs; NaN for BM25): the candidate's
+     * BM25 score placed in BM25's own list for the query, (s - F') / (T' - F'). */
+    float agree;
 } mine_signals;
 
 /* One candidate as mining saw it (for fn-eval and tests). */

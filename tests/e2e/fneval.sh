@@ -29,16 +29,16 @@ for n, js in runs.items():
     for j in js:
         assert j["mined"] >= 25, j["mined"]
         assert j["suspect_rate"] <= 0.205, j["suspect_rate"]      # the band's ceiling, 0.2
-        assert j["recall"] >= 0.45, j["recall"]
+        assert j["recall"] >= 0.5, j["recall"]
         assert j["clean_kept"] >= 0.95, j["clean_kept"]
         assert j["exported_share"] <= 0.55, j["exported_share"]
         assert j["mine"]["warning"] is None, j["mine"]["warning"]
         assert j["mine"]["calib_queries"] > 0 and j["mine"]["threshold"] > 0
-# measured (seeds 1, 7, 8): Cranfield 0.88-0.98, CISI 0.62-0.70; the likelihood
-# of the first landing (best-ranked negatives, fixed threshold) reached 0.60-0.74
-# and 0.39-0.49, so these fail if it comes back
-assert mean("cranfield", "recall") >= 0.80, mean("cranfield", "recall")
-assert mean("cisi", "recall") >= 0.55, mean("cisi", "recall")
+# measured (seeds 1, 7, 8): Cranfield 0.91-1.00 (mean 0.94), CISI 0.65-0.71
+# (0.68); the previous likelihood (best-ranked negatives, fixed threshold)
+# reached 0.60-0.74 and 0.39-0.49, so these fail if it comes back
+assert mean("cranfield", "recall") >= 0.85, mean("cranfield", "recall")
+assert mean("cisi", "recall") >= 0.60, mean("cisi", "recall")
 assert (mean("cranfield", "suspect_rate") + mean("cisi", "suspect_rate")) / 2 <= 0.205
 ex = sum(j["exported"] for n in runs for j in runs[n]); mi = sum(j["mined"] for n in runs for j in runs[n])
 assert ex / mi <= 0.3, (ex, mi)
@@ -79,6 +79,50 @@ sys.exit(0 if a == b else 1)' "$T/again.json" "$T/cranfield.json" && ok "fneval 
     [ ! -d "$T/cranfield/negatives" ] || [ -z "$(ls "$T/cranfield/negatives")" ] && ok "fneval writes no rows" \
         || fail "fneval wrote rows"
 fi
+# shards of one run share the threshold calibrated on the whole split, so the
+# shards' rows are the rows of the unsharded run
+if [ -d "$T/cranfield" ]; then
+    M=$T/mine-shards
+    cp -r "$T/cranfield" "$M.one" && cp -r "$T/cranfield" "$M.two" && rm -rf "$M.one/negatives" "$M.two/negatives"
+    "$SYNEG" mine "$M.one" --retriever bm25 --json >"$T/one.json" 2>/dev/null
+    "$SYNEG" mine "$M.two" --retriever bm25 --shard 0/2 --json >"$T/s0.json" 2>/dev/null
+    "$SYNEG" mine "$M.two" --retriever bm25 --shard 1/2 --json >"$T/s1.json" 2>/dev/null
+    "$SYNEG" suspects "$M.one" --all --limit 0 --json >"$T/one.q" 2>/dev/null
+    "$SYNEG" suspects "$M.two" --all --limit 0 --json >"$T/two.q" 2>/dev/null
+    python3 -c '
+import json, sys
+one, s0, s1 = (json.load(open(p)) for p in sys.argv[1:4])
+assert one["threshold"] == s0["threshold"] == s1["threshold"], (one["threshold"], s0["threshold"], s1["threshold"])
+assert one["calib_queries"] == s0["calib_queries"] == one["mined"] == s0["mined"] + s1["mined"]
+a, b = (sorted((r["query"], r["passage"], r["suspect"]) for r in json.load(open(p))) for p in sys.argv[4:6])
+assert a == b and len(a) > 1000, (len(a), len(b))' "$T/one.json" "$T/s0.json" "$T/s1.json" "$T/one.q" "$T/two.q" \
+        && ok "shards: one threshold, the same rows as one run" || fail "shards differ from one run"
+fi
+# dense mining scores its candidates with BM25 too (agreement between retrievers,
+# similarity to the known positives): with the random tiny fixture encoder the
+# dense list alone caught 0 of the mined hidden positives (seed 1: 0 of 4)
+if [ -d "$T/cranfield" ]; then
+    "$SYNEG" fneval "$T/cranfield" --retriever dense --model tests/fixtures/encoder/tiny --split all --json \
+        >"$T/dense.json" 2>"$T/err" || fail "fneval dense" "$(cat "$T/err")"
+    python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+print("recall %.2f caught %d rate %.3f kept %.2f" % (j["recall"], j["caught"], j["suspect_rate"], j["clean_kept"]))
+assert j["caught"] >= 8 and j["recall"] >= 0.6 and j["suspect_rate"] <= 0.205 and j["clean_kept"] >= 0.95' \
+        "$T/dense.json" >"$T/dense.out" 2>&1 && ok "dense fneval with BM25 agreement: $(cat "$T/dense.out")" \
+        || fail "dense fneval" "$(cat "$T/dense.out")"
+fi
+DD=$T/demo-dense
+pristine_demo "$DD" || fail "copy the demo"
+"$SYNEG" mine "$DD" --retriever dense --model tests/fixtures/encoder/tiny --range 0:50 --num 8 >/dev/null 2>"$T/err" \
+    || fail "dense mine" "$(cat "$T/err")"
+"$SYNEG" suspects "$DD" --all --limit 0 --json >"$T/dq.json" 2>"$T/err" || fail "dense suspects" "$(cat "$T/err")"
+python3 -c '
+import json, sys
+q = json.load(open(sys.argv[1]))
+assert q and all(r["source"] == "dense" and r["signals"]["agree"] is not None and r["signals"]["posnear"] is not None
+                 for r in q), q[:2]' "$T/dq.json" && ok "dense rows carry BM25 agreement and similarity signals" \
+    || fail "dense signals" "$(head -c 600 "$T/dq.json")"
 "$SYNEG" fneval "$T" --retriever bm25 --hide 1.5 >/dev/null 2>&1; [ $? -eq 2 ] && ok "--hide 1.5: usage" || fail "--hide 1.5"
 "$SYNEG" mine "$T" --retriever bm25 --fn-threshold 0 >/dev/null 2>&1; [ $? -eq 2 ] && ok "--fn-threshold 0: usage" || fail "--fn-threshold 0"
 
@@ -102,7 +146,7 @@ like = [r["likelihood"] for r in q]
 assert like == sorted(like, reverse=True), "queue order"
 assert all(r["signals"] and "posnear" in r["signals"] and "posrr" in r["signals"] for r in q)
 print("%d of the %d planted in the first 100" % (got, len(planted)))
-assert got >= 38, got
+assert got >= 40, got   # measured 43
 PY
 )
 [ $? = 0 ] && ok "demo: $out" || fail "demo queue" "$out"
