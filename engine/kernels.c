@@ -262,9 +262,11 @@ __attribute__((target("avx512f"))) static inline __m512 exp512(__m512 x)
 }
 
 /* The same computation as att_one for hs % 16 == 0, 16 keys per vector.
- * kt has room for hs * (len rounded up to 16) floats. */
+ * kt has room for hs * (len rounded up to 16) floats; vt for len * hs: the
+ * head's V rows copied contiguously (in qkv they lie 3C floats apart, which
+ * maps them onto a few L1 sets: every row re-read them from L2). */
 __attribute__((target("avx512f")))
-static void att_one_avx512(att_ctx *c, int b, int h, float *kt, float *row)
+static void att_one_avx512(att_ctx *c, int b, int h, float *kt, float *row, float *vt)
 {
     int T = c->T, C = c->C, NH = c->NH, hs = C / NH, C3 = 3 * C;
     int len = c->lens[b];
@@ -279,6 +281,7 @@ static void att_one_avx512(att_ctx *c, int b, int h, float *kt, float *row)
     for (int j = 0; j < len; j++) {
         const float *k = base + (size_t)j * C3 + C + h * hs;
         for (int d = 0; d < hs; d++) kt[(size_t)d * l16 + j] = k[d];
+        memcpy(vt + (size_t)j * hs, k + C, (size_t)hs * sizeof *vt);
     }
     for (int i = 0; i < T; i++) {
         float *o = c->out + ((size_t)b * T + i) * C + h * hs;
@@ -327,18 +330,18 @@ static void att_one_avx512(att_ctx *c, int b, int h, float *kt, float *row)
             memcpy(a, row, (size_t)len * sizeof *a);
             for (int j = len; j < T; j++) a[j] = 0.0f;
         }
-        const float *vb = base + 2 * C + h * hs;
+        const float *vb = vt;
         for (int d0 = 0; d0 < hs; d0 += 16) {
             __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
             int jj = 0;
             for (; jj + 4 <= len; jj += 4) {
-                a0 = _mm512_fmadd_ps(_mm512_set1_ps(row[jj]), _mm512_loadu_ps(vb + (size_t)jj * C3 + d0), a0);
-                a1 = _mm512_fmadd_ps(_mm512_set1_ps(row[jj + 1]), _mm512_loadu_ps(vb + (size_t)(jj + 1) * C3 + d0), a1);
-                a2 = _mm512_fmadd_ps(_mm512_set1_ps(row[jj + 2]), _mm512_loadu_ps(vb + (size_t)(jj + 2) * C3 + d0), a2);
-                a3 = _mm512_fmadd_ps(_mm512_set1_ps(row[jj + 3]), _mm512_loadu_ps(vb + (size_t)(jj + 3) * C3 + d0), a3);
+                a0 = _mm512_fmadd_ps(_mm512_set1_ps(row[jj]), _mm512_loadu_ps(vb + (size_t)jj * hs + d0), a0);
+                a1 = _mm512_fmadd_ps(_mm512_set1_ps(row[jj + 1]), _mm512_loadu_ps(vb + (size_t)(jj + 1) * hs + d0), a1);
+                a2 = _mm512_fmadd_ps(_mm512_set1_ps(row[jj + 2]), _mm512_loadu_ps(vb + (size_t)(jj + 2) * hs + d0), a2);
+                a3 = _mm512_fmadd_ps(_mm512_set1_ps(row[jj + 3]), _mm512_loadu_ps(vb + (size_t)(jj + 3) * hs + d0), a3);
             }
             for (; jj < len; jj++)
-                a0 = _mm512_fmadd_ps(_mm512_set1_ps(row[jj]), _mm512_loadu_ps(vb + (size_t)jj * C3 + d0), a0);
+                a0 = _mm512_fmadd_ps(_mm512_set1_ps(row[jj]), _mm512_loadu_ps(vb + (size_t)jj * hs + d0), a0);
             _mm512_storeu_ps(o + d0, _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
         }
     }
@@ -351,12 +354,13 @@ static void att_part(void *p, size_t lo, size_t hi, int part)
     att_ctx *c = p;
     int hs = c->C / c->NH;
     size_t t16 = ((size_t)c->T + 15) & ~(size_t)15;
-    float *kt = malloc(((size_t)hs * t16 + t16) * sizeof *kt);
+    float *kt = malloc(((size_t)2 * hs * t16 + t16) * sizeof *kt);   /* kt, row, vt */
     if (!kt) { c->failed = 1; return; }
 #ifdef KERN_HAVE_AVX512
     if (hs % 16 == 0 && __builtin_cpu_supports("avx512f")) {
         for (size_t x = lo; x < hi; x++)
-            att_one_avx512(c, (int)(x / (size_t)c->NH), (int)(x % (size_t)c->NH), kt, kt + (size_t)hs * t16);
+            att_one_avx512(c, (int)(x / (size_t)c->NH), (int)(x % (size_t)c->NH), kt, kt + (size_t)hs * t16,
+                           kt + (size_t)hs * t16 + t16);
         free(kt);
         return;
     }
