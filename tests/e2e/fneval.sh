@@ -133,6 +133,7 @@ for split in train test; do
     "$SYNEG" mine "$D" --retriever bm25 --range 0:50 --num 8 --split $split >/dev/null 2>"$T/err" \
         || fail "demo mine $split" "$(cat "$T/err")"
 done
+"$SYNEG" synth "$D" --offline >/dev/null 2>"$T/err" || fail "demo offline synthesis" "$(cat "$T/err")"
 grep -q -- "--split test" Makefile && ok "make demo mines the test split too" || fail "make demo: test split not mined"
 "$SYNEG" suspects "$D" --limit 100 --json >"$T/q.json" 2>"$T/err" || fail "suspects --json" "$(cat "$T/err")"
 sed -n 's/^- \(q[0-9]*\) -> \(d[0-9]*\).*/\1 \2/p' sessions/demo/data/README.md >"$T/planted"
