@@ -310,15 +310,18 @@ static int seg_load(segment *g, const char *dir, const char *name, const negidx_
         if (fd >= 0) close(fd);
         if (!why) {
             uint64_t nrows = sy_get_u64(hdr + 16), blob_len = sy_get_u64(hdr + 24);
-            if (memcmp(hdr, SEG_MAGIC, 8) || nrows > (len - HDR - 8) / ROW || blob_len != len - HDR - 8 - nrows * ROW)
+            if (len < HDR + 8 || memcmp(hdr, SEG_MAGIC, 8) || nrows > (len - HDR - 8) / ROW ||
+                blob_len != len - HDR - 8 - nrows * ROW)
                 why = "segment header does not match the index";
-            g->nrows = nrows;
-            g->blob_len = blob_len;
-            g->rows = d + HDR;
-            g->blob = (const char *)d + HDR + nrows * ROW;
-            g->flags = sy_get_u32(hdr + 12);
-            g->seq = sy_get_u64(hdr + 32);
-            g->checksum = expect->checksum;
+            else {   /* pointers only from counts that fit the file */
+                g->nrows = nrows;
+                g->blob_len = blob_len;
+                g->rows = d + HDR;
+                g->blob = (const char *)d + HDR + nrows * ROW;
+                g->flags = sy_get_u32(hdr + 12);
+                g->seq = sy_get_u64(hdr + 32);
+                g->checksum = expect->checksum;
+            }
         }
     } else if (len < HDR + 8 || memcmp(d, SEG_MAGIC, 8)) why = "not a syneg negatives segment";
     else if (sy_get_u32(d + 8) < SEG_VERSION_MIN || sy_get_u32(d + 8) > SEG_VERSION) why = "unsupported segment version (made by a newer syneg?)";

@@ -7,7 +7,9 @@
  * has 502,939 training queries), `syneg init` makes the session, and
  * tools/gennegs writes 8 negatives per training query (6 retrieved with
  * scores, 2 synthetic texts of ~56 words, 1 in 20 flagged as suspect) in 16
- * segments, as `syneg mine --shard I/16` would leave them.  Then it runs
+ * segments, as `syneg mine --shard I/16` would leave them, and one `syneg
+ * info` merges them and saves the merged index, as the first command after
+ * mining does.  Then it runs
  *   SYNEG_TUI_TIMING=F syneg tui SESSION --script KEYS --size 120x40
  * (headless: curses computes and writes every update, to /dev/null) and
  * reports the open time (session + corpus + first screen) and the
@@ -61,9 +63,15 @@ static int prepare(const char *dir, long ndocs, long nq)
     double t = time_cmd(cmd);
     free(cmd);
     if (t < 0) return free(stamp), -1;
+    /* the first open after new segments merges them and saves the merged
+     * index (SESSION/cache/negatives.idx); the opens measured below use it */
+    char *info = sy_strdup_printf("'%s' info '%s/s' >/dev/null", syneg, dir);
+    double first = time_cmd(info);
+    free(info);
+    if (first < 0) return free(stamp), -1;
     sy_write_file_atomic(stamp, "ok\n", 3, NULL);
     free(stamp);
-    printf("  prepared in %.1f s\n", t);
+    printf("  prepared in %.1f s; the first `syneg info` (merges the 16 segments, saves the index) %.2f s\n", t, first);
     return 0;
 }
 
@@ -131,8 +139,9 @@ int main(void)
     char *info = sy_strdup_printf("'%s' info '%s/s' >/dev/null 2>&1", syneg, big);
     double info_s = time_cmd(info);
     free(info);
-    printf("  open (session + corpus + first screen): %.2f s; peer `syneg info` on the same session: %.2f s; ratio %.2f\n",
-           tb.open_s, info_s, info_s > 0 ? tb.open_s / info_s : 0);
+    printf("  open (session + corpus + first screen, inside the process): %.1f ms; peer: the whole `syneg info` process on the "
+           "same session: %.1f ms; ratio %.2f\n",
+           tb.open_s * 1e3, info_s * 1e3, info_s > 0 ? tb.open_s / info_s : 0);
     printf("  key-to-redraw over %ld keys: median %.3f ms, p95 %.3f ms, max %.3f ms (target: median < 16 ms: %s)\n", tb.keys,
            tb.median_ms, tb.p95_ms, tb.max_ms, tb.median_ms < 16 ? "met" : "NOT met");
     printf("  peer: the same keys on 1,000 queries / 20,000 passages: median %.3f ms, p95 %.3f ms; ratio big/small %.2f\n",

@@ -444,6 +444,25 @@ assert not (qsets[0] & qsets[1]) and not (qsets[0] & qsets[2]) and not (qsets[1]
 um, mm = json.load(open(t + "/sh_U_rows.json")), json.load(open(t + "/sh_M_rows.json"))
 assert um == mm, "merged shards differ from one run"
 PY
+# the cross-encoder judge shards the same way
+if [ -f "$CE/config.json" ]; then
+    for c in CU CM C0 C1; do cp -r "$S9" "$T/sh_$c"; done
+    "$SYNEG" judge "$T/sh_CU" --cross-encoder "$CE" --all --low 0.6 --high 0.64 --json >"$T/sh_CU.json" 2>"$T/err" || fail "ce unsharded" "$(cat "$T/err")"
+    for i in 0 1; do
+        "$SYNEG" judge "$T/sh_C$i" --cross-encoder "$CE" --all --low 0.6 --high 0.64 --shard $i/2 --json >"$T/sh_C$i.json" 2>"$T/err" \
+            || fail "ce --shard $i/2" "$(cat "$T/err")"
+        cp "$T/sh_C$i"/negatives/*judge-ce*.seg "$T/sh_CM/negatives/"
+    done
+    "$SYNEG" suspects "$T/sh_CU" --limit 0 --all --json >"$T/sh_CU_rows.json"
+    "$SYNEG" suspects "$T/sh_CM" --limit 0 --all --json >"$T/sh_CM_rows.json"
+    python3 -c '
+import json, sys
+t = sys.argv[1]
+u = json.load(open(t + "/sh_CU.json")); a, b = (json.load(open(t + "/sh_C%d.json" % i)) for i in (0, 1))
+assert a["asked"] > 0 and b["asked"] > 0 and a["asked"] + b["asked"] == u["asked"] == u["queue"], (u, a, b)
+assert json.load(open(t + "/sh_CU_rows.json")) == json.load(open(t + "/sh_CM_rows.json"))' "$T" \
+        && ok "judge --cross-encoder --shard: 2 shards merge to the unsharded rows" || fail "ce shards"
+fi
 "$SYNEG" judge "$S9" --llm --shard 3/3 >"$T/o" 2>&1; rc=$?
 [ $rc = 2 ] && grep -q -- "--shard" "$T/o" && ok "judge --shard 3/3: exit 2" || fail "bad shard (rc $rc)" "$(cat "$T/o")"
 # 13. the key: from the environment only (llm_config_from_session, the one
