@@ -324,6 +324,68 @@ TEST(likelihood_queue_and_hiding)
     session_close(s);
 }
 
+/* Which clean candidates become negatives (sample top): pool 1 takes the
+ * best-ranked; a larger pool the least likely false negatives among the
+ * pool x num best-ranked clean ones. */
+typedef struct { int n; uint32_t rank[64]; float fnl[64]; int outcome[64]; } pool_log;
+
+static void log_pool(void *ctx, const mine_cand *c)
+{
+    pool_log *l = ctx;
+    if (c->outcome == MINE_DROPPED && !(c->fnl > 0)) return;   /* a repeated text */
+    if (c->flags || l->n >= 64) return;   /* only the clean candidates */
+    l->rank[l->n] = c->rank;
+    l->fnl[l->n] = c->fnl;
+    l->outcome[l->n++] = c->outcome;
+}
+
+TEST(pool_choice)
+{
+    sy_err err = {0};
+    session *s = session_open(sdir, SESSION_WRITE, &err);
+    CHECK(s != NULL, "%s", err.msg);
+    if (!s) return;
+    retriever_opts ro = {.kind = "bm25"};
+    retriever *r = retriever_open(s, &ro, &err);
+    mine_opts o;
+    mine_opts_default(&o);
+    o.range_lo = 0;
+    o.num = 2;
+    o.fn_threshold = 2;   /* no likelihood flags: every candidate but the copy of p1 is clean */
+    o.suspect_min = 0;
+    o.suspect_max = 1;
+    o.max_queries = 1;    /* q1 */
+    o.dry_run = 1;
+    o.on_cand = log_pool;
+    mine_report rep;
+    for (unsigned pool = 1; pool <= 8; pool += 7) {
+        pool_log l = {0};
+        o.pool = pool;
+        o.cand_ctx = &l;
+        CHECK(mine_run(s, r, &o, &rep, &err) == 0, "%s", err.msg);
+        CHECK(l.n >= 8 && rep.negatives == 2, "pool %u: %d clean candidates, %zu negatives", pool, l.n,
+              rep.negatives);
+        int chosen = 0, first_two = 0;
+        float max_in = 0, min_out = 2;
+        for (int i = 0; i < l.n; i++) {
+            CHECK(i == 0 || l.rank[i] > l.rank[i - 1], "candidates in rank order");
+            if (l.outcome[i] == MINE_CLEAN) {
+                chosen++;
+                first_two += i < 2;
+                if (l.fnl[i] > max_in) max_in = l.fnl[i];
+            } else if (i < (int)(pool * o.num) && l.fnl[i] < min_out) min_out = l.fnl[i];
+        }
+        CHECK_EQ_INT(chosen, 2);
+        if (pool == 1) CHECK_EQ_INT(first_two, 2);   /* the best-ranked */
+        else {
+            CHECK(max_in <= min_out, "pool %u: chosen up to %g, passed over from %g", pool, max_in, min_out);
+            CHECK(first_two < 2, "the pool changed the choice on this data (both chosen were the best-ranked)");
+        }
+    }
+    retriever_free(r);
+    session_close(s);
+}
+
 int main(void)
 {
     dir = check_tmpdir("mine");
@@ -331,6 +393,7 @@ int main(void)
     sdir = sy_path_join(dir, "sess");
     RUN(mine_bm25);
     RUN(likelihood_queue_and_hiding);
+    RUN(pool_choice);
     check_rmrf(dir);
     free(dir); free(data); free(sdir);
     return check_done();
