@@ -164,7 +164,7 @@ fuzz-build: fuzz-deps
 fuzz: fuzz-build
 	@for f in $(FUZZ_SRC:tests/fuzz/%.c=%); do \
 	  mkdir -p build/fuzz/corpus/$$f; echo "fuzz $$f for $(FUZZ_SECONDS) s"; \
-	  build/fuzz/bin/$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
+	  build/fuzz/bin/$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 -artifact_prefix=build/fuzz/ \
 	    build/fuzz/corpus/$$f tests/fuzz/seeds/$$f 2>&1 | tail -n 3 || exit 1; \
 	done
 $(BUILD)/bin/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(BUILD)/libsyneg.a | $(BUILD)/config.mk

@@ -56,6 +56,7 @@ void neg_synthetic_id(int source, const char *text, char *buf, size_t n)
 struct neg_writer {
     char *dir, *tag;
     unsigned flags;
+    uint64_t at;         /* the commit time to name the segment by; 0 = now (compaction sets it) */
     uint8_t *rows;
     size_t nrows, cap;
     sy_buf blob;
@@ -170,12 +171,13 @@ int neg_writer_add(neg_writer *w, const neg_row *r, sy_err *err)
 
 size_t neg_writer_count(const neg_writer *w) { return w->nrows; }
 
-static int write_segment(const char *dir, const char *tag, unsigned flags, const uint8_t *rows, size_t nrows,
-                         const char *blob, size_t blob_len, uint64_t *seq_out, sy_err *err)
+/* `at`: the commit time the segment is named and ordered by; 0 = now. */
+static int write_segment(const char *dir, const char *tag, unsigned flags, uint64_t at, const uint8_t *rows,
+                         size_t nrows, const char *blob, size_t blob_len, uint64_t *seq_out, sy_err *err)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t created = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    uint64_t created = at ? at : (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
     uint8_t hdr[HDR] = {0};
     memcpy(hdr, SEG_MAGIC, 8);
     sy_put_u32(hdr + 8, SEG_VERSION);
@@ -207,7 +209,7 @@ static int write_segment(const char *dir, const char *tag, unsigned flags, const
 
 int neg_writer_commit(neg_writer *w, sy_err *err)
 {
-    if (write_segment(w->dir, w->tag, w->flags, w->rows, w->nrows, w->blob.data, w->blob.len, NULL, err) < 0)
+    if (write_segment(w->dir, w->tag, w->flags, w->at, w->rows, w->nrows, w->blob.data, w->blob.len, NULL, err) < 0)
         return -1;
     w->nrows = 0;
     return 0;
@@ -874,6 +876,14 @@ int neg_store_compact(neg_store *s, sy_err *err)
     neg_writer *w = session_dir ? neg_writer_new(session_dir, "compact", 0, err) : NULL;
     free(session_dir);
     if (!w) return -1;
+    /* The compacted segment takes the place of the newest segment it merges
+     * (its commit time + 1 ns), not "now": a segment another process commits
+     * meanwhile sorts after it, so that segment's rows and NEG_REPLACE still
+     * win over the older rows compaction copies (merge order = name order). */
+    uint64_t newest = 0;
+    for (size_t i = 0; i < s->nsegs; i++)
+        if (s->segs[i].seq > newest) newest = s->segs[i].seq;
+    w->at = newest + 1;
     for (size_t li = 0; li < s->nlive; li++) {
         size_t nr;
         const neg_ref *refs = live_refs(s, li, &nr);
@@ -909,4 +919,17 @@ int neg_store_compact(neg_store *s, sy_err *err)
     if (load_new(s, NULL, err) < 0) return -1;
     write_index(s);
     return 0;
+}
+
+size_t neg_store_nsegments(const neg_store *s) { return s->nsegs; }
+
+/* Why 64: every open lists, maps and checks each segment (and the kernel caps
+ * a process's mappings at vm.max_map_count, 65530 by default), while a
+ * compaction rewrites every live row; 64 keeps opens cheap and compacts a
+ * long judge run (a segment per 32 verdicts) about once per 2,000 verdicts'
+ * worth of segments, at the end of the run, never mid-way. */
+int neg_store_compact_if_many(neg_store *s, sy_err *err)
+{
+    if (s->nsegs <= NEG_COMPACT_SEGMENTS) return 0;
+    return neg_store_compact(s, err) < 0 ? -1 : 1;
 }

@@ -118,7 +118,16 @@ neg_ref *neg_store_ranked(const neg_store *s, int only_suspects, size_t *n);
  * row flagged suspect by a producer that gives no number (duplicate of a
  * positive, reflection verdict), 0 for the rest. */
 float neg_row_queue_key(const neg_row *r);
-/* Rewrite all live rows into one segment and remove the old ones. */
+/* Rewrite all live rows into one segment and remove the old ones.  The new
+ * segment is ordered where the newest merged one was, so segments other
+ * processes commit meanwhile keep winning over the rows it copies. */
 int neg_store_compact(neg_store *s, sy_err *err);
+/* The one compaction policy for producers that commit many small segments
+ * (judge and synthesis commit every few dozen rows so a kill loses little):
+ * at the end of a run, compact when the store holds more than
+ * NEG_COMPACT_SEGMENTS segments.  1 compacted, 0 not needed, -1 error. */
+#define NEG_COMPACT_SEGMENTS 64
+int neg_store_compact_if_many(neg_store *s, sy_err *err);
+size_t neg_store_nsegments(const neg_store *s);
 
 #endif

@@ -922,6 +922,13 @@ int synth_run(session *s, const synth_opts *o, synth_progress *report, sy_err *e
     if (!p) return -1;
     int rc = run_plan(p, o, report, err);
     plan_free(p);
+    /* a long run commits a segment every 50 queries: compact once at the end
+     * by the store's one policy (negstore.h).  Best effort: the rows are
+     * committed either way, and the next run tries again. */
+    neg_store *ns = session_negs(s);
+    sy_err e2 = {0};
+    int changed;
+    if (ns && neg_store_refresh(ns, &changed, &e2) == 0) neg_store_compact_if_many(ns, &e2);
     return rc;
 }
 

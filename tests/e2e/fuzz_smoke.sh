@@ -13,7 +13,7 @@ else fail "fuzz build" "$(tail -n 20 "$T/build.log")"; done_tests; exit 1; fi
 for src in tests/fuzz/fuzz_*.c; do
     f=$(basename "$src" .c)
     mkdir -p "$T/corpus/$f"
-    if build/fuzz/bin/$f -max_total_time=${FUZZ_SMOKE_SECONDS:-3} -max_len=16384 -rss_limit_mb=2048 \
+    if build/fuzz/bin/$f -max_total_time=${FUZZ_SMOKE_SECONDS:-3} -max_len=16384 -rss_limit_mb=2048 -artifact_prefix="$T/" \
          "$T/corpus/$f" "tests/fuzz/seeds/$f" >"$T/$f.log" 2>&1 && ! grep -q "runtime error" "$T/$f.log"; then
         ok "$f: $(grep -o 'Done [0-9]* runs' "$T/$f.log") without a report"
     else fail "$f" "$(grep -E 'ERROR|runtime error|SUMMARY|Test unit' "$T/$f.log" | head -n 5)"; fi

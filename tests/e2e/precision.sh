@@ -92,5 +92,19 @@ if need "$DATA/corpus.jsonl" "training at bf16 on Cranfield"; then
     "$SYNEG" train "$S" $COMMON --precision half > "$T/out" 2> "$T/err"; rc=$?
     [ $rc = 2 ] && grep -q "fp32|bf16|auto\|fp32, bf16 or auto" "$T/err" && ok "train --precision half: exit 2" || fail "train --precision half (rc $rc)" "$(cat "$T/err")"
     "$SYNEG" train --help | grep -q -- "--precision P" && ok "train --help lists --precision" || fail "train --help"
+    # dense search reads the setting; bf16 vectors get a cache of their own
+    "$SYNEG" search "$S" --retriever dense --model "$M" -k 3 --json wing flutter > "$T/s32" 2>&1
+    n32=$(ls "$S/cache/dense" 2>/dev/null | wc -l)
+    if [ $has_bf16 = 1 ]; then
+        "$SYNEG" set "$S" encoder.precision bf16 >/dev/null 2>&1
+        "$SYNEG" search "$S" --retriever dense --model "$M" -k 3 --json wing flutter > "$T/s16" 2>&1 \
+            && ok "dense search with encoder.precision bf16" || fail "dense search bf16" "$(cat "$T/s16")"
+        n16=$(ls "$S/cache/dense" 2>/dev/null | wc -l)
+        [ "$n32" = 1 ] && [ "$n16" = 2 ] && ok "bf16 vectors cached apart from fp32 ones" || fail "dense caches: $n32 then $n16"
+        SYNEG_NO_BF16=1 "$SYNEG" search "$S" --retriever dense --model "$M" -k 3 wing > "$T/out" 2> "$T/err"; rc=$?
+        [ $rc != 0 ] && grep -q avx512_bf16 "$T/err" && ok "dense search at bf16 without avx512_bf16 fails, naming it" \
+            || fail "dense search bf16 refused (rc $rc)" "$(cat "$T/err")"
+        "$SYNEG" set "$S" encoder.precision --unset >/dev/null 2>&1 || "$SYNEG" set "$S" --unset encoder.precision >/dev/null 2>&1
+    fi
 fi
 done_tests

@@ -126,4 +126,17 @@ n2=$("$SYNEG" info "$S" --json | python3 -c "import json,sys; print(json.load(sy
 [ $rc = 1 ] && grep -q "unknown attribute 'colour'" "$T/err" && ok "unknown attribute named" || fail "attr rc=$rc" "$(cat "$T/err")"
 "$SYNEG" synth "$S" --queries nosuch 2>"$T/err"; rc=$?
 [ $rc = 1 ] && grep -q nosuch "$T/err" && ok "unknown query named" || fail "query rc=$rc"
+
+# many small segments (a long judge or synth run, sharded mining) are
+# compacted once at the end of a run, by the store's one policy (> 64)
+M=$T/many
+"$SYNEG" init "$M" --beir "$(pwd)/tests/tui/data" >/dev/null 2>&1
+"${BUILD:-build}/tools/gennegs" "$M" --queries 6 --qprefix q --docs 20 --dprefix d --per-query 4 --segments 70 >/dev/null 2>&1
+total() { "$SYNEG" info "$M" --json | python3 -c "import json,sys; print(json.load(sys.stdin)['negatives']['total'])"; }
+n0=$(total); s0=$(ls "$M/negatives" | grep -c '\.seg$')
+"$SYNEG" synth "$M" --offline >/dev/null 2>&1
+n1=$(total); s1=$(ls "$M/negatives" | grep -c '\.seg$')
+[ "$s0" = 70 ] && [ "$s1" = 1 ] && ok "70 segments compacted into 1 at the end of synth" || fail "segments before/after: $s0 / $s1"
+[ "$n1" -gt "$n0" ] && [ "$n0" -gt 0 ] && ok "no row lost: $n0 rows, then $n1 with synth's" || fail "rows before/after: $n0 / $n1"
+
 done_tests

@@ -297,6 +297,85 @@ TEST(fnl_round_trip_and_old_segments)
     free(d);
 }
 
+/* Compaction while another process commits: the compacted segment keeps the
+ * place of what it merged, so a segment committed meanwhile (a later score,
+ * a NEG_REPLACE re-mining) still wins after compaction, as it did before. */
+TEST(compaction_keeps_commit_order)
+{
+    char *d = check_tmpdir("negs_compact_race");
+    sy_err err = {0};
+    neg_writer *w = neg_writer_new(d, "mine-bm25", NEG_REPLACE, &err);
+    add(w, "q1", "d1", NEG_BM25, 1, 1.0f, NULL);
+    add(w, "q2", "d5", NEG_BM25, 1, 5.0f, NULL);
+    CHECK_EQ_INT(neg_writer_commit(w, &err), 0);
+    neg_writer_free(w);
+    w = neg_writer_new(d, "synth", 0, &err);
+    add(w, "q1", "llm:00000000000000aa", NEG_LLM, 0, 0, "made up");
+    CHECK_EQ_INT(neg_writer_commit(w, &err), 0);
+    neg_writer_free(w);
+
+    neg_store *s = neg_store_open(d, &err);   /* the compacting process loads two segments */
+    CHECK(s != NULL, "%s", err.msg);
+    /* meanwhile another process re-mines q1 (replace) and rescores q2's d5 */
+    w = neg_writer_new(d, "mine-bm25", NEG_REPLACE, &err);
+    add(w, "q1", "d2", NEG_BM25, 1, 2.0f, NULL);
+    add(w, "q2", "d5", NEG_BM25, 1, 9.0f, NULL);
+    CHECK_EQ_INT(neg_writer_commit(w, &err), 0);
+    neg_writer_free(w);
+    CHECK_EQ_INT(neg_store_compact(s, &err), 0);
+    neg_store_free(s);
+
+    s = neg_store_open(d, &err);
+    CHECK(s != NULL, "%s", err.msg);
+    neg_row r;
+    CHECK(neg_store_find(s, "q1", "d1", &r) != 1, "re-mining replaced q1's old bm25 row d1");
+    CHECK(neg_store_find(s, "q1", "d2", &r) == 1, "q1's re-mined row d2 is there");
+    CHECK(neg_store_find(s, "q1", "llm:00000000000000aa", &r) == 1, "the synthetic row stays");
+    CHECK(neg_store_find(s, "q2", "d5", &r) == 1 && r.score == 9.0f, "the later score of q2/d5 wins (got %g)",
+          (double)r.score);
+    neg_store_free(s);
+    check_rmrf(d);
+    free(d);
+}
+
+/* the one policy: more than NEG_COMPACT_SEGMENTS segments are compacted at
+ * the end of a run, fewer are left alone; rows are the same either way */
+TEST(compact_if_many)
+{
+    char *d = check_tmpdir("negs_many_segs");
+    sy_err err = {0};
+    for (int i = 0; i < NEG_COMPACT_SEGMENTS + 6; i++) {
+        neg_writer *w = neg_writer_new(d, "judge", 0, &err);
+        char q[16], n[16];
+        snprintf(q, sizeof q, "q%d", i % 7);
+        snprintf(n, sizeof n, "d%d", i);
+        add(w, q, n, NEG_BM25, (unsigned)i + 1, (float)i, NULL);
+        CHECK_EQ_INT(neg_writer_commit(w, &err), 0);
+        neg_writer_free(w);
+        if (i == 2) {
+            neg_store *s = neg_store_open(d, &err);
+            CHECK_EQ_INT(neg_store_compact_if_many(s, &err), 0);
+            CHECK_EQ_INT(neg_store_nsegments(s), 3);
+            neg_store_free(s);
+        }
+    }
+    neg_store *s = neg_store_open(d, &err);
+    size_t before = neg_store_count(s);
+    CHECK_EQ_INT(neg_store_nsegments(s), NEG_COMPACT_SEGMENTS + 6);
+    CHECK_EQ_INT(neg_store_compact_if_many(s, &err), 1);
+    CHECK_EQ_INT(neg_store_nsegments(s), 1);
+    CHECK_EQ_INT(neg_store_count(s), before);
+    neg_store_free(s);
+    s = neg_store_open(d, &err);
+    CHECK_EQ_INT(neg_store_nsegments(s), 1);
+    CHECK_EQ_INT(neg_store_count(s), NEG_COMPACT_SEGMENTS + 6);
+    neg_row r;
+    CHECK(neg_store_find(s, "q3", "d10", &r) == 1 && r.rank == 11, "a row survives compaction whole");
+    neg_store_free(s);
+    check_rmrf(d);
+    free(d);
+}
+
 int main(void)
 {
     RUN(fnl_round_trip_and_old_segments);
@@ -304,5 +383,7 @@ int main(void)
     RUN(one_row_per_source);
     RUN(damaged_segment_is_named);
     RUN(many_rows);
+    RUN(compaction_keeps_commit_order);
+    RUN(compact_if_many);
     return check_done();
 }
