@@ -92,6 +92,24 @@ void dscan_to_bf16(uint16_t *out, const float *x, size_t count)
     }
 }
 
+void dscan_to_bf16_rows(uint16_t *out, const float *x, size_t n, int dim, const float *offset)
+{
+    if (!offset) { dscan_to_bf16(out, x, n * (size_t)dim); return; }
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < dim; c++) {
+            float v = x[i * (size_t)dim + c] - offset[c];
+            dscan_to_bf16(&out[i * (size_t)dim + c], &v, 1);
+        }
+}
+
+void dscan_mean(const float *x, size_t n, int dim, double *sum, float *mean, size_t total)
+{
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < dim; c++) sum[c] += x[i * (size_t)dim + c];
+    if (mean)
+        for (int c = 0; c < dim; c++) mean[c] = total ? (float)(sum[c] / (double)total) : 0;
+}
+
 float dscan_bf16_to_f32(uint16_t b)
 {
     uint32_t u = (uint32_t)b << 16;
@@ -137,6 +155,9 @@ void dscan_rows_f32(float *out, const dscan_docs *D, size_t i0, size_t n)
     } else if (D->dtype == DSCAN_BF16) {
         const uint16_t *r = (const uint16_t *)D->rows + i0 * dim;
         for (size_t i = 0; i < n * dim; i++) out[i] = dscan_bf16_to_f32(r[i]);
+        if (D->offset)
+            for (size_t i = 0; i < n; i++)
+                for (size_t c = 0; c < dim; c++) out[i * dim + c] = D->offset[c] + out[i * dim + c];
     } else {
         const int8_t *r = (const int8_t *)D->rows + i0 * dim;
         for (size_t i = 0; i < n; i++)
@@ -176,23 +197,27 @@ static float lane_dot(const float *q, const dscan_docs *D, size_t i)
     return tree16(acc);
 }
 
-void dscan_prep_int8(const float *q, const dscan_docs *D, float *qs, float *bias)
+void dscan_prep(const float *q, const dscan_docs *D, float *qs, float *bias)
 {
     float acc[16] = {0};
     for (int c = 0; c < D->dim; c++) {
-        float p = q[c] * D->offset[c];
-        acc[c % 16] = acc[c % 16] + p;
-        qs[c] = q[c] * D->scale[c];
+        if (D->offset) {
+            float p = q[c] * D->offset[c];
+            acc[c % 16] = acc[c % 16] + p;
+        }
+        qs[c] = D->scale ? q[c] * D->scale[c] : q[c];
     }
     *bias = tree16(acc);
 }
 
+static int has_prep(const dscan_docs *D) { return D->dtype != DSCAN_F32 && (D->scale || D->offset); }
+
 float dscan_score(const float *q, const dscan_docs *D, size_t i)
 {
-    if (D->dtype != DSCAN_INT8) return lane_dot(q, D, i);
+    if (!has_prep(D)) return lane_dot(q, D, i);
     float *qs = malloc((size_t)D->dim * sizeof *qs), bias;
     if (!qs) return NAN;
-    dscan_prep_int8(q, D, qs, &bias);
+    dscan_prep(q, D, qs, &bias);
     float s = bias + lane_dot(qs, D, i);
     free(qs);
     return s;
@@ -210,10 +235,10 @@ int dscan_topk_naive(const float *Q, size_t nq, const dscan_docs *D, size_t k, u
         for (size_t i = 0; i < k; i++) { od[i] = UINT32_MAX; os[i] = -INFINITY; }
         float bias = 0;
         const float *qv = Q + q * dim;
-        if (D->dtype == DSCAN_INT8) { dscan_prep_int8(qv, D, qs, &bias); qv = qs; }
+        if (has_prep(D)) { dscan_prep(qv, D, qs, &bias); qv = qs; }
         for (size_t d = 0; d < D->n; d++) {
             float s = lane_dot(qv, D, d);
-            if (D->dtype == DSCAN_INT8) s = bias + s;
+            if (has_prep(D)) s = bias + s;
             if (s != s) continue;   /* NaN: never returned */
             /* insertion into the sorted list (best first, ties by lower doc) */
             size_t pos = k;
@@ -412,16 +437,16 @@ int dscan_topk(const float *Q, size_t nq, const dscan_docs *D, size_t k, int nth
     float *qs = NULL, *bias = NULL;
     c.hs = malloc((size_t)parts * nq * k * sizeof *c.hs);
     c.hd = malloc((size_t)parts * nq * k * sizeof *c.hd);
-    if (D->dtype == DSCAN_INT8) {
+    if (has_prep(D)) {
         qs = malloc(nq * dim * sizeof *qs);
         bias = malloc(nq * sizeof *bias);
     }
-    if (!c.hs || !c.hd || (D->dtype == DSCAN_INT8 && (!qs || !bias))) {
+    if (!c.hs || !c.hd || (has_prep(D) && (!qs || !bias))) {
         free(c.hs); free(c.hd); free(qs); free(bias);
         return sy_fail(err, SY_ENOMEM, "out of memory for the top-%zu of %zu queries", k, nq);
     }
     if (qs) {
-        for (size_t q = 0; q < nq; q++) dscan_prep_int8(Q + q * dim, D, qs + q * dim, &bias[q]);
+        for (size_t q = 0; q < nq; q++) dscan_prep(Q + q * dim, D, qs + q * dim, &bias[q]);
         c.Q = qs;
         c.bias = bias;
     }

@@ -11,14 +11,15 @@
  * Documents are stored as fp32, bf16 or int8 (dscan_docs).  The score of one
  * document is defined exactly, so every implementation returns the same bits:
  *   x[c]  the stored value as fp32: fp32 as is; bf16 widened (exact);
- *         int8 v[c] as (float)v[c], with the query pre-scaled:
- *         q'[c] = q[c] * scale[c] and bias = dot(q, offset) (dscan_prep_int8),
- *         so x ~ offset + scale * v per dimension.
+ *         int8 v[c] as (float)v[c].  bf16 and int8 may carry per-dimension
+ *         offset[] (and int8 scale[]), x ~ offset + scale * v: the query is
+ *         then pre-scaled, q'[c] = q[c] * scale[c] (q[c] without scale), and
+ *         bias = dot(q, offset) by the lane rule (dscan_prep).
  *   dot   16 lane sums, acc[c % 16] = acc[c % 16] + q[c] * x[c] (product and
  *         sum each rounded to fp32, c increasing), then a fixed tree:
  *         a8[l] = acc[l] + acc[l+8], a4[l] = a8[l] + a8[l+4],
  *         a2[l] = a4[l] + a4[l+2], dot = a2[0] + a2[1].
- *   score dot (fp32, bf16) or bias + dot (int8).
+ *   score dot(q, x), or bias + dot(q', x) with an offset or scale.
  * Ranking: higher score first; equal scores by lower document index.  A
  * document whose score is NaN is never returned.  Slots beyond the documents
  * that can be returned hold doc UINT32_MAX and score -INFINITY.
@@ -45,8 +46,8 @@ typedef struct {
     size_t n;
     int dim;
     const void *rows;      /* float | uint16_t (bf16 bits) | int8_t, [n, dim] row-major */
-    const float *scale;    /* int8: [dim] per-dimension scale */
-    const float *offset;   /* int8: [dim] per-dimension offset */
+    const float *scale;    /* int8: [dim] per-dimension scale (NULL: 1) */
+    const float *offset;   /* bf16, int8: [dim] per-dimension offset (NULL: 0) */
 } dscan_docs;
 
 /* Which code runs: the best for this CPU, or one forced (tests, benchmarks). */
@@ -67,20 +68,27 @@ int dscan_topk_naive(const float *Q, size_t nq, const dscan_docs *D, size_t k, u
 
 /* The defined score of one query with document row i (see above). */
 float dscan_score(const float *q, const dscan_docs *D, size_t i);
-/* int8 queries: qs[dim] = q * scale, *bias = dot(q, offset) by the lane rule. */
-void dscan_prep_int8(const float *q, const dscan_docs *D, float *qs, float *bias);
+/* qs[dim] = q * scale (or q), *bias = dot(q, offset) (or 0) by the lane rule. */
+void dscan_prep(const float *q, const dscan_docs *D, float *qs, float *bias);
 
-/* Storage conversion.  bf16: round to nearest even (NaN stays NaN).
+/* Storage conversion.  bf16: round to nearest even (NaN stays NaN);
+ * dscan_to_bf16_rows stores x - offset (offset may be NULL), offset being the
+ * per-dimension mean (dscan_mean: add n rows to sum[dim], doubles starting
+ * at 0; with mean non-NULL, mean = sum / total): embeddings that share a
+ * strong common direction keep their differences, which bf16's relative
+ * rounding would otherwise drown.
  * int8: per-dimension affine over all n rows: offset = (max + min) / 2,
  * scale = (max - min) / 254 (1 where max == min), v = round((x - offset) /
  * scale) clamped to [-127, 127].  dscan_int8_range scans rows for the range
  * (min/max [dim], updated in place: start them at +/-INFINITY). */
 void dscan_to_bf16(uint16_t *out, const float *x, size_t count);
+void dscan_to_bf16_rows(uint16_t *out, const float *x, size_t n, int dim, const float *offset);
+void dscan_mean(const float *x, size_t n, int dim, double *sum, float *mean, size_t total);
 float dscan_bf16_to_f32(uint16_t b);
 void dscan_int8_range(const float *x, size_t n, int dim, float *mn, float *mx);
 void dscan_int8_params(const float *mn, const float *mx, int dim, float *scale, float *offset);
 void dscan_to_int8(int8_t *out, const float *x, size_t n, int dim, const float *scale, const float *offset);
-/* Rows [i0, i0 + n) of D as fp32 (x = offset + scale * v for int8). */
+/* Rows [i0, i0 + n) of D as fp32 (x = offset + scale * v). */
 void dscan_rows_f32(float *out, const dscan_docs *D, size_t i0, size_t n);
 
 /* The bounded heap every top-k in the engine uses (a min-heap whose root is

@@ -24,6 +24,7 @@
 #define DENSE_VERSION 1
 #define DENSE_HDR 64
 #define DENSE_CHUNK 512          /* passages embedded between checkpoints */
+#define DENSE_RESCORE 4          /* bf16/int8: candidates per hit rescored in fp32 */
 
 struct dense_index {
     enc_model *m;
@@ -33,6 +34,11 @@ struct dense_index {
     float *mem;                  /* in-memory matrix when the session is read-only */
     const float *mat;
     char *path;
+    dscan_docs docs;             /* what search reads: mat, or the bf16/int8 copy */
+    sy_map qmap;                 /* the bf16/int8 copy's file */
+    uint8_t *qmem;               /* ... or its image in memory (read-only folder) */
+    char *qpath;
+    char notice[512];
     int titles;                  /* PASSAGE_TITLES or PASSAGE_NO_TITLES */
 };
 
@@ -297,6 +303,185 @@ static void apply_opts(enc_model *m, session *s, const dense_opts *o)
     if (pp) { free(m->passage_prefix); m->passage_prefix = *pp ? strdup(pp) : NULL; }
 }
 
+/* ---- bf16 / int8 copies (format in index.h) ------------------------------------------ */
+
+#define QUANT_MAGIC "SYDENSQ"
+#define QUANT_VERSION 1
+#define QUANT_HDR 64
+#define QUANT_CHUNK 4096         /* rows converted per write */
+
+static size_t quant_params_bytes(dscan_dtype t, int dim)
+{
+    size_t per = t == DSCAN_INT8 ? 8 : t == DSCAN_BF16 ? 4 : 0;   /* scale + offset | offset */
+    return ((size_t)dim * per + 63) / 64 * 64;
+}
+
+static size_t quant_size(dscan_dtype t, size_t n, int dim)
+{
+    return QUANT_HDR + quant_params_bytes(t, dim) + n * dscan_row_bytes(t, dim);
+}
+
+/* Why the mapped file cannot serve (a message in why), or 0 when it can. */
+static int quant_bad(const sy_map *m, dscan_dtype t, const dense_index *ix, uint64_t key, uint64_t ch, char *why,
+                     size_t n)
+{
+    const uint8_t *h = m->data;
+    if (m->len < QUANT_HDR || memcmp(h, QUANT_MAGIC, 8))
+        return snprintf(why, n, "not a syneg %s vector file", dscan_dtype_name(t)), 1;
+    if (sy_get_u32(h + 8) != QUANT_VERSION)
+        return snprintf(why, n, "format version %u, this syneg reads %d", sy_get_u32(h + 8), QUANT_VERSION), 1;
+    if (sy_get_u32(h + 12) != (uint32_t)t || sy_get_u64(h + 16) != ix->ndocs || sy_get_u32(h + 24) != (uint32_t)ix->dim ||
+        sy_get_u64(h + 32) != key || sy_get_u64(h + 40) != ch)
+        return snprintf(why, n, "made for another model, corpus or type"), 1;
+    if (m->len != quant_size(t, ix->ndocs, ix->dim))
+        return snprintf(why, n, "%zu bytes, expected %zu (damaged)", m->len, quant_size(t, ix->ndocs, ix->dim)), 1;
+    return 0;
+}
+
+/* where a built copy goes: a file (fd >= 0) or memory */
+typedef struct {
+    int fd;
+    uint8_t *mem;
+    size_t at;
+} quant_out;
+
+static int quant_put(quant_out *o, const void *p, size_t n)
+{
+    if (o->fd < 0) {
+        memcpy(o->mem + o->at, p, n);
+    } else if (sy_write_all(o->fd, p, n) < 0) {
+        return -1;
+    }
+    o->at += n;
+    return 0;
+}
+
+/* Convert ix->mat to type t into o (header, int8 parameters, rows). */
+static int quant_write(const dense_index *ix, dscan_dtype t, uint64_t key, uint64_t ch, quant_out *o)
+{
+    size_t n = ix->ndocs, dim = (size_t)ix->dim;
+    uint8_t h[QUANT_HDR] = {0};
+    memcpy(h, QUANT_MAGIC, 8);
+    sy_put_u32(h + 8, QUANT_VERSION);
+    sy_put_u32(h + 12, (uint32_t)t);
+    sy_put_u64(h + 16, n);
+    sy_put_u32(h + 24, (uint32_t)dim);
+    sy_put_u64(h + 32, key);
+    sy_put_u64(h + 40, ch);
+    size_t pb = quant_params_bytes(t, ix->dim);
+    uint8_t *buf = malloc(pb + QUANT_CHUNK * dim * 2);
+    float *par = malloc(dim * 4 * sizeof *par);
+    double *sum = calloc(dim ? dim : 1, sizeof *sum);
+    if (!buf || !par || !sum) { free(buf); free(par); free(sum); errno = ENOMEM; return -1; }
+    int rc = quant_put(o, h, QUANT_HDR);
+    float *scale = par, *offset = par + dim, *mn = par + 2 * dim, *mx = par + 3 * dim;
+    memset(buf, 0, pb);
+    if (t == DSCAN_INT8) {   /* per-dimension range: scale, offset */
+        for (size_t c = 0; c < dim; c++) { mn[c] = INFINITY; mx[c] = -INFINITY; }
+        dscan_int8_range(ix->mat, n, ix->dim, mn, mx);
+        dscan_int8_params(mn, mx, ix->dim, scale, offset);
+        for (size_t c = 0; c < dim; c++) {
+            uint32_t b;
+            memcpy(&b, &scale[c], 4);
+            sy_put_u32(buf + 4 * c, b);
+            memcpy(&b, &offset[c], 4);
+            sy_put_u32(buf + 4 * (dim + c), b);
+        }
+    } else {                 /* per-dimension mean: offset */
+        dscan_mean(ix->mat, n, ix->dim, sum, offset, n);
+        for (size_t c = 0; c < dim; c++) {
+            uint32_t b;
+            memcpy(&b, &offset[c], 4);
+            sy_put_u32(buf + 4 * c, b);
+        }
+    }
+    if (!rc) rc = quant_put(o, buf, pb);
+    free(sum);
+    for (size_t r = 0; r < n && !rc; r += QUANT_CHUNK) {
+        size_t cn = n - r < QUANT_CHUNK ? n - r : QUANT_CHUNK;
+        const float *x = ix->mat + r * dim;
+        if (t == DSCAN_INT8) {
+            dscan_to_int8((int8_t *)buf, x, cn, ix->dim, scale, offset);
+        } else {
+            uint16_t *b16 = (uint16_t *)(void *)(buf + pb);
+            dscan_to_bf16_rows(b16, x, cn, ix->dim, offset);
+            for (size_t i = 0; i < cn * dim; i++) { uint16_t v = b16[i]; buf[2 * i] = (uint8_t)v; buf[2 * i + 1] = (uint8_t)(v >> 8); }
+        }
+        rc = quant_put(o, buf, cn * dscan_row_bytes(t, ix->dim));
+    }
+    free(buf);
+    free(par);
+    return rc;
+}
+
+static void quant_point(dense_index *ix, dscan_dtype t, const uint8_t *img)
+{
+    size_t pb = quant_params_bytes(t, ix->dim);
+    ix->docs = (dscan_docs){.dtype = t, .n = ix->ndocs, .dim = ix->dim, .rows = img + QUANT_HDR + pb};
+    const float *par = (const float *)(const void *)(img + QUANT_HDR);
+    if (t == DSCAN_INT8) {
+        ix->docs.scale = par;
+        ix->docs.offset = par + ix->dim;
+    } else {
+        ix->docs.offset = par;
+    }
+}
+
+/* Search the documents as type t: map SESSION/cache/dense/KEY/emb.<t>, or
+ * build it from the fp32 matrix (a stale or damaged one is rebuilt, and
+ * ix->notice says so); where the folder is read-only, build it in memory. */
+static int quant_open(dense_index *ix, dscan_dtype t, uint64_t key, uint64_t ch, sy_err *err)
+{
+    size_t pl = strlen(ix->path);
+    ix->qpath = malloc(pl + 8);
+    if (!ix->qpath) return sy_fail(err, SY_ENOMEM, "out of memory");
+    memcpy(ix->qpath, ix->path, pl - 3);   /* ".../emb.bin" -> ".../emb.bf16" */
+    strcpy(ix->qpath + pl - 3, dscan_dtype_name(t));
+    if (sy_file_exists(ix->qpath)) {
+        char why[200];
+        if (sy_map_open(&ix->qmap, ix->qpath, NULL) == 0) {
+            if (!quant_bad(&ix->qmap, t, ix, key, ch, why, sizeof why)) {
+                quant_point(ix, t, ix->qmap.data);
+                return 0;
+            }
+            sy_map_close(&ix->qmap);
+            memset(&ix->qmap, 0, sizeof ix->qmap);
+        } else {
+            snprintf(why, sizeof why, "unreadable");
+        }
+        snprintf(ix->notice, sizeof ix->notice, "%s: %s; rebuilt from the fp32 vectors", ix->qpath, why);
+    }
+    sy_atomic a = {0};
+    if (sy_atomic_open(&a, ix->qpath, NULL) == 0) {
+        quant_out o = {.fd = a.fd};
+        if (quant_write(ix, t, key, ch, &o) < 0) {
+            int e = errno;
+            sy_atomic_abort(&a);
+            return sy_fail_errno(err, e, "%s: writing %s vectors", ix->qpath, dscan_dtype_name(t));
+        }
+        if (sy_atomic_commit(&a, err) < 0) return -1;
+        if (sy_map_open(&ix->qmap, ix->qpath, err)) return -1;
+        quant_point(ix, t, ix->qmap.data);
+        return 0;
+    }
+    size_t size = quant_size(t, ix->ndocs, ix->dim);
+    if (!(ix->qmem = malloc(size))) return sy_fail(err, SY_ENOMEM, "out of memory for %zu bytes of %s vectors", size, dscan_dtype_name(t));
+    quant_out o = {.fd = -1, .mem = ix->qmem};
+    quant_write(ix, t, key, ch, &o);
+    quant_point(ix, t, ix->qmem);
+    return 0;
+}
+
+static int parse_storage(session *s, const dense_opts *o, dscan_dtype *t, sy_err *err)
+{
+    const char *v = o && o->storage ? o->storage : settings_str(s, "dense.storage");
+    if (!v || !strcmp(v, "fp32")) *t = DSCAN_F32;
+    else if (!strcmp(v, "bf16")) *t = DSCAN_BF16;
+    else if (!strcmp(v, "int8")) *t = DSCAN_INT8;
+    else return sy_fail(err, SY_EINVAL, "dense storage '%s' is unknown; use fp32, bf16 or int8", v);
+    return 0;
+}
+
 dense_index *dense_open(session *s, const char *model_dir, const dense_opts *opts, sy_err *err)
 {
     if (opts && opts->pooling && strcmp(opts->pooling, "cls") && strcmp(opts->pooling, "mean")) {
@@ -304,6 +489,8 @@ dense_index *dense_open(session *s, const char *model_dir, const dense_opts *opt
         return NULL;
     }
     if (settings_check_session(s, "dense.", err) < 0) return NULL;
+    dscan_dtype storage = DSCAN_F32;
+    if (parse_storage(s, opts, &storage, err) < 0) return NULL;
     corpus *c = session_corpus(s, err);
     if (!c) return NULL;
     dense_index *ix = calloc(1, sizeof *ix);
@@ -334,7 +521,7 @@ dense_index *dense_open(session *s, const char *model_dir, const dense_opts *opt
         if (!ix->mem) { sy_fail(err, SY_ENOMEM, "out of memory for the corpus matrix"); goto fail; }
         if (embed_corpus(ix, c, -1, 0, ix->mem, key, ch, opts, err)) goto fail;
         ix->mat = ix->mem;
-        return ix;
+        goto storage;
     }
     if ((size_t)done < ix->ndocs) {
         int rc = embed_corpus(ix, c, fd, (size_t)done, NULL, key, ch, opts, err);
@@ -346,10 +533,39 @@ dense_index *dense_open(session *s, const char *model_dir, const dense_opts *opt
     if (opts && opts->progress) opts->progress(opts->progress_ctx, ix->ndocs, ix->ndocs);
     if (sy_map_open(&ix->map, ix->path, err)) goto fail;
     ix->mat = (const float *)(ix->map.data + DENSE_HDR);
+storage:
+    ix->docs = (dscan_docs){.dtype = DSCAN_F32, .n = ix->ndocs, .dim = ix->dim, .rows = ix->mat};
+    if (storage != DSCAN_F32 && quant_open(ix, storage, key, ch, err) < 0) goto fail;
     return ix;
 fail:
     dense_free(ix);
     return NULL;
+}
+
+int dense_embed_queries(dense_index *ix, const char *const *queries, size_t nq, float *out, sy_err *err)
+{
+    return nq ? enc_embed(ix->m, queries, nq, 1, out, NULL, NULL, err) : 0;
+}
+
+/* bf16/int8: the k * DENSE_RESCORE best of the scan, rescored with their fp32
+ * rows (dscan's lane rule): the top k of those, best first */
+static int rescore(const dense_index *ix, const float *Q, size_t nq, const uint32_t *cd, size_t kk, size_t k,
+                   uint32_t *docs, float *scores)
+{
+    dscan_docs f = {.dtype = DSCAN_F32, .n = ix->ndocs, .dim = ix->dim, .rows = ix->mat};
+    for (size_t q = 0; q < nq; q++) {
+        float *hs = scores + q * k;
+        uint32_t *hd = docs + q * k;
+        for (size_t i = 0; i < k; i++) { hs[i] = -INFINITY; hd[i] = UINT32_MAX; }
+        for (size_t i = 0; i < kk; i++) {
+            uint32_t d = cd[q * kk + i];
+            if (d == UINT32_MAX) break;
+            float sc = dscan_score(Q + q * (size_t)ix->dim, &f, d);
+            if (sc == sc) dscan_heap_offer(hs, hd, k, sc, d);
+        }
+        dscan_heap_sort(hs, hd, k);
+    }
+    return 0;
 }
 
 int dense_search(dense_index *ix, const char *const *queries, size_t nq, size_t k,
@@ -358,8 +574,19 @@ int dense_search(dense_index *ix, const char *const *queries, size_t nq, size_t 
     if (nq == 0 || k == 0) return 0;
     float *Q = malloc(nq * (size_t)ix->dim * sizeof *Q);
     if (!Q) return sy_fail(err, SY_ENOMEM, "out of memory for %zu queries", nq);
-    int rc = enc_embed(ix->m, queries, nq, 1, Q, NULL, NULL, err);
-    if (!rc) rc = dense_topk(Q, nq, ix->mat, ix->ndocs, ix->dim, k, docs, scores, err);
+    int rc = dense_embed_queries(ix, queries, nq, Q, err);
+    if (!rc && ix->docs.dtype != DSCAN_F32) {
+        size_t kk = k * DENSE_RESCORE < ix->ndocs ? k * DENSE_RESCORE : (ix->ndocs > k ? ix->ndocs : k);
+        uint32_t *cd = malloc(nq * kk * sizeof *cd);
+        float *cs = malloc(nq * kk * sizeof *cs);
+        if (!cd || !cs) rc = sy_fail(err, SY_ENOMEM, "out of memory for %zu candidates", nq * kk);
+        if (!rc) rc = dense_topk_docs(Q, nq, &ix->docs, kk, cd, cs, err);
+        if (!rc) rc = rescore(ix, Q, nq, cd, kk, k, docs, scores);
+        free(cd);
+        free(cs);
+    } else if (!rc) {
+        rc = dense_topk_docs(Q, nq, &ix->docs, k, docs, scores, err);
+    }
     free(Q);
     return rc;
 }
@@ -371,6 +598,9 @@ void dense_free(dense_index *ix)
     sy_map_close(&ix->map);
     free(ix->mem);
     free(ix->path);
+    sy_map_close(&ix->qmap);
+    free(ix->qmem);
+    free(ix->qpath);
     free(ix);
 }
 
@@ -378,3 +608,6 @@ size_t dense_ndocs(const dense_index *ix) { return ix->ndocs; }
 int dense_dim(const dense_index *ix) { return ix->dim; }
 const float *dense_matrix(const dense_index *ix) { return ix->mat; }
 const char *dense_cache_path(const dense_index *ix) { return ix->path; }
+const char *dense_storage_path(const dense_index *ix) { return ix->qpath; }
+const dscan_docs *dense_docs(const dense_index *ix) { return &ix->docs; }
+const char *dense_notice(const dense_index *ix) { return ix->notice[0] ? ix->notice : NULL; }

@@ -25,7 +25,24 @@
  * reuses stale vectors.  The file is flock'ed while being written, so
  * processes (read-only session handles too) share it safely; where it cannot
  * be written the vectors are computed in memory.  The finished file is mmap'ed, and search streams it
- * in blocks, so corpora larger than RAM work. */
+ * in blocks, so corpora larger than RAM work.
+ *
+ * Storage (dense_opts.storage, else the setting "dense.storage"): fp32 searches
+ * emb.bin itself; bf16 or int8 search a copy made from it once, beside it, as
+ * emb.bf16 / emb.int8 (half / a quarter of the bytes to stream), written
+ * through the atomic writer.  Copy file (little-endian): a 64-byte header
+ *   0  magic "SYDENSQ\0"        8  u32 version (1)      12 u32 type (1 bf16,
+ *   2 int8)                     16 u64 ndocs            24 u32 dim
+ *   32 u64 key (as emb.bin)     40 u64 corpus hash      48..63 zero
+ * then the per-dimension parameters, padded to a multiple of 64 bytes (bf16:
+ * dim f32 offsets, the corpus mean; int8: dim f32 scales, then dim f32
+ * offsets, from the corpus range), then ndocs x dim values: bf16 of x - offset
+ * (rounded to nearest even) or int8 v with x ~ offset[d] + scale[d] * v, v in
+ * -127..127 (see dscan.h).  Queries stay
+ * fp32.  A copy whose version, type, shape, key or size does not match is
+ * rebuilt from emb.bin, and dense_notice says why; emb.bin's own format
+ * (version 1) is unchanged, so indexes made before storage types existed open
+ * as they are.  Where the folder is read-only the copy is built in memory. */
 #ifndef SY_INDEX_H
 #define SY_INDEX_H
 
@@ -44,6 +61,7 @@ typedef struct {
     int max_len;              /* 0: model default (512) */
     const char *query_prefix, *passage_prefix;  /* e.g. "query: ", "passage: "; NULL none */
     int titles;               /* 1 with titles, -1 without, 0: setting "passage.titles" */
+    const char *storage;      /* "fp32" | "bf16" | "int8"; NULL: setting "dense.storage" */
     /* progress while embedding the corpus: done/total passages; may be NULL */
     void (*progress)(void *ctx, size_t done, size_t total);
     void *progress_ctx;
@@ -51,10 +69,17 @@ typedef struct {
 
 dense_index *dense_open(session *s, const char *model_dir, const dense_opts *opts, sy_err *err);
 /* Top-k for nq query texts: docs/scores are [nq * k], best first; slots
- * beyond the corpus size hold doc UINT32_MAX and score -INFINITY. */
+ * beyond the corpus size hold doc UINT32_MAX and score -INFINITY.  With bf16
+ * or int8 storage the scan keeps 4k candidates and their fp32 rows (read from
+ * emb.bin, only those) give the final order and scores, so it returns what
+ * fp32 would unless a true hit falls outside the 4k (on embeddings with a
+ * strong common direction, bf16's own order alone loses up to a quarter of
+ * the top 10).  Few queries stream (dscan.h), many use sgemm (dense_topk_docs). */
 int dense_search(dense_index *ix, const char *const *queries, size_t nq, size_t k,
                  uint32_t *docs, float *scores, sy_err *err);
 void dense_free(dense_index *ix);
+/* The query vectors dense_search would use: out [nq, dim]. */
+int dense_embed_queries(dense_index *ix, const char *const *queries, size_t nq, float *out, sy_err *err);
 
 size_t dense_ndocs(const dense_index *ix);
 int dense_dim(const dense_index *ix);
@@ -62,6 +87,13 @@ int dense_dim(const dense_index *ix);
 const float *dense_matrix(const dense_index *ix);
 /* Path of the cache file (borrowed). */
 const char *dense_cache_path(const dense_index *ix);
+/* Path of the bf16/int8 copy searched (borrowed), NULL for fp32. */
+const char *dense_storage_path(const dense_index *ix);
+/* The documents search reads (fp32 matrix or the bf16/int8 copy; borrowed). */
+const dscan_docs *dense_docs(const dense_index *ix);
+/* What dense_open had to repair (e.g. a copy of an older format rebuilt), or
+ * NULL; borrowed. */
+const char *dense_notice(const dense_index *ix);
 
 /* The search core, on plain matrices: for each of nq query rows of Q[nq, dim]
  * the k largest inner products with the rows of D[nd, dim], best first (ties:

@@ -116,6 +116,7 @@ retriever *retriever_open(session *s, const retriever_opts *o, sy_err *err)
         dense_opts d;
         memset(&d, 0, sizeof d);
         d.normalize = -1;
+        d.storage = o->storage;
         d.progress = dense_progress;
         d.progress_ctx = (void *)o;
         if (!(r->dense = dense_open(s, o->model_dir, &d, err))) goto fail;
@@ -138,6 +139,7 @@ void retriever_free(retriever *r)
 }
 
 const char *retriever_kind(const retriever *r) { return r->kind; }
+const char *retriever_notice(const retriever *r) { return r->dense ? dense_notice(r->dense) : NULL; }
 
 typedef struct {
     bm25_index *ix;

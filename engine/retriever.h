@@ -22,6 +22,7 @@ typedef struct retriever retriever;
 typedef struct {
     const char *kind;          /* "bm25" (default) | "dense" */
     const char *model_dir;     /* dense: the model folder */
+    const char *storage;       /* dense: "fp32" | "bf16" | "int8"; NULL: setting dense.storage */
     int nthreads;              /* bm25: 0 = 2 */
     int rebuild;               /* bm25: rebuild the index even when it is current */
     /* progress of index building / corpus embedding; may be NULL */
@@ -37,6 +38,9 @@ int retriever_bm25_build(session *s, const retriever_opts *o, sy_err *err);
 retriever *retriever_open(session *s, const retriever_opts *o, sy_err *err);
 void retriever_free(retriever *r);
 const char *retriever_kind(const retriever *r);
+/* What opening had to repair (e.g. a dense vector copy of an older format
+ * rebuilt), or NULL; borrowed, lives as long as r. */
+const char *retriever_notice(const retriever *r);
 
 /* Top-k for nq queries: docs/scores are [nq * k], best first; slots past the
  * hits hold doc UINT32_MAX and score -INFINITY. */

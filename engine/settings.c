@@ -65,6 +65,8 @@ static const setting_info table[] = {
      .help = "text put before each query, e.g. \"query: \" for e5"},
     {.name = "dense.passage_prefix", .type = SET_STR, .def = "",
      .help = "text put before each passage, e.g. \"passage: \" for e5"},
+    {.name = "dense.storage", .type = SET_ENUM, .choices = "fp32|bf16|int8", .def = "fp32",
+     .help = "dense vectors scanned as fp32, bf16 (half the bytes) or int8 (a quarter); bf16/int8 rescore their best 4k in fp32"},
 
     /* ---- encoder precision (encoder_bf16.c: embed, search, mine, train) ---- */
     {.name = "encoder.precision", .type = SET_ENUM, .def = "fp32", .choices = "fp32|bf16|auto", .env = "SYNEG_PRECISION",

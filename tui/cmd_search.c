@@ -11,7 +11,8 @@
 #include "cli.h"
 
 const char cmd_search_help[] =
-    "usage: syneg search SESSION [-k N] [--retriever bm25|dense] [--model DIR] [--json] QUERY...\n"
+    "usage: syneg search SESSION [-k N] [--retriever bm25|dense] [--model DIR]\n"
+    "                    [--storage fp32|bf16|int8] [--json] QUERY...\n"
     "\n"
     "Print the top N documents of SESSION's corpus for QUERY (the words are joined\n"
     "with spaces): rank, score, document id and the start of its title/text.\n"
@@ -19,6 +20,9 @@ const char cmd_search_help[] =
     "  -k, --k N            number of hits (default 10)\n"
     "  --retriever NAME     bm25 (default) or dense\n"
     "  --model DIR          model folder for --retriever dense\n"
+    "  --storage TYPE       dense vectors scanned as fp32, bf16 or int8 (default:\n"
+    "                       setting dense.storage); bf16/int8 scan a copy made once\n"
+    "                       beside the fp32 cache and rescore their best 4k in fp32\n"
     "  --json               one JSON object: {\"query\", \"hits\": [{\"rank\",\"id\",\"score\"}]}\n";
 
 static void progress(void *ctx, const char *what, size_t done, size_t total)
@@ -42,9 +46,10 @@ int cmd_search(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"k", required_argument, 0, 'k'}, {"retriever", required_argument, 0, 'r'},
-        {"model", required_argument, 0, 'm'}, {"json", no_argument, 0, 'j'}, {0, 0, 0, 0}};
+        {"model", required_argument, 0, 'm'}, {"json", no_argument, 0, 'j'},
+        {"storage", required_argument, 0, 's'}, {0, 0, 0, 0}};
     long k = 10;
-    const char *kind = "bm25", *model = NULL;
+    const char *kind = "bm25", *model = NULL, *storage = NULL;
     int json = 0, c;
     optind = 1;
     opterr = 0;
@@ -55,6 +60,11 @@ int cmd_search(int argc, char **argv)
             break;
         case 'r': kind = optarg; break;
         case 'm': model = optarg; break;
+        case 's':
+            if (strcmp(optarg, "fp32") && strcmp(optarg, "bf16") && strcmp(optarg, "int8"))
+                return cli_usage("search", "--storage '%s': use fp32, bf16 or int8", optarg);
+            storage = optarg;
+            break;
         case 'j': json = 1; break;
         default: return cli_usage("search", "unknown option '%s'", argv[optind - 1]);
         }
@@ -62,6 +72,7 @@ int cmd_search(int argc, char **argv)
     if (strcmp(kind, "bm25") && strcmp(kind, "dense"))
         return cli_usage("search", "--retriever '%s': use bm25 or dense", kind);
     if (!strcmp(kind, "dense") && !model) return cli_usage("search", "--retriever dense needs --model DIR");
+    if (storage && strcmp(kind, "dense")) return cli_usage("search", "--storage is for --retriever dense");
     if (argc - optind < 2) return cli_usage("search", "expected SESSION and a QUERY");
     sy_buf q = {0};
     for (int i = optind + 1; i < argc; i++) {
@@ -76,10 +87,11 @@ int cmd_search(int argc, char **argv)
     float *scores = malloc((size_t)k * sizeof *scores);
     corpus *co = session_corpus(s, &err);
     if (co && session_notice(s)) fprintf(stderr, "syneg: %s\n", session_notice(s));
-    retriever_opts ro = {.kind = kind, .model_dir = model, .nthreads = 1, .progress = progress};
+    retriever_opts ro = {.kind = kind, .model_dir = model, .storage = storage, .nthreads = 1, .progress = progress};
     retriever *r = co ? retriever_open(s, &ro, &err) : NULL;
     cli_progress_end();
     if (!r) { rc = cli_fail(&err); goto out; }
+    if (retriever_notice(r)) fprintf(stderr, "syneg: %s\n", retriever_notice(r));
     const char *qs[1] = {q.data ? q.data : ""};
     if (retriever_search(r, qs, 1, (size_t)k, docs, scores, &err) < 0) { rc = cli_fail(&err); goto out; }
     if (json) {

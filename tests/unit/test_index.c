@@ -2,6 +2,7 @@
  * cache: created once, reused, keyed by options, resumed after an interruption,
  * and searched (a passage's own text finds it first). */
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "../check.h"
 #include "index.h"
@@ -199,10 +200,216 @@ TEST(session_cache)
     free(root);
 }
 
+/* ---- bf16 / int8 storage ---------------------------------------------------------- */
+
+static double recall10(const uint32_t *ref, const uint32_t *got, size_t nq)
+{
+    size_t hit = 0, n = 0;
+    for (size_t q = 0; q < nq; q++)
+        for (int i = 0; i < 10; i++) {
+            if (ref[q * 10 + i] == UINT32_MAX) continue;
+            n++;
+            for (int j = 0; j < 10; j++) hit += got[q * 10 + j] == ref[q * 10 + i];
+        }
+    return n ? (double)hit / n : 1;
+}
+
+/* a session over `ndocs` generated passages (or a data set folder) */
+static session *small_session(const char *root, const char *dataset, int ndocs, sy_err *err)
+{
+    char *sess = sy_path_join(root, "sess"), *data = NULL;
+    if (!dataset) {
+        data = sy_path_join(root, "data");
+        char *qd = sy_path_join(data, "qrels");
+        sy_mkdir_p(qd, NULL);
+        sy_buf t = {0};
+        static const char *const w[] = {"wing", "flow", "pressure", "boundary", "layer", "shock", "heat", "mach"};
+        for (int i = 0; i < ndocs; i++)
+            sy_buf_printf(&t, "{\"_id\": \"d%d\", \"title\": \"%s\", \"text\": \"%s %s %s %d\"}\n", i, w[i % 8],
+                          w[(i * 3) % 8], w[(i * 5 + 1) % 8], w[(i / 8) % 8], i);
+        put_file(data, "corpus.jsonl", t.data);
+        sy_buf_free(&t);
+        put_file(data, "queries.jsonl", "{\"_id\": \"q1\", \"text\": \"wing flow\"}\n");
+        put_file(qd, "test.tsv", "query-id\tcorpus-id\tscore\nq1\td1\t1\n");
+        free(qd);
+    }
+    session_source src = {dataset ? dataset : data, CORPUS_BEIR, NULL, NULL};
+    session *s = session_create(sess, &src, err) == 0 ? session_open(sess, SESSION_WRITE, err) : NULL;
+    free(sess);
+    free(data);
+    return s;
+}
+
+/* An index made with fp32 (the only type before) opens unchanged; bf16 and
+ * int8 copies are made from it without embedding again, found again on the
+ * next open, rebuilt with a notice when their version or size is wrong, and
+ * searched by the streaming kernel exactly as dscan_topk_naive would. */
+TEST(storage_copies)
+{
+    char *root = check_tmpdir("dstore");
+    sy_err err;
+    session *s = small_session(root, NULL, 700, &err);
+    CHECK(s != NULL, "%s", err.msg);
+    if (!s) return;
+    dense_opts o = {.pooling = "mean", .normalize = 1, .progress = prog};
+    dense_index *ix = dense_open(s, "tests/fixtures/encoder/tiny", &o, &err);
+    CHECK(ix && dense_storage_path(ix) == NULL && dense_docs(ix)->dtype == DSCAN_F32, "fp32: %s", ix ? "" : err.msg);
+    if (!ix) return;
+    const char *qs[3] = {"wing flow 12", "heat mach boundary", "shock"};
+    uint32_t ref[3 * 10], got[3 * 10];
+    float rs[3 * 10], gs[3 * 10];
+    CHECK(dense_search(ix, qs, 3, 10, ref, rs, &err) == 0, "%s", err.msg);
+    size_t emb_len;
+    char *emb = sy_read_file(dense_cache_path(ix), &emb_len, &err);
+    dense_free(ix);
+    static const char *const types[] = {"bf16", "int8"};
+    for (int t = 0; t < 2; t++) {
+        o.storage = types[t];
+        calls = 0;
+        ix = dense_open(s, "tests/fixtures/encoder/tiny", &o, &err);
+        CHECK(ix != NULL, "%s: %s", types[t], err.msg);
+        if (!ix) break;
+        CHECK(calls <= 1, "%s: no embedding again (%zu progress calls)", types[t], calls);
+        const char *qp = dense_storage_path(ix);
+        CHECK(qp && sy_file_exists(qp) && strstr(qp, types[t]), "%s copy at %s", types[t], qp ? qp : "(none)");
+        CHECK(dense_docs(ix)->dtype == (t ? DSCAN_INT8 : DSCAN_BF16) && !dense_notice(ix), "%s: type, no notice",
+              types[t]);
+        size_t len;
+        char *now = sy_read_file(dense_cache_path(ix), &len, &err);
+        CHECK(now && len == emb_len && !memcmp(now, emb, len), "%s: emb.bin unchanged", types[t]);
+        free(now);
+        CHECK(dense_search(ix, qs, 3, 10, got, gs, &err) == 0, "%s", err.msg);
+        double r = recall10(ref, got, 3);
+        CHECK(r >= 0.9, "%s recall@10 vs fp32 %.3f", types[t], r);
+        printf("# tiny encoder, 700 passages: %s recall@10 vs fp32 %.3f\n", types[t], r);
+        /* the streaming kernel over the copy equals the naive twin */
+        float Q[3 * 32];
+        CHECK(dense_embed_queries(ix, qs, 3, Q, &err) == 0, "%s", err.msg);
+        uint32_t d1[3 * 10], d2[3 * 10];
+        float s1[3 * 10], s2[3 * 10];
+        dscan_topk(Q, 3, dense_docs(ix), 10, 2, DSCAN_AUTO, d1, s1, &err);
+        dscan_topk_naive(Q, 3, dense_docs(ix), 10, d2, s2, &err);
+        CHECK(!memcmp(d1, d2, sizeof d1) && !memcmp(s1, s2, sizeof s1), "%s kernel == naive", types[t]);
+        {   /* rescored in fp32: the hits carry fp32 scores */
+            dscan_docs f = {.dtype = DSCAN_F32, .n = dense_ndocs(ix), .dim = 32, .rows = dense_matrix(ix)};
+            CHECK(got[0] != UINT32_MAX && gs[0] == dscan_score(Q, &f, got[0]), "%s hits carry fp32 scores", types[t]);
+        }
+        char *path = strdup(qp);
+        dense_free(ix);
+        /* reopened: the copy is used as it is */
+        struct stat st1, st2;
+        stat(path, &st1);
+        ix = dense_open(s, "tests/fixtures/encoder/tiny", &o, &err);
+        stat(path, &st2);
+        CHECK(ix && !dense_notice(ix) && st1.st_ino == st2.st_ino, "%s copy reused", types[t]);
+        dense_free(ix);
+        /* another format version: rebuilt, and said so */
+        char *f = sy_read_file(path, &len, &err);
+        f[8] = 2;
+        sy_write_file_atomic(path, f, len, NULL);
+        ix = dense_open(s, "tests/fixtures/encoder/tiny", &o, &err);
+        CHECK(ix && dense_notice(ix) && strstr(dense_notice(ix), "version 2") && strstr(dense_notice(ix), "rebuilt"),
+              "%s: notice %s", types[t], ix && dense_notice(ix) ? dense_notice(ix) : "(none)");
+        dense_free(ix);
+        /* cut short: rebuilt too */
+        f[8] = 1;
+        sy_write_file_atomic(path, f, len - 5, NULL);
+        ix = dense_open(s, "tests/fixtures/encoder/tiny", &o, &err);
+        CHECK(ix && dense_notice(ix) && strstr(dense_notice(ix), "damaged"), "%s: short file",
+              types[t]);
+        if (ix) CHECK(dense_search(ix, qs, 3, 10, d1, s1, &err) == 0 && !memcmp(d1, got, sizeof d1),
+                      "%s: same hits after the rebuild", types[t]);
+        dense_free(ix);
+        ix = dense_open(s, "tests/fixtures/encoder/tiny", &o, &err);
+        CHECK(ix && !dense_notice(ix), "%s: fine after the rebuild", types[t]);
+        dense_free(ix);
+        free(f);
+        free(path);
+    }
+    o.storage = "fp16";
+    ix = dense_open(s, "tests/fixtures/encoder/tiny", &o, &err);
+    CHECK(!ix && err.code == SY_EINVAL && strstr(err.msg, "fp16") && strstr(err.msg, "int8"), "%s", err.msg);
+    free(emb);
+    session_close(s);
+    check_rmrf(root);
+    free(root);
+}
+
+/* recall@10 of bf16 and int8 storage against fp32 on real collections,
+ * embedded by the (random-init, real-geometry) fixture models, all queries:
+ * the streaming kernel's own top-10 over each copy (printed: these vectors
+ * share a strong common direction, which bf16's relative rounding serves
+ * worst), and dense_search's, which rescores 40 candidates in fp32 (>= 0.99
+ * required).  Printed for the README. */
+static void recall_on(const char *dataset, const char *model, const char *pool)
+{
+    char *root = check_tmpdir("drecall");
+    sy_err err;
+    session *s = small_session(root, dataset, 0, &err);
+    CHECK(s != NULL, "%s", err.msg);
+    if (!s) { check_rmrf(root); free(root); return; }
+    corpus *c = session_corpus(s, &err);
+    size_t nq = corpus_nqueries(c);
+    const char **qs = malloc(nq * sizeof *qs);
+    for (size_t q = 0; q < nq; q++) qs[q] = corpus_query_text(c, (uint32_t)q);
+    dense_opts o = {.pooling = pool, .normalize = -1, .max_len = 128};
+    dense_index *ix = dense_open(s, model, &o, &err);
+    CHECK(ix != NULL, "%s", err.msg);
+    if (!ix) { session_close(s); check_rmrf(root); free(root); free(qs); return; }
+    int dim = dense_dim(ix);
+    float *Q = malloc(nq * dim * 4);
+    uint32_t *ref = malloc(nq * 40), *got = malloc(nq * 40), *sr = malloc(nq * 40);
+    float *sc = malloc(nq * 40);
+    CHECK(dense_embed_queries(ix, qs, nq, Q, &err) == 0, "%s", err.msg);
+    dscan_topk(Q, nq, dense_docs(ix), 10, 0, DSCAN_AUTO, ref, sc, &err);
+    CHECK(dense_search(ix, qs, nq, 10, sr, sc, &err) == 0, "%s", err.msg);
+    double rs = recall10(ref, sr, nq);
+    CHECK(rs >= 0.99, "fp32 batch (sgemm) vs streaming %.4f", rs);
+    dense_free(ix);
+    static const char *const types[] = {"bf16", "int8"};
+    for (int t = 0; t < 2; t++) {
+        o.storage = types[t];
+        ix = dense_open(s, model, &o, &err);
+        CHECK(ix != NULL, "%s", err.msg);
+        if (!ix) continue;
+        dscan_topk(Q, nq, dense_docs(ix), 10, 0, DSCAN_AUTO, got, sc, &err);
+        double raw = recall10(ref, got, nq);
+        CHECK(dense_search(ix, qs, nq, 10, got, sc, &err) == 0, "%s", err.msg);
+        double final = recall10(ref, got, nq);
+        printf("# %s, %s (dim %d, %zu docs, %zu queries): %s recall@10 vs fp32: scan %.4f, dense_search %.4f\n",
+               strrchr(dataset, '/') + 1, strrchr(model, '/') + 1, dim, dense_ndocs(ix), nq, types[t], raw, final);
+        CHECK(final >= 0.99, "%s %s recall %.4f", dataset, types[t], final);
+        dense_free(ix);
+    }
+    free(Q); free(ref); free(got); free(sr); free(sc); free(qs);
+    session_close(s);
+    check_rmrf(root);
+    free(root);
+}
+
+TEST(recall_cranfield)
+{
+    if (!check_need("../shared/data/cranfield/corpus.jsonl")) return;
+    char *abs = realpath("../shared/data/cranfield", NULL);
+    recall_on(abs, "tests/fixtures/models/wp_uncased", NULL);
+    free(abs);
+}
+
+TEST(recall_cisi)
+{
+    if (!check_need("../shared/data/cisi/corpus.jsonl")) return;
+    char *abs = realpath("../shared/data/cisi", NULL);
+    recall_on(abs, "tests/fixtures/models/uni_xlmr", NULL);
+    free(abs);
+}
+
 int main(void)
 {
     kern_set_threads(0);
     RUN(topk_vs_naive);
     RUN(session_cache);
+    RUN(storage_copies);
+    RUN(recall_cranfield);
+    RUN(recall_cisi);
     return check_done();
 }
