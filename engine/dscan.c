@@ -240,18 +240,22 @@ int dscan_topk_naive(const float *Q, size_t nq, const dscan_docs *D, size_t k, u
             float s = lane_dot(qv, D, d);
             if (has_prep(D)) s = bias + s;
             if (s != s) continue;   /* NaN: never returned */
-            /* insertion into the sorted list (best first, ties by lower doc) */
-            size_t pos = k;
-            while (pos > 0 && (os[pos - 1] < s || (os[pos - 1] == s && od[pos - 1] > d))) pos--;
-            if (pos >= k) continue;
-            memmove(os + pos + 1, os + pos, (k - pos - 1) * sizeof *os);
-            memmove(od + pos + 1, od + pos, (k - pos - 1) * sizeof *od);
-            os[pos] = s;
-            od[pos] = (uint32_t)d;
+            dscan_offer_sorted(os, od, k, s, (uint32_t)d);
         }
     }
     free(qs);
     return 0;
+}
+
+void dscan_offer_sorted(float *os, uint32_t *od, size_t k, float s, uint32_t d)
+{
+    size_t pos = k;
+    while (pos > 0 && (os[pos - 1] < s || (os[pos - 1] == s && od[pos - 1] > d))) pos--;
+    if (pos >= k) return;
+    memmove(os + pos + 1, os + pos, (k - pos - 1) * sizeof *os);
+    memmove(od + pos + 1, od + pos, (k - pos - 1) * sizeof *od);
+    os[pos] = s;
+    od[pos] = d;
 }
 
 /* ---- the streaming kernel ------------------------------------------------------- */

@@ -65,6 +65,10 @@ int dscan_topk(const float *Q, size_t nq, const dscan_docs *D, size_t k, int nth
                uint32_t *docs, float *scores, sy_err *err);
 int dscan_topk_naive(const float *Q, size_t nq, const dscan_docs *D, size_t k, uint32_t *docs, float *scores,
                      sy_err *err);
+/* The naive twins' top-k rule in one place (dscan_topk_naive, dense_topk_naive):
+ * offer score s of document d to os/od[k], kept sorted best first, ties by
+ * the lower document. */
+void dscan_offer_sorted(float *os, uint32_t *od, size_t k, float s, uint32_t d);
 
 /* The defined score of one query with document row i (see above). */
 float dscan_score(const float *q, const dscan_docs *D, size_t i);

@@ -153,14 +153,7 @@ int dense_topk_naive(const float *Q, size_t nq, const float *D, size_t nd, int d
         for (size_t d = 0; d < nd; d++) {
             float s = 0;
             for (int c = 0; c < dim; c++) s += Q[q * dim + c] * D[d * dim + c];
-            /* insertion into the sorted list (best first, ties by lower doc) */
-            size_t pos = k;
-            while (pos > 0 && (os[pos - 1] < s || (os[pos - 1] == s && od[pos - 1] > d))) pos--;
-            if (pos >= k) continue;
-            memmove(os + pos + 1, os + pos, (k - pos - 1) * sizeof *os);
-            memmove(od + pos + 1, od + pos, (k - pos - 1) * sizeof *od);
-            os[pos] = s;
-            od[pos] = (uint32_t)d;
+            dscan_offer_sorted(os, od, k, s, (uint32_t)d);
         }
     }
     return 0;
