@@ -218,7 +218,8 @@ static int encoder_backward(trainer *t, const enc_acts *a, float *dout, const in
         if (mm_bwd(t, d2, g->attproj_w + (size_t)l * C * C, g->attproj_b + lc, d1, atty,
                    p->attproj_w + (size_t)l * C * C, N, C, C)) return -1;
         memset(t->dqkv, 0, NC * 3 * sizeof *t->dqkv);
-        if (attention_backward(t->dqkv, d2, qkv, att, lens, B, T, C, NH)) return -1;
+        if (t->m->precision == ENC_BF16 ? kbf_attention_backward(t->dqkv, d2, qkv, att, lens, B, T, C, NH)
+                                        : attention_backward(t->dqkv, d2, qkv, att, lens, B, T, C, NH)) return -1;
         if (mm_bwd(t, dx, g->qkv_w + (size_t)l * 3 * C * C, g->qkv_b + (size_t)l * 3 * C,
                    t->dqkv, x_in, p->qkv_w + (size_t)l * 3 * C * C, N, C, 3 * C)) return -1;
     }
