@@ -172,9 +172,22 @@ void gelu_forward_naive(float *out, const float *inp, size_t N)
     }
 }
 
+typedef struct {
+    float *out;
+    const float *a, *b;
+} res_ctx;
+
+static void res_part(void *p, size_t lo, size_t hi, int part)
+{
+    (void)part;
+    const res_ctx *c = p;
+    for (size_t i = lo; i < hi; i++) c->out[i] = c->a[i] + c->b[i];
+}
+
 void residual_forward(float *out, const float *a, const float *b, size_t N)
 {
-    for (size_t i = 0; i < N; i++) out[i] = a[i] + b[i];
+    res_ctx c = { out, a, b };
+    par_for(N, 2.0, res_part, &c);
 }
 
 /* ---- attention ------------------------------------------------------------------- */
