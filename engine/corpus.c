@@ -1648,6 +1648,8 @@ corpus *corpus_from_store(cstore *st, sy_err *err)
 
 const cstore *corpus_store(const corpus *c) { return c->st; }
 
+int corpus_store_damage(const corpus *c, sy_err *err) { return c && c->st ? cstore_damage(c->st, err) : 0; }
+
 /* Both formulas predate the store (bm25.c and index.c computed them): keep
  * them bit for bit so indexes built before stay valid. */
 uint64_t corpus_ids_fingerprint(const corpus *c)

@@ -115,6 +115,9 @@ struct cstore;
 corpus *corpus_from_store(struct cstore *st, sy_err *err);
 /* The store behind c, or NULL when c was parsed. */
 const struct cstore *corpus_store(const corpus *c);
+/* -1 with err when c's store was opened lazily and a read met a damaged
+ * chunk (the getters gave "" or -1 there); 0 otherwise (cstore_damage). */
+int corpus_store_damage(const corpus *c, sy_err *err);
 
 /* Bytes the corpus holds in memory (arena + tables), for reports/benchmarks. */
 size_t corpus_memory(const corpus *c);

@@ -18,6 +18,7 @@
 
 #define HDR 192
 #define HDR_SUM 184
+#define CHUNK ((uint64_t)16384)   /* bytes a chunk checksum covers (v3) */
 #define REBUILD_HINT "; hint: delete it and the next command rebuilds it from the data set"
 
 _Static_assert(sizeof(corpus_qrel) == 12, "qrel rows are 12 bytes on disk");
@@ -186,10 +187,14 @@ typedef struct {
     uint8_t *buf;
     size_t len;
     uint64_t pos;   /* blob bytes so far = offset of the next string */
-    csum sum;
+    csum sum;       /* of the chunk being written */
+    uint64_t *sums; /* one per finished chunk of the blob */
+    size_t nsums, cap;
 } blob_out;
 
 #define BLOB_BUF (4u << 20)
+
+static uint64_t nchunks(uint64_t bytes) { return (bytes + CHUNK - 1) / CHUNK; }
 
 static void blob_flush(blob_out *o)
 {
@@ -197,11 +202,26 @@ static void blob_flush(blob_out *o)
     o->len = 0;
 }
 
+static void blob_put_raw(blob_out *o, const void *p, size_t n);
+
 static void blob_put(blob_out *o, const void *p, size_t n)
 {
-    csum_add(&o->sum, p, n);
-    o->pos += n;
-    while (n) {
+    for (size_t done = 0; done < n;) {   /* the checksum restarts at each chunk */
+        size_t room = CHUNK - (size_t)(o->pos % CHUNK), k = n - done < room ? n - done : room;
+        csum_add(&o->sum, (const uint8_t *)p + done, k);
+        o->pos += k, done += k;
+        if (o->pos % CHUNK == 0) {
+            if (o->nsums < o->cap) o->sums[o->nsums++] = csum_end(&o->sum);
+            else o->failed = EIO;   /* more bytes than the size pass counted */
+            csum_init(&o->sum);
+        }
+    }
+    blob_put_raw(o, p, n);
+}
+
+static void blob_put_raw(blob_out *o, const void *p, size_t n)
+{
+    for (; n; ) {
         size_t k = BLOB_BUF - o->len < n ? BLOB_BUF - o->len : n;
         memcpy(o->buf + o->len, p, k);
         o->len += k, p = (const uint8_t *)p + k, n -= k;
@@ -244,20 +264,22 @@ int cstore_write(const corpus *c, uint64_t fingerprint, const char *path, sy_err
     }
     for (size_t i = 0; i < L.nwmsgs; i++) blob_len += strlen(corpus_warning(c, i)) + 1;
     if (lay_out(&L, UINT64_MAX / 8) < 0) return sy_fail(err, SY_EINVAL, "%s: corpus too large to store", path);
-    uint64_t total = L.blob + blob_len;
+    uint64_t ntab = nchunks(L.blob - HDR), nblob = nchunks(blob_len), ctab = L.blob + blob_len;
+    uint64_t total = ctab + 8 * (ntab + nblob);
     uint8_t *f = calloc(1, L.blob);
-    blob_out o = {.buf = malloc(BLOB_BUF)};
-    if (!f || !o.buf) {
-        free(f), free(o.buf);
+    blob_out o = {.buf = malloc(BLOB_BUF), .sums = malloc(8 * (ntab + nblob)), .cap = nblob};
+    if (!f || !o.buf || !o.sums) {
+        free(f), free(o.buf), free(o.sums);
         return sy_fail(err, SY_ENOMEM, "%s: out of memory building the session store (%llu MB of tables)", path,
                        (unsigned long long)(L.blob >> 20));
     }
     sy_atomic a;
     if (sy_atomic_open(&a, path, err) < 0) {
-        free(f), free(o.buf);
+        free(f), free(o.buf), free(o.sums);
         return -1;
     }
-    /* the tables and header go in last, at offset 0, once the blob's checksum is known */
+    /* the blob streams out first, then the chunk table; the tables and header
+     * go in last, at offset 0, once every checksum is known */
     o.fd = a.fd;
     csum_init(&o.sum);
     if (lseek(a.fd, (off_t)L.blob, SEEK_SET) < 0) o.failed = errno;
@@ -292,9 +314,20 @@ int cstore_write(const corpus *c, uint64_t fingerprint, const char *path, sy_err
     }
     if (nnegs) memcpy(f + L.negs, negs, nnegs * sizeof *negs);
     for (size_t i = 0; i < L.nwmsgs; i++) wr64(f + L.warns + 8 * i, put_str(&o, corpus_warning(c, i)));
+    if (o.pos % CHUNK && o.nsums < o.cap) o.sums[o.nsums++] = csum_end(&o.sum);
+    if (!o.failed && (o.pos != blob_len || o.nsums != nblob)) o.failed = EIO;   /* the size pass and this one disagree */
+    /* the chunk table after the blob: the tables' chunks, then the blob's */
+    uint64_t *sums = o.sums;
+    if (!o.failed) {
+        memmove(sums + ntab, sums, 8 * nblob);
+        for (uint64_t k = 0; k < ntab; k++) {
+            uint64_t at = HDR + k * CHUNK, n = L.blob - at < CHUNK ? L.blob - at : CHUNK;
+            sums[k] = cstore_checksum(f + at, n);
+        }
+        for (uint64_t k = 0; k < ntab + nblob; k++) blob_put_raw(&o, sums + k, 8);
+    }
     blob_flush(&o);
     free(o.buf);
-    if (!o.failed && o.pos != blob_len) o.failed = EIO;   /* the size pass and this one disagree */
     memcpy(f, CSTORE_MAGIC, 8);
     wr32(f + 8, CSTORE_VERSION);
     wr32(f + 12, HDR);
@@ -308,12 +341,16 @@ int cstore_write(const corpus *c, uint64_t fingerprint, const char *path, sy_err
     wr64(f + 56, corpus_nwarnings(c));
     wr64(f + 64, L.dslots);
     wr64(f + 72, L.qslots);
-    wr64(f + 80, cstore_checksum(f + HDR, L.blob - HDR));
+    wr64(f + 80, cstore_checksum(sums, 8 * (ntab + nblob)));
     wr64(f + 88, L.blob);
-    wr64(f + 96, csum_end(&o.sum));
+    wr64(f + 96, ctab);
     wr64(f + 104, L.nrows);
     wr64(f + 112, corpus_ids_fingerprint(c));
     wr64(f + 120, corpus_content_hash(c));
+    wr64(f + 128, CHUNK);
+    wr64(f + 136, ntab);
+    wr64(f + 144, nblob);
+    free(sums);
     wr64(f + HDR_SUM, cstore_checksum(f, HDR_SUM));
     if (!o.failed && (lseek(a.fd, 0, SEEK_SET) < 0 || sy_write_all(a.fd, f, L.blob) < 0)) o.failed = errno ? errno : EIO;
     free(f);
@@ -332,6 +369,11 @@ struct cstore {
     sy_map map;
     layout L;
     uint64_t fingerprint, nwarnings, blob_len, ids_fp, content_hash;
+    int version, lazy;
+    uint64_t ntab, nblob, ctab;      /* v3: chunk counts, chunk table offset */
+    const uint8_t *sums;             /* v3: the chunk table */
+    uint8_t *state;                  /* per chunk: 0 not checked, 1 good, 2 damaged */
+    uint64_t damaged;                /* first damaged chunk + 1, 0 if none (atomic) */
     const uint8_t *blob;
     const doc_rec *docs;
     const query_rec *queries;
@@ -349,7 +391,71 @@ static cstore *bad(cstore *s, sy_err *err, const char *what)
     return NULL;
 }
 
-cstore *cstore_open(const char *path, sy_err *err)
+/* Chunk k's bytes: the tables' chunks cover [HDR, blob), the blob's [blob, chunk table). */
+static void chunk_span(const cstore *s, uint64_t k, uint64_t *at, uint64_t *n)
+{
+    uint64_t base = k < s->ntab ? HDR : s->L.blob, end = k < s->ntab ? s->L.blob : s->ctab;
+    *at = base + (k < s->ntab ? k : k - s->ntab) * CHUNK;
+    *n = end - *at < CHUNK ? end - *at : CHUNK;
+}
+
+/* Is chunk k intact?  Checked once (threads may race to check it: both get
+ * the same answer); a damaged one is remembered for cstore_damage. */
+static int chunk_ok(const cstore *cs, uint64_t k)
+{
+    cstore *s = (cstore *)cs;   /* the check's cache is not part of the value */
+    uint8_t st = __atomic_load_n(&s->state[k], __ATOMIC_ACQUIRE);
+    if (st) return st == 1;
+    uint64_t at, n;
+    chunk_span(s, k, &at, &n);
+    st = cstore_checksum(s->map.data + at, n) == rd64(s->sums + 8 * k) ? 1 : 2;
+    __atomic_store_n(&s->state[k], st, __ATOMIC_RELEASE);
+    uint64_t none = 0;
+    if (st == 2) __atomic_compare_exchange_n(&s->damaged, &none, k + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+    return st == 1;
+}
+
+/* Are the n bytes at file offset off (all in the tables or all in the blob)
+ * intact?  Always yes unless the store was opened lazily: an eager open
+ * checked the tables, and the texts are checked by cstore_verify. */
+static int range_ok(const cstore *s, uint64_t off, uint64_t n)
+{
+    if (!s->lazy) return 1;
+    int tab = off < s->L.blob;
+    uint64_t base = tab ? HDR : s->L.blob, first = (off - base) / CHUNK, last = (off + (n ? n : 1) - 1 - base) / CHUNK;
+    uint64_t shift = tab ? 0 : s->ntab, limit = tab ? s->ntab : s->nblob;
+    for (uint64_t k = first; k <= last && k < limit; k++)
+        if (!chunk_ok(s, k + shift)) return 0;
+    return 1;
+}
+
+static int check_chunks(cstore *s, uint64_t from, uint64_t to)
+{
+    for (uint64_t k = from; k < to; k++)
+        if (!chunk_ok(s, k)) return -1;
+    return 0;
+}
+
+static const char *section_of(const cstore *s, uint64_t off)
+{
+    const layout *L = &s->L;
+    return off >= L->blob ? "texts" : off >= L->splits ? "qrels and splits" : off >= L->qhash ? "query id hash"
+         : off >= L->dhash ? "document id hash" : off >= L->queries ? "query table" : "document table";
+}
+
+static int damage_error(const cstore *s, uint64_t k, sy_err *err)
+{
+    uint64_t at, n;
+    chunk_span(s, k, &at, &n);
+    const char *first = section_of(s, at), *last = section_of(s, at + n - 1);
+    return sy_fail(err, SY_EFORMAT, "%s: session store damaged (%s%s%s checksum, bytes %llu-%llu)" REBUILD_HINT, s->path,
+                   first, first == last ? "" : "/", first == last ? "" : last, (unsigned long long)at,
+                   (unsigned long long)(at + n));
+}
+
+cstore *cstore_open(const char *path, sy_err *err) { return cstore_open_mode(path, 0, err); }
+
+cstore *cstore_open_mode(const char *path, int lazy, sy_err *err)
 {
     const uint16_t one = 1;
     if (*(const uint8_t *)&one != 1) {
@@ -369,8 +475,9 @@ cstore *cstore_open(const char *path, sy_err *err)
     const uint8_t *f = s->map.data;
     size_t len = s->map.len;
     if (len < HDR || memcmp(f, CSTORE_MAGIC, 8)) return bad(s, err, len < HDR ? "shorter than its header" : "no magic");
-    if (rd32(f + 8) != CSTORE_VERSION || rd32(f + 12) != HDR) {
-        sy_fail(err, SY_EFORMAT, "%s: session store version %u; this build reads version %d" REBUILD_HINT, path,
+    s->version = (int)rd32(f + 8);
+    if ((s->version != CSTORE_VERSION && s->version != 2) || rd32(f + 12) != HDR) {
+        sy_fail(err, SY_EFORMAT, "%s: session store version %u; this build reads versions 2 and %d" REBUILD_HINT, path,
                 rd32(f + 8), CSTORE_VERSION);
         cstore_free(s);
         return NULL;
@@ -390,13 +497,40 @@ cstore *cstore_open(const char *path, sy_err *err)
     if ((L->dslots & (L->dslots - 1)) || (L->qslots & (L->qslots - 1)) || L->dslots <= L->ndocs ||
         L->qslots <= L->nqueries)
         return bad(s, err, "hash table size");
-    if (rd64(f + 80) != cstore_checksum(f + HDR, L->blob - HDR)) return bad(s, err, "tables checksum");
+    if (s->version == 2) {   /* one checksum over the tables, checked now; no chunks */
+        if (rd64(f + 80) != cstore_checksum(f + HDR, L->blob - HDR)) return bad(s, err, "tables checksum");
+        s->ctab = len;
+    } else {
+        s->ctab = rd64(f + 96);
+        s->ntab = rd64(f + 136);
+        s->nblob = rd64(f + 144);
+        if (rd64(f + 128) != CHUNK || s->ctab <= L->blob || s->ctab > len || s->ntab != nchunks(L->blob - HDR) ||
+            s->nblob != nchunks(s->ctab - L->blob) || (len - s->ctab) / 8 != s->ntab + s->nblob || (len - s->ctab) % 8)
+            return bad(s, err, "chunk table does not fit");
+        s->sums = f + s->ctab;
+        if (rd64(f + 80) != cstore_checksum(s->sums, len - s->ctab)) return bad(s, err, "chunk table checksum");
+        s->state = calloc(s->ntab + s->nblob, 1);
+        if (!s->state) {
+            cstore_free(s);
+            sy_fail(err, SY_ENOMEM, "out of memory");
+            return NULL;
+        }
+        /* the small tables (splits, qrels, given negatives, warnings) are read
+         * whole below: check them now; the big ones now, or when touched */
+        uint64_t from = lazy ? (L->splits - HDR) / CHUNK : 0;
+        if (check_chunks(s, from, s->ntab) < 0) {
+            damage_error(s, s->damaged - 1, err);
+            cstore_free(s);
+            return NULL;
+        }
+        s->lazy = lazy;
+    }
     s->fingerprint = rd64(f + 24);
     s->nwarnings = rd64(f + 56);
     s->ids_fp = rd64(f + 112);
     s->content_hash = rd64(f + 120);
     s->blob = f + L->blob;
-    s->blob_len = len - L->blob;
+    s->blob_len = s->ctab - L->blob;
     if (s->blob[s->blob_len - 1] != '\0') return bad(s, err, "last string not terminated");
     s->docs = (const doc_rec *)(f + L->docs);
     s->queries = (const query_rec *)(f + L->queries);
@@ -421,15 +555,26 @@ void cstore_free(cstore *s)
 {
     if (!s) return;
     sy_map_close(&s->map);
+    free(s->state);
     free(s->path);
     free(s);
 }
 
 int cstore_verify(const cstore *s, sy_err *err)
 {
-    if (rd64(s->map.data + 96) != cstore_checksum(s->blob, s->blob_len))
-        return sy_fail(err, SY_EFORMAT, "%s: session store damaged (texts checksum)" REBUILD_HINT, s->path);
+    if (s->version == 2) {
+        if (rd64(s->map.data + 96) != cstore_checksum(s->blob, s->blob_len))
+            return sy_fail(err, SY_EFORMAT, "%s: session store damaged (texts checksum)" REBUILD_HINT, s->path);
+        return 0;
+    }
+    if (check_chunks((cstore *)s, 0, s->ntab + s->nblob) < 0) return damage_error(s, s->damaged - 1, err);
     return 0;
+}
+
+int cstore_damage(const cstore *s, sy_err *err)
+{
+    uint64_t k = __atomic_load_n(&s->damaged, __ATOMIC_ACQUIRE);
+    return k ? damage_error(s, k - 1, err) : 0;
 }
 
 /* ---- fingerprint of the source -------------------------------------------- */
@@ -485,7 +630,33 @@ int cstore_source_fingerprint(const char *path, corpus_format fmt, uint64_t *fp,
 
 /* ---- accessors ----------------------------------------------------------------- */
 
-static const char *str_at(const cstore *s, uint64_t off) { return off < s->blob_len ? (const char *)s->blob + off : ""; }
+/* The string at blob offset off, n bytes with its NUL when n is known (0:
+ * find its end); "" when it is out of range or, opened lazily, in a damaged
+ * chunk (cstore_damage says so). */
+static const char *str_at(const cstore *s, uint64_t off, uint64_t n)
+{
+    if (off >= s->blob_len) return "";
+    if (!s->lazy) return (const char *)s->blob + off;
+    if (n) return n <= s->blob_len - off && range_ok(s, s->L.blob + off, n) ? (const char *)s->blob + off : "";
+    for (uint64_t p = off;;) {   /* chunk by chunk up to the NUL */
+        if (!range_ok(s, s->L.blob + p, 1)) return "";
+        uint64_t end = (p / CHUNK + 1) * CHUNK;   /* blob chunks start at the blob */
+        if (end > s->blob_len) end = s->blob_len;
+        if (memchr(s->blob + p, 0, end - p)) return (const char *)s->blob + off;
+        if ((p = end) >= s->blob_len) return "";
+    }
+}
+
+static const doc_rec *doc_at(const cstore *s, uint32_t d)
+{
+    return d < s->L.ndocs && range_ok(s, s->L.docs + (uint64_t)d * sizeof(doc_rec), sizeof(doc_rec)) ? &s->docs[d] : NULL;
+}
+
+static const query_rec *query_at(const cstore *s, uint32_t q)
+{
+    return q < s->L.nqueries && range_ok(s, s->L.queries + (uint64_t)q * sizeof(query_rec), sizeof(query_rec))
+               ? &s->queries[q] : NULL;
+}
 
 const char *cstore_path(const cstore *s) { return s->path; }
 uint64_t cstore_fingerprint(const cstore *s) { return s->fingerprint; }
@@ -495,28 +666,37 @@ size_t cstore_size(const cstore *s) { return s->map.len; }
 uint32_t cstore_ndocs(const cstore *s) { return (uint32_t)s->L.ndocs; }
 uint32_t cstore_nqueries(const cstore *s) { return (uint32_t)s->L.nqueries; }
 
-const char *cstore_doc_id(const cstore *s, uint32_t d) { return d < s->L.ndocs ? str_at(s, s->docs[d].id) : NULL; }
+const char *cstore_doc_id(const cstore *s, uint32_t d)
+{
+    const doc_rec *r = doc_at(s, d);
+    return d >= s->L.ndocs ? NULL : r ? str_at(s, r->id, r->title) : "";
+}
 const char *cstore_doc_title(const cstore *s, uint32_t d)
 {
-    return d < s->L.ndocs ? str_at(s, s->docs[d].id + s->docs[d].title) : NULL;
+    const doc_rec *r = doc_at(s, d);
+    return d >= s->L.ndocs ? NULL : r && r->text > r->title ? str_at(s, r->id + r->title, r->text - r->title) : "";
 }
 const char *cstore_doc_text(const cstore *s, uint32_t d)
 {
-    return d < s->L.ndocs ? str_at(s, s->docs[d].id + s->docs[d].text) : NULL;
+    const doc_rec *r = doc_at(s, d);
+    return d >= s->L.ndocs ? NULL : r ? str_at(s, r->id + r->text, (uint64_t)r->len + 1) : "";
 }
 size_t cstore_doc_text_len(const cstore *s, uint32_t d)
 {
-    if (d >= s->L.ndocs) return 0;
-    uint64_t at = s->docs[d].id + s->docs[d].text;
+    const doc_rec *r = doc_at(s, d);
+    if (!r) return 0;
+    uint64_t at = r->id + r->text;
     /* a damaged length never reads past the mapping */
-    return at < s->blob_len && s->docs[d].len < s->blob_len - at ? s->docs[d].len : 0;
+    if (at >= s->blob_len || r->len >= s->blob_len - at) return 0;
+    return !s->lazy || range_ok(s, s->L.blob + at, (uint64_t)r->len + 1) ? r->len : 0;
 }
 
-static int64_t find(const cstore *s, const uint32_t *tab, uint64_t slots, int docs, const char *id)
+static int64_t find(const cstore *s, const uint32_t *tab, uint64_t tab_off, uint64_t slots, int docs, const char *id)
 {
     if (!id) return -1;
     uint64_t i = fnv1a(id) & (slots - 1);
     for (uint64_t probes = 0; probes < slots; probes++, i = (i + 1) & (slots - 1)) {
+        if (!range_ok(s, tab_off + 4 * i, 4)) return -1;
         uint32_t v = tab[i];
         if (!v) return -1;
         uint32_t x = v - 1;
@@ -526,16 +706,18 @@ static int64_t find(const cstore *s, const uint32_t *tab, uint64_t slots, int do
     return -1;
 }
 
-int64_t cstore_doc_find(const cstore *s, const char *id) { return find(s, s->dhash, s->L.dslots, 1, id); }
-int64_t cstore_query_find(const cstore *s, const char *id) { return find(s, s->qhash, s->L.qslots, 0, id); }
+int64_t cstore_doc_find(const cstore *s, const char *id) { return find(s, s->dhash, s->L.dhash, s->L.dslots, 1, id); }
+int64_t cstore_query_find(const cstore *s, const char *id) { return find(s, s->qhash, s->L.qhash, s->L.qslots, 0, id); }
 
 const char *cstore_query_id(const cstore *s, uint32_t q)
 {
-    return q < s->L.nqueries ? str_at(s, s->queries[q].id) : NULL;
+    const query_rec *r = query_at(s, q);
+    return q >= s->L.nqueries ? NULL : r ? str_at(s, r->id, r->text) : "";
 }
 const char *cstore_query_text(const cstore *s, uint32_t q)
 {
-    return q < s->L.nqueries ? str_at(s, s->queries[q].id + s->queries[q].text) : NULL;
+    const query_rec *r = query_at(s, q);
+    return q >= s->L.nqueries ? NULL : r ? str_at(s, r->id + r->text, 0) : "";
 }
 
 size_t cstore_nsplits(const cstore *s) { return s->L.nsplits; }
@@ -546,7 +728,7 @@ const char *cstore_split(const cstore *s, size_t i, const corpus_qrel **rows, si
     *rows = s->qrels + r->first;
     *n = r->n;
     *nqueries = r->nqueries;
-    return str_at(s, r->name);
+    return str_at(s, r->name, 0);
 }
 
 const corpus_given_neg *cstore_given_negs(const cstore *s, size_t *n)
@@ -559,5 +741,5 @@ size_t cstore_nwarnings(const cstore *s) { return s->nwarnings; }
 size_t cstore_nwarning_msgs(const cstore *s) { return s->L.nwmsgs; }
 const char *cstore_warning(const cstore *s, size_t i)
 {
-    return i < s->L.nwmsgs ? str_at(s, s->warns[i]) : NULL;
+    return i < s->L.nwmsgs ? str_at(s, s->warns[i], 0) : NULL;
 }

@@ -10,11 +10,12 @@
  *     32 u32 ndocs  36 u32 nqueries  40 u32 nsplits  44 u32 warning messages kept
  *     48 u64 given negatives  56 u64 warnings counted
  *     64 u64 doc hash slots  72 u64 query hash slots (powers of two)
- *     80 u64 checksum of the tables [192, blob)  88 u64 blob offset
- *     96 u64 checksum of the blob [blob, end)   104 u64 qrels rows (all splits)
+ *     80 u64 checksum of the chunk table   88 u64 blob offset
+ *     96 u64 chunk table offset (= end of the blob)   104 u64 qrels rows (all splits)
  *     112 u64 corpus_ids_fingerprint  120 u64 corpus_content_hash (kept so
- *     caches can check them without reading every document)   128..183 zero
- *     184 u64 checksum of bytes [0, 184)
+ *     caches can check them without reading every document)
+ *     128 u64 chunk bytes (16384)  136 u64 table chunks  144 u64 blob chunks
+ *     152..183 zero   184 u64 checksum of bytes [0, 184)
  *   tables, each 8-byte aligned, sizes from the counts:
  *     docs     ndocs x {u64 id, u32 title - id, u32 text - id, u32 text bytes, u32 0}
  *     queries  nqueries x {u64 id, u32 text - id, u32 0}
@@ -27,14 +28,25 @@
  *     warnings messages x u64
  *   blob: NUL-terminated UTF-8 strings; offsets above are into the blob.  A
  *     document is "id\0title\0text\0", so its strings sit together.
+ *   chunk table: one u64 checksum per 16 KiB chunk of the tables [192, blob),
+ *     then one per 16 KiB chunk of the blob (the last chunk of each shorter).
  * Checksums: cstore_checksum (4 lanes of 64-bit multiply-xor words, then a
  * mix), defined here so the format does not depend on util's hash.
  *
- * Opening checks the header, the file size and the tables' checksum (the
- * tables are ~36 bytes a document, so this stays proportional to the count,
- * not to the text); the blob's checksum is checked by cstore_verify.  Every
- * failure names the file and says to rebuild.  Written once through
- * sy_write_file_atomic: a crash while building leaves the previous file. */
+ * Opening checks the header, the file size, the chunk table, and the chunks
+ * of the small tables (splits, qrels, given negatives, warnings).  An eager
+ * open (cstore_open) also checks every chunk of the big tables (documents,
+ * queries, the two id hashes: ~36 bytes a document, so proportional to the
+ * count, not to the text); the texts are checked by cstore_verify.  A lazy
+ * open (cstore_open_mode(path, 1, ...)) checks a chunk of the tables or the
+ * texts when an accessor first reads it: a damaged chunk reads as "" (find:
+ * -1), never as wrong data, and cstore_damage reports it; callers that open
+ * lazily must ask cstore_damage before they trust what they read.  Every
+ * failure names the file and says to rebuild.  Version 2 stores (one checksum
+ * over the tables, one over the texts) are still read, eagerly.  Written once
+ * through sy_write_file_atomic: a crash while building leaves the previous
+ * file.  A handle may be read from several threads (the chunk checks are
+ * atomic). */
 #ifndef SY_CORPUS_STORE_H
 #define SY_CORPUS_STORE_H
 
@@ -45,7 +57,7 @@
 #include "err.h"
 
 #define CSTORE_MAGIC "SYNEGCS"
-#define CSTORE_VERSION 2
+#define CSTORE_VERSION 3
 
 typedef struct cstore cstore;
 
@@ -53,9 +65,15 @@ typedef struct cstore cstore;
 int cstore_write(const corpus *c, uint64_t fingerprint, const char *path, sy_err *err);
 /* Map path and check it (see above).  NULL with err naming the file. */
 cstore *cstore_open(const char *path, sy_err *err);
+/* The same with lazy != 0: the big tables and the texts are checked chunk by
+ * chunk as they are read. */
+cstore *cstore_open_mode(const char *path, int lazy, sy_err *err);
 void cstore_free(cstore *s);
-/* Check the blob's checksum too (reads the whole file). */
+/* Check every chunk, texts too (reads the whole file). */
 int cstore_verify(const cstore *s, sy_err *err);
+/* -1 with err naming the file and the section when a lazy read found a
+ * damaged chunk; 0 otherwise. */
+int cstore_damage(const cstore *s, sy_err *err);
 
 /* A fingerprint of the data set's files (names, sizes, modification times)
  * for the loader of fmt: changes when any of them does. */

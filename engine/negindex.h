@@ -12,20 +12,26 @@
  * Layout (fixed fields little-endian; the reader refuses big-endian hosts,
  * whose neg_ref layout differs):
  *   header, 192 bytes:
- *     0 magic "SYNEGNIX"  8 u32 version (1)  12 u32 segments
+ *     0 magic "SYNEGNIX"  8 u32 version (2)  12 u32 segments
  *     16 u64 file size    24 u64 live queries (with rows)  32 u64 rows
  *     40 u64 hash slots (a power of two)  48 u64 blob bytes
- *     56 6 x u64 rows by source  104 8 x u64 rows by flag bit  168..191 zero
+ *     56 6 x u64 rows by source  104 8 x u64 rows by flag bit
+ *     168 u64 filter bits (a power of two, >= 16 x live queries)  176..191 zero
  *   segments  segments x {u32 name, u32 0, u64 file size, u64 stored checksum
  *             (the segment's last 8 bytes), u64 0}
  *   queries   live queries x {u32 id, u32 rows, u64 first row in refs}, in
  *             the store's first-seen order
- *   slots     hash slots x u32 (0 empty, else query index + 1); the slot of
- *             an id = sy_hash64(id) & (slots - 1), linear probing; padded to 8
+ *   slots     hash slots x {u32 0 empty, else query index + 1; u32 tag = the
+ *             id's sy_hash64 >> 32}; the slot of an id = sy_hash64(id) &
+ *             (slots - 1), linear probing
+ *   filter    filter bits / 8 bytes: bit (sy_hash64(id) >> 32) & (bits - 1) is
+ *             set for each live query, so most absent ids are answered from
+ *             it without touching the slots
  *   refs      rows x {u32 segment, u32 row}: each query's rows in store order
  *   blob      NUL-terminated strings (segment names, query ids); offset 0 = ""
- *   u64 sy_hash64 of everything before it (checked at open: the file is
- *   ~8 bytes a row, against ~32 + strings a row in the segments)
+ *   u64 cstore_checksum of everything before it (checked at open: the file
+ *   is ~8 bytes a row, against ~32 + strings a row in the segments; the
+ *   4-lane checksum reads it ~4x faster than sy_hash64 did in version 1)
  * Written through sy_write_file_atomic: a crash leaves the previous file or
  * none.  Handles are read-only and may be shared between threads; pointers
  * returned live until negidx_free.  Errors through sy_err. */

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -268,99 +269,106 @@ static const char *seg_str(const segment *g, uint32_t off) { return off ? g->blo
 
 static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* 0 when the file at path has the size and stored checksum the index
- * recorded.  Read with pread, not through a mapping: touching a mapped page
- * can map the whole large folio around it, and a store opened from the index
- * should hold only the rows it reads. */
-static int seg_matches(const char *path, const negidx_seg *expect)
+/* A segment the merged index vouches for: one open, its size, header and
+ * stored checksum read with pread and compared with what the index recorded,
+ * then mapped; the rows are not read.  pread, not the mapping: touching a
+ * mapped page can map the whole large folio around it, and a store opened
+ * from the index should hold only the rows it reads.  NULL, or why not. */
+static const char *seg_map_vouched(segment *g, const char *path, const negidx_seg *expect)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    uint8_t tail[8];
+    if (fd < 0) return "cannot open it";
+    uint8_t hdr[HDR], tail[8];
     struct stat st;
-    int ok = fstat(fd, &st) == 0 && (uint64_t)st.st_size == expect->size && st.st_size >= HDR + 8 &&
-             pread(fd, tail, 8, st.st_size - 8) == 8 && sy_get_u64(tail) == expect->checksum;
-    close(fd);
-    return ok ? 0 : -1;
-}
-
-/* Map and validate one segment file.  With expect (the merged index vouches
- * for it), only the header, the size and the stored checksum are compared with
- * what the index recorded: the rows are not read. */
-static int seg_load(segment *g, const char *dir, const char *name, const negidx_seg *expect, sy_err *err)
-{
-    memset(g, 0, sizeof *g);
-    char *path = sy_path_join(dir, name);
-    if (!path) return sy_fail(err, SY_ENOMEM, "out of memory");
-    if (expect && seg_matches(path, expect) < 0) {
-        free(path);
-        return sy_fail(err, SY_EFORMAT, "%s: changed since the negatives index was written", name);
-    }
-    if (sy_map_open(&g->map, path, err) < 0) {
-        free(path);
-        return -1;
-    }
-    const uint8_t *d = g->map.data;
-    size_t len = g->map.len;
     const char *why = NULL;
-    if (expect) {
-        /* the index checked the header when it was written and vouches for
-         * the file while its size and stored checksum are the same */
-        uint8_t hdr[HDR];
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || pread(fd, hdr, HDR, 0) != HDR || len != expect->size) why = "cannot read the segment header";
-        if (fd >= 0) close(fd);
-        if (!why) {
-            uint64_t nrows = sy_get_u64(hdr + 16), blob_len = sy_get_u64(hdr + 24);
-            if (len < HDR + 8 || memcmp(hdr, SEG_MAGIC, 8) || nrows > (len - HDR - 8) / ROW ||
-                blob_len != len - HDR - 8 - nrows * ROW)
-                why = "segment header does not match the index";
+    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != expect->size || st.st_size < HDR + 8 ||
+        pread(fd, tail, 8, st.st_size - 8) != 8 || sy_get_u64(tail) != expect->checksum)
+        why = "changed since the negatives index was written";
+    else if (pread(fd, hdr, HDR, 0) != HDR)
+        why = "cannot read the segment header";
+    else {
+        size_t len = (size_t)st.st_size;
+        uint64_t nrows = sy_get_u64(hdr + 16), blob_len = sy_get_u64(hdr + 24);
+        if (memcmp(hdr, SEG_MAGIC, 8) || nrows > (len - HDR - 8) / ROW || blob_len != len - HDR - 8 - nrows * ROW)
+            why = "segment header does not match the index";
+        else {
+            void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+            if (p == MAP_FAILED) why = "cannot map it";
             else {   /* pointers only from counts that fit the file */
+                g->map.data = p;
+                g->map.len = len;
                 g->nrows = nrows;
                 g->blob_len = blob_len;
-                g->rows = d + HDR;
-                g->blob = (const char *)d + HDR + nrows * ROW;
+                g->rows = g->map.data + HDR;
+                g->blob = (const char *)g->map.data + HDR + nrows * ROW;
                 g->flags = sy_get_u32(hdr + 12);
                 g->seq = sy_get_u64(hdr + 32);
                 g->checksum = expect->checksum;
             }
         }
-    } else if (len < HDR + 8 || memcmp(d, SEG_MAGIC, 8)) why = "not a syneg negatives segment";
-    else if (sy_get_u32(d + 8) < SEG_VERSION_MIN || sy_get_u32(d + 8) > SEG_VERSION) why = "unsupported segment version (made by a newer syneg?)";
-    else {
-        uint64_t nrows = sy_get_u64(d + 16), blob_len = sy_get_u64(d + 24);
-        if (nrows > (len - HDR - 8) / ROW || blob_len != len - HDR - 8 - nrows * ROW || blob_len == 0)
-            why = "segment sizes do not match the file";
-        else if (sy_get_u64(d + len - 8) != sy_hash64(d, len - 8))
-            why = "segment checksum mismatch (the file was damaged)";
+    }
+    close(fd);
+    return why;
+}
+
+/* Map and validate one segment file.  With expect (the merged index vouches
+ * for it), only the header, the size and the stored checksum are compared with
+ * what the index recorded (seg_map_vouched). */
+static int seg_load(segment *g, const char *dir, const char *name, const negidx_seg *expect, sy_err *err)
+{
+    memset(g, 0, sizeof *g);
+    char *path = sy_path_join(dir, name);
+    if (!path) return sy_fail(err, SY_ENOMEM, "out of memory");
+    const char *why = NULL;
+    if (expect) {
+        why = seg_map_vouched(g, path, expect);
+        if (why) {
+            sy_fail(err, SY_EFORMAT, "%s: %s", name, why);
+            free(path);
+            return -1;
+        }
+    } else {
+        if (sy_map_open(&g->map, path, err) < 0) {
+            free(path);
+            return -1;
+        }
+        const uint8_t *d = g->map.data;
+        size_t len = g->map.len;
+        if (len < HDR + 8 || memcmp(d, SEG_MAGIC, 8)) why = "not a syneg negatives segment";
+        else if (sy_get_u32(d + 8) < SEG_VERSION_MIN || sy_get_u32(d + 8) > SEG_VERSION) why = "unsupported segment version (made by a newer syneg?)";
         else {
-            g->nrows = nrows;
-            g->blob_len = blob_len;
-            g->rows = d + HDR;
-            g->blob = (const char *)d + HDR + nrows * ROW;
-            if (g->blob[blob_len - 1] != '\0') why = "segment string table is not terminated";
-            for (size_t i = 0; !why && i < nrows; i++) {
-                const uint8_t *r = g->rows + i * ROW;
-                for (int k = 0; k < 4; k++)
-                    if (sy_get_u32(r + 4 * k) >= blob_len) why = "a row points outside the string table";
-                if (!sy_get_u32(r) || !sy_get_u32(r + 4)) why = "a row lacks its query or negative id";
-                if (r[24] >= NEG_NSOURCES) why = "a row has an unknown source";
+            uint64_t nrows = sy_get_u64(d + 16), blob_len = sy_get_u64(d + 24);
+            if (nrows > (len - HDR - 8) / ROW || blob_len != len - HDR - 8 - nrows * ROW || blob_len == 0)
+                why = "segment sizes do not match the file";
+            else if (sy_get_u64(d + len - 8) != sy_hash64(d, len - 8))
+                why = "segment checksum mismatch (the file was damaged)";
+            else {
+                g->nrows = nrows;
+                g->blob_len = blob_len;
+                g->rows = d + HDR;
+                g->blob = (const char *)d + HDR + nrows * ROW;
+                if (g->blob[blob_len - 1] != '\0') why = "segment string table is not terminated";
+                for (size_t i = 0; !why && i < nrows; i++) {
+                    const uint8_t *r = g->rows + i * ROW;
+                    for (int k = 0; k < 4; k++)
+                        if (sy_get_u32(r + 4 * k) >= blob_len) why = "a row points outside the string table";
+                    if (!sy_get_u32(r) || !sy_get_u32(r + 4)) why = "a row lacks its query or negative id";
+                    if (r[24] >= NEG_NSOURCES) why = "a row has an unknown source";
+                }
             }
         }
-    }
-    if (why) {
-        sy_fail(err, SY_EFORMAT, "%s: %s; move the file out of the negatives folder to open the session", path,
-                why);
-        sy_map_close(&g->map);
-        free(path);
-        return -1;
-    }
-    free(path);
-    if (!expect) {
+        if (why) {
+            sy_fail(err, SY_EFORMAT, "%s: %s; move the file out of the negatives folder to open the session", path,
+                    why);
+            sy_map_close(&g->map);
+            free(path);
+            return -1;
+        }
         g->flags = sy_get_u32(d + 12);
         g->seq = sy_get_u64(d + 32);
         g->checksum = sy_get_u64(d + len - 8);
     }
+    free(path);
     g->name = strdup(name);
     if (!g->name) {
         sy_map_close(&g->map);

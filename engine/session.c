@@ -368,7 +368,7 @@ const char *session_eval_split(const session *s)
 /* Map SESSION/corpus.syc when it matches the data set; otherwise parse the
  * data set once and (re)build it, saying why in s->notice.  A missing data set
  * with a good store still opens: the store holds everything. */
-static corpus *open_corpus(session *s, corpus_format fmt, sy_err *err)
+static corpus *open_corpus(session *s, corpus_format fmt, int lazy, sy_err *err)
 {
     char *sp = sy_path_join(s->dir, STORE_NAME);
     if (!sp) {
@@ -379,7 +379,7 @@ static corpus *open_corpus(session *s, corpus_format fmt, sy_err *err)
     sy_err fe = {0}, se = {0};
     int have_fp = cstore_source_fingerprint(s->source_path, fmt, &fp, &fe) == 0;
     int existed = sy_file_exists(sp);
-    cstore *st = existed ? cstore_open(sp, &se) : NULL;
+    cstore *st = existed ? cstore_open_mode(sp, lazy, &se) : NULL;
     if (st && (!have_fp || cstore_fingerprint(st) == fp)) {
         free(sp);
         return corpus_from_store(st, err);
@@ -409,14 +409,19 @@ static corpus *open_corpus(session *s, corpus_format fmt, sy_err *err)
     return c;
 }
 
-corpus *session_corpus(session *s, sy_err *err)
+static corpus *corpus_mode(session *s, int lazy, sy_err *err)
 {
     if (s->corpus) return s->corpus;
     int fmt = format_parse(json_string_value(json_object_get(json_object_get(s->cfg, "source"), "format")));
-    s->corpus = open_corpus(s, (corpus_format)fmt, err);
+    s->corpus = open_corpus(s, (corpus_format)fmt, lazy, err);
     if (!s->corpus) sy_err_prefix(err, "session %s", s->dir);
     return s->corpus;
 }
+
+corpus *session_corpus(session *s, sy_err *err) { return corpus_mode(s, 0, err); }
+corpus *session_corpus_lazy(session *s, sy_err *err) { return corpus_mode(s, 1, err); }
+
+int session_check(const session *s, sy_err *err) { return corpus_store_damage(s->corpus, err); }
 
 const char *session_notice(const session *s) { return s->notice; }
 

@@ -66,6 +66,14 @@ int session_take_lock(session *s, sy_err *err);
  * rebuilds the store (old sessions, changed or damaged store), which
  * session_notice then explains. */
 corpus *session_corpus(session *s, sy_err *err);
+/* The same, but the store's big tables and texts are checked chunk by chunk
+ * as they are read (cstore_open_mode), not all at open: for a client that
+ * reads a few documents and asks session_check before it trusts what it
+ * showed or wrote.  Returns the corpus already loaded if there is one. */
+corpus *session_corpus_lazy(session *s, sy_err *err);
+/* -1 with err (naming the file, the section and what to do) when a lazy read
+ * met damage in the session store; 0 otherwise. */
+int session_check(const session *s, sy_err *err);
 /* A message for the user about what session_corpus did (NULL when nothing). */
 const char *session_notice(const session *s);
 labels *session_labels(session *s);

@@ -525,9 +525,14 @@ int tui_run(const tui_opts *o, sy_err *err)
     int r = 0;
     if (t.headless) {
         r = run_script(&t, o->script, err);
+        if (r == 0) r = session_check(t.s, err);   /* nothing shown came from a damaged store */
         if (r == 0 && o->dump) r = tui_dump(&t, o->dump, err);
     } else {
         while (!(flags & TUI_QUIT) && !got_signal) {
+            if (session_check(t.s, err) < 0) {   /* the store is damaged where it was read: stop, say so */
+                r = -1;
+                break;
+            }
             int busy = t.stat_idle < t.nq;   /* counts still being filled in while idle */
             timeout(busy ? 10 : tui_jobs_running(&t) ? 200 : 1000);
             wint_t wc;
@@ -555,6 +560,7 @@ int tui_run(const tui_opts *o, sy_err *err)
             tui_draw_all(&t);
             record_key_time(sy_now() - t0);
         }
+        if (r == 0) r = session_check(t.s, err);
     }
     write_timing();
     tui_state_save(&t, 0);

@@ -52,7 +52,9 @@ static void undo_from_journal(tui *t)
 
 int tui_model_open(tui *t, sy_err *err)
 {
-    t->c = session_corpus(t->s, err);
+    /* lazily checked: the workbench reads a few documents; tui_run asks
+     * session_check after each key and stops on damage */
+    t->c = session_corpus_lazy(t->s, err);
     if (!t->c) return -1;
     t->ns = session_negs(t->s);
     t->lb = session_labels(t->s);

@@ -153,6 +153,15 @@ static void flip_byte(const char *path, off_t at)
     close(fd);
 }
 
+static uint64_t hdr64(const char *path, off_t at)
+{
+    uint8_t b[8] = {0};
+    int fd = open(path, O_RDONLY);
+    if (pread(fd, b, 8, at) != 8) perror("pread");
+    close(fd);
+    return sy_get_u64(b);
+}
+
 TEST(damage_is_named)
 {
     char *d = check_tmpdir("cstore-bad"), src[1024], *store = sy_path_join(d, "corpus.syc");
@@ -163,16 +172,27 @@ TEST(damage_is_named)
     corpus_free(a);
     struct stat st;
     stat(store, &st);
-    /* a flipped byte in the header, in the tables, in the texts, and a cut */
-    const off_t where[] = {40, 128 + 24 * 100 + 3, st.st_size - 500};
-    for (int i = 0; i < 3; i++) {
+    off_t blob = (off_t)hdr64(store, 88), ctab = (off_t)hdr64(store, 96);
+    CHECK(blob > 192 && ctab > blob && ctab < st.st_size, "layout: blob %lld, chunk table %lld", (long long)blob, (long long)ctab);
+    /* a flipped byte in the header, in the document table, in the qrels (a
+     * small table: found at open even when lazy), in the chunk table, and in
+     * the texts (found by verify, or by a lazy read) */
+    const off_t where[] = {40, 192 + 24 * 100 + 3, blob - 5, ctab + 9, blob + (ctab - blob) / 2};
+    const char *what[] = {"header", "document table", "qrels", "chunk table", "texts"};
+    for (int i = 0; i < 5; i++) {
         flip_byte(store, where[i]);
         cstore *s = cstore_open(store, &err);
-        if (i < 2) {
+        if (i < 4) {
             CHECK(s == NULL, "damage %d at %lld not found at open", i, (long long)where[i]);
+            cstore *l = cstore_open_mode(store, 1, &err);
+            CHECK((l == NULL) == (i != 1), "lazy open of damage in the %s: %s", what[i], l ? "opened" : err.msg);
+            cstore_free(l);
+            if (i != 1) CHECK(strstr(err.msg, i == 2 ? "qrels" : what[i]) != NULL, "names the %s: %s", what[i], err.msg);
+            cstore_free(cstore_open(store, &err));
         } else {
             CHECK(s != NULL, "texts are checked by cstore_verify, not at open: %s", err.msg);
             CHECK(s && cstore_verify(s, &err) < 0, "damaged text not found by verify");
+            CHECK(strstr(err.msg, "texts checksum") != NULL, "names the texts: %s", err.msg);
         }
         CHECK(strstr(err.msg, store) != NULL && strstr(err.msg, "damaged") != NULL, "error names the file: %s", err.msg);
         CHECK_EQ_INT(err.code, SY_EFORMAT);
@@ -184,9 +204,93 @@ TEST(damage_is_named)
     }
     CHECK_EQ_INT(truncate(store, st.st_size - 1), 0);
     CHECK(cstore_open(store, &err) == NULL && strstr(err.msg, store) && strstr(err.msg, "truncated"), "cut: %s", err.msg);
+    CHECK(cstore_open_mode(store, 1, &err) == NULL && strstr(err.msg, "truncated"), "cut, lazy: %s", err.msg);
     CHECK_EQ_INT(truncate(store, 0), 0);
     CHECK(cstore_open(store, &err) == NULL && strstr(err.msg, store), "empty: %s", err.msg);
     free(store);
+    check_rmrf(d);
+    free(d);
+}
+
+/* Opened lazily, each big section is checked where it is read: damage in the
+ * document table, the query table, either id hash or a text is never read as
+ * data (the accessor gives "" or -1) and cstore_damage names the file and the
+ * section; what lies in intact chunks reads as before. */
+TEST(lazy_open_catches_damage_where_read)
+{
+    /* 20,000 documents and 5,000 queries: every section spans several chunks */
+    char *d = check_tmpdir("cstore-lazy"), *store = sy_path_join(d, "corpus.syc");
+    char *cp = sy_path_join(d, "corpus.jsonl"), *qp = sy_path_join(d, "queries.jsonl"), *qr = sy_path_join(d, "qrels");
+    char *tp = sy_path_join(qr, "test.tsv");
+    sy_mkdir_p(qr, NULL);
+    FILE *f = fopen(cp, "w");
+    for (int i = 0; i < 20000; i++) fprintf(f, "{\"_id\": \"doc-%d\", \"title\": \"\", \"text\": \"words of document %d, w%d\"}\n", i, i, i % 97);
+    fclose(f);
+    f = fopen(qp, "w");
+    for (int i = 0; i < 5000; i++) fprintf(f, "{\"_id\": \"q%d\", \"text\": \"query %d\"}\n", i, i);
+    fclose(f);
+    f = fopen(tp, "w");
+    fputs("query-id\tcorpus-id\tscore\nq1\tdoc-1\t1\nq2\tdoc-7\t1\n", f);
+    fclose(f);
+    sy_err err = {0};
+    corpus *a = corpus_load(d, CORPUS_BEIR, &err);
+    CHECK(a != NULL, "load: %s", err.msg);
+    if (!a) return;
+    CHECK_EQ_INT(cstore_write(a, 7, store, &err), 0);
+    uint32_t nd = corpus_ndocs(a), nq = corpus_nqueries(a);
+    off_t blob = (off_t)hdr64(store, 88);
+    off_t docs = 192, queries = docs + 24 * (off_t)nd, dhash = queries + 16 * (off_t)nq;
+    off_t qhash = (dhash + 4 * (off_t)hdr64(store, 64) + 7) & ~(off_t)7;
+    /* intact: reads as the parsed corpus, and nothing is reported */
+    cstore *s = cstore_open_mode(store, 1, &err);
+    CHECK(s != NULL, "lazy open: %s", err.msg);
+    if (s) {
+        corpus *b = corpus_from_store(s, &err);
+        if (b) same_corpus(a, b);
+        CHECK_EQ_INT(corpus_store_damage(b, &err), 0);
+        corpus_free(b);
+    }
+    /* the text of document 15000 */
+    size_t flen = 0;
+    char *file = sy_read_file(store, &flen, &err);
+    const char *hit = file ? memmem(file + blob, flen - (size_t)blob, corpus_doc_text(a, 15000), corpus_doc_text_len(a, 15000)) : NULL;
+    CHECK(hit != NULL, "text of document 15000 in the store");
+    off_t text = hit ? (off_t)(hit - file) : blob;
+    free(file);
+    struct { const char *name; off_t at; } cases[] = {
+        {"document table", docs + 24 * 10000 + 2}, {"query table", queries + 16 * 2500 + 1},
+        {"document id hash", dhash}, {"query id hash", qhash}, {"texts", text + 3},
+    };
+    for (int c = 0; c < 5; c++) {
+        off_t at = cases[c].at;
+        /* the id hashes: damage every chunk, so any lookup meets it */
+        off_t end = c == 2 ? dhash + 4 * (off_t)hdr64(store, 64) : c == 3 ? qhash + 4 * (off_t)hdr64(store, 72) : at + 1;
+        for (off_t p = at; p < end; p += 16384) flip_byte(store, p);
+        s = cstore_open_mode(store, 1, &err);
+        CHECK(s != NULL, "%s: the lazy open reads only the small tables: %s", cases[c].name, err.msg);
+        if (!s) continue;
+        CHECK_EQ_INT(cstore_damage(s, &err), 0);
+        CHECK_EQ_STR(cstore_doc_id(s, 1), corpus_doc_id(a, 1));
+        CHECK_EQ_INT(cstore_damage(s, &err), 0);
+        int64_t r = 0;
+        const char *got = NULL, *want = NULL;
+        switch (c) {
+        case 0: got = cstore_doc_text(s, 10000), want = corpus_doc_text(a, 10000); break;
+        case 1: got = cstore_query_text(s, 2500), want = corpus_query_text(a, 2500); break;
+        case 2: r = cstore_doc_find(s, corpus_doc_id(a, 5)); break;
+        case 3: r = cstore_query_find(s, corpus_query_id(a, 5)); break;
+        case 4: got = cstore_doc_text(s, 15000), want = corpus_doc_text(a, 15000); break;
+        }
+        if (c == 2 || c == 3) CHECK_EQ_INT(r, -1);
+        else CHECK(got && !strcmp(got, "") && strcmp(want, ""), "%s: damaged data read as \"%.30s\"", cases[c].name, got ? got : "(null)");
+        CHECK_EQ_INT(cstore_damage(s, &err), -1);
+        CHECK(strstr(err.msg, store) && strstr(err.msg, cases[c].name) && strstr(err.msg, "delete it"),
+              "%s: the error names the file, the section and what to do: %s", cases[c].name, err.msg);
+        cstore_free(s);
+        for (off_t p = at; p < end; p += 16384) flip_byte(store, p);
+    }
+    corpus_free(a);
+    free(store), free(cp), free(qp), free(tp), free(qr);
     check_rmrf(d);
     free(d);
 }
@@ -196,6 +300,7 @@ int main(void)
     RUN(cranfield_and_cisi_identical);
     RUN(flag_with_given_negatives_and_warnings);
     RUN(damage_is_named);
+    RUN(lazy_open_catches_damage_where_read);
     RUN(streamed_blob_over_buffers);
     return check_done();
 }
