@@ -1,6 +1,6 @@
 /* test_kernels_bf16: the bf16 product against its naive twin (same bf16
  * rounding of both operands, sums in double) on odd shapes -- M, N, K not
- * multiples of the 8 x 48 tile, of the 128-pair K block or of 2 -- in all
+ * multiples of the 8 x 48 tile, of the 256-pair K block or of 2 -- in all
  * operand layouts, with bias and accumulation; the rounding itself; and how
  * far bf16 products are from fp32 ones (the tolerance bf16 allows).
  *
@@ -74,9 +74,9 @@ static double rel_err(const float *o1, const float *o2, const float *a, int lda,
 TEST(gemm_vs_naive)
 {
     if (!kbf_cpu_ok()) { SKIP("this CPU lacks avx512_bf16 (the fp32 kernels are tested instead)"); return; }
-    /* M, N, K: tails on every axis; K > 256 crosses a K block; K odd pads a pair */
+    /* M, N, K: tails on every axis; K > 512 crosses a K block; K odd pads a pair */
     int shapes[][3] = { { 1, 1, 1 }, { 7, 5, 3 }, { 8, 48, 2 }, { 9, 49, 257 }, { 65, 97, 33 },
-                        { 130, 47, 384 }, { 3, 200, 301 }, { 200, 96, 64 } };
+                        { 130, 47, 384 }, { 3, 200, 301 }, { 200, 96, 64 }, { 19, 50, 1101 } };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
         for (int at = 0; at < 2; at++)
