@@ -369,12 +369,12 @@ int kbf_gemm(float *out, int ldo, const float *a, int lda, int a_trans, const kb
 }
 
 int kbf_matmul_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                        const float *w, int N, int C, int OC, kbf_mat **scratch)
+                        const float *w, int N, int C, int OC, kbf_mat **scratch, int dinp_acc)
 {
     if (!kbf_cpu_ok()) return -1;
     if (N <= 0) return 0;
     /* dinp[N,C] += dout[N,OC] @ w[OC,C]: B = w as [K=OC][N=C] */
-    if (dinp && (kbf_pack(scratch, w, C, 1, C, OC) || kbf_gemm(dinp, C, dout, OC, 0, *scratch, NULL, N, 1)))
+    if (dinp && (kbf_pack(scratch, w, C, 1, C, OC) || kbf_gemm(dinp, C, dout, OC, 0, *scratch, NULL, N, dinp_acc != 0)))
         return -1;
     /* dw[OC,C] += dout^T[OC,N] @ inp[N,C]: A = dout transposed, B = inp as [K=N][N=C] */
     if (kbf_pack(scratch, inp, C, 1, C, N) || kbf_gemm(dw, C, dout, OC, 1, *scratch, NULL, OC, 1)) return -1;
