@@ -479,21 +479,55 @@ KBF_TARGET static void pk_cols(uint32_t *dst, size_t dld, const float *x, size_t
 
 /* tcols: dst[p][n] (stride dld, multiple of 16 >= N) = (x[n][2p], x[n][2p+1])
  * from x[n * ld + k], k < K; columns past N are zero */
+/* r[16] rows of 16 uint32 -> r[i] = column i (unpack 32, unpack 64, two
+ * 128-bit lane shuffles) */
+KBF_TARGET static inline void tr16(__m512i r[16])
+{
+    __m512i t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        u[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+        u[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+        u[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+        u[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+    }
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_i32x4(u[i], u[i + 4], 0x88);
+        t[i + 4] = _mm512_shuffle_i32x4(u[i], u[i + 4], 0xdd);
+        t[i + 8] = _mm512_shuffle_i32x4(u[i + 8], u[i + 12], 0x88);
+        t[i + 12] = _mm512_shuffle_i32x4(u[i + 8], u[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0x88);
+        r[i + 8] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0xdd);
+        r[i + 4] = _mm512_shuffle_i32x4(t[i + 4], t[i + 12], 0x88);
+        r[i + 12] = _mm512_shuffle_i32x4(t[i + 4], t[i + 12], 0xdd);
+    }
+}
+
 KBF_TARGET static void pk_tcols(uint32_t *dst, size_t dld, const float *x, size_t ld, int N, int K)
 {
     int kp = (K + 1) / 2;
-    for (int p = 0; p < kp; p++) memset(dst + (size_t)p * dld + N, 0, (dld - (size_t)N) * sizeof *dst);
-    uint32_t tmp[16];
-    for (int n = 0; n < N; n++) {
-        const float *row = x + (size_t)n * ld;
+    size_t n16 = up_to((size_t)N, 16);
+    for (int p = 0; p < kp; p++) memset(dst + (size_t)p * dld + n16, 0, (dld - n16) * sizeof *dst);
+    /* 16 rows at a time: their 16 pairs of a 32-wide K slice, transposed */
+    for (int n0 = 0; n0 < N; n0 += 16)
         for (int k = 0; k < K; k += 32) {
-            __m512 lo = _mm512_maskz_loadu_ps(mask16(K - k), row + k);
-            __m512 hi = _mm512_maskz_loadu_ps(mask16(K - k - 16), row + k + 16);
-            _mm512_storeu_si512(tmp, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+            __m512i r[16];
+            for (int i = 0; i < 16; i++) {
+                if (n0 + i >= N) { r[i] = _mm512_setzero_si512(); continue; }
+                const float *row = x + (size_t)(n0 + i) * ld + k;
+                __m512 lo = _mm512_maskz_loadu_ps(mask16(K - k), row);
+                __m512 hi = _mm512_maskz_loadu_ps(mask16(K - k - 16), row + 16);
+                r[i] = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
+            }
+            tr16(r);
             int np = kp - k / 2 < 16 ? kp - k / 2 : 16;
-            for (int q = 0; q < np; q++) dst[(size_t)(k / 2 + q) * dld + n] = tmp[q];
+            for (int q = 0; q < np; q++) _mm512_storeu_si512(dst + (size_t)(k / 2 + q) * dld + n0, r[q]);
         }
-    }
 }
 
 typedef struct {
