@@ -264,7 +264,8 @@ struct neg_store {
      * counts come from ix, and qmap/qs/qids/live are empty.  NULL: merged here. */
     negidx *ix;
     /* An index the merged view was seeded from (new segments folded onto it):
-     * qmap's keys, qids and the borrowed lists point into its mapping. */
+     * its queries are the first in qs, found through its hash (qmap holds
+     * only the ones merged since); qids and borrowed lists point into it. */
     negidx *seed;
     char *ix_path;       /* SESSION/cache/negatives.idx */
 };
@@ -387,11 +388,20 @@ static void seg_free(segment *g)
     free(g->name);
 }
 
-static int64_t query_slot(neg_store *s, const char *qid)
+/* Index in qs of a query: the seed index's queries keep their index there
+ * (found through its hash), the ones merged since are in qmap; -1 if none. */
+static int64_t query_find(const neg_store *s, const char *qid, size_t len)
 {
     uint32_t idx;
+    if (s->qmap.cap && sy_strmap_get(&s->qmap, qid, len, &idx)) return idx;
+    return s->seed ? negidx_find(s->seed, qid) : -1;
+}
+
+static int64_t query_slot(neg_store *s, const char *qid)
+{
     size_t len = strlen(qid);
-    if (sy_strmap_get(&s->qmap, qid, len, &idx)) return idx;
+    int64_t found = query_find(s, qid, len);
+    if (found >= 0) return found;
     if (s->nq == s->capq) {
         size_t cap = s->capq ? s->capq * 2 : 1024;
         qlist *nq = realloc(s->qs, cap * sizeof *nq);
@@ -573,7 +583,7 @@ static void clear_index(neg_store *s)
     s->nlive = 0;
     s->nq = s->capq = 0;
     sy_strmap_free(&s->qmap);
-    negidx_free(s->seed);   /* after the map whose keys point into it */
+    negidx_free(s->seed);   /* after the lists and ids that point into it */
     s->seed = NULL;
 }
 
@@ -714,7 +724,7 @@ static int seed_from_index(neg_store *s, sy_err *err)
     free(s->live);
     s->live = malloc((nq ? nq : 1) * sizeof *s->live);   /* consistent even if nothing is folded in */
     s->nlive = 0;
-    if (!s->qs || !s->qids || !s->live || sy_strmap_init(&s->qmap, nq + 1024))
+    if (!s->qs || !s->qids || !s->live || sy_strmap_init(&s->qmap, 1024))
         return sy_fail(err, SY_ENOMEM, "out of memory");
     s->capq = nq;
     for (size_t i = 0; i < nq; i++) {
@@ -723,7 +733,6 @@ static int seed_from_index(neg_store *s, sy_err *err)
         s->qs[i].v = (neg_ref *)negidx_query_refs(ix, i, &n);   /* borrowed: cap 0 */
         s->qs[i].n = (uint32_t)n;
         s->qids[i] = qid;
-        if (sy_strmap_put(&s->qmap, qid, strlen(qid), (uint32_t)i, NULL) < 0) return sy_fail(err, SY_ENOMEM, "out of memory");
         s->nq = i + 1;
         s->live[s->nlive++] = (uint32_t)i;
     }
@@ -877,8 +886,8 @@ const neg_ref *neg_store_query(const neg_store *s, const char *query_id, size_t 
         }
         return negidx_query_refs(s->ix, (size_t)i, n);
     }
-    uint32_t idx;
-    if (!s->qmap.cap || !sy_strmap_get(&s->qmap, query_id, strlen(query_id), &idx)) {
+    int64_t idx = query_find(s, query_id, strlen(query_id));
+    if (idx < 0) {
         *n = 0;
         return NULL;
     }
