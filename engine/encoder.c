@@ -148,7 +148,8 @@ int enc_forward_types(const enc_model *m, enc_acts *a, const int *ids, const int
         float *fch = a->fch + s * BT * I, *fchg = a->fch_gelu + s * BT * I;
         float *res2 = a->res2 + s * BT * C, *ln2 = a->ln2 + s * BT * C;
         if (linear(m, l, 0, qkv, x, p->qkv_w + L * 3 * C * C, p->qkv_b + L * 3 * C, (int)BT, C, 3 * C, err)) return -1;
-        if (attention_forward(atty, att, qkv, lens, B, T, C, NH))
+        if (m->precision == ENC_BF16 ? kbf_attention_forward(atty, att, qkv, lens, B, T, C, NH)
+                                     : attention_forward(atty, att, qkv, lens, B, T, C, NH))
             return sy_fail(err, SY_ENOMEM, "out of memory in attention");
         if (linear(m, l, 1, res1, atty, p->attproj_w + L * C * C, p->attproj_b + L * C, (int)BT, C, C, err)) return -1;
         residual_forward(res1, res1, x, BT * C);

@@ -490,9 +490,10 @@ dense_index *dense_open(session *s, const char *model_dir, const dense_opts *opt
     if (!ix) { sy_fail(err, SY_ENOMEM, "out of memory"); return NULL; }
     if (!(ix->m = enc_load(model_dir, err))) goto fail;
     apply_opts(ix->m, s, opts);
-    /* fp32 or bf16 products: the encoder.precision setting ($SYNEG_PRECISION) */
+    /* fp32 or bf16 products: opts, else the encoder.precision setting ($SYNEG_PRECISION) */
     if (settings_check_session(s, "encoder.", err) < 0 ||
-        enc_apply_precision(ix->m, settings_str(s, "encoder.precision"), err)) goto fail;
+        enc_apply_precision(ix->m, opts && opts->precision ? opts->precision : settings_str(s, "encoder.precision"),
+                            err)) goto fail;
     if (opts && opts->titles) ix->titles = opts->titles > 0 ? PASSAGE_TITLES : PASSAGE_NO_TITLES;
     else if ((ix->titles = passage_titles_setting(s, err)) < 0) goto fail;
     ix->ndocs = corpus_ndocs(c);

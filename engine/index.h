@@ -62,6 +62,7 @@ typedef struct {
     const char *query_prefix, *passage_prefix;  /* e.g. "query: ", "passage: "; NULL none */
     int titles;               /* 1 with titles, -1 without, 0: setting "passage.titles" */
     const char *storage;      /* "fp32" | "bf16" | "int8"; NULL: setting "dense.storage" */
+    const char *precision;    /* encoder "fp32" | "bf16" | "auto"; NULL: setting "encoder.precision" */
     /* progress while embedding the corpus: done/total passages; may be NULL */
     void (*progress)(void *ctx, size_t done, size_t total);
     void *progress_ctx;

@@ -172,9 +172,22 @@ void gelu_forward_naive(float *out, const float *inp, size_t N)
     }
 }
 
+typedef struct {
+    float *out;
+    const float *a, *b;
+} res_ctx;
+
+static void res_part(void *p, size_t lo, size_t hi, int part)
+{
+    (void)part;
+    const res_ctx *c = p;
+    for (size_t i = lo; i < hi; i++) c->out[i] = c->a[i] + c->b[i];
+}
+
 void residual_forward(float *out, const float *a, const float *b, size_t N)
 {
-    for (size_t i = 0; i < N; i++) out[i] = a[i] + b[i];
+    res_ctx c = { out, a, b };
+    par_for(N, 2.0, res_part, &c);
 }
 
 /* ---- attention ------------------------------------------------------------------- */
@@ -242,24 +255,6 @@ static void att_one(att_ctx *c, int b, int h, float *kt, float *row)
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define KERN_HAVE_AVX512 1
-
-__attribute__((target("avx512f"))) static inline __m512 exp512(__m512 x)
-{
-    __mmask16 under = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.3f), _CMP_LT_OQ);
-    x = _mm512_max_ps(x, _mm512_set1_ps(-87.3f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), r);
-    __m512 p = _mm512_set1_ps(1.0f / 720.0f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    return _mm512_maskz_mov_ps((__mmask16)~under, _mm512_scalef_ps(p, n));
-}
 
 /* The same computation as att_one for hs % 16 == 0, 16 keys per vector.
  * kt has room for hs * (len rounded up to 16) floats; vt for len * hs: the

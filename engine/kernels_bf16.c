@@ -17,6 +17,7 @@
 #pragma GCC optimize("O3")
 #include "kernels_bf16.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -380,5 +381,382 @@ int kbf_matmul_backward(float *dinp, float *dw, float *db, const float *dout, co
             const float *d = dout + (size_t)n * OC;
             for (int o = 0; o < OC; o++) db[o] += d[o];
         }
+    return 0;
+}
+
+/* ---- attention in bf16 products ----
+ *
+ * Per (sequence, head), over the L = lens[b] valid rows, every product is a
+ * small bf16 GEMM (att_mm, an 8 x 32 tile) on operands packed into a
+ * per-thread scratch: S = Q K^T * scale and O = P V forward (softmax in
+ * float32 between them, P kept in float32 for the backward), and backward
+ * dV = P^T dO, dP = dO V^T, dS = P (dP - rowsum(P dP)) scale, dQ = dS K,
+ * dK = dS^T Q.  Packed layouts (uint32 = a bf16 pair, low half first):
+ *   rows:  A[m][p] = (X[m][2p], X[m][2p+1])        (pairs along a row)
+ *   cols:  B[p][n] = (X[2p][n], X[2p+1][n])        (pairs down a column)
+ *   tcols: B[p][n] = (X[n][2p], X[n][2p+1])        (X^T's column pairs)
+ * A "cols" block also serves as the left operand of a transposed product
+ * (A = X^T: row stride 1, pair stride ld).  Rows are padded to 8 and
+ * columns to 32 with zeros, so the tile never reads past its buffers. */
+
+#define AT_RM 8
+#define AT_NC 32
+
+static size_t up_to(size_t n, size_t m) { return (n + m - 1) / m * m; }
+
+#ifdef KBF_X86
+/* c[M,N] (ldc) = (accumulate ? c : 0) + alpha * A[M, kp pairs] . B[kp][N];
+ * A pair (m, k) at a[m * ars + k * aks] (rows up to M rounded to 8 readable);
+ * B row k at b + k * ldb with ldb >= N rounded to 32 (zero past N). */
+KBF_TARGET static void att_mm(float *c, size_t ldc, const uint32_t *a, size_t ars, size_t aks,
+                              const uint32_t *b, size_t ldb, int M, int N, int kp, int accumulate, float alpha)
+{
+    __m512 va = _mm512_set1_ps(alpha);
+    for (int m0 = 0; m0 < M; m0 += AT_RM) {
+        int rows = M - m0 < AT_RM ? M - m0 : AT_RM;
+        const uint32_t *am = a + (size_t)m0 * ars;
+        for (int n0 = 0; n0 < N; n0 += AT_NC) {
+            __m512 acc[AT_RM][2];
+            for (int r = 0; r < AT_RM; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+            const uint32_t *bk = b + n0;
+            for (int k = 0; k < kp; k++, bk += ldb) {
+                __m512bh b0 = (__m512bh)_mm512_loadu_si512(bk), b1 = (__m512bh)_mm512_loadu_si512(bk + 16);
+                for (int r = 0; r < AT_RM; r++) {
+                    __m512bh av = (__m512bh)_mm512_set1_epi32((int)am[r * ars + k * aks]);
+                    acc[r][0] = _mm512_dpbf16_ps(acc[r][0], av, b0);
+                    acc[r][1] = _mm512_dpbf16_ps(acc[r][1], av, b1);
+                }
+            }
+            __mmask16 k0 = mask16(N - n0), k1 = mask16(N - n0 - 16);
+            for (int r = 0; r < rows; r++) {
+                float *cr = c + (size_t)(m0 + r) * ldc + n0;
+                __m512 x0 = _mm512_mul_ps(acc[r][0], va), x1 = _mm512_mul_ps(acc[r][1], va);
+                if (accumulate) {
+                    x0 = _mm512_add_ps(x0, _mm512_maskz_loadu_ps(k0, cr));
+                    x1 = _mm512_add_ps(x1, _mm512_maskz_loadu_ps(k1, cr + 16));
+                }
+                _mm512_mask_storeu_ps(cr, k0, x0);
+                _mm512_mask_storeu_ps(cr + 16, k1, x1);
+            }
+        }
+    }
+}
+
+/* rows: dst[m][p] (stride dld >= (K+1)/2) from x[m * ld + k], m < M; rows
+ * M..Mpad and pairs past K are zero */
+KBF_TARGET static void pk_rows(uint32_t *dst, size_t dld, const float *x, size_t ld, int M, int Mpad, int K)
+{
+    for (int m = 0; m < Mpad; m++) {
+        uint32_t *d = dst + (size_t)m * dld;
+        if (m >= M) { memset(d, 0, dld * sizeof *d); continue; }
+        const float *row = x + (size_t)m * ld;
+        for (size_t p = 0; p < dld; p += 16) {
+            int k = (int)(2 * p);
+            __m512 lo = _mm512_maskz_loadu_ps(mask16(K - k), row + k);
+            __m512 hi = _mm512_maskz_loadu_ps(mask16(K - k - 16), row + k + 16);
+            _mm512_mask_storeu_epi32(d + p, mask16((int)(dld - p)), (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+        }
+    }
+}
+
+/* cols: dst[p][n] (stride dld, a multiple of 16 >= N) from x[k * ld + n],
+ * p < (K+1)/2; columns past N are zero */
+KBF_TARGET static void pk_cols(uint32_t *dst, size_t dld, const float *x, size_t ld, int K, int N)
+{
+    for (int p = 0; p < (K + 1) / 2; p++) {
+        const float *r0 = x + (size_t)(2 * p) * ld;
+        int has1 = 2 * p + 1 < K;
+        for (size_t n = 0; n < dld; n += 16) {
+            __mmask16 mk = mask16(N - (int)n);
+            __m512 lo = _mm512_maskz_loadu_ps(mk, r0 + n);
+            __m512 hi = has1 ? _mm512_maskz_loadu_ps(mk, r0 + ld + n) : _mm512_setzero_ps();
+            _mm512_storeu_si512(dst + (size_t)p * dld + n, pairs16(lo, hi));
+        }
+    }
+}
+
+/* tcols: dst[p][n] (stride dld, multiple of 16 >= N) = (x[n][2p], x[n][2p+1])
+ * from x[n * ld + k], k < K; columns past N are zero */
+KBF_TARGET static void pk_tcols(uint32_t *dst, size_t dld, const float *x, size_t ld, int N, int K)
+{
+    int kp = (K + 1) / 2;
+    for (int p = 0; p < kp; p++) memset(dst + (size_t)p * dld + N, 0, (dld - (size_t)N) * sizeof *dst);
+    uint32_t tmp[16];
+    for (int n = 0; n < N; n++) {
+        const float *row = x + (size_t)n * ld;
+        for (int k = 0; k < K; k += 32) {
+            __m512 lo = _mm512_maskz_loadu_ps(mask16(K - k), row + k);
+            __m512 hi = _mm512_maskz_loadu_ps(mask16(K - k - 16), row + k + 16);
+            _mm512_storeu_si512(tmp, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+            int np = kp - k / 2 < 16 ? kp - k / 2 : 16;
+            for (int q = 0; q < np; q++) dst[(size_t)(k / 2 + q) * dld + n] = tmp[q];
+        }
+    }
+}
+
+typedef struct {
+    float *out, *att, *dqkv;
+    const float *qkv, *dout, *patt;
+    const int *lens;
+    int B, T, C, NH;
+    int failed;
+} katt_ctx;
+
+/* the per-thread scratch: floats and pairs for every operand of one head */
+typedef struct {
+    int T8, T32, hp, hs32, tp;   /* tp = pairs of T (rounded up), + 1 */
+    uint32_t *qa, *kt, *pa, *vb, *pt, *dob, *doa, *dsa, *dst, *kb;
+    float *s, *dp;
+    void *mem;
+} katt_scratch;
+
+static int katt_scratch_new(katt_scratch *w, int T, int hs)
+{
+    w->T8 = (int)up_to((size_t)T, AT_RM);
+    w->T32 = (int)up_to((size_t)T, AT_NC);
+    w->hp = (int)up_to((size_t)(hs + 1) / 2, 16);
+    w->hs32 = (int)up_to((size_t)hs, AT_NC);
+    w->tp = (T + 1) / 2 + 1;
+    size_t nrow = (size_t)w->T8 * w->hp, ntc = (size_t)w->hp * w->T32, nsq = (size_t)w->T32 * w->T32,
+           npa = (size_t)w->T8 * (w->T32 / 2), nhb = (size_t)w->tp * w->hs32, nsqp = (size_t)w->tp * w->T32;
+    size_t sizes[12] = { nrow, ntc, npa, nhb, nsqp, nhb, nrow, npa, nsqp, nhb, nsq, nsq };
+    size_t total = 0;
+    for (int i = 0; i < 12; i++) total += up_to(sizes[i], 16);
+    if (posix_memalign(&w->mem, 64, total * 4)) return -1;
+    uint32_t *p = w->mem;
+    uint32_t **ptrs[10] = { &w->qa, &w->kt, &w->pa, &w->vb, &w->pt, &w->dob, &w->doa, &w->dsa, &w->dst, &w->kb };
+    for (int i = 0; i < 10; i++) { *ptrs[i] = p; p += up_to(sizes[i], 16); }
+    w->s = (float *)p;
+    p += up_to(sizes[10], 16);
+    w->dp = (float *)p;
+    return 0;
+}
+
+static int clamp_len(int len, int T) { return len > T ? T : len < 0 ? 0 : len; }
+
+KBF_TARGET static void katt_fwd_one(katt_ctx *c, katt_scratch *w, int b, int h)
+{
+    int T = c->T, C = c->C, NH = c->NH, hs = C / NH, C3 = 3 * C;
+    int L = clamp_len(c->lens[b], T), L8 = (int)up_to((size_t)L, AT_RM);
+    const float *Q = c->qkv + (size_t)b * T * C3 + h * hs, *K = Q + C, *V = Q + 2 * C;
+    float *O = c->out + (size_t)b * T * C + h * hs;
+    float *att = c->att ? c->att + ((size_t)b * NH + h) * T * T : NULL;
+    float scale = 1.0f / sqrtf((float)hs);
+    size_t pld = (size_t)w->T32 / 2;
+    if (L > 0) {
+        pk_rows(w->qa, (size_t)w->hp, Q, (size_t)C3, L, L8, hs);
+        pk_tcols(w->kt, (size_t)w->T32, K, (size_t)C3, L, hs);
+        att_mm(w->s, (size_t)w->T32, w->qa, (size_t)w->hp, 1, w->kt, (size_t)w->T32, L, L, (hs + 1) / 2, 0, scale);
+        for (int i = 0; i < L; i++) {   /* softmax over the L valid keys, 16 at a time */
+            float *s = w->s + (size_t)i * w->T32;
+            __m512 vmax = _mm512_set1_ps(-INFINITY), vsum = _mm512_setzero_ps();
+            for (int j = 0; j < L; j += 16)
+                vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(vmax, mask16(L - j), s + j));
+            __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
+            for (int j = 0; j < L; j += 16) {
+                __mmask16 mk = mask16(L - j);
+                __m512 e = _mm512_maskz_mov_ps(mk, exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, s + j), mx)));
+                vsum = _mm512_add_ps(vsum, e);
+                _mm512_mask_storeu_ps(s + j, mk, e);
+            }
+            __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(vsum));
+            for (int j = 0; j < L; j += 16) {
+                __mmask16 mk = mask16(L - j);
+                _mm512_mask_storeu_ps(s + j, mk, _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, s + j), inv));
+            }
+            if (att) {
+                memcpy(att + (size_t)i * T, s, (size_t)L * sizeof *s);
+                memset(att + (size_t)i * T + L, 0, (size_t)(T - L) * sizeof *s);
+            }
+        }
+        pk_rows(w->pa, pld, w->s, (size_t)w->T32, L, L8, L);
+        pk_cols(w->vb, (size_t)w->hs32, V, (size_t)C3, L, hs);
+        att_mm(O, (size_t)C, w->pa, pld, 1, w->vb, (size_t)w->hs32, L, hs, (L + 1) / 2, 0, 1.0f);
+    }
+    for (int i = L; i < T; i++) {
+        memset(O + (size_t)i * C, 0, (size_t)hs * sizeof *O);
+        if (att) memset(att + (size_t)i * T, 0, (size_t)T * sizeof *att);
+    }
+}
+
+KBF_TARGET static void katt_bwd_one(katt_ctx *c, katt_scratch *w, int b, int h)
+{
+    int T = c->T, C = c->C, NH = c->NH, hs = C / NH, C3 = 3 * C;
+    int L = clamp_len(c->lens[b], T), L8 = (int)up_to((size_t)L, AT_RM), lp = (L + 1) / 2;
+    if (L == 0) return;
+    const float *P = c->patt + ((size_t)b * NH + h) * T * T;
+    const float *dO = c->dout + (size_t)b * T * C + h * hs;
+    const float *Q = c->qkv + (size_t)b * T * C3 + h * hs, *K = Q + C, *V = Q + 2 * C;
+    float *dQ = c->dqkv + (size_t)b * T * C3 + h * hs, *dK = dQ + C, *dV = dQ + 2 * C;
+    float scale = 1.0f / sqrtf((float)hs);
+    size_t T32 = (size_t)w->T32, hs32 = (size_t)w->hs32, hp = (size_t)w->hp;
+    /* dV += P^T dO */
+    pk_cols(w->pt, T32, P, (size_t)T, L, L);
+    pk_cols(w->dob, hs32, dO, (size_t)C, L, hs);
+    att_mm(dV, (size_t)C3, w->pt, 1, T32, w->dob, hs32, L, hs, lp, 1, 1.0f);
+    /* dP = dO V^T */
+    pk_rows(w->doa, hp, dO, (size_t)C, L, L8, hs);
+    pk_tcols(w->kt, T32, V, (size_t)C3, L, hs);
+    att_mm(w->dp, T32, w->doa, hp, 1, w->kt, T32, L, L, (hs + 1) / 2, 0, 1.0f);
+    /* dS = P (dP - rowsum(P dP)) scale, in place of dP */
+    for (int i = 0; i < L; i++) {
+        const float *a = P + (size_t)i * T;
+        float *d = w->dp + (size_t)i * T32;
+        float dot = 0;
+        for (int j = 0; j < L; j++) dot += a[j] * d[j];
+        for (int j = 0; j < L; j++) d[j] = a[j] * (d[j] - dot) * scale;
+    }
+    /* dQ += dS K;  dK += dS^T Q */
+    pk_rows(w->dsa, T32 / 2, w->dp, T32, L, L8, L);
+    pk_cols(w->kb, hs32, K, (size_t)C3, L, hs);
+    att_mm(dQ, (size_t)C3, w->dsa, T32 / 2, 1, w->kb, hs32, L, hs, lp, 1, 1.0f);
+    pk_cols(w->dst, T32, w->dp, T32, L, L);
+    pk_cols(w->kb, hs32, Q, (size_t)C3, L, hs);
+    att_mm(dK, (size_t)C3, w->dst, 1, T32, w->kb, hs32, L, hs, lp, 1, 1.0f);
+}
+
+static void katt_part(void *p, size_t lo, size_t hi, int part, int backward)
+{
+    (void)part;
+    katt_ctx *c = p;
+    katt_scratch w;
+    if (katt_scratch_new(&w, c->T, c->C / c->NH)) { c->failed = 1; return; }
+    for (size_t x = lo; x < hi; x++) {
+        int b = (int)(x / (size_t)c->NH), h = (int)(x % (size_t)c->NH);
+        if (backward) katt_bwd_one(c, &w, b, h);
+        else katt_fwd_one(c, &w, b, h);
+    }
+    free(w.mem);
+}
+static void katt_fwd_part(void *p, size_t lo, size_t hi, int part) { katt_part(p, lo, hi, part, 0); }
+static void katt_bwd_part(void *p, size_t lo, size_t hi, int part) { katt_part(p, lo, hi, part, 1); }
+#endif
+
+int kbf_attention_forward(float *out, float *att, const float *qkv, const int *lens, int B, int T, int C, int NH)
+{
+#ifdef KBF_X86
+    if (!kbf_cpu_ok()) return -1;
+    if (B <= 0 || T <= 0) return 0;
+    katt_ctx c = { .out = out, .att = att, .qkv = qkv, .lens = lens, .B = B, .T = T, .C = C, .NH = NH };
+    int nt = kern_threads();
+    size_t n = (size_t)B * NH;
+    sy_par_for(n, sy_par_parts(n, nt < 16 ? nt : 16, 4.0 * T * T * (C / NH)), katt_fwd_part, &c);
+    return c.failed ? -1 : 0;
+#else
+    (void)out; (void)att; (void)qkv; (void)lens; (void)B; (void)T; (void)C; (void)NH;
+    return -1;
+#endif
+}
+
+int kbf_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
+                           const int *lens, int B, int T, int C, int NH)
+{
+#ifdef KBF_X86
+    if (!kbf_cpu_ok()) return -1;
+    if (B <= 0 || T <= 0) return 0;
+    katt_ctx c = { .dqkv = dqkv, .dout = dout, .qkv = qkv, .patt = att, .lens = lens, .B = B, .T = T, .C = C, .NH = NH };
+    int nt = kern_threads();
+    size_t n = (size_t)B * NH;
+    sy_par_for(n, sy_par_parts(n, nt < 16 ? nt : 16, 8.0 * T * T * (C / NH)), katt_bwd_part, &c);
+    return c.failed ? -1 : 0;
+#else
+    (void)dqkv; (void)dout; (void)qkv; (void)att; (void)lens; (void)B; (void)T; (void)C; (void)NH;
+    return -1;
+#endif
+}
+
+/* ---- the naive twins: the same roundings (bf16 operands of every product,
+ * P rounded where it enters P V), sums in double ---- */
+
+static double bfd(float x) { return (double)kbf_to_float(kbf_round(x)); }
+
+int kbf_attention_forward_naive(float *out, float *att, const float *qkv, const int *lens, int B, int T, int C, int NH)
+{
+    int hs = C / NH, C3 = 3 * C;
+    double *p = malloc((size_t)(T > 0 ? T : 1) * sizeof *p);
+    if (!p) return -1;
+    double scale = 1.0 / sqrt((double)(float)hs);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++)
+            for (int i = 0; i < T; i++) {
+                int L = clamp_len(lens[b], T);
+                float *o = out + ((size_t)b * T + i) * C + h * hs;
+                float *a = att ? att + (((size_t)b * NH + h) * T + i) * T : NULL;
+                if (i >= L) {
+                    for (int d = 0; d < hs; d++) o[d] = 0;
+                    if (a) for (int j = 0; j < T; j++) a[j] = 0;
+                    continue;
+                }
+                const float *q = qkv + ((size_t)b * T + i) * C3 + h * hs;
+                double mx = -INFINITY, sum = 0;
+                for (int j = 0; j < L; j++) {
+                    const float *k = qkv + ((size_t)b * T + j) * C3 + C + h * hs;
+                    double s = 0;
+                    for (int d = 0; d < hs; d++) s += bfd(q[d]) * bfd(k[d]);
+                    p[j] = s * scale;
+                    if (p[j] > mx) mx = p[j];
+                }
+                for (int j = 0; j < L; j++) { p[j] = exp(p[j] - mx); sum += p[j]; }
+                for (int j = 0; j < L; j++) p[j] /= sum;
+                if (a) for (int j = 0; j < T; j++) a[j] = j < L ? (float)p[j] : 0.0f;
+                for (int d = 0; d < hs; d++) {
+                    double s = 0;
+                    for (int j = 0; j < L; j++) s += bfd((float)p[j]) * bfd(qkv[((size_t)b * T + j) * C3 + 2 * C + h * hs + d]);
+                    o[d] = (float)s;
+                }
+            }
+    free(p);
+    return 0;
+}
+
+int kbf_attention_backward_naive(float *dqkv, const float *dout, const float *qkv, const float *att,
+                                 const int *lens, int B, int T, int C, int NH)
+{
+    int hs = C / NH, C3 = 3 * C;
+    double scale = 1.0f / sqrtf((float)hs);
+    double *ds = malloc((size_t)(T > 0 ? T : 1) * T * sizeof *ds);
+    if (!ds) return -1;
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++) {
+            int L = clamp_len(lens[b], T);
+            const float *A = att + ((size_t)b * NH + h) * T * T;
+#define Qx(i, d) qkv[((size_t)b * T + (i)) * C3 + h * hs + (d)]
+#define Kx(i, d) qkv[((size_t)b * T + (i)) * C3 + C + h * hs + (d)]
+#define Vx(i, d) qkv[((size_t)b * T + (i)) * C3 + 2 * C + h * hs + (d)]
+#define dOx(i, d) dout[((size_t)b * T + (i)) * C + h * hs + (d)]
+#define dQKV(i, d, part) dqkv[((size_t)b * T + (i)) * C3 + (part) * C + h * hs + (d)]
+            for (int j = 0; j < L; j++)          /* dV = P^T dO */
+                for (int d = 0; d < hs; d++) {
+                    double s = 0;
+                    for (int i = 0; i < L; i++) s += bfd(A[(size_t)i * T + j]) * bfd(dOx(i, d));
+                    dQKV(j, d, 2) += (float)s;
+                }
+            for (int i = 0; i < L; i++) {        /* dP = dO V^T (rounded to float as the kernel's), dS */
+                double dot = 0;
+                for (int j = 0; j < L; j++) {
+                    double s = 0;
+                    for (int d = 0; d < hs; d++) s += bfd(dOx(i, d)) * bfd(Vx(j, d));
+                    ds[(size_t)i * T + j] = (float)s;
+                    dot += A[(size_t)i * T + j] * ds[(size_t)i * T + j];
+                }
+                for (int j = 0; j < L; j++) ds[(size_t)i * T + j] = (float)(A[(size_t)i * T + j] * (ds[(size_t)i * T + j] - dot) * scale);
+            }
+            for (int i = 0; i < L; i++)          /* dQ = dS K, dK = dS^T Q */
+                for (int d = 0; d < hs; d++) {
+                    double sq = 0, sk = 0;
+                    for (int j = 0; j < L; j++) {
+                        sq += bfd((float)ds[(size_t)i * T + j]) * bfd(Kx(j, d));
+                        sk += bfd((float)ds[(size_t)j * T + i]) * bfd(Qx(j, d));
+                    }
+                    dQKV(i, d, 0) += (float)sq;
+                    dQKV(i, d, 1) += (float)sk;
+                }
+#undef Qx
+#undef Kx
+#undef Vx
+#undef dOx
+#undef dQKV
+        }
+    free(ds);
     return 0;
 }

@@ -74,6 +74,29 @@ int kbf_gemm(float *out, int ldo, const float *a, int lda, int a_trans, const kb
 int kbf_matmul_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                         const float *w, int N, int C, int OC, kbf_mat **scratch);
 
+/* Multi-head self-attention over qkv [B,T,3C] (as kernels.h's
+ * attention_forward: NH heads of C/NH, keys past lens[b] masked, rows past
+ * lens[b] zero) with bf16 products and float32 sums: S = Q K^T / sqrt(hs),
+ * softmax in float32 (kept in att [B,NH,T,T] when att is not NULL, for the
+ * backward), O = P V with P rounded to bf16.  Splits the (sequence, head)
+ * pairs over kern_threads() threads; each output is summed in one fixed
+ * order, so results do not depend on the thread count.  Returns 0, or -1
+ * (nothing defined) when the CPU lacks avx512_bf16 or memory runs out. */
+int kbf_attention_forward(float *out, float *att, const float *qkv, const int *lens, int B, int T, int C, int NH);
+
+/* Its backward (as kernels_bwd.h's attention_backward, accumulating into
+ * dqkv with +=) with bf16 products: dV = P^T dO, dP = dO V^T,
+ * dS = P (dP - rowsum(P dP)) / sqrt(hs) in float32, dQ = dS K, dK = dS^T Q.
+ * Returns 0, or -1 (CPU lacks avx512_bf16, out of memory). */
+int kbf_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
+                           const int *lens, int B, int T, int C, int NH);
+
+/* Their naive twins: the same bf16 roundings of every product's operands,
+ * sums and softmax in double; run on any CPU.  -1 only when out of memory. */
+int kbf_attention_forward_naive(float *out, float *att, const float *qkv, const int *lens, int B, int T, int C, int NH);
+int kbf_attention_backward_naive(float *dqkv, const float *dout, const float *qkv, const float *att,
+                                 const int *lens, int B, int T, int C, int NH);
+
 /* The naive twin: the same with B given as floats (w, ldw, w_trans as in
  * kbf_pack), both operands rounded to bf16, sums in double. */
 void kbf_gemm_naive(float *out, int ldo, const float *a, int lda, int a_trans, const float *w,

@@ -117,6 +117,7 @@ retriever *retriever_open(session *s, const retriever_opts *o, sy_err *err)
         memset(&d, 0, sizeof d);
         d.normalize = -1;
         d.storage = o->storage;
+        d.precision = o->precision;
         d.progress = dense_progress;
         d.progress_ctx = (void *)o;
         if (!(r->dense = dense_open(s, o->model_dir, &d, err))) goto fail;

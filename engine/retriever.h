@@ -23,6 +23,7 @@ typedef struct {
     const char *kind;          /* "bm25" (default) | "dense" */
     const char *model_dir;     /* dense: the model folder */
     const char *storage;       /* dense: "fp32" | "bf16" | "int8"; NULL: setting dense.storage */
+    const char *precision;     /* dense: "fp32" | "bf16" | "auto"; NULL: setting encoder.precision */
     int nthreads;              /* bm25: 0 = 2 */
     int rebuild;               /* bm25: rebuild the index even when it is current */
     /* progress of index building / corpus embedding; may be NULL */

@@ -10,6 +10,7 @@
 #include "kernels.h"
 #include "kernels_bwd.h"
 #include "kernels_bf16.h"
+#include "parfor.h"
 #include "tokenizer.h"
 #include "train_int.h"
 
@@ -23,11 +24,23 @@ double train_lr_at(double lr, long step, long total, long warm)
     return f > 0 ? lr * f : 0.0;
 }
 
-void train_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1,
-                 float b2, float eps, float wd, long t)
+typedef struct {
+    float *p, *m, *v, *g;
+    const float *cg;
+    float lr, b1, b2, eps, wd, c1, c2;
+    size_t n, chunk;
+    double *part;
+    float k;
+} opt_ctx;
+
+static void adamw_part(void *x, size_t lo, size_t hi, int part)
 {
-    float c1 = 1.0f - powf(b1, (float)t), c2 = 1.0f - powf(b2, (float)t);
-    for (size_t i = 0; i < n; i++) {
+    (void)part;
+    const opt_ctx *c = x;
+    float *p = c->p, *m = c->m, *v = c->v;
+    const float *g = c->cg;
+    float b1 = c->b1, b2 = c->b2, c1 = c->c1, c2 = c->c2, lr = c->lr, eps = c->eps, wd = c->wd;
+    for (size_t i = lo; i < hi; i++) {
         float mi = b1 * m[i] + (1.0f - b1) * g[i];
         float vi = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
         m[i] = mi;
@@ -37,14 +50,54 @@ void train_adamw(float *p, const float *g, float *m, float *v, size_t n, float l
     }
 }
 
+/* Elementwise, so splitting it over the kernels' threads changes no bit. */
+void train_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1,
+                 float b2, float eps, float wd, long t)
+{
+    opt_ctx c = { .p = p, .m = m, .v = v, .cg = g, .lr = lr, .b1 = b1, .b2 = b2, .eps = eps, .wd = wd,
+                  .c1 = 1.0f - powf(b1, (float)t), .c2 = 1.0f - powf(b2, (float)t) };
+    int nt = kern_threads();
+    sy_par_for(n, sy_par_parts(n, nt < 16 ? nt : 16, 20.0), adamw_part, &c);
+}
+
+/* The squared norm is summed in fixed chunks (each in order, in double) and
+ * the chunks in order, so the norm does not depend on the thread count. */
+#define CLIP_CHUNKS 256
+static void sumsq_part(void *x, size_t lo, size_t hi, int part)
+{
+    (void)part;
+    const opt_ctx *c = x;
+    for (size_t b = lo; b < hi; b++) {
+        size_t i0 = b * c->chunk, i1 = i0 + c->chunk < c->n ? i0 + c->chunk : c->n;
+        double s = 0;
+        for (size_t i = i0; i < i1; i++) s += (double)c->g[i] * c->g[i];
+        c->part[b] = s;
+    }
+}
+
+static void scale_part(void *x, size_t lo, size_t hi, int part)
+{
+    (void)part;
+    const opt_ctx *c = x;
+    for (size_t i = lo; i < hi; i++) c->g[i] *= c->k;
+}
+
 double train_clip(float *g, size_t n, double clip)
 {
+    double part[CLIP_CHUNKS];
+    opt_ctx c = { .g = g, .n = n, .part = part };
+    c.chunk = (n + CLIP_CHUNKS - 1) / CLIP_CHUNKS;
+    if (c.chunk < 4096) c.chunk = 4096;
+    size_t nb = (n + c.chunk - 1) / c.chunk;
+    int nt = kern_threads();
+    nt = nt < 16 ? nt : 16;
+    sy_par_for(nb, sy_par_parts(nb, nt, 2.0 * (double)c.chunk), sumsq_part, &c);
     double s = 0;
-    for (size_t i = 0; i < n; i++) s += (double)g[i] * g[i];
+    for (size_t b = 0; b < nb; b++) s += part[b];
     double norm = sqrt(s);
     if (clip > 0 && norm > clip) {
-        float k = (float)(clip / (norm + 1e-6));
-        for (size_t i = 0; i < n; i++) g[i] *= k;
+        c.k = (float)(clip / (norm + 1e-6));
+        sy_par_for(n, sy_par_parts(n, nt, 1.0), scale_part, &c);
     }
     return norm;
 }
@@ -218,7 +271,8 @@ static int encoder_backward(trainer *t, const enc_acts *a, float *dout, const in
         if (mm_bwd(t, d2, g->attproj_w + (size_t)l * C * C, g->attproj_b + lc, d1, atty,
                    p->attproj_w + (size_t)l * C * C, N, C, C)) return -1;
         memset(t->dqkv, 0, NC * 3 * sizeof *t->dqkv);
-        if (attention_backward(t->dqkv, d2, qkv, att, lens, B, T, C, NH)) return -1;
+        if (t->m->precision == ENC_BF16 ? kbf_attention_backward(t->dqkv, d2, qkv, att, lens, B, T, C, NH)
+                                        : attention_backward(t->dqkv, d2, qkv, att, lens, B, T, C, NH)) return -1;
         if (mm_bwd(t, dx, g->qkv_w + (size_t)l * 3 * C * C, g->qkv_b + (size_t)l * 3 * C,
                    t->dqkv, x_in, p->qkv_w + (size_t)l * 3 * C * C, N, C, 3 * C)) return -1;
     }

@@ -1,4 +1,6 @@
 #include "cli.h"
+#include "../engine/encoder.h"
+#include "../engine/settings.h"
 #include "../engine/util.h"
 
 #include <errno.h>
@@ -126,5 +128,16 @@ pid_t cli_fork_detached(const char *dir)
     free(log);
     if (in >= 0) { dup2(in, 0); close(in); }
     if (out >= 0) { dup2(out, 1); dup2(out, 2); close(out); }
+    return 0;
+}
+
+int cli_precision(const char *cmd, struct session *s, const char *flag, const char **name)
+{
+    const char *v = flag ? flag : settings_str(s, "encoder.precision");
+    enc_precision p;
+    sy_err err = { 0 };
+    if (enc_precision_parse(v, &p, &err))
+        return cli_usage(cmd, "%s: %s", flag ? "--precision" : "encoder.precision (the setting, or $SYNEG_PRECISION)", err.msg);
+    *name = v;
     return 0;
 }

@@ -30,6 +30,13 @@ int cli_parse_long(const char *s, long lo, long hi, long *out);
 int cli_parse_double(const char *s, double *out);
 /* Parse "I/N" (0 <= I < N, 1 <= N <= 100000) for --shard. 0 / -1. */
 int cli_parse_shard(const char *s, unsigned *i, unsigned *n);
+/* The encoder precision for CMD: `flag` (--precision) when not NULL, else
+ * the setting encoder.precision of session s (s NULL: its environment
+ * variable $SYNEG_PRECISION or its default).  An unknown value, or bf16 on a
+ * CPU without avx512_bf16, is a usage error: printed naming where the value
+ * came from and the fix, EXIT_USAGE returned.  Else 0, *name = the value. */
+struct session;
+int cli_precision(const char *cmd, struct session *s, const char *flag, const char **name);
 /* True when stderr is a terminal (progress bars are drawn only then). */
 int cli_isatty_err(void);
 /* fork() for a detached background run: in the child (0 returned) the process

@@ -18,7 +18,7 @@ const char cmd_mine_help[] =
     "                  [--range A:B] [--num N] [--sample top|random] [--seed S]\n"
     "                  [--fn-threshold L] [--suspects MIN:MAX] [--pool P]\n"
     "                  [--max-rel R] [--margin M] [--max-score S] [--json] [--shard I/N]\n"
-    "                  [--rescore DIR]\n"
+    "                  [--precision P] [--rescore DIR]\n"
     "\n"
     "For every query of the training split: retrieve, keep ranks A+1..B, mask the\n"
     "known positives, drop texts repeated among the candidates, and keep N\n"
@@ -46,6 +46,10 @@ const char cmd_mine_help[] =
     "Other options:\n"
     "  --retriever NAME bm25 or dense (required)\n"
     "  --model DIR      model folder for --retriever dense\n"
+    "  --precision P    the encoder's matrix products for --retriever dense: fp32,\n"
+    "                   bf16 (AVX-512 BF16, fp32 sums) or auto (default: setting\n"
+    "                   encoder.precision, $SYNEG_PRECISION, else fp32); bf16 on a\n"
+    "                   CPU without avx512_bf16 exits 2\n"
     "  --split NAME     qrels split to mine (default: the session's train split)\n"
     "  --range A:B      rank window, 0-based start and end (default 10:100)\n"
     "  --num N          negatives per query (default 8)\n"
@@ -181,12 +185,15 @@ int mine_cli_check(const char *cmd, const char *kind, const char *model)
     return 0;
 }
 
+enum { O_MINE_PREC = 0x2000 };   /* clear of the shared option codes (mine_cli.h, mine_rescore.h) */
+
 int cmd_mine(int argc, char **argv)
 {
     static const struct option opts[] = {MINE_CLI_OPTIONS, {"json", no_argument, 0, 'j'},
-                                         {"shard", required_argument, 0, 'H'}, MINE_RESCORE_OPTIONS,
+                                         {"shard", required_argument, 0, 'H'}, {"precision", required_argument, 0, O_MINE_PREC},
+                                         MINE_RESCORE_OPTIONS,
                                          {0, 0, 0, 0}};
-    const char *kind = NULL, *model = NULL;
+    const char *kind = NULL, *model = NULL, *precision = NULL;
     int json = 0, c, urc;
     mine_opts mo;
     mine_opts_default(&mo);
@@ -206,12 +213,14 @@ int cmd_mine(int argc, char **argv)
             continue;
         }
         if (c == 'j') json = 1;
+        else if (c == O_MINE_PREC) precision = optarg;
         else if (c == 'H') {
             if (cli_parse_shard(optarg, &mo.shard_i, &mo.shard_n) < 0)
                 return cli_usage("mine", "--shard '%s': expected I/N with 0 <= I < N, e.g. 3/16", optarg);
         } else return cli_usage("mine", "unknown option '%s'", argv[optind - 1]);
     }
     if ((urc = mine_cli_check("mine", kind, model))) return urc;
+    if (precision && strcmp(kind, "dense")) return cli_usage("mine", "--precision is for --retriever dense");
     if (optind != argc - 1) return cli_usage("mine", "expected exactly one SESSION folder");
     if ((urc = mine_rescore_attach(&rs, kind, &mo))) return urc;
     session *s = session_open(argv[optind], SESSION_READ, &err);
@@ -220,6 +229,7 @@ int cmd_mine(int argc, char **argv)
     retriever *r = NULL;
     if ((urc = mine_cli_settings(s, &mo))) { rc = urc; goto out; }
     retriever_opts ro = {.kind = kind, .model_dir = model, .progress = progress};
+    if (!strcmp(kind, "dense") && (urc = cli_precision("mine", s, precision, &ro.precision))) { rc = urc; goto out; }
     r = retriever_open(s, &ro, &err);
     cli_progress_end();
     if (!r) { rc = cli_fail(&err); goto out; }

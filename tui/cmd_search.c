@@ -12,7 +12,7 @@
 
 const char cmd_search_help[] =
     "usage: syneg search SESSION [-k N] [--retriever bm25|dense] [--model DIR]\n"
-    "                    [--storage fp32|bf16|int8] [--json] QUERY...\n"
+    "                    [--storage fp32|bf16|int8] [--precision P] [--json] QUERY...\n"
     "\n"
     "Print the top N documents of SESSION's corpus for QUERY (the words are joined\n"
     "with spaces): rank, score, document id and the start of its title/text.\n"
@@ -23,6 +23,10 @@ const char cmd_search_help[] =
     "  --storage TYPE       dense vectors scanned as fp32, bf16 or int8 (default:\n"
     "                       setting dense.storage); bf16/int8 scan a copy made once\n"
     "                       beside the fp32 cache and rescore their best 4k in fp32\n"
+    "  --precision P        the encoder's matrix products for --retriever dense: fp32,\n"
+    "                       bf16 (AVX-512 BF16, fp32 sums; vectors cached apart) or\n"
+    "                       auto (default: setting encoder.precision, $SYNEG_PRECISION,\n"
+    "                       else fp32); bf16 on a CPU without avx512_bf16 exits 2\n"
     "  --json               one JSON object: {\"query\", \"hits\": [{\"rank\",\"id\",\"score\"}]}\n";
 
 static void progress(void *ctx, const char *what, size_t done, size_t total)
@@ -47,9 +51,9 @@ int cmd_search(int argc, char **argv)
     static const struct option opts[] = {
         {"k", required_argument, 0, 'k'}, {"retriever", required_argument, 0, 'r'},
         {"model", required_argument, 0, 'm'}, {"json", no_argument, 0, 'j'},
-        {"storage", required_argument, 0, 's'}, {0, 0, 0, 0}};
+        {"storage", required_argument, 0, 's'}, {"precision", required_argument, 0, 'P'}, {0, 0, 0, 0}};
     long k = 10;
-    const char *kind = "bm25", *model = NULL, *storage = NULL;
+    const char *kind = "bm25", *model = NULL, *storage = NULL, *precision = NULL;
     int json = 0, c;
     optind = 1;
     opterr = 0;
@@ -65,6 +69,7 @@ int cmd_search(int argc, char **argv)
                 return cli_usage("search", "--storage '%s': use fp32, bf16 or int8", optarg);
             storage = optarg;
             break;
+        case 'P': precision = optarg; break;
         case 'j': json = 1; break;
         default: return cli_usage("search", "unknown option '%s'", argv[optind - 1]);
         }
@@ -73,6 +78,7 @@ int cmd_search(int argc, char **argv)
         return cli_usage("search", "--retriever '%s': use bm25 or dense", kind);
     if (!strcmp(kind, "dense") && !model) return cli_usage("search", "--retriever dense needs --model DIR");
     if (storage && strcmp(kind, "dense")) return cli_usage("search", "--storage is for --retriever dense");
+    if (precision && strcmp(kind, "dense")) return cli_usage("search", "--precision is for --retriever dense");
     if (argc - optind < 2) return cli_usage("search", "expected SESSION and a QUERY");
     sy_buf q = {0};
     for (int i = optind + 1; i < argc; i++) {
@@ -88,7 +94,10 @@ int cmd_search(int argc, char **argv)
     corpus *co = session_corpus(s, &err);
     if (co && session_notice(s)) fprintf(stderr, "syneg: %s\n", session_notice(s));
     retriever_opts ro = {.kind = kind, .model_dir = model, .storage = storage, .nthreads = 1, .progress = progress};
-    retriever *r = co ? retriever_open(s, &ro, &err) : NULL;
+    retriever *r = NULL;
+    if (co && !strcmp(kind, "dense") && (rc = cli_precision("search", s, precision, &ro.precision))) goto out;
+    rc = EXIT_ERR;
+    r = co ? retriever_open(s, &ro, &err) : NULL;
     cli_progress_end();
     if (!r) { rc = cli_fail(&err); goto out; }
     if (retriever_notice(r)) fprintf(stderr, "syneg: %s\n", retriever_notice(r));

@@ -102,9 +102,46 @@ if need "$DATA/corpus.jsonl" "training at bf16 on Cranfield"; then
         n16=$(ls "$S/cache/dense" 2>/dev/null | wc -l)
         [ "$n32" = 1 ] && [ "$n16" = 2 ] && ok "bf16 vectors cached apart from fp32 ones" || fail "dense caches: $n32 then $n16"
         SYNEG_NO_BF16=1 "$SYNEG" search "$S" --retriever dense --model "$M" -k 3 wing > "$T/out" 2> "$T/err"; rc=$?
-        [ $rc != 0 ] && grep -q avx512_bf16 "$T/err" && ok "dense search at bf16 without avx512_bf16 fails, naming it" \
+        [ $rc = 2 ] && grep -q avx512_bf16 "$T/err" && grep -q "encoder.precision" "$T/err" \
+            && ok "dense search, setting bf16, without avx512_bf16: exit 2 naming the flag and the setting" \
             || fail "dense search bf16 refused (rc $rc)" "$(cat "$T/err")"
+        # --precision on search: the flag wins over the session's setting
+        "$SYNEG" search "$S" --retriever dense --model "$M" --precision fp32 -k 3 --json wing flutter > "$T/f32" 2>&1
+        cmp -s "$T/f32" "$T/s32" && ok "search --precision fp32 over setting bf16 gives the fp32 hits" \
+            || fail "search --precision fp32" "$(cat "$T/f32")"
+        SYNEG_NO_BF16=1 "$SYNEG" search "$S" --retriever dense --model "$M" --precision fp32 -k 3 wing > /dev/null 2>&1 \
+            && ok "search --precision fp32 runs where bf16 is missing, whatever the setting" || fail "search fp32 without bf16"
         "$SYNEG" set "$S" encoder.precision --unset >/dev/null 2>&1 || "$SYNEG" set "$S" --unset encoder.precision >/dev/null 2>&1
+        "$SYNEG" search "$S" --retriever dense --model "$M" --precision bf16 -k 3 --json wing flutter > "$T/f16" 2>&1
+        cmp -s "$T/f16" "$T/s16" && ok "search --precision bf16 equals the setting's bf16 search" \
+            || fail "search --precision bf16" "$(cat "$T/f16")"
+        SYNEG_NO_BF16=1 "$SYNEG" search "$S" --retriever dense --model "$M" --precision bf16 -k 3 wing > "$T/out" 2> "$T/err"; rc=$?
+        [ $rc = 2 ] && grep -q avx512_bf16 "$T/err" && grep -q -- "--precision" "$T/err" && [ ! -s "$T/out" ] \
+            && ok "search --precision bf16 without avx512_bf16: exit 2, no hits" || fail "search --precision bf16 refused (rc $rc)" "$(cat "$T/err")"
+        # mine: the same flag and refusal
+        nseg=$(ls "$S/negatives" 2>/dev/null | wc -l)
+        SYNEG_NO_BF16=1 "$SYNEG" mine "$S" --retriever dense --model "$M" --precision bf16 > "$T/out" 2> "$T/err"; rc=$?
+        [ $rc = 2 ] && grep -q avx512_bf16 "$T/err" && [ "$(ls "$S/negatives" 2>/dev/null | wc -l)" = "$nseg" ] \
+            && ok "mine --precision bf16 without avx512_bf16: exit 2, nothing mined" || fail "mine bf16 refused (rc $rc)" "$(cat "$T/err")"
+        SYNEG_NO_BF16=1 SYNEG_PRECISION=bf16 "$SYNEG" mine "$S" --retriever dense --model "$M" > "$T/out" 2> "$T/err"; rc=$?
+        [ $rc = 2 ] && grep -q SYNEG_PRECISION "$T/err" && ok "mine with SYNEG_PRECISION=bf16 without avx512_bf16: exit 2" \
+            || fail "mine env bf16 refused (rc $rc)" "$(cat "$T/err")"
+        "$SYNEG" mine "$S" --retriever dense --model "$M" --precision bf16 --num 2 > "$T/out" 2>&1 \
+            && ok "mine --precision bf16 runs" || fail "mine bf16" "$(cat "$T/out")"
+        n16b=$(ls "$S/cache/dense" 2>/dev/null | wc -l)
+        [ "$n16b" = 2 ] && ok "mine --precision bf16 reuses the bf16 vectors" || fail "dense caches after mine: $n16b"
     fi
+    "$SYNEG" search "$S" --retriever dense --model "$M" --precision half -k 3 wing > /dev/null 2> "$T/err"; rc=$?
+    [ $rc = 2 ] && grep -q "fp32, bf16 or auto" "$T/err" && ok "search --precision half: exit 2" || fail "search --precision half (rc $rc)" "$(cat "$T/err")"
+    "$SYNEG" mine "$S" --retriever dense --model "$M" --precision half > /dev/null 2> "$T/err"; rc=$?
+    [ $rc = 2 ] && grep -q "fp32, bf16 or auto" "$T/err" && ok "mine --precision half: exit 2" || fail "mine --precision half (rc $rc)" "$(cat "$T/err")"
+    "$SYNEG" search "$S" --precision bf16 wing > /dev/null 2> "$T/err"; rc=$?
+    [ $rc = 2 ] && grep -q "retriever dense" "$T/err" && ok "search --precision with bm25: exit 2" || fail "search bm25 --precision (rc $rc)"
+    "$SYNEG" mine "$S" --retriever bm25 --precision bf16 > /dev/null 2> "$T/err"; rc=$?
+    [ $rc = 2 ] && grep -q "retriever dense" "$T/err" && ok "mine --precision with bm25: exit 2" || fail "mine bm25 --precision (rc $rc)"
+    SYNEG_PRECISION=bf16 SYNEG_NO_BF16=1 "$SYNEG" search "$S" -k 1 wing > /dev/null 2>&1 \
+        && ok "bm25 search ignores the encoder precision" || fail "bm25 search with SYNEG_PRECISION=bf16 and no bf16"
+    "$SYNEG" search --help | grep -q -- "--precision P" && ok "search --help lists --precision" || fail "search --help"
+    "$SYNEG" mine --help | grep -q -- "--precision P" && ok "mine --help lists --precision" || fail "mine --help"
 fi
 done_tests

@@ -212,6 +212,78 @@ TEST(matmul_backward)
     kbf_mat_free(scratch);
 }
 
+/* bf16 attention, forward and backward, against the naive twins (same bf16
+ * operands: agreement to float32 summation order and the float exp; a P or
+ * dS that rounds to the other bf16 neighbour moves one term by 2^-8, so the
+ * check is relative to the row's scale) and against the fp32 kernels (the
+ * bf16 tolerance).  Odd T, lengths 0, 1 and T, head sizes 5, 32 and 33,
+ * 1 and 2 threads (same bits). */
+static double max_rel(const float *x, const float *y, size_t n)
+{
+    double e = 0, m = 1e-30;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs(y[i]));
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)x[i] - y[i]);
+        if (d != d) return INFINITY;
+        e = fmax(e, d);
+    }
+    return e / m;
+}
+
+TEST(attention)
+{
+    if (!kbf_cpu_ok()) { SKIP("this CPU lacks avx512_bf16 (the fp32 kernels are tested instead)"); return; }
+    /* B, T, C, NH, and lens */
+    struct { int B, T, C, NH; int lens[3]; } sh[] = {
+        { 1, 1, 32, 1, { 1 } }, { 2, 7, 15, 3, { 7, 3 } }, { 3, 37, 64, 2, { 37, 0, 20 } },
+        { 2, 50, 66, 2, { 1, 49 } }, { 2, 128, 96, 3, { 128, 77 } },
+    };
+    int had = kern_threads();
+    for (size_t s = 0; s < sizeof sh / sizeof sh[0]; s++) {
+        int B = sh[s].B, T = sh[s].T, C = sh[s].C, NH = sh[s].NH;
+        const int *lens = sh[s].lens;
+        size_t nq = (size_t)B * T * 3 * C, no = (size_t)B * T * C, na = (size_t)B * NH * T * T;
+        float *qkv = rnd(nq, 2), *dout = rnd(no, 1);
+        float *o1 = rnd(no, 1), *o2 = rnd(no, 1), *o3 = rnd(no, 1), *a1 = rnd(na, 1), *a2 = rnd(na, 1), *a3 = rnd(na, 1);
+        CHECK(kbf_attention_forward(o1, a1, qkv, lens, B, T, C, NH) == 0, "forward rc");
+        CHECK(kbf_attention_forward_naive(o2, a2, qkv, lens, B, T, C, NH) == 0, "naive rc");
+        CHECK(attention_forward(o3, a3, qkv, lens, B, T, C, NH) == 0, "fp32 rc");
+        double eo = max_rel(o1, o2, no), ea = max_rel(a1, a2, na), fo = max_rel(o1, o3, no), fa = max_rel(a1, a3, na);
+        CHECK(eo < 5e-4 && ea < 1e-5, "B %d T %d C %d NH %d vs naive: out %g att %g", B, T, C, NH, eo, ea);
+        CHECK(fo < 0.03 && fa < 0.03 && fo > 0, "vs fp32: out %g att %g", fo, fa);
+        /* rows past a length are zero, in out and att */
+        for (int b = 0; b < B; b++)
+            for (int t = lens[b]; t < T; t++) {
+                int z = 1;
+                for (int c = 0; c < C; c++) z &= o1[((size_t)b * T + t) * C + c] == 0;
+                CHECK(z, "row %d of sequence %d (length %d) is zero", t, b, lens[b]);
+            }
+        /* inference: att NULL gives the same output; 1 thread the same bits */
+        kern_set_threads(1);
+        float *o4 = rnd(no, 1);
+        CHECK(kbf_attention_forward(o4, NULL, qkv, lens, B, T, C, NH) == 0, "rc");
+        CHECK(!memcmp(o4, o1, no * sizeof *o1), "1 thread, no att: same bits");
+        kern_set_threads(had);
+        /* backward: accumulates into a random dqkv */
+        float *g1 = rnd(nq, 1), *g2 = malloc(nq * 4), *g3 = malloc(nq * 4), *g4 = malloc(nq * 4);
+        memcpy(g2, g1, nq * 4); memcpy(g3, g1, nq * 4); memcpy(g4, g1, nq * 4);
+        CHECK(kbf_attention_backward(g1, dout, qkv, a1, lens, B, T, C, NH) == 0, "backward rc");
+        CHECK(kbf_attention_backward_naive(g2, dout, qkv, a1, lens, B, T, C, NH) == 0, "naive rc");
+        CHECK(attention_backward(g3, dout, qkv, a1, lens, B, T, C, NH) == 0, "fp32 rc");
+        double eg = max_rel(g1, g2, nq), fg = max_rel(g1, g3, nq);
+        CHECK(eg < 5e-4, "backward vs naive %g", eg);
+        CHECK(fg < 0.03 && fg > 0, "backward vs fp32 %g", fg);
+        kern_set_threads(1);
+        CHECK(kbf_attention_backward(g4, dout, qkv, a1, lens, B, T, C, NH) == 0, "rc");
+        CHECK(!memcmp(g4, g1, nq * sizeof *g1), "backward, 1 thread: same bits");
+        kern_set_threads(had);
+        printf("# attention B %d T %d C %d NH %d: vs naive out %.1e att %.1e grad %.1e; vs fp32 out %.1e grad %.1e\n",
+               B, T, C, NH, eo, ea, eg, fo, fg);
+        free(qkv); free(dout); free(o1); free(o2); free(o3); free(o4); free(a1); free(a2); free(a3);
+        free(g1); free(g2); free(g3); free(g4);
+    }
+}
+
 TEST(refused_without_cpu)
 {
     /* on this CPU or not: SYNEG_NO_BF16 makes the kernel act as on one without */
@@ -223,6 +295,10 @@ TEST(refused_without_cpu)
     CHECK(kbf_pack(&b, a, 2, 0, 2, 2) == 0, "pack works anywhere");
     CHECK(kbf_gemm(o, 2, a, 2, 0, b, NULL, 2, 0) == -1, "gemm must refuse, not fall back");
     CHECK(o[0] == 0 && o[3] == 0, "nothing written");
+    float qkv[6] = { 1, 2, 3, 4, 5, 6 }, att[1] = { 0 }, ao[2] = { 0 };
+    int len = 1;
+    CHECK(kbf_attention_forward(ao, att, qkv, &len, 1, 1, 2, 1) == -1, "attention must refuse");
+    CHECK(kbf_attention_backward(qkv, ao, qkv, att, &len, 1, 1, 2, 1) == -1, "its backward too");
     kbf_mat_free(b);
     unsetenv("SYNEG_NO_BF16");
     CHECK(kbf_cpu_ok() == had, "back to the CPU's answer");
@@ -235,6 +311,7 @@ int main(void)
     RUN(repack_and_threads);
     RUN(gemm_vs_fp32);
     RUN(matmul_backward);
+    RUN(attention);
     RUN(refused_without_cpu);
     return check_done();
 }
