@@ -243,9 +243,10 @@ typedef struct {
 } segment;
 
 typedef struct {
-    neg_ref *v;
+    neg_ref *v;          /* cap 0 with n > 0: borrowed from the index mapping, read-only */
     uint32_t n, cap;
     int dirty;
+    int touched;         /* in the merge under way (its counts are off the totals) */
 } qlist;
 
 struct neg_store {
@@ -262,6 +263,10 @@ struct neg_store {
     /* Opened from the merged index (negindex.h): queries, their rows and the
      * counts come from ix, and qmap/qs/qids/live are empty.  NULL: merged here. */
     negidx *ix;
+    /* An index the merged view was seeded from (new segments folded onto it):
+     * its queries are the first in qs, found through its hash (qmap holds
+     * only the ones merged since); qids and borrowed lists point into it. */
+    negidx *seed;
     char *ix_path;       /* SESSION/cache/negatives.idx */
 };
 
@@ -383,11 +388,20 @@ static void seg_free(segment *g)
     free(g->name);
 }
 
-static int64_t query_slot(neg_store *s, const char *qid)
+/* Index in qs of a query: the seed index's queries keep their index there
+ * (found through its hash), the ones merged since are in qmap; -1 if none. */
+static int64_t query_find(const neg_store *s, const char *qid, size_t len)
 {
     uint32_t idx;
+    if (s->qmap.cap && sy_strmap_get(&s->qmap, qid, len, &idx)) return idx;
+    return s->seed ? negidx_find(s->seed, qid) : -1;
+}
+
+static int64_t query_slot(neg_store *s, const char *qid)
+{
     size_t len = strlen(qid);
-    if (sy_strmap_get(&s->qmap, qid, len, &idx)) return idx;
+    int64_t found = query_find(s, qid, len);
+    if (found >= 0) return found;
     if (s->nq == s->capq) {
         size_t cap = s->capq ? s->capq * 2 : 1024;
         qlist *nq = realloc(s->qs, cap * sizeof *nq);
@@ -486,38 +500,80 @@ static int cmp_refs(const void *a, const void *b, void *ctx)
     return cmp_refs_ctx(ctx, a, b);
 }
 
-static void finish(neg_store *s)
+/* Add (sign 1) or take off (-1) a query's rows from the totals. */
+static void count_rows(neg_store *s, const qlist *ql, int sign)
 {
-    s->total = 0;
-    memset(s->by_source, 0, sizeof s->by_source);
-    memset(s->by_flag, 0, sizeof s->by_flag);
+    for (uint32_t j = 0; j < ql->n; j++) {
+        const uint8_t *r;
+        const segment *g;
+        row_at(s, ql->v[j], &r, &g);
+        s->total += (size_t)sign;
+        s->by_source[r[24]] += (size_t)sign;
+        for (int b = 0; b < 8; b++)
+            if (r[25] & (1u << b)) s->by_flag[b] += (size_t)sign;
+    }
+}
+
+/* Before segment gi is folded in: each query it holds that this merge has not
+ * touched yet has its rows taken off the totals (settle adds them back as
+ * they end up) and, when borrowed from an index, copied so it can change.
+ * Queries new to the store are created here, in first-seen order. */
+static int touch_segment(neg_store *s, uint32_t gi)
+{
+    const segment *g = &s->segs[gi];
+    for (size_t i = 0; i < g->nrows; i++) {
+        int64_t qi = query_slot(s, g->blob + sy_get_u32(g->rows + i * ROW));
+        if (qi < 0) return -1;
+        qlist *ql = &s->qs[qi];
+        if (ql->touched) continue;
+        ql->touched = 1;
+        count_rows(s, ql, -1);
+        if (!ql->cap && ql->n) {
+            neg_ref *v = malloc(ql->n * sizeof *v);
+            if (!v) return -1;
+            memcpy(v, ql->v, ql->n * sizeof *v);
+            ql->v = v;
+            ql->cap = ql->n;
+        }
+    }
+    return 0;
+}
+
+/* After folding: sort what changed, count it back, list the live queries.
+ * Costs the rows of the queries the new segments hold, not of the store. */
+static void settle(neg_store *s)
+{
     free(s->live);
     s->live = malloc((s->nq ? s->nq : 1) * sizeof *s->live);
     s->nlive = 0;
     for (size_t q = 0; q < s->nq; q++) {
         qlist *ql = &s->qs[q];
         if (ql->n && s->live) s->live[s->nlive++] = (uint32_t)q;
+        if (!ql->touched) continue;
         if (ql->dirty) {
             qsort_r(ql->v, ql->n, sizeof *ql->v, cmp_refs, s);
             ql->dirty = 0;
         }
-        for (uint32_t j = 0; j < ql->n; j++) {
-            const uint8_t *r;
-            const segment *g;
-            row_at(s, ql->v[j], &r, &g);
-            s->total++;
-            s->by_source[r[24]]++;
-            for (int b = 0; b < 8; b++)
-                if (r[25] & (1u << b)) s->by_flag[b]++;
-        }
+        count_rows(s, ql, 1);
+        ql->touched = 0;
     }
 }
 
+static void zero_counts(neg_store *s)
+{
+    s->total = 0;
+    memset(s->by_source, 0, sizeof s->by_source);
+    memset(s->by_flag, 0, sizeof s->by_flag);
+}
+
+/* Forget the merged view (and its counts); the segments stay loaded. */
 static void clear_index(neg_store *s)
 {
+    zero_counts(s);
     negidx_free(s->ix);
     s->ix = NULL;
-    for (size_t q = 0; q < s->nq; q++) free(s->qs[q].v);
+    for (size_t q = 0; q < s->nq; q++)
+        if (s->qs[q].cap) free(s->qs[q].v);
     free(s->qs);
     free(s->qids);
     free(s->live);
@@ -527,6 +583,8 @@ static void clear_index(neg_store *s)
     s->nlive = 0;
     s->nq = s->capq = 0;
     sy_strmap_free(&s->qmap);
+    negidx_free(s->seed);   /* after the lists and ids that point into it */
+    s->seed = NULL;
 }
 
 /* List segment names in the folder, sorted (= commit order). */
@@ -615,8 +673,9 @@ static int load_new(neg_store *s, int *changed, sy_err *err)
     }
     if (!s->qmap.cap && sy_strmap_init(&s->qmap, 1024)) return sy_fail(err, SY_ENOMEM, "out of memory");
     for (size_t i = have; i < s->nsegs; i++)
-        if (apply_segment(s, (uint32_t)i) < 0) return sy_fail(err, SY_ENOMEM, "out of memory loading negatives");
-    finish(s);
+        if (touch_segment(s, (uint32_t)i) < 0 || apply_segment(s, (uint32_t)i) < 0)
+            return sy_fail(err, SY_ENOMEM, "out of memory loading negatives");
+    settle(s);
     return 0;
 }
 
@@ -648,26 +707,62 @@ static void write_index(neg_store *s)
     free(segs), free(qids), free(refs), free(nrefs), free(cache);
 }
 
+/* Turn a store answering from its index into a merged view seeded from it:
+ * the index's queries in its order, each list borrowed from the mapping (a
+ * list is copied only when a new segment changes it), its counts kept.  Then
+ * load_new folds only the segments the index does not cover onto it, with
+ * the order and newest-wins rules of a merge from scratch: the index holds
+ * exactly what merging its segments gave, in first-seen order. */
+static int seed_from_index(neg_store *s, sy_err *err)
+{
+    negidx *ix = s->ix;
+    size_t nq = negidx_nqueries(ix);
+    s->ix = NULL;
+    s->seed = ix;
+    s->qs = calloc(nq ? nq : 1, sizeof *s->qs);
+    s->qids = malloc((nq ? nq : 1) * sizeof *s->qids);
+    free(s->live);
+    s->live = malloc((nq ? nq : 1) * sizeof *s->live);   /* consistent even if nothing is folded in */
+    s->nlive = 0;
+    if (!s->qs || !s->qids || !s->live || sy_strmap_init(&s->qmap, 1024))
+        return sy_fail(err, SY_ENOMEM, "out of memory");
+    s->capq = nq;
+    for (size_t i = 0; i < nq; i++) {
+        size_t n;
+        const char *qid = negidx_query_id(ix, i);
+        s->qs[i].v = (neg_ref *)negidx_query_refs(ix, i, &n);   /* borrowed: cap 0 */
+        s->qs[i].n = (uint32_t)n;
+        s->qids[i] = qid;
+        s->nq = i + 1;
+        s->live[s->nlive++] = (uint32_t)i;
+    }
+    return 0;
+}
+
 static void free_segments(neg_store *s)
 {
     for (size_t i = 0; i < s->nsegs; i++) seg_free(&s->segs[i]);
     s->nsegs = 0;
 }
 
-/* Open from the merged index when it lists exactly the segment files in the
- * folder, unchanged; 0 when it did, -1 (nothing kept) when it cannot. */
+/* Open from the merged index when the segment files it lists are the first
+ * ones in the folder, unchanged; 0 when it did, -1 (nothing kept) when it
+ * cannot.  When newer segments follow them (a job committed since the index
+ * was written), only those are merged, onto a view seeded from the index,
+ * and the index is saved again. */
 static int open_indexed(neg_store *s)
 {
     size_t n;
     char **names = list_segments(s->dir, &n, NULL);
     negidx *ix = names && n ? negidx_open(s->ix_path, NULL) : NULL;
-    int ok = ix && negidx_nsegs(ix) == n;
-    if (ok && n > s->capsegs) {
-        segment *ns = realloc(s->segs, n * sizeof *ns);
-        if (ns) s->segs = ns, s->capsegs = n;
+    size_t k = ix ? negidx_nsegs(ix) : 0;
+    int ok = ix && k && k <= n;
+    if (ok && k > s->capsegs) {
+        segment *ns = realloc(s->segs, k * sizeof *ns);
+        if (ns) s->segs = ns, s->capsegs = k;
         ok = ns != NULL;
     }
-    for (size_t i = 0; ok && i < n; i++) {
+    for (size_t i = 0; ok && i < k; i++) {
         negidx_seg e = negidx_seg_at(ix, i);
         ok = !strcmp(e.name, names[i]) && seg_load(&s->segs[i], s->dir, names[i], &e, NULL) == 0;
         if (ok) s->nsegs = i + 1;
@@ -683,6 +778,14 @@ static int open_indexed(neg_store *s)
     for (int i = 0; i < NEG_NSOURCES; i++) s->by_source[i] = negidx_count_source(ix, i);
     for (int i = 0; i < 8; i++) s->by_flag[i] = negidx_count_flag_bit(ix, i);
     s->nlive = negidx_nqueries(ix);
+    if (k < n) {   /* newer segments: fold only those in */
+        if (seed_from_index(s, NULL) < 0 || load_new(s, NULL, NULL) < 0) {
+            clear_index(s);
+            free_segments(s);
+            return -1;
+        }
+        write_index(s);
+    }
     return 0;
 }
 
@@ -705,7 +808,7 @@ neg_store *neg_store_open(const char *session_dir, sy_err *err)
     return s;
 }
 
-int neg_store_from_index(const neg_store *s) { return s->ix != NULL; }
+int neg_store_from_index(const neg_store *s) { return s->ix ? 1 : s->seed ? 2 : 0; }
 
 void neg_store_free(neg_store *s)
 {
@@ -725,19 +828,22 @@ int neg_store_refresh(neg_store *s, int *changed, sy_err *err)
         size_t n;
         char **names = list_segments(s->dir, &n, err);
         if (!names) return -1;
-        int same = n == s->nsegs;
-        for (size_t i = 0; same && i < n; i++) same = !strcmp(names[i], s->segs[i].name);
+        int prefix = n >= s->nsegs;
+        for (size_t i = 0; prefix && i < s->nsegs; i++) prefix = !strcmp(names[i], s->segs[i].name);
         free_names(names, n);
-        if (same) {
+        if (prefix && n == s->nsegs) {
             if (changed) *changed = 0;
             return 0;
         }
-        /* else merge every segment here, as an open without an index does */
-        clear_index(s);
-        free_segments(s);
-        memset(s->by_source, 0, sizeof s->by_source);
-        memset(s->by_flag, 0, sizeof s->by_flag);
-        s->total = 0;
+        if (prefix) {
+            /* only newer segments: fold them onto the index's view */
+            if (seed_from_index(s, err) < 0) return -1;
+        } else {
+            /* one went away (compacted): merge every segment here, as an
+             * open without an index does */
+            clear_index(s);
+            free_segments(s);
+        }
     }
     int any = 0;
     if (load_new(s, &any, err) < 0) return -1;
@@ -780,8 +886,8 @@ const neg_ref *neg_store_query(const neg_store *s, const char *query_id, size_t 
         }
         return negidx_query_refs(s->ix, (size_t)i, n);
     }
-    uint32_t idx;
-    if (!s->qmap.cap || !sy_strmap_get(&s->qmap, query_id, strlen(query_id), &idx)) {
+    int64_t idx = query_find(s, query_id, strlen(query_id));
+    if (idx < 0) {
         *n = 0;
         return NULL;
     }

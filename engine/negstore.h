@@ -92,7 +92,9 @@ void neg_writer_free(neg_writer *w);                 /* discards uncommitted row
 typedef struct neg_store neg_store;
 neg_store *neg_store_open(const char *session_dir, sy_err *err);
 void neg_store_free(neg_store *s);
-/* 1 when s answers from the merged index file (tests, benchmarks). */
+/* 1 when s answers from the merged index file, 2 when it was seeded from it
+ * and merged only the segments committed after it, 0 when it merged every
+ * segment (tests, benchmarks). */
 int neg_store_from_index(const neg_store *s);
 /* Load segments committed since open/last refresh; *changed = 1 if any. */
 int neg_store_refresh(neg_store *s, int *changed, sy_err *err);

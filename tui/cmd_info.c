@@ -46,7 +46,7 @@ int cmd_info(int argc, char **argv)
     sy_err err = {0};
     session *s = session_open(argv[optind], SESSION_READ, &err);
     if (!s) return cli_fail(&err);
-    corpus *co = session_corpus(s, &err);
+    corpus *co = session_corpus_lazy(s, &err);   /* counts: the big tables are not read */
     if (!co) {
         session_close(s);
         return cli_fail(&err);
@@ -90,6 +90,11 @@ int cmd_info(int argc, char **argv)
     json_object_set_new(o, "warnings", w);
     json_object_set_new(o, "warning_count",
                         json_integer((json_int_t)(corpus_nwarnings(co) + labels_nskipped(lb))));
+    if (session_check(s, &err) < 0) {   /* what was read lazily is intact */
+        json_decref(o);
+        session_close(s);
+        return cli_fail(&err);
+    }
     if (json_out) {
         char *t = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         puts(t);

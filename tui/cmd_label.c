@@ -216,7 +216,7 @@ static int label_file(const char *dir, const char *file, int wait, int force)
         return rc;
     }
     sy_err err = {0};
-    corpus *co = session_corpus(s, &err);
+    corpus *co = session_corpus_lazy(s, &err);   /* a few lookups: checked where they read */
     if (!co) {
         session_close(s);
         batch_free(&b);
@@ -231,6 +231,11 @@ static int label_file(const char *dir, const char *file, int wait, int force)
             if (force) fprintf(stderr, "syneg: warning: %s:%zu: %s (--force: saved)\n", name, b.lineno[i], msg);
             else rc = line_error(&nerr, EXIT_ERR, name, b.lineno[i], "%s; pass --force to save it anyway", msg);
         }
+    }
+    if (session_check(s, &err) < 0) {   /* a lookup met a damaged store: say that, save nothing */
+        session_close(s);
+        batch_free(&b);
+        return cli_fail(&err);
     }
     size_t counts[4] = {0};
     if (rc == EXIT_OK && labels_act_batch(session_labels(s), b.reqs, b.n, &err) < 0) rc = cli_fail(&err);
@@ -278,18 +283,24 @@ int cmd_label(int argc, char **argv)
     session *s = open_writer(dir, wait, &rc);
     if (!s) return rc;
     sy_err err = {0};
-    corpus *co = session_corpus(s, &err);
+    corpus *co = session_corpus_lazy(s, &err);   /* two lookups: checked where they read */
     if (!co) {
         session_close(s);
         return cli_fail(&err);
     }
     if (session_notice(s)) fprintf(stderr, "syneg: %s\n", session_notice(s));
     char msg[512];
-    if (check_pair(s, co, qid, nid, msg, sizeof msg) < 0) {
+    int unknown = check_pair(s, co, qid, nid, msg, sizeof msg) < 0;
+    int positive = !unknown && act == ACT_ACCEPT && judged_positive(co, qid, nid, msg, sizeof msg);
+    if (session_check(s, &err) < 0) {   /* a lookup met a damaged store: say that, save nothing */
+        session_close(s);
+        return cli_fail(&err);
+    }
+    if (unknown) {
         session_close(s);
         return cli_error("%s: %s", dir, msg);
     }
-    if (act == ACT_ACCEPT && judged_positive(co, qid, nid, msg, sizeof msg)) {
+    if (positive) {
         if (!force) {
             session_close(s);
             return cli_error("%s: %s; not saved (pass --force to save it anyway, or 'reject' it: a positive is "

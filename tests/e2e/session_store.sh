@@ -27,9 +27,12 @@ echo '{"_id":"new1","title":"","text":"a new document about wings"}' >> "$T/cran
     && ok "changed data set: rebuilt with a message" || fail "stale store" "$(cat "$T/err")"
 check "label a document added later" "$SYNEG" label "$S" 1 new1 accept
 
-# damaged: rebuilt from the data set, naming what was wrong
+# damaged: a command that opens it eagerly (all but info, label and the
+# workbench, which check only what they read) rebuilds it from the data set,
+# naming what was wrong
 printf 'X' | dd of="$S/corpus.syc" bs=1 seek=200 conv=notrunc 2>/dev/null
-"$SYNEG" info "$S" --json >"$T/i4.json" 2>"$T/err"
+"$SYNEG" search "$S" "wing lift" --retriever bm25 -k 3 >/dev/null 2>"$T/err"
+"$SYNEG" info "$S" --json >"$T/i4.json" 2>>"$T/err"
 [ "$(jget "$T/i4.json" "['docs']")" = 1401 ] && grep -q "corpus.syc: session store damaged" "$T/err" \
     && ok "damaged store: rebuilt, damage named" || fail "damaged" "$(cat "$T/err")"
 
@@ -57,8 +60,8 @@ for part in "document table:192:$((192 + 24 * ndocs))" "texts:$(hdr 88):$(hdr 96
     [ $rc = 1 ] && grep -q "$S/corpus.syc: session store damaged ($name" "$T/err" && grep -q "delete it" "$T/err" \
         && [ ! -e "$T/screen1.txt" ] && ok "workbench: damage in the $name found where read, named, nothing shown" \
         || fail "workbench, damaged $name: rc=$rc" "$(cat "$T/err")"
-    "$SYNEG" info "$S" >/dev/null 2>"$T/err"
-    if [ "$name" = texts ]; then   # an eager open checks the tables only: verify by a rebuild
+    "$SYNEG" search "$S" "wing lift" --retriever bm25 -k 3 >/dev/null 2>"$T/err"
+    if [ "$name" = texts ]; then   # an eager open checks the tables only: restore by hand
         flip_every "${range%:*}" "${range#*:}"
     else
         grep -q "session store damaged" "$T/err" && ok "an eager open rebuilds the damaged $name" || fail "rebuild" "$(cat "$T/err")"
@@ -66,6 +69,30 @@ for part in "document table:192:$((192 + 24 * ndocs))" "texts:$(hdr 88):$(hdr 96
     check "workbench after the $name is restored" "$SYNEG" tui "$S" --script "$T/quit.script" --dump "$T/screen2.txt"
     cmp -s "$T/screen0.txt" "$T/screen2.txt" && ok "same screen as before the damage" || fail "screen differs after $name"
 done
+
+# label and info open it lazily too: a lookup in a damaged id hash, or the
+# load warnings (strings at the end of the texts), report the damage; no label
+# is saved
+dslots=$(hdr 64)
+dhash=$((192 + 24 * ndocs + 16 * $(python3 -c "import struct; f=open('$S/corpus.syc','rb'); f.seek(36); print(struct.unpack('<I', f.read(4))[0])")))
+cp "$S/labels.jsonl" "$T/labels.before" 2>/dev/null || : > "$T/labels.before"
+flip_every "$dhash" "$((dhash + 4 * dslots))"
+"$SYNEG" label "$S" 1 12 reject 2>"$T/err"; rc=$?
+[ $rc = 1 ] && grep -q "$S/corpus.syc: session store damaged (.*document id hash" "$T/err" \
+    && ok "label: damage in the document id hash named, exit 1" || fail "label, damaged hash: rc=$rc" "$(cat "$T/err")"
+printf '{"q":"1","n":"12","a":"reject"}\n' > "$T/one.jsonl"
+"$SYNEG" label "$S" --file "$T/one.jsonl" 2>"$T/err"; rc=$?
+[ $rc = 1 ] && grep -q "document id hash" "$T/err" && ok "label --file: the same" || fail "label --file: rc=$rc" "$(cat "$T/err")"
+cmp -s "$S/labels.jsonl" "$T/labels.before" && ok "no label saved from a damaged store" || fail "a label was saved"
+flip_every "$dhash" "$((dhash + 4 * dslots))"
+check "label on the restored store" "$SYNEG" label "$S" 1 12 reject
+end=$(hdr 96)
+flip_every "$((end - 2))" "$((end - 1))"
+"$SYNEG" info "$S" >/dev/null 2>"$T/err"; rc=$?
+[ $rc = 1 ] && grep -q "session store damaged (texts" "$T/err" && ok "info: damaged warning strings named, exit 1" \
+    || fail "info, damaged warnings: rc=$rc" "$(cat "$T/err")"
+flip_every "$((end - 2))" "$((end - 1))"
+check "info on the restored store" "$SYNEG" info "$S"
 
 # a crashed builder's temporary file leaves the store usable
 cp "$S/corpus.syc" "$S/corpus.syc.tmp.99999"

@@ -179,11 +179,19 @@ TEST(stale_or_damaged_index)
     /* a shard committed after: the index is stale, the open merges again */
     write_segments(d, 12, 3);
     neg_store *a = neg_store_open(d, &err);
-    CHECK(a && !neg_store_from_index(a), "a new segment makes the index stale");
+    CHECK(a && neg_store_from_index(a) == 2, "a new segment: only it is merged, onto the index's view");
     neg_store *b = neg_store_open(d, &err);
     CHECK(b && neg_store_from_index(b), "and the open saved a fresh one");
     if (a && b) check_same(a, b);
     neg_store_free(b);
+    neg_store_free(a);
+    {   /* the reference: every segment merged from scratch */
+        char *ixs = index_path(d);
+        unlink(ixs);
+        free(ixs);
+        a = neg_store_open(d, &err);
+        CHECK(a && !neg_store_from_index(a), "no index: every segment merged");
+    }
 
     /* a damaged index: noticed, the open merges, the answers stay the same */
     int fd = open(ix, O_RDWR);
@@ -276,6 +284,110 @@ TEST(refresh_from_index)
     free(d);
 }
 
+static void sh(const char *fmt, const char *a, const char *b)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, fmt, a, b);
+    CHECK(system(cmd) == 0, "%s", cmd);
+}
+
+/* The store opened from every segment merged from scratch, in a copy of d
+ * without the index (the reference). */
+static neg_store *full_merge(const char *d, const char *copy)
+{
+    sy_err err = {0};
+    sh("rm -rf '%s'%s", copy, "");
+    sh("cp -r '%s' '%s'", d, copy);
+    sh("rm -f '%s/cache/negatives.idx' %s", copy, "");
+    neg_store *m = neg_store_open(copy, &err);
+    CHECK(m && !neg_store_from_index(m), "reference merged from scratch: %s", err.msg);
+    return m;
+}
+
+/* A segment that overrides rows of old ones without NEG_REPLACE (same query,
+ * document and source: the newer row wins, in place) and adds two queries. */
+static void write_override(const char *d)
+{
+    sy_err err = {0};
+    neg_writer *w = neg_writer_new(d, "override", 0, &err);
+    char n[16];
+    for (int j = 0; j < 25; j++) {
+        snprintf(n, sizeof n, "d%d", j);
+        neg_row r = {.query_id = j % 2 ? "q5" : "q17", .neg_id = n, .source = NEG_BM25, .rank = (uint32_t)(30 - j),
+                     .score = 100.0f + (float)j, .flags = NEG_F_SUSPECT, .fnl = 0.9f};
+        CHECK_EQ_INT(neg_writer_add(w, &r, &err), 0);
+    }
+    neg_row r1 = {.query_id = "qnew1", .neg_id = "d1", .source = NEG_DENSE, .rank = 1, .score = 1};
+    neg_row r2 = {.query_id = "qnew2", .neg_id = "d2", .source = NEG_BM25, .rank = 2, .score = 2};
+    CHECK_EQ_INT(neg_writer_add(w, &r1, &err), 0);
+    CHECK_EQ_INT(neg_writer_add(w, &r2, &err), 0);
+    CHECK(neg_writer_commit(w, &err) == 0, "%s", err.msg);
+    neg_writer_free(w);
+}
+
+/* Segments committed after the index was written are merged onto it, not
+ * every segment again; the answers equal a merge from scratch row for row
+ * (query order, row order, newest-wins overrides, NEG_REPLACE, new queries),
+ * at open and at refresh, and with a compaction racing the open. */
+TEST(incremental_equals_full_merge)
+{
+    char *d = check_tmpdir("negidx-inc"), *ref = sy_path_join(d, "../negidx-inc-ref");
+    char *d2 = sy_path_join(d, "../negidx-inc-compact");
+    write_segments(d, 0, 16);
+    sy_err err = {0};
+    neg_store_free(neg_store_open(d, &err));   /* the index of 16 segments */
+    neg_store *r = neg_store_open(d, &err);
+    CHECK(r && neg_store_from_index(r) == 1, "indexed");
+    /* new segments: re-mining (replace), shifted re-mining, dense, synthetic,
+     * then rows overriding old ones and new queries */
+    write_segments(d, 16, 4);
+    write_override(d);
+    neg_store *a = neg_store_open(d, &err);
+    CHECK(a && neg_store_from_index(a) == 2, "only the 5 new segments merged, onto the index's view");
+    neg_store *m = full_merge(d, ref);
+    CHECK(m && neg_store_count(m) > 400 && neg_store_nqueries(m) == 62, "reference: %zu rows, %zu queries",
+          m ? neg_store_count(m) : 0, m ? neg_store_nqueries(m) : 0);
+    if (a && m) check_same(m, a);
+    neg_store *e = neg_store_open(d, &err);
+    CHECK(e && neg_store_from_index(e) == 1, "the incremental open saved the index of all 21");
+    if (e && m) check_same(m, e);
+    /* refresh of a store opened from the old index */
+    int changed = 0;
+    CHECK(r && neg_store_refresh(r, &changed, &err) == 0 && changed == 1, "refresh: %s", err.msg);
+    CHECK(r && neg_store_from_index(r) == 2, "refresh merged only the new segments");
+    if (r && m) check_same(m, r);
+    /* and a later one on top of it */
+    write_segments(d, 21, 2);
+    CHECK(r && neg_store_refresh(r, &changed, &err) == 0 && changed == 1, "second refresh: %s", err.msg);
+    neg_store_free(m);
+    m = full_merge(d, ref);
+    if (r && m) check_same(m, r);
+    neg_store_free(r), neg_store_free(a), neg_store_free(e), neg_store_free(m);
+
+    /* compaction racing the open: another process has committed its
+     * compacted segment (it sorts after every one it merged) but not yet
+     * removed the old ones */
+    neg_store_free(neg_store_open(d, &err));   /* index of the 23 */
+    sh("rm -rf '%s'%s", d2, ""), sh("cp -r '%s' '%s'", d, d2);
+    neg_store *c = neg_store_open(d2, &err);
+    CHECK(c && neg_store_compact(c, &err) == 0 && neg_store_nsegments(c) == 1, "compacted: %s", err.msg);
+    neg_store_free(c);
+    sh("cp '%s'/negatives/*compact*.seg '%s'/negatives/", d2, d);
+    a = neg_store_open(d, &err);
+    CHECK(a && neg_store_from_index(a) == 2, "the compacted segment is merged onto the index");
+    m = full_merge(d, ref);
+    if (a && m) check_same(m, a);
+    neg_store_free(a);
+    /* then the old segments go: the index no longer matches, all is merged */
+    sh("cd '%s'/negatives && ls | grep -v compact | xargs rm -f %s", d, "");
+    a = neg_store_open(d, &err);
+    CHECK(a && neg_store_from_index(a) == 0 && neg_store_nsegments(a) == 1, "after the removal: merged again");
+    if (a && m) check_same(m, a);
+    neg_store_free(a), neg_store_free(m);
+    check_rmrf(ref), check_rmrf(d2), check_rmrf(d);
+    free(ref), free(d2), free(d);
+}
+
 TEST(empty_store_writes_nothing)
 {
     char *d = check_tmpdir("negidx");
@@ -295,6 +407,7 @@ int main(void)
     RUN(many_segments_same_answers);
     RUN(stale_or_damaged_index);
     RUN(refresh_from_index);
+    RUN(incremental_equals_full_merge);
     RUN(empty_store_writes_nothing);
     return check_done();
 }
