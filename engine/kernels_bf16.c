@@ -10,8 +10,10 @@
  *     rows ([K/2][8]) when A is given transposed (then the conversion reads
  *     rows of the source contiguously).
  *   - The micro-kernel keeps an 8 x 48 tile of C in 24 zmm accumulators and
- *     walks KC = 128 pairs of K: the 48 x 256 B slice it reuses (24 KB) stays
- *     in L1 while the MC / 8 row groups pass over it.
+ *     walks KC = 256 pairs of K: the 48 x 512 B slice it reuses (48 KB) is
+ *     larger than L1 but streams from L2 well, and a whole K of 384 or 512
+ *     (the encoder's hidden sizes) takes one block, so the C tile is written
+ *     once: measured 3-5 % faster than 128 pairs at the encoder's shapes.
  * Every output element is a float32 sum over K in increasing pairs, whatever
  * the thread count or block, so results are reproducible. */
 #pragma GCC optimize("O3")
@@ -27,7 +29,7 @@
 
 #define NR 48
 #define MR 8
-#define KCP 128
+#define KCP 256
 #define MC_MAX 64
 
 struct kbf_mat {
@@ -367,12 +369,12 @@ int kbf_gemm(float *out, int ldo, const float *a, int lda, int a_trans, const kb
 }
 
 int kbf_matmul_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                        const float *w, int N, int C, int OC, kbf_mat **scratch)
+                        const float *w, int N, int C, int OC, kbf_mat **scratch, int dinp_acc)
 {
     if (!kbf_cpu_ok()) return -1;
     if (N <= 0) return 0;
     /* dinp[N,C] += dout[N,OC] @ w[OC,C]: B = w as [K=OC][N=C] */
-    if (dinp && (kbf_pack(scratch, w, C, 1, C, OC) || kbf_gemm(dinp, C, dout, OC, 0, *scratch, NULL, N, 1)))
+    if (dinp && (kbf_pack(scratch, w, C, 1, C, OC) || kbf_gemm(dinp, C, dout, OC, 0, *scratch, NULL, N, dinp_acc != 0)))
         return -1;
     /* dw[OC,C] += dout^T[OC,N] @ inp[N,C]: A = dout transposed, B = inp as [K=N][N=C] */
     if (kbf_pack(scratch, inp, C, 1, C, N) || kbf_gemm(dw, C, dout, OC, 1, *scratch, NULL, OC, 1)) return -1;
@@ -477,21 +479,55 @@ KBF_TARGET static void pk_cols(uint32_t *dst, size_t dld, const float *x, size_t
 
 /* tcols: dst[p][n] (stride dld, multiple of 16 >= N) = (x[n][2p], x[n][2p+1])
  * from x[n * ld + k], k < K; columns past N are zero */
+/* r[16] rows of 16 uint32 -> r[i] = column i (unpack 32, unpack 64, two
+ * 128-bit lane shuffles) */
+KBF_TARGET static inline void tr16(__m512i r[16])
+{
+    __m512i t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        u[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+        u[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+        u[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+        u[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+    }
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_i32x4(u[i], u[i + 4], 0x88);
+        t[i + 4] = _mm512_shuffle_i32x4(u[i], u[i + 4], 0xdd);
+        t[i + 8] = _mm512_shuffle_i32x4(u[i + 8], u[i + 12], 0x88);
+        t[i + 12] = _mm512_shuffle_i32x4(u[i + 8], u[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0x88);
+        r[i + 8] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0xdd);
+        r[i + 4] = _mm512_shuffle_i32x4(t[i + 4], t[i + 12], 0x88);
+        r[i + 12] = _mm512_shuffle_i32x4(t[i + 4], t[i + 12], 0xdd);
+    }
+}
+
 KBF_TARGET static void pk_tcols(uint32_t *dst, size_t dld, const float *x, size_t ld, int N, int K)
 {
     int kp = (K + 1) / 2;
-    for (int p = 0; p < kp; p++) memset(dst + (size_t)p * dld + N, 0, (dld - (size_t)N) * sizeof *dst);
-    uint32_t tmp[16];
-    for (int n = 0; n < N; n++) {
-        const float *row = x + (size_t)n * ld;
+    size_t n16 = up_to((size_t)N, 16);
+    for (int p = 0; p < kp; p++) memset(dst + (size_t)p * dld + n16, 0, (dld - n16) * sizeof *dst);
+    /* 16 rows at a time: their 16 pairs of a 32-wide K slice, transposed */
+    for (int n0 = 0; n0 < N; n0 += 16)
         for (int k = 0; k < K; k += 32) {
-            __m512 lo = _mm512_maskz_loadu_ps(mask16(K - k), row + k);
-            __m512 hi = _mm512_maskz_loadu_ps(mask16(K - k - 16), row + k + 16);
-            _mm512_storeu_si512(tmp, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+            __m512i r[16];
+            for (int i = 0; i < 16; i++) {
+                if (n0 + i >= N) { r[i] = _mm512_setzero_si512(); continue; }
+                const float *row = x + (size_t)(n0 + i) * ld + k;
+                __m512 lo = _mm512_maskz_loadu_ps(mask16(K - k), row);
+                __m512 hi = _mm512_maskz_loadu_ps(mask16(K - k - 16), row + 16);
+                r[i] = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
+            }
+            tr16(r);
             int np = kp - k / 2 < 16 ? kp - k / 2 : 16;
-            for (int q = 0; q < np; q++) dst[(size_t)(k / 2 + q) * dld + n] = tmp[q];
+            for (int q = 0; q < np; q++) _mm512_storeu_si512(dst + (size_t)(k / 2 + q) * dld + n0, r[q]);
         }
-    }
 }
 
 typedef struct {

@@ -64,7 +64,8 @@ int kbf_gemm(float *out, int ldo, const float *a, int lda, int a_trans, const kb
 
 /* The backward of out[N,OC] = inp[N,C] @ w[OC,C]^T + b in bf16 products
  * (as kernels_bwd.h's matmul_backward, accumulating with +=):
- *   dinp[N,C] += dout @ w      (dinp may be NULL)
+ *   dinp[N,C] += dout @ w      (dinp may be NULL; dinp_acc 0: = instead of
+ *                              +=, so the caller need not zero it)
  *   dw[OC,C]  += dout^T @ inp  (sums over the N rows in float32)
  *   db[OC]    += column sums of dout, in float32 (db may be NULL).
  * Both right-hand sides are packed into *scratch (grown as needed, owned by
@@ -72,7 +73,7 @@ int kbf_gemm(float *out, int ldo, const float *a, int lda, int a_trans, const kb
  * out of memory) with the gradients untouched only when it fails before the
  * first product. */
 int kbf_matmul_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                        const float *w, int N, int C, int OC, kbf_mat **scratch);
+                        const float *w, int N, int C, int OC, kbf_mat **scratch, int dinp_acc);
 
 /* Multi-head self-attention over qkv [B,T,3C] (as kernels.h's
  * attention_forward: NH heads of C/NH, keys past lens[b] masked, rows past

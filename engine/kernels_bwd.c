@@ -45,7 +45,7 @@ void embedding_backward(float *dwte, float *dwpe, float *dwtt, const float *dout
 typedef struct {
     float *dinp, *pdw, *pdb;
     const float *dout, *inp, *w, *mean, *rstd;
-    int C;
+    int C, set;
 } ln_ctx;
 
 __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -72,18 +72,19 @@ static void ln_bwd_part(void *p, size_t lo, size_t hi, int part)
             float dn = w[i] * d[i];
             db[i] += d[i];
             dw[i] += nx * d[i];
-            dx[i] += (dn - m1 - nx * m2) * r;
+            float v = (dn - m1 - nx * m2) * r;
+            dx[i] = c->set ? v : dx[i] + v;
         }
     }
 }
 
-void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                        const float *w, const float *mean, const float *rstd, int N, int C)
+static void ln_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                        const float *w, const float *mean, const float *rstd, int N, int C, int set)
 {
     int nt = bpar_parts((size_t)N, 10.0 * C);
     float *part = nt > 1 ? calloc((size_t)nt * 2 * C, sizeof *part) : NULL;
     if (!part) nt = 1;
-    ln_ctx c = { dinp, part ? part : dw, part ? part + (size_t)nt * C : db, dout, inp, w, mean, rstd, C };
+    ln_ctx c = { dinp, part ? part : dw, part ? part + (size_t)nt * C : db, dout, inp, w, mean, rstd, C, set };
     sy_par_for((size_t)N, nt, ln_bwd_part, &c);
     if (part) {
         for (int t = 0; t < nt; t++)
@@ -93,6 +94,18 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
             }
         free(part);
     }
+}
+
+void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                        const float *w, const float *mean, const float *rstd, int N, int C)
+{
+    ln_backward(dinp, dw, db, dout, inp, w, mean, rstd, N, C, 0);
+}
+
+void layernorm_backward_set(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                            const float *w, const float *mean, const float *rstd, int N, int C)
+{
+    ln_backward(dinp, dw, db, dout, inp, w, mean, rstd, N, C, 1);
 }
 
 void matmul_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
@@ -195,15 +208,15 @@ int attention_backward_naive(float *dqkv, const float *dout, const float *qkv, c
     return 0;
 }
 
-typedef struct { float *dinp; const float *inp, *dout; } gelu_ctx;
+typedef struct { float *dinp; const float *inp, *dout; int set; } gelu_ctx;
 
 __attribute__((target_clones("avx512f", "avx2", "default")))
 static void gelu_bwd_part(void *p, size_t lo, size_t hi, int part)
 {
     (void)part;
     gelu_ctx *c = p;
-    float *restrict dx = c->dinp + lo;
-    const float *restrict in = c->inp + lo, *restrict d = c->dout + lo;
+    float *dx = c->dinp + lo;   /* may be dout itself (in place) */
+    const float *restrict in = c->inp + lo, *d = c->dout + lo;
     const float inv_sqrt2 = 0.70710678118654752f;
     const float inv_sqrt2pi = 0.39894228040143268f;
     size_t n = hi - lo;
@@ -211,13 +224,20 @@ static void gelu_bwd_part(void *p, size_t lo, size_t hi, int part)
         float x = in[i];
         float cdf = 0.5f * (1.0f + fast_erf(x * inv_sqrt2));
         float pdf = inv_sqrt2pi * fast_exp(-0.5f * x * x);
-        dx[i] += (cdf + x * pdf) * d[i];
+        float v = (cdf + x * pdf) * d[i];
+        dx[i] = c->set ? v : dx[i] + v;
     }
 }
 
 void gelu_backward(float *dinp, const float *inp, const float *dout, size_t N)
 {
-    gelu_ctx c = { dinp, inp, dout };
+    gelu_ctx c = { dinp, inp, dout, 0 };
+    sy_par_for(N, bpar_parts(N, 40.0), gelu_bwd_part, &c);
+}
+
+void gelu_backward_inplace(float *d, const float *inp, size_t N)
+{
+    gelu_ctx c = { d, inp, d, 1 };
     sy_par_for(N, bpar_parts(N, 40.0), gelu_bwd_part, &c);
 }
 

@@ -25,6 +25,10 @@ void embedding_backward(float *dwte, float *dwpe, float *dwtt, const float *dout
 /* layernorm_forward: dinp, inp, dout [N,C]; dw, db [C]; mean, rstd [N]. */
 void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                         const float *w, const float *mean, const float *rstd, int N, int C);
+/* The same with dinp overwritten (=), not accumulated (saves zeroing it
+ * first; the values are those layernorm_backward adds to zeros). */
+void layernorm_backward_set(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                            const float *w, const float *mean, const float *rstd, int N, int C);
 
 /* matmul_forward: out[N,OC] = inp[N,C] @ w[OC,C]^T + b.  dinp [N,C] may be
  * NULL (no input gradient wanted), dw [OC,C], db [OC] may be NULL. */
@@ -43,6 +47,8 @@ int attention_backward_naive(float *dqkv, const float *dout, const float *qkv, c
 
 /* gelu_forward (exact erf): dinp, inp, dout [N]. */
 void gelu_backward(float *dinp, const float *inp, const float *dout, size_t N);
+/* In place: d[i] = gelu'(inp[i]) * d[i] (what gelu_backward adds to zeros). */
+void gelu_backward_inplace(float *d, const float *inp, size_t N);
 
 /* pool_cls_forward / pool_mean_forward: dinp [B,T,C] accumulates from
  * dout [B,C]. */

@@ -59,7 +59,7 @@ typedef struct {
     int *ids_q, *lens_q, *ids_p, *lens_p;
     float *acts_q, *acts_p;
     float *qemb, *pemb, *qnorm, *pnorm, *dq, *dp, *dpool;
-    float *d1, *d2, *dI1, *dI2, *dqkv, *dlast;
+    float *d1, *d2, *dI1, *dqkv, *dlast;
     unsigned char *valid;
     struct kbf_mat *kscratch;  /* bf16 backward: packed right-hand sides (kernels_bf16.h), owned */
     train_inst *inst;

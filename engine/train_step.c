@@ -112,7 +112,7 @@ void train_state_free(trainer *t)
     free(t->acts_q); free(t->acts_p);
     free(t->qemb); free(t->pemb); free(t->qnorm); free(t->pnorm); free(t->dq); free(t->dp);
     free(t->dpool);
-    free(t->d1); free(t->d2); free(t->dI1); free(t->dI2); free(t->dqkv); free(t->dlast);
+    free(t->d1); free(t->d2); free(t->dI1); free(t->dqkv); free(t->dlast);
     free(t->valid); free(t->inst);
     kbf_mat_free(t->kscratch);
     sy_buf_free(&t->text);
@@ -177,13 +177,12 @@ int train_alloc_buffers(trainer *t, sy_err *err)
     t->d2 = train_falloc(maxN * C);
     t->dlast = train_falloc(maxN * C);
     t->dI1 = train_falloc(maxN * FF);
-    t->dI2 = train_falloc(maxN * FF);
     t->dqkv = train_falloc(maxN * 3 * C);
     t->valid = malloc((size_t)t->B * t->P);
     t->inst = calloc((size_t)t->B, sizeof *t->inst);
     if (!t->ids_q || !t->lens_q || !t->ids_p || !t->lens_p || !t->acts_q || !t->acts_p ||
         !t->qemb || !t->pemb || !t->qnorm || !t->pnorm || !t->dq || !t->dp || !t->dpool ||
-        !t->d1 || !t->d2 || !t->dlast || !t->dI1 || !t->dI2 || !t->dqkv || !t->valid || !t->inst)
+        !t->d1 || !t->d2 || !t->dlast || !t->dI1 || !t->dqkv || !t->valid || !t->inst)
         return sy_fail(err, SY_ENOMEM, "out of memory for training buffers; lower --batch, --group or --max-len");
     return 0;
 }
@@ -225,10 +224,12 @@ static int forward_cached(trainer *t, float *base, enc_acts *acts, int *packed, 
 /* matmul_backward in the model's precision: at bf16 the two products take
  * bf16 operands with float32 sums (kernels_bf16.h); the gradients themselves,
  * the fp32 master weights and the optimiser state stay float32. */
-static int mm_bwd(trainer *t, float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                  const float *w, int N, int C, int OC)
+static int mm_bwd(trainer *t, int dinp_acc, float *dinp, float *dw, float *db, const float *dout,
+                  const float *inp, const float *w, int N, int C, int OC)
 {
-    if (t->m->precision == ENC_BF16) return kbf_matmul_backward(dinp, dw, db, dout, inp, w, N, C, OC, &t->kscratch);
+    if (t->m->precision == ENC_BF16)
+        return kbf_matmul_backward(dinp, dw, db, dout, inp, w, N, C, OC, &t->kscratch, dinp_acc);
+    if (!dinp_acc && dinp) memset(dinp, 0, (size_t)N * C * sizeof *dinp);
     matmul_backward(dinp, dw, db, dout, inp, w, N, C, OC);
     return 0;
 }
@@ -252,33 +253,29 @@ static int encoder_backward(trainer *t, const enc_acts *a, float *dout, const in
         const float *ln1 = a->ln1 + (size_t)l * NC, *res2 = a->res2 + (size_t)l * NC;
         const float *fch = a->fch + (size_t)l * NI, *fchg = a->fch_gelu + (size_t)l * NI;
         size_t lc = (size_t)l * C;
-        memset(d1, 0, NC * sizeof *d1);
-        layernorm_backward(d1, g->ln2_w + lc, g->ln2_b + lc, dx, res2, p->ln2_w + lc,
-                           a->ln2_mean + (size_t)l * N, a->ln2_rstd + (size_t)l * N, N, C);
+        /* the "=" forms (layernorm_backward_set, dinp_acc 0, gelu in place)
+         * write what "+=" would add to zeros, without zeroing first */
+        layernorm_backward_set(d1, g->ln2_w + lc, g->ln2_b + lc, dx, res2, p->ln2_w + lc,
+                               a->ln2_mean + (size_t)l * N, a->ln2_rstd + (size_t)l * N, N, C);
         memcpy(d2, d1, NC * sizeof *d2);                     /* residual into ln1 */
-        memset(t->dI1, 0, NI * sizeof *t->dI1);
-        if (mm_bwd(t, t->dI1, g->fcproj_w + (size_t)l * C * FF, g->fcproj_b + lc, d1, fchg,
+        if (mm_bwd(t, 0, t->dI1, g->fcproj_w + (size_t)l * C * FF, g->fcproj_b + lc, d1, fchg,
                    p->fcproj_w + (size_t)l * C * FF, N, FF, C)) return -1;
-        memset(t->dI2, 0, NI * sizeof *t->dI2);
-        gelu_backward(t->dI2, fch, t->dI1, NI);
-        if (mm_bwd(t, d2, g->fc_w + (size_t)l * FF * C, g->fc_b + (size_t)l * FF, t->dI2, ln1,
+        gelu_backward_inplace(t->dI1, fch, NI);
+        if (mm_bwd(t, 1, d2, g->fc_w + (size_t)l * FF * C, g->fc_b + (size_t)l * FF, t->dI1, ln1,
                    p->fc_w + (size_t)l * FF * C, N, C, FF)) return -1;
-        memset(d1, 0, NC * sizeof *d1);
-        layernorm_backward(d1, g->ln1_w + lc, g->ln1_b + lc, d2, res1, p->ln1_w + lc,
-                           a->ln1_mean + (size_t)l * N, a->ln1_rstd + (size_t)l * N, N, C);
+        layernorm_backward_set(d1, g->ln1_w + lc, g->ln1_b + lc, d2, res1, p->ln1_w + lc,
+                               a->ln1_mean + (size_t)l * N, a->ln1_rstd + (size_t)l * N, N, C);
         memcpy(dx, d1, NC * sizeof *dx);                     /* residual into the layer input */
-        memset(d2, 0, NC * sizeof *d2);
-        if (mm_bwd(t, d2, g->attproj_w + (size_t)l * C * C, g->attproj_b + lc, d1, atty,
+        if (mm_bwd(t, 0, d2, g->attproj_w + (size_t)l * C * C, g->attproj_b + lc, d1, atty,
                    p->attproj_w + (size_t)l * C * C, N, C, C)) return -1;
         memset(t->dqkv, 0, NC * 3 * sizeof *t->dqkv);
         if (t->m->precision == ENC_BF16 ? kbf_attention_backward(t->dqkv, d2, qkv, att, lens, B, T, C, NH)
                                         : attention_backward(t->dqkv, d2, qkv, att, lens, B, T, C, NH)) return -1;
-        if (mm_bwd(t, dx, g->qkv_w + (size_t)l * 3 * C * C, g->qkv_b + (size_t)l * 3 * C,
+        if (mm_bwd(t, 1, dx, g->qkv_w + (size_t)l * 3 * C * C, g->qkv_b + (size_t)l * 3 * C,
                    t->dqkv, x_in, p->qkv_w + (size_t)l * 3 * C * C, N, C, 3 * C)) return -1;
     }
-    memset(d1, 0, NC * sizeof *d1);
-    layernorm_backward(d1, g->emb_ln_w, g->emb_ln_b, dx, a->emb, p->emb_ln_w, a->emb_mean,
-                       a->emb_rstd, N, C);
+    layernorm_backward_set(d1, g->emb_ln_w, g->emb_ln_b, dx, a->emb, p->emb_ln_w, a->emb_mean,
+                           a->emb_rstd, N, C);
     /* positions start at pos_offset for the RoBERTa family (encoder.h) */
     embedding_backward(g->wte, g->wpe + (size_t)cfg->pos_offset * C, g->wtt, d1, ids, B, T, C);
     return 0;

@@ -1,6 +1,6 @@
 /* test_kernels_bf16: the bf16 product against its naive twin (same bf16
  * rounding of both operands, sums in double) on odd shapes -- M, N, K not
- * multiples of the 8 x 48 tile, of the 128-pair K block or of 2 -- in all
+ * multiples of the 8 x 48 tile, of the 256-pair K block or of 2 -- in all
  * operand layouts, with bias and accumulation; the rounding itself; and how
  * far bf16 products are from fp32 ones (the tolerance bf16 allows).
  *
@@ -74,9 +74,9 @@ static double rel_err(const float *o1, const float *o2, const float *a, int lda,
 TEST(gemm_vs_naive)
 {
     if (!kbf_cpu_ok()) { SKIP("this CPU lacks avx512_bf16 (the fp32 kernels are tested instead)"); return; }
-    /* M, N, K: tails on every axis; K > 256 crosses a K block; K odd pads a pair */
+    /* M, N, K: tails on every axis; K > 512 crosses a K block; K odd pads a pair */
     int shapes[][3] = { { 1, 1, 1 }, { 7, 5, 3 }, { 8, 48, 2 }, { 9, 49, 257 }, { 65, 97, 33 },
-                        { 130, 47, 384 }, { 3, 200, 301 }, { 200, 96, 64 } };
+                        { 130, 47, 384 }, { 3, 200, 301 }, { 200, 96, 64 }, { 19, 50, 1101 } };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
         for (int at = 0; at < 2; at++)
@@ -185,7 +185,7 @@ TEST(matmul_backward)
         float *dx3 = malloc((size_t)N * C * 4), *dw3 = malloc((size_t)OC * C * 4), *db3 = malloc((size_t)OC * 4);
         memcpy(dx2, dx1, (size_t)N * C * 4); memcpy(dw2, dw1, (size_t)OC * C * 4); memcpy(db2, db1, (size_t)OC * 4);
         memcpy(dx3, dx1, (size_t)N * C * 4); memcpy(dw3, dw1, (size_t)OC * C * 4); memcpy(db3, db1, (size_t)OC * 4);
-        CHECK(kbf_matmul_backward(dx1, dw1, db1, dout, inp, w, N, C, OC, &scratch) == 0, "rc");
+        CHECK(kbf_matmul_backward(dx1, dw1, db1, dout, inp, w, N, C, OC, &scratch, 1) == 0, "rc");
         /* naive: dinp += dout @ w (w as [K=OC][N=C]); dw += dout^T @ inp */
         kbf_gemm_naive(dx2, C, dout, OC, 0, w, C, 1, NULL, N, C, OC, 1);
         kbf_gemm_naive(dw2, C, dout, OC, 1, inp, C, 1, NULL, OC, C, N, 1);
@@ -205,7 +205,13 @@ TEST(matmul_backward)
         CHECK(ex < 1e-5 && ew < 1e-5, "N %d C %d OC %d vs naive: dinp %g dw %g", N, C, OC, ex, ew);
         CHECK(eb < 1e-4, "db is float32 sums: %g", eb);
         CHECK(rx < 0.05 && rw < 0.05 && (rx > 0 || rw > 0), "vs fp32: dinp %g dw %g", rx, rw);
-        CHECK(kbf_matmul_backward(NULL, dw1, NULL, dout, inp, w, N, C, OC, &scratch) == 0, "no dinp, no db");
+        CHECK(kbf_matmul_backward(NULL, dw1, NULL, dout, inp, w, N, C, OC, &scratch, 1) == 0, "no dinp, no db");
+        /* dinp_acc 0 overwrites: the product alone, the same bits as += onto zeros */
+        float *dx4 = rnd((size_t)N * C, 1), *dx5 = calloc((size_t)N * C, 4), *dw4 = calloc((size_t)OC * C, 4);
+        CHECK(kbf_matmul_backward(dx4, dw4, NULL, dout, inp, w, N, C, OC, &scratch, 0) == 0, "rc");
+        CHECK(kbf_matmul_backward(dx5, dw4, NULL, dout, inp, w, N, C, OC, &scratch, 1) == 0, "rc");
+        CHECK(!memcmp(dx4, dx5, (size_t)N * C * 4), "dinp_acc 0: dinp = dout @ w, whatever it held");
+        free(dx4); free(dx5); free(dw4);
         free(dout); free(inp); free(w); free(dx1); free(dw1); free(db1); free(dx2); free(dw2); free(db2);
         free(dx3); free(dw3); free(db3);
     }

@@ -269,6 +269,32 @@ TEST(threads)
     kern_set_threads(1);
 }
 
+/* the "=" forms write exactly what the "+=" forms add to zeros, whatever
+ * the output held (the trainer skips zeroing with them) */
+TEST(set_forms)
+{
+    enum { N = 37, C = 45 };
+    float *x = rnd(N * C, 2), *w = rnd(C, 1), *b = rnd(C, 1), *d = rnd(N * C, 1), *out = zeros(N * C);
+    float *mean = zeros(N), *rstd = zeros(N);
+    layernorm_forward(out, mean, rstd, x, w, b, N, C, 1e-5f);
+    for (int th = 1; th <= 2; th++) {
+        kern_set_threads(th);
+        float *acc = zeros(N * C), *set = rnd(N * C, 5), *dw1 = zeros(C), *db1 = zeros(C), *dw2 = zeros(C), *db2 = zeros(C);
+        layernorm_backward(acc, dw1, db1, d, x, w, mean, rstd, N, C);
+        layernorm_backward_set(set, dw2, db2, d, x, w, mean, rstd, N, C);
+        CHECK(!memcmp(acc, set, sizeof(float) * N * C), "layernorm_backward_set = += onto zeros (%d threads)", th);
+        CHECK(!memcmp(dw1, dw2, sizeof(float) * C) && !memcmp(db1, db2, sizeof(float) * C), "dw, db still accumulate");
+        float *g1 = zeros(N * C), *g2 = malloc(sizeof(float) * N * C);
+        memcpy(g2, d, sizeof(float) * N * C);
+        gelu_backward(g1, x, d, N * C);
+        gelu_backward_inplace(g2, x, N * C);
+        CHECK(!memcmp(g1, g2, sizeof(float) * N * C), "gelu_backward_inplace = += onto zeros (%d threads)", th);
+        free(acc); free(set); free(dw1); free(db1); free(dw2); free(db2); free(g1); free(g2);
+    }
+    kern_set_threads(1);
+    free(x); free(w); free(b); free(d); free(out); free(mean); free(rstd);
+}
+
 int main(void)
 {
     kern_set_threads(1);
@@ -281,5 +307,6 @@ int main(void)
     RUN(l2norm);
     RUN(infonce);
     RUN(threads);
+    RUN(set_forms);
     return check_done();
 }
