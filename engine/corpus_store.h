@@ -61,8 +61,23 @@
 
 typedef struct cstore cstore;
 
-/* Write corpus c to path (atomically), recording the source fingerprint. */
+/* Write corpus c to path (atomically), recording the source fingerprint.  A
+ * streamed corpus (corpus_load_streamed) has its texts in its sink: they are
+ * copied from there, and the bytes written are the same. */
 int cstore_write(const corpus *c, uint64_t fingerprint, const char *path, sy_err *err);
+
+/* Where a streamed load writes documents' strings as it parses them: an
+ * unlinked temporary file, the first part of the store's string blob, with
+ * its chunk checksums kept as it goes.  It is made in the folder the store
+ * will be written to (near: the store's path), else the nearest existing
+ * folder above it, else $TMPDIR or /tmp: on the store's file system, never a
+ * memory-backed /tmp when avoidable. */
+typedef struct cstore_sink cstore_sink;
+cstore_sink *cstore_sink_new(const char *near, sy_err *err);
+/* Append "id\0title\0text\0"; -1 with err when the file cannot be written. */
+int cstore_sink_doc(cstore_sink *k, const char *id, size_t idlen, const char *title, size_t tlen, const char *text,
+                    size_t xlen, sy_err *err);
+void cstore_sink_free(cstore_sink *k);
 /* Map path and check it (see above).  NULL with err naming the file. */
 cstore *cstore_open(const char *path, sy_err *err);
 /* The same with lazy != 0: the big tables and the texts are checked chunk by
