@@ -93,8 +93,8 @@ static void arena_free(arena *a)
 /* ---- the corpus ------------------------------------------------------------ */
 
 typedef struct {
-    const char *id, *title, *text;
-    uint32_t text_len;
+    const char *id, *title, *text;   /* title, text: NULL while streamed (corpus_load_streamed) */
+    uint32_t text_len, title_len;
 } doc_rec;
 
 typedef struct {
@@ -108,6 +108,7 @@ typedef struct {
 
 struct corpus {
     cstore *st;         /* when set, docs and queries are served from the mapping */
+    cstore_sink *sink;  /* when set, documents' titles and texts went there, not to the arena */
     arena ar;
     doc_rec *docs;
     size_t ndocs, cap_docs;
@@ -387,10 +388,32 @@ static int add_doc(corpus *c, const char *id, size_t idlen, const char *title, s
         warnf(c, "%s:%zu: document without an id; line skipped; give every document a unique id", path, line);
         return 0;
     }
-    if (c->ndocs >= UINT32_MAX - 1 || xlen > UINT32_MAX)
+    if (c->ndocs >= UINT32_MAX - 1 || xlen > UINT32_MAX || tlen > UINT32_MAX)
         return sy_fail(err, SY_EUNSUP, "%s:%zu: too many or too long documents (limit 4G)", path, line);
     if (grow((void **)&c->docs, &c->cap_docs, c->ndocs + 1, sizeof *c->docs)) return oom(err, path, line);
     /* copy first, then insert the arena copy as the key; a duplicate is not committed */
+    if (c->sink) {   /* only the id stays in memory; the strings go to the store's sink */
+        char *p = arena_reserve(&c->ar, idlen + 1);
+        if (!p) return oom(err, path, line);
+        memcpy(p, id, idlen);
+        p[idlen] = '\0';
+        int put = sy_strmap_put(&c->doc_map, p, idlen, (uint32_t)c->ndocs, NULL);
+        if (put < 0) return oom(err, path, line);
+        if (put == 0) {
+            warnf(c, "%s:%zu: duplicate document id \"%.*s\"; the first is kept, this line skipped", path, line,
+                  clip(id, idlen), id);
+            return 0;
+        }
+        if (cstore_sink_doc(c->sink, p, idlen, title, tlen, text, xlen, err) < 0) return -1;
+        arena_commit(&c->ar, idlen + 1);
+        c->docs[c->ndocs] = (doc_rec){.id = p, .text_len = (uint32_t)xlen, .title_len = (uint32_t)tlen};
+        c->ndocs++;
+        if (is_blank(title, tlen) && is_blank(text, xlen))
+            warnf(c, "%s:%zu: document \"%.*s\" has an empty title and text; kept (so indices and qrels stay "
+                     "aligned) but it can never match a query",
+                  path, line, clip(id, idlen), id);
+        return 1;
+    }
     char *p = arena_reserve(&c->ar, idlen + tlen + xlen + 3);
     if (!p) return oom(err, path, line);
     memcpy(p, id, idlen);
@@ -413,6 +436,7 @@ static int add_doc(corpus *c, const char *id, size_t idlen, const char *title, s
     memcpy(p, text, xlen);
     p[xlen] = '\0';
     d->text_len = (uint32_t)xlen;
+    d->title_len = (uint32_t)tlen;
     arena_commit(&c->ar, idlen + tlen + xlen + 3);
     c->ndocs++;
     if (is_blank(title, tlen) && is_blank(text, xlen))
@@ -1463,12 +1487,18 @@ corpus *corpus_load(const char *path, corpus_format fmt, sy_err *err)
     return corpus_load_splits(path, fmt, NULL, 0, err);
 }
 
-corpus *corpus_load_splits(const char *path, corpus_format fmt, const char *const *splits, size_t nsplits,
-                           sy_err *err)
+static corpus *load(const char *path, corpus_format fmt, const char *const *splits, size_t nsplits, int stream,
+                    const char *store_path, sy_err *err)
 {
     corpus *c = calloc(1, sizeof *c);
     if (!c) {
         sy_fail(err, SY_ENOMEM, "out of memory");
+        return NULL;
+    }
+    /* FlagEmbedding files name passages by their text (one document per
+     * distinct text): the texts stay in memory to find them again */
+    if (stream && fmt != CORPUS_FLAG && !(c->sink = cstore_sink_new(store_path, err))) {
+        free(c);
         return NULL;
     }
     c->only = splits;
@@ -1510,10 +1540,25 @@ corpus *corpus_load_splits(const char *path, corpus_format fmt, const char *cons
     return c;
 }
 
+corpus *corpus_load_splits(const char *path, corpus_format fmt, const char *const *splits, size_t nsplits,
+                           sy_err *err)
+{
+    return load(path, fmt, splits, nsplits, 0, NULL, err);
+}
+
+corpus *corpus_load_streamed(const char *path, corpus_format fmt, const char *const *splits, size_t nsplits,
+                             const char *store_path, sy_err *err)
+{
+    return load(path, fmt, splits, nsplits, 1, store_path, err);
+}
+
+cstore_sink *corpus_sink(const corpus *c) { return c->sink; }
+
 void corpus_free(corpus *c)
 {
     if (!c) return;
     cstore_free(c->st);
+    cstore_sink_free(c->sink);
     arena_free(&c->ar);
     free(c->docs);
     free(c->queries);
@@ -1550,6 +1595,11 @@ size_t corpus_doc_text_len(const corpus *c, uint32_t d)
 {
     if (c->st) return cstore_doc_text_len(c->st, d);
     return d < c->ndocs ? c->docs[d].text_len : 0;
+}
+size_t corpus_doc_title_len(const corpus *c, uint32_t d)
+{
+    if (c->st) return strlen(cstore_doc_title(c->st, d));
+    return d < c->ndocs ? c->docs[d].title_len : 0;
 }
 
 int64_t corpus_doc_find(const corpus *c, const char *id)
@@ -1659,20 +1709,26 @@ uint64_t corpus_ids_fingerprint(const corpus *c)
     uint64_t h = sy_hash64(&n, sizeof n);
     for (uint32_t d = 0; d < n; d++) {
         const char *id = corpus_doc_id(c, d);
-        uint64_t l = corpus_doc_text_len(c, d) + 1000003ull * strlen(corpus_doc_title(c, d));
+        uint64_t l = corpus_doc_text_len(c, d) + 1000003ull * corpus_doc_title_len(c, d);
         h = sy_hash64_seed(id, strlen(id), h ^ l);
     }
     return h;
 }
 
+uint64_t corpus_content_hash_add(uint64_t h, const char *title, size_t tlen, const char *text, size_t xlen)
+{
+    h = sy_hash64_seed(title, tlen, h);
+    return sy_hash64_seed(text, xlen, h ^ 0x9e3779b97f4a7c15ULL);
+}
+
 uint64_t corpus_content_hash(const corpus *c)
 {
     if (c->st) return cstore_content_hash(c->st);
+    if (c->sink) return 0;   /* the texts are in the sink: cstore_write hashes them there */
     uint64_t h = corpus_ndocs(c);
     for (uint32_t d = 0; d < corpus_ndocs(c); d++) {
         const char *t = corpus_doc_title(c, d);
-        h = sy_hash64_seed(t, strlen(t), h);
-        h = sy_hash64_seed(corpus_doc_text(c, d), corpus_doc_text_len(c, d), h ^ 0x9e3779b97f4a7c15ULL);
+        h = corpus_content_hash_add(h, t, strlen(t), corpus_doc_text(c, d), corpus_doc_text_len(c, d));
     }
     return h;
 }

@@ -119,6 +119,22 @@ const struct cstore *corpus_store(const corpus *c);
  * chunk (the getters gave "" or -1 there); 0 otherwise (cstore_damage). */
 int corpus_store_damage(const corpus *c, sy_err *err);
 
+/* For building the session store without holding the collection (init):
+ * documents' titles and texts are written to a sink (corpus_store.h) as they
+ * are parsed, and only ids, lengths, queries and qrels stay in memory.  The
+ * corpus answers counts, ids, lengths, finds, queries, qrels and warnings;
+ * corpus_doc_title/text return NULL and corpus_content_hash 0.  Its one use:
+ * cstore_write(c, ...) (which takes the texts from the sink), then
+ * corpus_free.  FlagEmbedding files are loaded as by corpus_load_splits. */
+corpus *corpus_load_streamed(const char *path, corpus_format fmt, const char *const *splits, size_t nsplits,
+                             const char *store_path, sy_err *err);
+struct cstore_sink;
+struct cstore_sink *corpus_sink(const corpus *c);   /* NULL unless streamed */
+size_t corpus_doc_title_len(const corpus *c, uint32_t d);
+/* One document's step of corpus_content_hash (the store writer hashes a
+ * streamed corpus's texts with it); the hash starts at the document count. */
+uint64_t corpus_content_hash_add(uint64_t h, const char *title, size_t tlen, const char *text, size_t xlen);
+
 /* Bytes the corpus holds in memory (arena + tables), for reports/benchmarks. */
 size_t corpus_memory(const corpus *c);
 

@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -204,6 +205,20 @@ static void blob_flush(blob_out *o)
 
 static void blob_put_raw(blob_out *o, const void *p, size_t n);
 
+static void sums_push(blob_out *o, uint64_t v)
+{
+    if (o->nsums == o->cap) {
+        size_t cap = o->cap ? 2 * o->cap : 1024;
+        uint64_t *ns = realloc(o->sums, cap * sizeof *ns);
+        if (!ns) {
+            o->failed = ENOMEM;
+            return;
+        }
+        o->sums = ns, o->cap = cap;
+    }
+    o->sums[o->nsums++] = v;
+}
+
 static void blob_put(blob_out *o, const void *p, size_t n)
 {
     for (size_t done = 0; done < n;) {   /* the checksum restarts at each chunk */
@@ -211,8 +226,7 @@ static void blob_put(blob_out *o, const void *p, size_t n)
         csum_add(&o->sum, (const uint8_t *)p + done, k);
         o->pos += k, done += k;
         if (o->pos % CHUNK == 0) {
-            if (o->nsums < o->cap) o->sums[o->nsums++] = csum_end(&o->sum);
-            else o->failed = EIO;   /* more bytes than the size pass counted */
+            sums_push(o, csum_end(&o->sum));
             csum_init(&o->sum);
         }
     }
@@ -236,8 +250,151 @@ static uint64_t put_str(blob_out *o, const char *s)
     return at;
 }
 
+/* pwrite all n bytes; 0, or an errno */
+static int pwrite_all(int fd, const void *p, size_t n, uint64_t off)
+{
+    while (n) {
+        ssize_t w = pwrite(fd, p, n, (off_t)off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return w < 0 ? errno : EIO;
+        p = (const uint8_t *)p + w, n -= (size_t)w, off += (uint64_t)w;
+    }
+    return 0;
+}
+
+/* ---- the sink of a streamed load -------------------------------------------- */
+
+struct cstore_sink {
+    blob_out o;   /* fd: the unlinked temporary file; pos: bytes so far */
+};
+
+cstore_sink *cstore_sink_new(const char *near, sy_err *err)
+{
+    char *dir = near ? strdup(near) : NULL;
+    for (char *slash; dir && (slash = strrchr(dir, '/'));) {   /* the nearest existing folder */
+        *slash = '\0';
+        if (*dir && sy_is_dir(dir)) break;
+        if (!*dir) {
+            free(dir);
+            dir = NULL;
+        }
+    }
+    if (dir && !sy_is_dir(dir)) {
+        free(dir);
+        dir = NULL;
+    }
+    if (!dir && near && near[0] != '/') dir = strdup(".");   /* relative: the working folder exists */
+    const char *tmp = getenv("TMPDIR");
+    char *tmpl = sy_strdup_printf("%s/.syneg-store-XXXXXX", dir ? dir : tmp && *tmp ? tmp : "/tmp");
+    free(dir);
+    cstore_sink *k = calloc(1, sizeof *k);
+    if (!tmpl || !k || !(k->o.buf = malloc(BLOB_BUF))) {
+        free(tmpl), cstore_sink_free(k);
+        sy_fail(err, SY_ENOMEM, "out of memory");
+        return NULL;
+    }
+    k->o.fd = mkostemp(tmpl, O_CLOEXEC);
+    if (k->o.fd < 0) {
+        sy_fail_errno(err, errno, "%s: cannot create a temporary file for the session store's texts", tmpl);
+        free(tmpl), free(k->o.buf), free(k);
+        return NULL;
+    }
+    unlink(tmpl);   /* gone with the last descriptor, crash or not */
+    free(tmpl);
+    csum_init(&k->o.sum);
+    blob_put(&k->o, "", 1);   /* offset 0 is the empty string */
+    return k;
+}
+
+int cstore_sink_doc(cstore_sink *k, const char *id, size_t idlen, const char *title, size_t tlen, const char *text,
+                    size_t xlen, sy_err *err)
+{
+    blob_put(&k->o, id, idlen);
+    blob_put(&k->o, "", 1);
+    blob_put(&k->o, title, tlen);
+    blob_put(&k->o, "", 1);
+    blob_put(&k->o, text, xlen);
+    blob_put(&k->o, "", 1);
+    if (k->o.failed) return sy_fail_errno(err, k->o.failed, "cannot write the session store's texts to a temporary file");
+    return 0;
+}
+
+void cstore_sink_free(cstore_sink *k)
+{
+    if (!k) return;
+    if (k->o.fd > 0) close(k->o.fd);
+    free(k->o.buf);
+    free(k->o.sums);
+    free(k);
+}
+
+/* The content hash (corpus_content_hash) of the documents in the sink: read
+ * back in order through a buffer, not mapped, so the resident size stays the
+ * buffer's. */
+static int sink_content_hash(cstore_sink *k, const corpus *c, uint64_t *out)
+{
+    uint32_t n = corpus_ndocs(c);
+    uint64_t h = n, off = 1, wstart = 0, wlen = 0;
+    size_t cap = BLOB_BUF;
+    uint8_t *buf = malloc(cap);
+    if (!buf) return ENOMEM;
+    for (uint32_t d = 0; d < n; d++) {
+        size_t il = strlen(corpus_doc_id(c, d)), tl = corpus_doc_title_len(c, d), xl = corpus_doc_text_len(c, d);
+        uint64_t span = il + tl + xl + 3;
+        if (off < wstart || off + span > wstart + wlen) {
+            if (span > cap) {
+                uint8_t *nb = realloc(buf, span);
+                if (!nb) {
+                    free(buf);
+                    return ENOMEM;
+                }
+                buf = nb, cap = span;
+            }
+            ssize_t got = pread(k->o.fd, buf, cap, (off_t)off);
+            if (got < (ssize_t)span) {
+                free(buf);
+                return got < 0 ? errno : EIO;
+            }
+            wstart = off, wlen = (uint64_t)got;
+        }
+        const char *p = (const char *)buf + (off - wstart);
+        h = corpus_content_hash_add(h, p + il + 1, tl, p + il + tl + 2, xl);
+        off += span;
+    }
+    free(buf);
+    *out = h;
+    return 0;
+}
+
+/* Copy n bytes of the sink from its start to fd at off (in the kernel when it can). */
+static int sink_copy(cstore_sink *k, int fd, uint64_t off, uint64_t n)
+{
+    loff_t in = 0, out = (loff_t)off;
+    while (n) {
+        ssize_t c = copy_file_range(k->o.fd, &in, fd, &out, n, 0);
+        if (c > 0) {
+            n -= (uint64_t)c;
+            continue;
+        }
+        if (c == 0) return EIO;
+        if (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP) return errno;
+        while (n) {   /* no in-kernel copy here: through the buffer */
+            size_t want = n < BLOB_BUF ? (size_t)n : BLOB_BUF;
+            ssize_t got = pread(k->o.fd, k->o.buf, want, in);
+            if (got <= 0) return got < 0 ? errno : EIO;
+            int e = pwrite_all(fd, k->o.buf, (size_t)got, (uint64_t)out);
+            if (e) return e;
+            in += got, out += got, n -= (uint64_t)got;
+        }
+    }
+    return 0;
+}
+
+/* ---- writer ------------------------------------------------------------------ */
+
 int cstore_write(const corpus *c, uint64_t fingerprint, const char *path, sy_err *err)
 {
+    cstore_sink *k = corpus_sink(c);   /* streamed: the documents' strings are there already */
     layout L = {0};
     L.ndocs = corpus_ndocs(c);
     L.nqueries = corpus_nqueries(c);
@@ -250,12 +407,13 @@ int cstore_write(const corpus *c, uint64_t fingerprint, const char *path, sy_err
     L.qslots = slots_for(L.nqueries);
     uint64_t blob_len = 1; /* offset 0 is the empty string */
     for (uint32_t d = 0; d < L.ndocs; d++) {
-        size_t il = strlen(corpus_doc_id(c, d)), tl = strlen(corpus_doc_title(c, d));
+        size_t il = strlen(corpus_doc_id(c, d)), tl = corpus_doc_title_len(c, d);
         if (il + tl + 2 > UINT32_MAX || corpus_doc_text_len(c, d) > UINT32_MAX)
             return sy_fail(err, SY_EINVAL, "document %s: id and title over 4 GB; cannot store it",
                            corpus_doc_id(c, d));
         blob_len += il + tl + corpus_doc_text_len(c, d) + 3;
     }
+    uint64_t docs_end = blob_len;
     for (uint32_t q = 0; q < L.nqueries; q++)
         blob_len += strlen(corpus_query_id(c, q)) + strlen(corpus_query_text(c, q)) + 2;
     for (size_t i = 0; i < L.nsplits; i++) {
@@ -264,70 +422,88 @@ int cstore_write(const corpus *c, uint64_t fingerprint, const char *path, sy_err
     }
     for (size_t i = 0; i < L.nwmsgs; i++) blob_len += strlen(corpus_warning(c, i)) + 1;
     if (lay_out(&L, UINT64_MAX / 8) < 0) return sy_fail(err, SY_EINVAL, "%s: corpus too large to store", path);
+    if (k && k->o.pos != docs_end)
+        return sy_fail(err, SY_EINVAL, "%s: the streamed texts (%llu bytes) do not match the documents (%llu)", path,
+                       (unsigned long long)k->o.pos, (unsigned long long)docs_end);
     uint64_t ntab = nchunks(L.blob - HDR), nblob = nchunks(blob_len), ctab = L.blob + blob_len;
     uint64_t total = ctab + 8 * (ntab + nblob);
     uint8_t *f = calloc(1, L.blob);
-    blob_out o = {.buf = malloc(BLOB_BUF), .sums = malloc(8 * (ntab + nblob)), .cap = nblob};
-    if (!f || !o.buf || !o.sums) {
-        free(f), free(o.buf), free(o.sums);
+    blob_out local = {.buf = k ? NULL : malloc(BLOB_BUF), .sums = k ? NULL : malloc(8 * nblob), .cap = nblob};
+    uint64_t *tsums = malloc(8 * (ntab ? ntab : 1));
+    if (!f || !tsums || (!k && (!local.buf || !local.sums))) {
+        free(f), free(local.buf), free(local.sums), free(tsums);
         return sy_fail(err, SY_ENOMEM, "%s: out of memory building the session store (%llu MB of tables)", path,
                        (unsigned long long)(L.blob >> 20));
     }
     sy_atomic a;
     if (sy_atomic_open(&a, path, err) < 0) {
-        free(f), free(o.buf), free(o.sums);
+        free(f), free(local.buf), free(local.sums), free(tsums);
         return -1;
     }
-    /* the blob streams out first, then the chunk table; the tables and header
-     * go in last, at offset 0, once every checksum is known */
-    o.fd = a.fd;
-    csum_init(&o.sum);
-    if (lseek(a.fd, (off_t)L.blob, SEEK_SET) < 0) o.failed = errno;
-    blob_put(&o, "", 1); /* offset 0 is the empty string */
+    /* the blob goes out first (or is in the sink), then the chunk table; the
+     * tables and header go in last, at offset 0, once every checksum is known */
+    blob_out *o = k ? &k->o : &local;
+    if (!k) {
+        local.fd = a.fd;
+        csum_init(&local.sum);
+        if (lseek(a.fd, (off_t)L.blob, SEEK_SET) < 0) local.failed = errno;
+        blob_put(&local, "", 1);
+    }
+    /* documents: their strings sit at running offsets, in order */
+    uint64_t at = 1;
     for (uint32_t d = 0; d < L.ndocs; d++) {
-        doc_rec r = {0};
-        r.id = put_str(&o, corpus_doc_id(c, d));
-        r.title = (uint32_t)(put_str(&o, corpus_doc_title(c, d)) - r.id);
-        r.text = (uint32_t)(o.pos - r.id);
-        size_t tl = corpus_doc_text_len(c, d);
-        blob_put(&o, corpus_doc_text(c, d), tl);
-        blob_put(&o, "", 1);
-        r.len = (uint32_t)tl;
+        const char *id = corpus_doc_id(c, d);
+        size_t il = strlen(id), tl = corpus_doc_title_len(c, d), xl = corpus_doc_text_len(c, d);
+        doc_rec r = {.id = at, .title = (uint32_t)(il + 1), .text = (uint32_t)(il + tl + 2), .len = (uint32_t)xl};
+        if (!k) {
+            blob_put(&local, id, il + 1);
+            blob_put(&local, corpus_doc_title(c, d), tl + 1);
+            blob_put(&local, corpus_doc_text(c, d), xl);
+            blob_put(&local, "", 1);
+        }
+        at += il + tl + xl + 3;
         memcpy(f + L.docs + d * sizeof r, &r, sizeof r);
-        hash_put(f + L.dhash, L.dslots, corpus_doc_id(c, d), d);
+        hash_put(f + L.dhash, L.dslots, id, d);
     }
     for (uint32_t q = 0; q < L.nqueries; q++) {
         query_rec r = {0};
-        r.id = put_str(&o, corpus_query_id(c, q));
-        r.text = (uint32_t)(put_str(&o, corpus_query_text(c, q)) - r.id);
+        r.id = put_str(o, corpus_query_id(c, q));
+        r.text = (uint32_t)(put_str(o, corpus_query_text(c, q)) - r.id);
         memcpy(f + L.queries + q * sizeof r, &r, sizeof r);
         hash_put(f + L.qhash, L.qslots, corpus_query_id(c, q), q);
     }
     uint64_t row = 0;
     for (size_t i = 0; i < L.nsplits; i++) {
         const corpus_qrels *sp = corpus_split(c, i);
-        split_rec r = {.name = put_str(&o, sp->name), .first = row, .n = sp->n,
+        split_rec r = {.name = put_str(o, sp->name), .first = row, .n = sp->n,
                        .nqueries = corpus_qrels_nqueries(sp)};
         memcpy(f + L.splits + i * sizeof r, &r, sizeof r);
         if (sp->n) memcpy(f + L.qrels + row * sizeof(corpus_qrel), sp->rows, sp->n * sizeof(corpus_qrel));
         row += sp->n;
     }
     if (nnegs) memcpy(f + L.negs, negs, nnegs * sizeof *negs);
-    for (size_t i = 0; i < L.nwmsgs; i++) wr64(f + L.warns + 8 * i, put_str(&o, corpus_warning(c, i)));
-    if (o.pos % CHUNK && o.nsums < o.cap) o.sums[o.nsums++] = csum_end(&o.sum);
-    if (!o.failed && (o.pos != blob_len || o.nsums != nblob)) o.failed = EIO;   /* the size pass and this one disagree */
+    for (size_t i = 0; i < L.nwmsgs; i++) wr64(f + L.warns + 8 * i, put_str(o, corpus_warning(c, i)));
+    if (o->pos % CHUNK) sums_push(o, csum_end(&o->sum));
+    blob_flush(o);
+    int failed = o->failed;
+    if (!failed && (o->pos != blob_len || o->nsums != nblob)) failed = EIO;   /* the size pass and this one disagree */
+    uint64_t content = 0;
+    if (!failed && k) failed = sink_content_hash(k, c, &content);
+    else content = corpus_content_hash(c);
+    if (!failed && k) failed = sink_copy(k, a.fd, L.blob, blob_len);
     /* the chunk table after the blob: the tables' chunks, then the blob's */
-    uint64_t *sums = o.sums;
-    if (!o.failed) {
-        memmove(sums + ntab, sums, 8 * nblob);
-        for (uint64_t k = 0; k < ntab; k++) {
-            uint64_t at = HDR + k * CHUNK, n = L.blob - at < CHUNK ? L.blob - at : CHUNK;
-            sums[k] = cstore_checksum(f + at, n);
-        }
-        for (uint64_t k = 0; k < ntab + nblob; k++) blob_put_raw(&o, sums + k, 8);
+    for (uint64_t j = 0; j < ntab; j++) {
+        uint64_t from = HDR + j * CHUNK, n = L.blob - from < CHUNK ? L.blob - from : CHUNK;
+        tsums[j] = cstore_checksum(f + from, n);
     }
-    blob_flush(&o);
-    free(o.buf);
+    csum ct;
+    csum_init(&ct);
+    csum_add(&ct, tsums, 8 * ntab);
+    if (!failed) csum_add(&ct, o->sums, 8 * nblob);
+    if (!failed) failed = pwrite_all(a.fd, tsums, 8 * ntab, ctab);
+    if (!failed) failed = pwrite_all(a.fd, o->sums, 8 * nblob, ctab + 8 * ntab);
+    free(tsums);
+    free(local.buf), free(local.sums);
     memcpy(f, CSTORE_MAGIC, 8);
     wr32(f + 8, CSTORE_VERSION);
     wr32(f + 12, HDR);
@@ -341,21 +517,20 @@ int cstore_write(const corpus *c, uint64_t fingerprint, const char *path, sy_err
     wr64(f + 56, corpus_nwarnings(c));
     wr64(f + 64, L.dslots);
     wr64(f + 72, L.qslots);
-    wr64(f + 80, cstore_checksum(sums, 8 * (ntab + nblob)));
+    wr64(f + 80, csum_end(&ct));
     wr64(f + 88, L.blob);
     wr64(f + 96, ctab);
     wr64(f + 104, L.nrows);
     wr64(f + 112, corpus_ids_fingerprint(c));
-    wr64(f + 120, corpus_content_hash(c));
+    wr64(f + 120, content);
     wr64(f + 128, CHUNK);
     wr64(f + 136, ntab);
     wr64(f + 144, nblob);
-    free(sums);
     wr64(f + HDR_SUM, cstore_checksum(f, HDR_SUM));
-    if (!o.failed && (lseek(a.fd, 0, SEEK_SET) < 0 || sy_write_all(a.fd, f, L.blob) < 0)) o.failed = errno ? errno : EIO;
+    if (!failed) failed = pwrite_all(a.fd, f, L.blob, 0);
     free(f);
-    if (o.failed) {
-        sy_fail_errno(err, o.failed, "%s: cannot write the session store (the previous one is untouched)", a.tmp);
+    if (failed) {
+        sy_fail_errno(err, failed, "%s: cannot write the session store (the previous one is untouched)", a.tmp);
         sy_atomic_abort(&a);
         return -1;
     }
@@ -417,7 +592,7 @@ static int chunk_ok(const cstore *cs, uint64_t k)
 
 /* Are the n bytes at file offset off (all in the tables or all in the blob)
  * intact?  Always yes unless the store was opened lazily: an eager open
- * checked the tables, and the texts are checked by cstore_verify. */
+ * checked every chunk, texts too. */
 static int range_ok(const cstore *s, uint64_t off, uint64_t n)
 {
     if (!s->lazy) return 1;
@@ -548,6 +723,13 @@ cstore *cstore_open_mode(const char *path, int lazy, sy_err *err)
         if (s->qrels[i].query >= L->nqueries || s->qrels[i].doc >= L->ndocs) return bad(s, err, "qrels row");
     for (size_t i = 0; i < L->nnegs; i++)
         if (s->negs[i].query >= L->nqueries || s->negs[i].doc >= L->ndocs) return bad(s, err, "given negative");
+    /* an eager handle's accessors trust every byte: the texts too are checked
+     * now (bulk commands read most of them anyway; a damaged text must not
+     * flow silently into an export, an index or a training run) */
+    if (!s->lazy && cstore_verify(s, err) < 0) {
+        cstore_free(s);
+        return NULL;
+    }
     return s;
 }
 

@@ -35,15 +35,15 @@
  *
  * Opening checks the header, the file size, the chunk table, and the chunks
  * of the small tables (splits, qrels, given negatives, warnings).  An eager
- * open (cstore_open) also checks every chunk of the big tables (documents,
- * queries, the two id hashes: ~36 bytes a document, so proportional to the
- * count, not to the text); the texts are checked by cstore_verify.  A lazy
+ * open (cstore_open) also checks every other chunk, the big tables and the
+ * texts (cstore_verify), so its accessors never read a damaged byte: bulk
+ * commands (export, mine, train, index builds) read most texts anyway.  A lazy
  * open (cstore_open_mode(path, 1, ...)) checks a chunk of the tables or the
  * texts when an accessor first reads it: a damaged chunk reads as "" (find:
  * -1), never as wrong data, and cstore_damage reports it; callers that open
  * lazily must ask cstore_damage before they trust what they read.  Every
  * failure names the file and says to rebuild.  Version 2 stores (one checksum
- * over the tables, one over the texts) are still read, eagerly.  Written once
+ * over the tables, one over the texts) are still read, eagerly (both checked).  Written once
  * through sy_write_file_atomic: a crash while building leaves the previous
  * file.  A handle may be read from several threads (the chunk checks are
  * atomic). */
@@ -61,8 +61,23 @@
 
 typedef struct cstore cstore;
 
-/* Write corpus c to path (atomically), recording the source fingerprint. */
+/* Write corpus c to path (atomically), recording the source fingerprint.  A
+ * streamed corpus (corpus_load_streamed) has its texts in its sink: they are
+ * copied from there, and the bytes written are the same. */
 int cstore_write(const corpus *c, uint64_t fingerprint, const char *path, sy_err *err);
+
+/* Where a streamed load writes documents' strings as it parses them: an
+ * unlinked temporary file, the first part of the store's string blob, with
+ * its chunk checksums kept as it goes.  It is made in the folder the store
+ * will be written to (near: the store's path), else the nearest existing
+ * folder above it, else $TMPDIR or /tmp: on the store's file system, never a
+ * memory-backed /tmp when avoidable. */
+typedef struct cstore_sink cstore_sink;
+cstore_sink *cstore_sink_new(const char *near, sy_err *err);
+/* Append "id\0title\0text\0"; -1 with err when the file cannot be written. */
+int cstore_sink_doc(cstore_sink *k, const char *id, size_t idlen, const char *title, size_t tlen, const char *text,
+                    size_t xlen, sy_err *err);
+void cstore_sink_free(cstore_sink *k);
 /* Map path and check it (see above).  NULL with err naming the file. */
 cstore *cstore_open(const char *path, sy_err *err);
 /* The same with lazy != 0: the big tables and the texts are checked chunk by

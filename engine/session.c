@@ -83,7 +83,8 @@ static char *source_file(const session_source *src, const char *name)
  * The eval split must exist; a train split only when it was named
  * (a test-only BEIR set makes a session without one).  Errors: no documents,
  * or a split whose judgements resolve to no query and document. */
-static corpus *load_for_init(const session_source *src, char **train_out, char **eval_out, sy_err *err)
+static corpus *load_for_init(const char *dir, const session_source *src, char **train_out, char **eval_out,
+                             sy_err *err)
 {
     char **have = NULL;
     size_t nhave = 0;
@@ -100,7 +101,11 @@ static corpus *load_for_init(const session_source *src, char **train_out, char *
     const char *train = src->train_split ? src->train_split : "train";
     const char *evals = src->eval_split ? src->eval_split : !has_test && has_dev ? "dev" : "test";
     const char *want[2] = {train, evals};
-    corpus *c = corpus_load_splits(src->path, src->format, want, 2, err);
+    /* streamed: the texts go to a temporary file as they are parsed, not to
+     * memory; build_store copies them into the store */
+    char *store = sy_path_join(dir, STORE_NAME);
+    corpus *c = store ? corpus_load_streamed(src->path, src->format, want, 2, store, err) : NULL;
+    free(store);
     const char *missing = !c ? NULL
                           : !corpus_qrels_for(c, evals) ? evals
                           : src->train_split && !corpus_qrels_for(c, train) ? train : NULL;
@@ -149,7 +154,7 @@ int session_create(const char *dir, const session_source *src, sy_err *err)
     }
     /* the data must load, with its named splits, before anything is written */
     char *train = NULL, *evals = NULL;
-    corpus *c = load_for_init(src, &train, &evals, err);
+    corpus *c = load_for_init(dir, src, &train, &evals, err);
     if (!c) {
         free(cfg_path);
         return -1;
@@ -394,11 +399,18 @@ static corpus *open_corpus(session *s, corpus_format fmt, int lazy, sy_err *err)
     const char *why = stale ? "the data set changed since it was built" : existed ? se.msg : "a session from before the store";
     double t0 = sy_now();
     const char *want[2] = {session_train_split(s), session_eval_split(s)};   /* as init read it */
-    corpus *c = corpus_load_splits(s->source_path, fmt, want, 2, err);
+    corpus *c = corpus_load_streamed(s->source_path, fmt, want, 2, sp, err);
     if (c) {
         sy_err we = {0};
         double dt = sy_now() - t0;
-        if (cstore_write(c, fp, sp, &we) == 0)
+        int built = cstore_write(c, fp, sp, &we) == 0;
+        /* serve the store just written (the streamed corpus holds no texts) */
+        cstore *nst = built ? cstore_open_mode(sp, lazy, &we) : NULL;
+        if (built && !nst) built = 0;
+        corpus_free(c);
+        c = nst ? corpus_from_store(nst, err) : NULL;
+        if (!c && !built) c = corpus_load_splits(s->source_path, fmt, want, 2, err);   /* could not save: parse */
+        if (built)
             s->notice = sy_strdup_printf("%s: built %s from the data set in %.1f s (%s); later commands open it in "
                                          "place", s->dir, STORE_NAME, dt, why);
         else
@@ -424,6 +436,12 @@ corpus *session_corpus_lazy(session *s, sy_err *err) { return corpus_mode(s, 1, 
 int session_check(const session *s, sy_err *err) { return corpus_store_damage(s->corpus, err); }
 
 const char *session_notice(const session *s) { return s->notice; }
+char *session_take_notice(session *s)
+{
+    char *n = s ? s->notice : NULL;
+    if (s) s->notice = NULL;
+    return n;
+}
 
 json_t *session_config(session *s) { return s->cfg; }
 

@@ -66,6 +66,23 @@ static void round_trip(const char *src, corpus_format fmt, const char *store)
     uint64_t fp = 0;
     CHECK_EQ_INT(cstore_source_fingerprint(src, fmt, &fp, &err), 0);
     CHECK_EQ_INT(cstore_write(a, fp, store, &err), 0);
+    /* streamed (init): the texts go through a temporary file, not memory;
+     * the store must be the same bytes */
+    corpus *sc = corpus_load_streamed(src, fmt, NULL, 0, store, &err);
+    CHECK(sc != NULL, "streamed load %s: %s", src, err.msg);
+    CHECK(sc && (fmt == CORPUS_FLAG) == (corpus_sink(sc) == NULL), "streamed unless FlagEmbedding");
+    char *sstore = sy_strdup_printf("%s.streamed", store);
+    if (sc) {
+        CHECK(corpus_ids_fingerprint(sc) == corpus_ids_fingerprint(a), "ids fingerprint of the streamed corpus");
+        CHECK_EQ_INT(cstore_write(sc, fp, sstore, &err), 0);
+        size_t n1 = 0, n2 = 0;
+        char *b1 = sy_read_file(store, &n1, &err), *b2 = sy_read_file(sstore, &n2, &err);
+        CHECK(b1 && b2 && n1 == n2 && !memcmp(b1, b2, n1), "%s: the streamed store differs (%zu vs %zu bytes)", src, n1, n2);
+        free(b1), free(b2);
+        unlink(sstore);
+    }
+    corpus_free(sc);
+    free(sstore);
     cstore *st = cstore_open(store, &err);
     CHECK(st != NULL, "open store: %s", err.msg);
     if (st) {
@@ -125,6 +142,7 @@ TEST(streamed_blob_over_buffers)
         for (int w = 0; w < words; w++) bytes += (size_t)fprintf(f, "%sw%llu", w ? " " : "", (unsigned long long)((x >> (w % 40)) % 5000));
         bytes += (size_t)fprintf(f, "\"}\n");
     }
+    fputs("{\"_id\": \"doc-1\", \"title\": \"a duplicate id\", \"text\": \"skipped\"}\n", f);
     fclose(f);
     f = fopen(qp, "w");
     fputs("{\"_id\": \"q1\", \"text\": \"w1 w2\"}\n{\"_id\": \"q2\", \"text\": \"w3\"}\n", f);
@@ -138,6 +156,32 @@ TEST(streamed_blob_over_buffers)
     struct stat st;
     CHECK(stat(store, &st) == 0 && st.st_size > (8 << 20), "the store is over two buffers: %lld bytes", (long long)st.st_size);
     free(tp), free(cp), free(qp), free(qr), free(store);
+    check_rmrf(d);
+    free(d);
+}
+
+/* MS MARCO layout, with a duplicate document id, an empty document and a
+ * duplicate query: the streamed store equals the parsed one byte for byte
+ * (round_trip compares them) */
+TEST(msmarco_and_duplicates_streamed)
+{
+    char *d = check_tmpdir("cstore-ms"), *store = sy_path_join(d, "c.syc");
+    const char *files[][2] = {
+        {"collection.tsv", "0\tThe first passage.\n1\tSecond passage\twith a tab.\n0\tagain the first id\n5\t\n7\t\xC3\xA9t\xC3\xA9\n"},
+        {"queries.train.tsv", "100\twhat is first\n101\tsecond?\n100\twhat is first\n"},
+        {"queries.dev.tsv", "200\tdev query\n"},
+        {"qrels.train.tsv", "100 0 0 1\n101\t0\t1\t1\n100\t0\t7\t1\n"},
+        {"qrels.dev.tsv", "200\t0\t7\t1\n"},
+    };
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        char *p = sy_path_join(d, files[i][0]);
+        FILE *f = fopen(p, "w");
+        fputs(files[i][1], f);
+        fclose(f);
+        free(p);
+    }
+    round_trip(d, CORPUS_MSMARCO, store);
+    free(store);
     check_rmrf(d);
     free(d);
 }
@@ -176,7 +220,7 @@ TEST(damage_is_named)
     CHECK(blob > 192 && ctab > blob && ctab < st.st_size, "layout: blob %lld, chunk table %lld", (long long)blob, (long long)ctab);
     /* a flipped byte in the header, in the document table, in the qrels (a
      * small table: found at open even when lazy), in the chunk table, and in
-     * the texts (found by verify, or by a lazy read) */
+     * the texts (found by an eager open, by verify, or by a lazy read) */
     const off_t where[] = {40, 192 + 24 * 100 + 3, blob - 5, ctab + 9, blob + (ctab - blob) / 2};
     const char *what[] = {"header", "document table", "qrels", "chunk table", "texts"};
     for (int i = 0; i < 5; i++) {
@@ -189,10 +233,14 @@ TEST(damage_is_named)
             cstore_free(l);
             if (i != 1) CHECK(strstr(err.msg, i == 2 ? "qrels" : what[i]) != NULL, "names the %s: %s", what[i], err.msg);
             cstore_free(cstore_open(store, &err));
-        } else {
-            CHECK(s != NULL, "texts are checked by cstore_verify, not at open: %s", err.msg);
-            CHECK(s && cstore_verify(s, &err) < 0, "damaged text not found by verify");
+        } else {   /* an eager open checks the texts too; a lazy one where they are read */
+            CHECK(s == NULL, "a damaged text passed an eager open");
             CHECK(strstr(err.msg, "texts checksum") != NULL, "names the texts: %s", err.msg);
+            cstore *l = cstore_open_mode(store, 1, &err);
+            CHECK(l != NULL, "lazy open reads no text: %s", err.msg);
+            CHECK(l && cstore_verify(l, &err) < 0, "damaged text not found by verify");
+            CHECK(strstr(err.msg, "texts checksum") != NULL, "names the texts: %s", err.msg);
+            cstore_free(l);
         }
         CHECK(strstr(err.msg, store) != NULL && strstr(err.msg, "damaged") != NULL, "error names the file: %s", err.msg);
         CHECK_EQ_INT(err.code, SY_EFORMAT);
@@ -302,5 +350,6 @@ int main(void)
     RUN(damage_is_named);
     RUN(lazy_open_catches_damage_where_read);
     RUN(streamed_blob_over_buffers);
+    RUN(msmarco_and_duplicates_streamed);
     return check_done();
 }
