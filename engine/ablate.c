@@ -209,7 +209,7 @@ int ablate_run(const char *session_dir, const char *abl_dir, const ablate_hooks 
             set_status(abl_dir, "running", done, total, msg);
             if (train_run(session_dir, run_dir, &th, err) < 0) {
                 rc = -1;
-                if (err && err->code != SY_ECANCEL) sy_err_prefix(err, "arm %s, seed %llu (run %s): ", name, (unsigned long long)seed, id);
+                if (err && err->code != SY_ECANCEL) sy_err_prefix(err, "arm %s, seed %llu (run %s)", name, (unsigned long long)seed, id);
             } else {
                 done++;
             }

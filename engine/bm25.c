@@ -496,8 +496,14 @@ uint64_t bm25_corpus_fingerprint(const corpus *c) { return corpus_ids_fingerprin
 
 int bm25_build(const corpus *c, const char *path, const bm25_build_opts *opts, sy_err *err)
 {
-    return bm25_build_texts(corpus_ndocs(c), corpus_doc, (void *)c, bm25_corpus_fingerprint(c),
-                            path, opts, err);
+    int rc = bm25_build_texts(corpus_ndocs(c), corpus_doc, (void *)c, bm25_corpus_fingerprint(c),
+                              path, opts, err);
+    /* a lazily opened store reads a damaged text as "": such an index is not kept */
+    if (rc == 0 && corpus_store_damage(c, err) < 0) {
+        unlink(path);
+        rc = -1;
+    }
+    return rc;
 }
 
 /* ---- reading ---------------------------------------------------------------- */

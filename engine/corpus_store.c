@@ -592,7 +592,7 @@ static int chunk_ok(const cstore *cs, uint64_t k)
 
 /* Are the n bytes at file offset off (all in the tables or all in the blob)
  * intact?  Always yes unless the store was opened lazily: an eager open
- * checked the tables, and the texts are checked by cstore_verify. */
+ * checked every chunk, texts too. */
 static int range_ok(const cstore *s, uint64_t off, uint64_t n)
 {
     if (!s->lazy) return 1;
@@ -723,6 +723,13 @@ cstore *cstore_open_mode(const char *path, int lazy, sy_err *err)
         if (s->qrels[i].query >= L->nqueries || s->qrels[i].doc >= L->ndocs) return bad(s, err, "qrels row");
     for (size_t i = 0; i < L->nnegs; i++)
         if (s->negs[i].query >= L->nqueries || s->negs[i].doc >= L->ndocs) return bad(s, err, "given negative");
+    /* an eager handle's accessors trust every byte: the texts too are checked
+     * now (bulk commands read most of them anyway; a damaged text must not
+     * flow silently into an export, an index or a training run) */
+    if (!s->lazy && cstore_verify(s, err) < 0) {
+        cstore_free(s);
+        return NULL;
+    }
     return s;
 }
 

@@ -35,15 +35,15 @@
  *
  * Opening checks the header, the file size, the chunk table, and the chunks
  * of the small tables (splits, qrels, given negatives, warnings).  An eager
- * open (cstore_open) also checks every chunk of the big tables (documents,
- * queries, the two id hashes: ~36 bytes a document, so proportional to the
- * count, not to the text); the texts are checked by cstore_verify.  A lazy
+ * open (cstore_open) also checks every other chunk, the big tables and the
+ * texts (cstore_verify), so its accessors never read a damaged byte: bulk
+ * commands (export, mine, train, index builds) read most texts anyway.  A lazy
  * open (cstore_open_mode(path, 1, ...)) checks a chunk of the tables or the
  * texts when an accessor first reads it: a damaged chunk reads as "" (find:
  * -1), never as wrong data, and cstore_damage reports it; callers that open
  * lazily must ask cstore_damage before they trust what they read.  Every
  * failure names the file and says to rebuild.  Version 2 stores (one checksum
- * over the tables, one over the texts) are still read, eagerly.  Written once
+ * over the tables, one over the texts) are still read, eagerly (both checked).  Written once
  * through sy_write_file_atomic: a crash while building leaves the previous
  * file.  A handle may be read from several threads (the chunk checks are
  * atomic). */

@@ -228,6 +228,8 @@ static int embed_corpus(dense_index *ix, const corpus *c, int fd, size_t from, f
         float *out = dst ? dst + s * dim : buf;
         if (!rc) rc = enc_embed(ix->m, (const char *const *)texts, cn, 0, out, embed_progress, &pc, err);
         for (size_t i = 0; i < cn; i++) { free(texts[i]); texts[i] = NULL; }
+        /* a lazily opened store reads a damaged text as "": never cache its vector */
+        if (!rc && corpus_store_damage(c, err) < 0) rc = -1;
         if (rc || fd < 0) continue;
         uint8_t *le = (uint8_t *)buf;
         for (size_t i = 0; i < cn * dim; i++) { uint32_t b; memcpy(&b, &buf[i], 4); sy_put_u32(le + 4 * i, b); }

@@ -230,7 +230,7 @@ int prompt_resolve(const prompt_catalogue *c, const prompt_kv *over, size_t nove
         if (prompt_check_attr(c, over[i].name, over[i].value, err) < 0) return -1;
     for (size_t i = 0; i < nsess; i++)
         if (prompt_check_attr(c, sess[i].name, sess[i].value, err) < 0) {
-            sy_err_prefix(err, "session setting synth.attributes.%s: ", sess[i].name);
+            sy_err_prefix(err, "session setting synth.attributes.%s", sess[i].name);
             return -1;
         }
     prompt_kv *r = calloc(c->n ? c->n : 1, sizeof *r);

@@ -42,7 +42,7 @@ int retriever_bm25_build(session *s, const retriever_opts *o, sy_err *err)
     if (dir && path && sy_mkdir_p(dir, err) == 0) {
         bm25_build_opts bo = {o ? o->nthreads : 0, build_progress, (void *)o};
         rc = bm25_build(c, path, &bo, err);
-        if (rc < 0) sy_err_prefix(err, "building the BM25 index %s: ", path);
+        if (rc < 0) sy_err_prefix(err, "building the BM25 index %s", path);
     } else if (!dir || !path) {
         sy_fail(err, SY_ENOMEM, "out of memory");
     }
@@ -83,7 +83,7 @@ static int open_bm25(retriever *r, const retriever_opts *o, sy_err *err)
     }
     for (int t = 0; t < r->nbm; t++)
         if (bm25_set_params(r->bm[t], k1, b, err) < 0) {
-            sy_err_prefix(err, "session settings bm25.k1/bm25.b: ");
+            sy_err_prefix(err, "session settings bm25.k1/bm25.b");
             goto out;
         }
     rc = 0;

@@ -436,6 +436,12 @@ corpus *session_corpus_lazy(session *s, sy_err *err) { return corpus_mode(s, 1, 
 int session_check(const session *s, sy_err *err) { return corpus_store_damage(s->corpus, err); }
 
 const char *session_notice(const session *s) { return s->notice; }
+char *session_take_notice(session *s)
+{
+    char *n = s ? s->notice : NULL;
+    if (s) s->notice = NULL;
+    return n;
+}
 
 json_t *session_config(session *s) { return s->cfg; }
 

@@ -76,6 +76,8 @@ corpus *session_corpus_lazy(session *s, sy_err *err);
 int session_check(const session *s, sy_err *err);
 /* A message for the user about what session_corpus did (NULL when nothing). */
 const char *session_notice(const session *s);
+/* The notice, handed to the caller (free it), so it is shown once; NULL if none. */
+char *session_take_notice(session *s);
 labels *session_labels(session *s);
 neg_store *session_negs(session *s);
 const char *session_train_split(const session *s);

@@ -347,7 +347,7 @@ static plan *plan_new(session *s, const synth_opts *o, int make_job, sy_err *err
                 goto fail;
             }
             if (prompt_check_attr(p->cat, k, json_string_value(v), err) < 0) {
-                sy_err_prefix(err, "session setting %s.%s: ", srcname[si], k);
+                sy_err_prefix(err, "session setting %s.%s", srcname[si], k);
                 goto fail;
             }
             p->sess[p->nsess].name = own(p, k);

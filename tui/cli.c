@@ -1,5 +1,6 @@
 #include "cli.h"
 #include "../engine/encoder.h"
+#include "../engine/session.h"
 #include "../engine/settings.h"
 #include "../engine/util.h"
 
@@ -16,6 +17,20 @@ int cli_fail(const sy_err *err)
 {
     fprintf(stderr, "syneg: %s\n", err && err->msg[0] ? err->msg : "unknown error");
     return EXIT_ERR;
+}
+
+void cli_notice(struct session *s)
+{
+    char *n = session_take_notice(s);
+    if (n) fprintf(stderr, "syneg: %s\n", n);
+    free(n);
+}
+
+void cli_session_close(struct session *s)
+{
+    if (!s) return;
+    cli_notice(s);
+    session_close(s);
 }
 
 int cli_usage(const char *cmd, const char *fmt, ...)

@@ -36,6 +36,12 @@ int cli_parse_shard(const char *s, unsigned *i, unsigned *n);
  * CPU without avx512_bf16, is a usage error: printed naming where the value
  * came from and the fix, EXIT_USAGE returned.  Else 0, *name = the value. */
 struct session;
+/* Print what opening the session's corpus did (a store built or rebuilt, and
+ * why) to stderr, once: later calls print nothing until there is news. */
+void cli_notice(struct session *s);
+/* cli_notice, then session_close: every command that opened a session ends
+ * here, so a rebuilt store is never silent. */
+void cli_session_close(struct session *s);
 int cli_precision(const char *cmd, struct session *s, const char *flag, const char **name);
 /* True when stderr is a terminal (progress bars are drawn only then). */
 int cli_isatty_err(void);

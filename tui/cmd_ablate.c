@@ -263,7 +263,7 @@ int cmd_ablate(int argc, char **argv)
     session *s = session_open(session_dir, SESSION_READ, &err);
     int bad = !s || train_opts_from_settings(&ao.base, s, flags, &err) < 0;
     if (!bad && ao.mix < 0) ao.mix = ao.base.mix_start;
-    session_close(s);
+    cli_session_close(s);
     json_decref(flags);
     if (bad) return err.code == SY_EINVAL ? cli_usage("ablate", "%s", err.msg) : cli_fail(&err);
     if (!ao.base.init[0] && !ao.base.scratch[0]) return cli_usage("ablate", "give --init MODEL_DIR or --scratch tiny|mini");

@@ -158,6 +158,6 @@ int cmd_eval(int argc, char **argv)
     rc = EXIT_OK;
 out:
     retriever_free(r);
-    session_close(s);
+    cli_session_close(s);
     return rc;
 }

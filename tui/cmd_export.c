@@ -309,7 +309,7 @@ int cmd_export(int argc, char **argv)
     if (!s) return cli_fail(&err);
     export_stats st;
     if (export_write(s, &eo, out, &st, &err)) {
-        session_close(s);
+        cli_session_close(s);
         return cli_fail(&err);
     }
     if (json) {
@@ -328,11 +328,11 @@ int cmd_export(int argc, char **argv)
         lo.launcher = "torchrun";
         char *sp = NULL;
         if (slurm && write_slurm(argc, argv, s, out, retriever, mine_model, (unsigned)shards, &lo, json, &err)) {
-            session_close(s);
+            cli_session_close(s);
             return cli_fail(&err);
         }
         if (launch_write(s, &lo, out, &sp, &err)) {
-            session_close(s);
+            cli_session_close(s);
             return cli_fail(&err);
         }
         fprintf(json ? stderr : stdout, "launch %s (torchrun, %ld node%s x %ld GPU%s, %s)%s\n", sp, nodes,
@@ -341,6 +341,6 @@ int cmd_export(int argc, char **argv)
                 trainer == LAUNCH_ST ? "; trainer train_st.py beside it" : "");
         free(sp);
     }
-    session_close(s);
+    cli_session_close(s);
     return EXIT_OK;
 }

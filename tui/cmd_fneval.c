@@ -128,6 +128,6 @@ int cmd_fneval(int argc, char **argv)
     rc = EXIT_OK;
 out:
     retriever_free(r);
-    session_close(s);
+    cli_session_close(s);
     return rc;
 }

@@ -50,7 +50,7 @@ int cmd_import(int argc, char **argv)
     size_t shown = st.nwarn < 8 ? st.nwarn : 8;
     for (size_t i = 0; i < shown; i++) fprintf(stderr, "warning: %s\n", st.warn[i]);
     if (st.nwarn > shown) fprintf(stderr, "warning: ... and %zu more\n", st.nwarn - shown);
-    session_close(s);
+    cli_session_close(s);
     if (rc) return cli_fail(&err);
     printf("imported %zu negatives from %s (%zu lines): %zu corpus documents, %zu texts; "
            "%zu flagged duplicate, %zu repeated, %zu unknown queries, %zu malformed lines, "

@@ -91,6 +91,6 @@ int cmd_index(int argc, char **argv)
     free(path);
     rc = EXIT_OK;
 out:
-    session_close(s);
+    cli_session_close(s);
     return rc;
 }

@@ -48,10 +48,10 @@ int cmd_info(int argc, char **argv)
     if (!s) return cli_fail(&err);
     corpus *co = session_corpus_lazy(s, &err);   /* counts: the big tables are not read */
     if (!co) {
-        session_close(s);
+        cli_session_close(s);
         return cli_fail(&err);
     }
-    if (session_notice(s)) fprintf(stderr, "syneg: %s\n", session_notice(s));
+    cli_notice(s);
     neg_store *ns = session_negs(s);
     labels *lb = session_labels(s);
     json_t *o = json_object();
@@ -92,7 +92,7 @@ int cmd_info(int argc, char **argv)
                         json_integer((json_int_t)(corpus_nwarnings(co) + labels_nskipped(lb))));
     if (session_check(s, &err) < 0) {   /* what was read lazily is intact */
         json_decref(o);
-        session_close(s);
+        cli_session_close(s);
         return cli_fail(&err);
     }
     if (json_out) {
@@ -124,6 +124,6 @@ int cmd_info(int argc, char **argv)
         for (size_t i = 0; i < nw; i++) printf("warning: %s\n", json_string_value(json_array_get(w, i)));
     }
     json_decref(o);
-    session_close(s);
+    cli_session_close(s);
     return EXIT_OK;
 }

@@ -73,7 +73,7 @@ int cmd_init(int argc, char **argv)
     if (!s) return cli_fail(&err);
     corpus *co = session_corpus(s, &err);
     if (!co) {
-        session_close(s);
+        cli_session_close(s);
         return cli_fail(&err);
     }
     size_t ngiven = 0;
@@ -92,7 +92,7 @@ int cmd_init(int argc, char **argv)
         if (!bad) bad = neg_writer_commit(w, &err) < 0;
         neg_writer_free(w);
         if (bad) {
-            session_close(s);
+            cli_session_close(s);
             return cli_fail(&err);
         }
     }
@@ -110,6 +110,6 @@ int cmd_init(int argc, char **argv)
     if (ngiven) printf(", %zu imported negatives", ngiven);
     if (nw) printf(" (%zu warnings)", nw);
     printf("\n");
-    session_close(s);
+    cli_session_close(s);
     return EXIT_OK;
 }

@@ -121,7 +121,7 @@ int cmd_judge(int argc, char **argv)
     int rc = use_llm ? judge_llm_run(s, &jo, &rep, &err) : judge_ce_run(s, &co, &rep, &err);
     cli_progress_end();
     if (rc < 0) {
-        session_close(s);
+        cli_session_close(s);
         return cli_fail(&err);
     }
     if (json) {
@@ -152,6 +152,6 @@ int cmd_judge(int argc, char **argv)
             printf("  the budget stopped %zu requests: raise --budget or llm.budget_usd and run again; verdicts\n"
                    "  so far are kept and answered requests are not paid again\n", rep.not_sent);
     }
-    session_close(s);
+    cli_session_close(s);
     return use_llm && (rep.failed || rep.not_sent) ? EXIT_ERR : EXIT_OK;
 }

@@ -142,7 +142,7 @@ static session *open_writer(const char *dir, int wait, int *rc)
     session *s = session_open(dir, SESSION_WRITE, &err);
     if (s && session_readonly(s) && wait && session_lock_holder(s)) {
         long pid = session_lock_holder(s);
-        session_close(s);
+        cli_session_close(s);
         if (pid > 0) fprintf(stderr, "syneg: %s: waiting for the session lock (held by pid %ld)...\n", dir, pid);
         else fprintf(stderr, "syneg: %s: waiting for the session lock...\n", dir);
         s = session_open(dir, SESSION_WRITE_WAIT, &err);
@@ -153,7 +153,7 @@ static session *open_writer(const char *dir, int wait, int *rc)
     }
     if (session_readonly(s)) {
         long pid = session_lock_holder(s);
-        session_close(s);
+        cli_session_close(s);
         if (pid > 0)
             *rc = cli_error("%s: session is in use by another syneg (pid %ld); label it there, close it first, "
                             "or pass --wait",
@@ -218,11 +218,11 @@ static int label_file(const char *dir, const char *file, int wait, int force)
     sy_err err = {0};
     corpus *co = session_corpus_lazy(s, &err);   /* a few lookups: checked where they read */
     if (!co) {
-        session_close(s);
+        cli_session_close(s);
         batch_free(&b);
         return cli_fail(&err);
     }
-    if (session_notice(s)) fprintf(stderr, "syneg: %s\n", session_notice(s));
+    cli_notice(s);
     char msg[512];
     for (size_t i = 0; i < b.n; i++) {
         if (check_pair(s, co, b.reqs[i].query_id, b.reqs[i].neg_id, msg, sizeof msg) < 0)
@@ -233,7 +233,7 @@ static int label_file(const char *dir, const char *file, int wait, int force)
         }
     }
     if (session_check(s, &err) < 0) {   /* a lookup met a damaged store: say that, save nothing */
-        session_close(s);
+        cli_session_close(s);
         batch_free(&b);
         return cli_fail(&err);
     }
@@ -247,7 +247,7 @@ static int label_file(const char *dir, const char *file, int wait, int force)
         if (nerr > MAX_LINE_ERRORS) fprintf(stderr, "syneg: ... and %d more bad lines\n", nerr - MAX_LINE_ERRORS);
         fprintf(stderr, "syneg: %s: %d bad line%s; nothing saved\n", name, nerr, nerr == 1 ? "" : "s");
     }
-    session_close(s);
+    cli_session_close(s);
     batch_free(&b);
     return rc;
 }
@@ -285,34 +285,34 @@ int cmd_label(int argc, char **argv)
     sy_err err = {0};
     corpus *co = session_corpus_lazy(s, &err);   /* two lookups: checked where they read */
     if (!co) {
-        session_close(s);
+        cli_session_close(s);
         return cli_fail(&err);
     }
-    if (session_notice(s)) fprintf(stderr, "syneg: %s\n", session_notice(s));
+    cli_notice(s);
     char msg[512];
     int unknown = check_pair(s, co, qid, nid, msg, sizeof msg) < 0;
     int positive = !unknown && act == ACT_ACCEPT && judged_positive(co, qid, nid, msg, sizeof msg);
     if (session_check(s, &err) < 0) {   /* a lookup met a damaged store: say that, save nothing */
-        session_close(s);
+        cli_session_close(s);
         return cli_fail(&err);
     }
     if (unknown) {
-        session_close(s);
+        cli_session_close(s);
         return cli_error("%s: %s", dir, msg);
     }
     if (positive) {
         if (!force) {
-            session_close(s);
+            cli_session_close(s);
             return cli_error("%s: %s; not saved (pass --force to save it anyway, or 'reject' it: a positive is "
                              "a false negative)", dir, msg);
         }
         fprintf(stderr, "syneg: warning: %s (--force: saved)\n", msg);
     }
     if (labels_act(session_labels(s), qid, nid, act, note, &err) < 0) {
-        session_close(s);
+        cli_session_close(s);
         return cli_fail(&err);
     }
     printf("saved %s %s %s\n", qid, nid, argv[optind + 3]);
-    session_close(s);
+    cli_session_close(s);
     return EXIT_OK;
 }

@@ -278,6 +278,6 @@ int cmd_mine(int argc, char **argv)
 out:
     mine_rescore_free(&rs);
     retriever_free(r);
-    session_close(s);
+    cli_session_close(s);
     return rc;
 }

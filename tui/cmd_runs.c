@@ -135,7 +135,7 @@ static json_t *bm25_baseline(const char *session_dir, const char *split, sy_err 
                             "split", eo.split);
     }
     retriever_free(r);
-    session_close(s);
+    cli_session_close(s);
     return out;
 }
 

@@ -91,8 +91,8 @@ int cmd_search(int argc, char **argv)
     int rc = EXIT_ERR;
     uint32_t *docs = malloc((size_t)k * sizeof *docs);
     float *scores = malloc((size_t)k * sizeof *scores);
-    corpus *co = session_corpus(s, &err);
-    if (co && session_notice(s)) fprintf(stderr, "syneg: %s\n", session_notice(s));
+    corpus *co = session_corpus_lazy(s, &err);   /* reads what it prints; checked before it prints */
+    if (co) cli_notice(s);
     retriever_opts ro = {.kind = kind, .model_dir = model, .storage = storage, .nthreads = 1, .progress = progress};
     retriever *r = NULL;
     if (co && !strcmp(kind, "dense") && (rc = cli_precision("search", s, precision, &ro.precision))) goto out;
@@ -103,6 +103,9 @@ int cmd_search(int argc, char **argv)
     if (retriever_notice(r)) fprintf(stderr, "syneg: %s\n", retriever_notice(r));
     const char *qs[1] = {q.data ? q.data : ""};
     if (retriever_search(r, qs, 1, (size_t)k, docs, scores, &err) < 0) { rc = cli_fail(&err); goto out; }
+    for (long i = 0; i < k && docs[i] != UINT32_MAX; i++)   /* touch what is printed, then ask */
+        (void)corpus_doc_text_len(co, docs[i]), (void)corpus_doc_title(co, docs[i]), (void)corpus_doc_id(co, docs[i]);
+    if (session_check(s, &err) < 0) { rc = cli_fail(&err); goto out; }
     if (json) {
         printf("{\"query\": ");
         json_t *js = json_string(qs[0]);
@@ -132,6 +135,6 @@ out:
     free(docs);
     free(scores);
     sy_buf_free(&q);
-    session_close(s);
+    cli_session_close(s);
     return rc;
 }

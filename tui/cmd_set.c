@@ -136,6 +136,6 @@ int cmd_set(int argc, char **argv)
     } else if (settings_set(s, name, argv[optind + 2], &err) < 0) {
         rc = err.code == SY_EINVAL ? cli_usage("set", "%s", err.msg) : cli_fail(&err);
     }
-    session_close(s);
+    cli_session_close(s);
     return rc;
 }

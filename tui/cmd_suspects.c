@@ -76,7 +76,7 @@ int cmd_suspects(int argc, char **argv)
     size_t n = 0;
     neg_ref *q = ns ? neg_store_ranked(ns, !all, &n) : NULL;
     if (n && !q) {
-        session_close(s);
+        cli_session_close(s);
         return cli_error("out of memory listing the queue");
     }
     size_t m = limit && (size_t)limit < n ? (size_t)limit : n;
@@ -118,6 +118,6 @@ int cmd_suspects(int argc, char **argv)
         json_decref(arr);
     } else if (m < n) printf("(%zu more; --limit 0 lists all)\n", n - m);
     free(q);
-    session_close(s);
+    cli_session_close(s);
     return EXIT_OK;
 }

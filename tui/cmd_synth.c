@@ -190,7 +190,7 @@ int cmd_synth(int argc, char **argv)
     if (r < 0 && err.code != SY_ECANCEL) {
         rc = cli_fail(&err);
         if (err.code == SY_EUNSUP) rc = EXIT_USAGE;   /* an option that needs an endpoint, without one */
-        session_close(s);
+        cli_session_close(s);
         goto out;
     }
     if (json_out) {
@@ -247,7 +247,7 @@ int cmd_synth(int argc, char **argv)
         fprintf(stderr, "syneg: %s\n", err.msg);
         rc = EXIT_ERR;
     }
-    session_close(s);
+    cli_session_close(s);
 out:
     free(attrs);
     free(ids);

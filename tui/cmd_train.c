@@ -277,7 +277,7 @@ int cmd_train(int argc, char **argv)
         int titles = bad ? 0 : passage_titles_setting(s, &err);   /* passage.titles; a bad value is an error */
         bad = bad || titles < 0;
         o.no_titles = no_titles || titles == PASSAGE_NO_TITLES;
-        session_close(s);
+        cli_session_close(s);
         json_decref(flags);
         flags = NULL;
         if (bad) return err.code == SY_EINVAL ? cli_usage("train", "%s", err.msg) : cli_fail(&err);
