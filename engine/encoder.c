@@ -156,8 +156,17 @@ int enc_forward_types(const enc_model *m, enc_acts *a, const int *ids, const int
         layernorm_forward(ln1, a->ln1_mean + s * BT, a->ln1_rstd + s * BT, res1,
                           p->ln1_w + L * C, p->ln1_b + L * C, (int)BT, C, c->ln_eps);
         if (linear(m, l, 2, fch, ln1, p->fc_w + L * I * C, p->fc_b + L * I, (int)BT, C, I, err)) return -1;
-        gelu_forward(fchg, fch, BT * I);
-        if (linear(m, l, 3, res2, fchg, p->fcproj_w + L * C * I, p->fcproj_b + L * C, (int)BT, I, C, err)) return -1;
+        const kbf_mat *w3 = all_layers ? NULL : enc_bf16_weight(m, l, 3);
+        if (w3) {
+            /* inference at bf16: GELU writes the bf16 pairs the next product
+             * reads (in fch_gelu's memory), not a float32 copy; same bits */
+            uint32_t *g2 = (uint32_t *)fchg;
+            if (kbf_gelu_pairs(g2, fch, BT, I) || kbf_gemm_pairs(res2, C, g2, w3, p->fcproj_b + L * C, (int)BT, 0))
+                return sy_fail(err, SY_ENOMEM, "out of memory in a bf16 product");
+        } else {
+            gelu_forward(fchg, fch, BT * I);
+            if (linear(m, l, 3, res2, fchg, p->fcproj_w + L * C * I, p->fcproj_b + L * C, (int)BT, I, C, err)) return -1;
+        }
         residual_forward(res2, res2, ln1, BT * C);
         layernorm_forward(ln2, a->ln2_mean + s * BT, a->ln2_rstd + s * BT, res2,
                           p->ln2_w + L * C, p->ln2_b + L * C, (int)BT, C, c->ln_eps);

@@ -100,7 +100,7 @@ typedef struct {
     float *ln1;        /* [L,B,T,C] */
     float *ln1_mean, *ln1_rstd;   /* [L,B,T] */
     float *fch;        /* [L,B,T,I]  before GELU */
-    float *fch_gelu;   /* [L,B,T,I] */
+    float *fch_gelu;   /* [L,B,T,I]; at bf16 with all_layers 0: the bf16 pairs of GELU(fch) */
     float *res2;       /* [L,B,T,C]  fcproj(fch_gelu) + ln1 (LN2 input) */
     float *ln2;        /* [L,B,T,C]  layer output; last layer's = last_hidden_state */
     float *ln2_mean, *ln2_rstd;   /* [L,B,T] */

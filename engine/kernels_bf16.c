@@ -266,6 +266,7 @@ typedef struct {
     float *out;
     int ldo;
     const float *a;
+    const uint32_t *a2;     /* A given as bf16 pairs (kbf_gemm_pairs), else NULL */
     int lda, a_trans;
     const kbf_mat *b;
     const float *bias;
@@ -317,7 +318,16 @@ KBF_TARGET static void gemm_part(void *p, size_t lo, size_t hi, int part)
     if (posix_memalign((void **)&s, 64, ((size_t)c->mc + MR) * kp2 * sizeof *s + 64)) { c->failed = 1; return; }
     for (size_t blk = lo; blk < hi; blk++) {
         int m0 = (int)blk * c->mc, mc = c->M - m0 < c->mc ? c->M - m0 : c->mc;
-        convert_a(c, s, m0, mc);
+        const uint32_t *as = s;
+        if (!c->a2) {
+            convert_a(c, s, m0, mc);
+        } else if (mc % MR == 0) {
+            as = c->a2 + (size_t)m0 * kp2;    /* the micro-kernel reads whole groups of 8 rows */
+        } else {
+            int mc8 = (mc + MR - 1) / MR * MR;
+            memcpy(s, c->a2 + (size_t)m0 * kp2, (size_t)mc * kp2 * sizeof *s);
+            memset(s + (size_t)mc * kp2, 0, (size_t)(mc8 - mc) * kp2 * sizeof *s);
+        }
         for (int kc = 0; kc < kp2; kc += KCP) {
             int nk = kp2 - kc < KCP ? kp2 - kc : KCP;
             int mode = kc ? 2 : c->accumulate;
@@ -329,9 +339,9 @@ KBF_TARGET static void gemm_part(void *p, size_t lo, size_t hi, int part)
                     int rows = mc - g < MR ? mc - g : MR;
                     float *cp = c->out + (size_t)(m0 + g) * c->ldo + n0;
                     if (c->a_trans)
-                        ukr_group(s + ((size_t)(g / MR) * kp2 + kc) * MR, bp, nk, cp, (size_t)c->ldo, rows, cols, mode, bias);
+                        ukr_group(as + ((size_t)(g / MR) * kp2 + kc) * MR, bp, nk, cp, (size_t)c->ldo, rows, cols, mode, bias);
                     else
-                        ukr_rows(s + (size_t)g * kp2 + kc, (size_t)kp2, bp, nk, cp, (size_t)c->ldo, rows, cols, mode, bias);
+                        ukr_rows(as + (size_t)g * kp2 + kc, (size_t)kp2, bp, nk, cp, (size_t)c->ldo, rows, cols, mode, bias);
                 }
             }
         }
@@ -340,8 +350,23 @@ KBF_TARGET static void gemm_part(void *p, size_t lo, size_t hi, int part)
 }
 #endif
 
+static int gemm_run(float *out, int ldo, const float *a, const uint32_t *a2, int lda, int a_trans,
+                    const kbf_mat *b, const float *bias, int M, int accumulate);
+
 int kbf_gemm(float *out, int ldo, const float *a, int lda, int a_trans, const kbf_mat *b,
              const float *bias, int M, int accumulate)
+{
+    return gemm_run(out, ldo, a, NULL, lda, a_trans, b, bias, M, accumulate);
+}
+
+int kbf_gemm_pairs(float *out, int ldo, const uint32_t *a2, const kbf_mat *b, const float *bias, int M,
+                   int accumulate)
+{
+    return gemm_run(out, ldo, NULL, a2, 0, 0, b, bias, M, accumulate);
+}
+
+static int gemm_run(float *out, int ldo, const float *a, const uint32_t *a2, int lda, int a_trans,
+                    const kbf_mat *b, const float *bias, int M, int accumulate)
 {
 #ifdef KBF_X86
     if (!kbf_cpu_ok()) return -1;
@@ -359,11 +384,58 @@ int kbf_gemm(float *out, int ldo, const float *a, int lda, int a_trans, const kb
     int mc = MC_MAX;
     while (mc > MR && (M + mc - 1) / mc < 2 * nt) mc -= MR;
     size_t nb = (size_t)((M + mc - 1) / mc);
-    gemm_ctx c = { out, ldo, a, lda, a_trans, b, bias, M, accumulate, mc, 0 };
+    gemm_ctx c = { out, ldo, a, a2, lda, a_trans, b, bias, M, accumulate, mc, 0 };
     sy_par_for(nb, sy_par_parts(nb, nt, 2.0 * mc * N * b->K), gemm_part, &c);
     return c.failed ? -1 : 0;
 #else
-    (void)out; (void)ldo; (void)a; (void)lda; (void)a_trans; (void)b; (void)bias; (void)M; (void)accumulate;
+    (void)out; (void)ldo; (void)a; (void)a2; (void)lda; (void)a_trans; (void)b; (void)bias; (void)M; (void)accumulate;
+    return -1;
+#endif
+}
+
+#ifdef KBF_X86
+typedef struct {
+    uint32_t *out;
+    const float *inp;
+    int K;
+} gelu2_ctx;
+
+/* rows [lo, hi): GELU in float (the operations of gelu_forward, written the
+ * same so the values are equal), 32 at a time, then rounded in pairs */
+KBF_TARGET static void gelu2_part(void *p, size_t lo, size_t hi, int part)
+{
+    (void)part;
+    const gelu2_ctx *c = p;
+    int K = c->K, kp = (K + 1) / 2;
+    float g[32], pad[32];
+    for (size_t m = lo; m < hi; m++) {
+        const float *x = c->inp + m * (size_t)K;
+        uint32_t *o = c->out + m * (size_t)kp;
+        for (int k = 0; k < K; k += 32) {
+            int n = K - k < 32 ? K - k : 32;
+            const float *v = x + k;
+            if (n < 32) {   /* the tail: zeros past K (GELU(0) = 0 pads an odd K) */
+                for (int i = 0; i < 32; i++) pad[i] = i < n ? v[i] : 0.0f;
+                v = pad;
+            }
+            for (int i = 0; i < 32; i++) g[i] = 0.5f * v[i] * (1.0f + fast_erf(v[i] * 0.70710678118654752f));
+            __m512i pr = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(g + 16), _mm512_loadu_ps(g));
+            _mm512_mask_storeu_epi32(o + k / 2, mask16((n + 1) / 2), pr);
+        }
+    }
+}
+#endif
+
+int kbf_gelu_pairs(uint32_t *out, const float *inp, size_t M, int K)
+{
+#ifdef KBF_X86
+    if (!kbf_cpu_ok()) return -1;
+    gelu2_ctx c = { out, inp, K };
+    int nt = kern_threads();
+    sy_par_for(M, sy_par_parts(M, nt < 16 ? nt : 16, 30.0 * K), gelu2_part, &c);
+    return 0;
+#else
+    (void)out; (void)inp; (void)M; (void)K;
     return -1;
 #endif
 }

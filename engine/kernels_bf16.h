@@ -62,6 +62,20 @@ int kbf_mat_k(const kbf_mat *m);
 int kbf_gemm(float *out, int ldo, const float *a, int lda, int a_trans, const kbf_mat *b,
              const float *bias, int M, int accumulate);
 
+/* The same with A already in bf16 pairs: a2[m * kp + p] = (A[m][2p],
+ * A[m][2p+1]) with kp = (K + 1) / 2 (K = the packed B's depth), as
+ * kbf_gelu_pairs writes them; the products equal kbf_gemm's on the float A
+ * they were rounded from, bit for bit.  Returns as kbf_gemm. */
+int kbf_gemm_pairs(float *out, int ldo, const uint32_t *a2, const kbf_mat *b, const float *bias, int M,
+                   int accumulate);
+
+/* GELU (kernels.h's gelu_forward, the same float operations) of inp[M,K],
+ * rounded to bf16 pairs out[m * ((K+1)/2) + p] (a zero pads an odd K): the
+ * left operand of the next product without a float32 copy in between.
+ * Each value is kbf_round(gelu_forward(x)) exactly.  Returns 0, or -1
+ * (nothing written) when the CPU lacks avx512_bf16. */
+int kbf_gelu_pairs(uint32_t *out, const float *inp, size_t M, int K);
+
 /* The backward of out[N,OC] = inp[N,C] @ w[OC,C]^T + b in bf16 products
  * (as kernels_bwd.h's matmul_backward, accumulating with +=):
  *   dinp[N,C] += dout @ w      (dinp may be NULL; dinp_acc 0: = instead of

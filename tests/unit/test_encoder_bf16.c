@@ -19,6 +19,7 @@
 
 #include "../check.h"
 #include "encoder.h"
+#include "kernels.h"
 #include "kernels_bf16.h"
 #include "safetensors.h"
 #include "util.h"
@@ -194,6 +195,37 @@ TEST(parse_and_refuse)
     CHECK(!strcmp(enc_precision_name(ENC_BF16), "bf16") && !strcmp(enc_precision_name(ENC_FP32), "fp32"), "names");
 }
 
+/* Inference at bf16 (all_layers 0) feeds GELU's bf16 pairs straight into
+ * the next product; the trainer's path (all_layers 1) keeps the float32
+ * copy and converts it.  Both must give the same bits (odd lengths, 2 and 1
+ * threads). */
+TEST(gelu_pairs_path)
+{
+    if (!kbf_cpu_ok()) { SKIP("this CPU lacks avx512_bf16"); return; }
+    sy_err err = { 0 };
+    enc_model *m = enc_load(FX "wp_uncased", &err);
+    CHECK(m && enc_apply_precision(m, "bf16", &err) == 0, "load: %s", err.msg);
+    if (!m) return;
+    int B = 3, T = 13, lens[3] = { 13, 5, 9 };
+    int *ids = calloc((size_t)B * T, sizeof *ids);
+    for (int i = 0; i < B * T; i++) ids[i] = 100 + (i * 37) % 900;
+    size_t n1 = enc_acts_layout(NULL, NULL, &m->cfg, B, T, 0), nall = enc_acts_layout(NULL, NULL, &m->cfg, B, T, 1);
+    float *m1 = calloc(n1, sizeof *m1), *mall = calloc(nall, sizeof *mall);
+    for (int th = 2; th >= 1; th--) {
+        kern_set_threads(th);
+        enc_acts a1, aall;
+        enc_acts_layout(&a1, m1, &m->cfg, B, T, 0);
+        enc_acts_layout(&aall, mall, &m->cfg, B, T, 1);
+        CHECK(enc_forward(m, &a1, ids, lens, B, T, 0, &err) == 0 && enc_forward(m, &aall, ids, lens, B, T, 1, &err) == 0,
+              "forward: %s", err.msg);
+        const float *o1 = enc_acts_output(&a1, &m->cfg, B, T, 0), *oall = enc_acts_output(&aall, &m->cfg, B, T, 1);
+        CHECK(!memcmp(o1, oall, sizeof(float) * (size_t)B * T * m->cfg.hidden),
+              "inference (GELU pairs) and training (float GELU) outputs differ (%d threads)", th);
+    }
+    free(ids); free(m1); free(mall);
+    enc_free(m);
+}
+
 int main(void)
 {
     /* texts: the fixture texts, then the first 150 Cranfield passages when present */
@@ -221,6 +253,7 @@ int main(void)
     RUN(fixture_models);
     RUN(minilm_shape);
     RUN(parse_and_refuse);
+    RUN(gelu_pairs_path);
     json_decref(keep);
     json_decref(j);
     free(all_texts);

@@ -290,6 +290,37 @@ TEST(attention)
     }
 }
 
+/* kbf_gelu_pairs is kbf_round(gelu_forward(x)) exactly, and kbf_gemm_pairs
+ * on those pairs equals kbf_gemm on the float GELU, bit for bit (M not a
+ * multiple of the 8-row group, odd K) */
+TEST(gelu_pairs)
+{
+    if (!kbf_cpu_ok()) { SKIP("this CPU lacks avx512_bf16 (the fp32 kernels are tested instead)"); return; }
+    int shapes[][3] = { { 1, 1, 1 }, { 7, 33, 5 }, { 64, 64, 48 }, { 70, 97, 50 }, { 131, 1536, 40 } };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int M = shapes[s][0], K = shapes[s][1], N = shapes[s][2], kp = (K + 1) / 2;
+        float *x = rnd((size_t)M * K, 4), *g = malloc((size_t)M * K * 4), *w = rnd((size_t)N * K, 0.5f), *bias = rnd((size_t)N, 1);
+        uint32_t *p2 = malloc((size_t)M * kp * 4);
+        gelu_forward(g, x, (size_t)M * K);
+        CHECK(kbf_gelu_pairs(p2, x, (size_t)M, K) == 0, "rc");
+        int same = 1;
+        for (int m = 0; m < M; m++)
+            for (int k = 0; k < 2 * kp; k++) {
+                uint16_t want = k < K ? kbf_round(g[(size_t)m * K + k]) : 0;
+                uint16_t got = (uint16_t)(p2[(size_t)m * kp + k / 2] >> (k % 2 ? 16 : 0));
+                same &= want == got;
+            }
+        CHECK(same, "M %d K %d: pairs are the rounded gelu_forward", M, K);
+        kbf_mat *b = NULL;
+        CHECK(kbf_pack(&b, w, K, 0, N, K) == 0, "pack");
+        float *o1 = malloc((size_t)M * N * 4), *o2 = malloc((size_t)M * N * 4);
+        CHECK(kbf_gemm(o1, N, g, K, 0, b, bias, M, 0) == 0 && kbf_gemm_pairs(o2, N, p2, b, bias, M, 0) == 0, "rc");
+        CHECK(!memcmp(o1, o2, (size_t)M * N * 4), "M %d K %d N %d: kbf_gemm_pairs = kbf_gemm", M, K, N);
+        free(x); free(g); free(w); free(bias); free(p2); free(o1); free(o2);
+        kbf_mat_free(b);
+    }
+}
+
 TEST(refused_without_cpu)
 {
     /* on this CPU or not: SYNEG_NO_BF16 makes the kernel act as on one without */
@@ -304,6 +335,8 @@ TEST(refused_without_cpu)
     float qkv[6] = { 1, 2, 3, 4, 5, 6 }, att[1] = { 0 }, ao[2] = { 0 };
     int len = 1;
     CHECK(kbf_attention_forward(ao, att, qkv, &len, 1, 1, 2, 1) == -1, "attention must refuse");
+    uint32_t g2[2] = { 7, 7 };
+    CHECK(kbf_gelu_pairs(g2, a, 1, 4) == -1 && g2[0] == 7, "gelu pairs must refuse, writing nothing");
     CHECK(kbf_attention_backward(qkv, ao, qkv, att, &len, 1, 1, 2, 1) == -1, "its backward too");
     kbf_mat_free(b);
     unsetenv("SYNEG_NO_BF16");
@@ -318,6 +351,7 @@ int main(void)
     RUN(gemm_vs_fp32);
     RUN(matmul_backward);
     RUN(attention);
+    RUN(gelu_pairs);
     RUN(refused_without_cpu);
     return check_done();
 }
