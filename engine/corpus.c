@@ -391,30 +391,11 @@ static int add_doc(corpus *c, const char *id, size_t idlen, const char *title, s
     if (c->ndocs >= UINT32_MAX - 1 || xlen > UINT32_MAX || tlen > UINT32_MAX)
         return sy_fail(err, SY_EUNSUP, "%s:%zu: too many or too long documents (limit 4G)", path, line);
     if (grow((void **)&c->docs, &c->cap_docs, c->ndocs + 1, sizeof *c->docs)) return oom(err, path, line);
-    /* copy first, then insert the arena copy as the key; a duplicate is not committed */
-    if (c->sink) {   /* only the id stays in memory; the strings go to the store's sink */
-        char *p = arena_reserve(&c->ar, idlen + 1);
-        if (!p) return oom(err, path, line);
-        memcpy(p, id, idlen);
-        p[idlen] = '\0';
-        int put = sy_strmap_put(&c->doc_map, p, idlen, (uint32_t)c->ndocs, NULL);
-        if (put < 0) return oom(err, path, line);
-        if (put == 0) {
-            warnf(c, "%s:%zu: duplicate document id \"%.*s\"; the first is kept, this line skipped", path, line,
-                  clip(id, idlen), id);
-            return 0;
-        }
-        if (cstore_sink_doc(c->sink, p, idlen, title, tlen, text, xlen, err) < 0) return -1;
-        arena_commit(&c->ar, idlen + 1);
-        c->docs[c->ndocs] = (doc_rec){.id = p, .text_len = (uint32_t)xlen, .title_len = (uint32_t)tlen};
-        c->ndocs++;
-        if (is_blank(title, tlen) && is_blank(text, xlen))
-            warnf(c, "%s:%zu: document \"%.*s\" has an empty title and text; kept (so indices and qrels stay "
-                     "aligned) but it can never match a query",
-                  path, line, clip(id, idlen), id);
-        return 1;
-    }
-    char *p = arena_reserve(&c->ar, idlen + tlen + xlen + 3);
+    /* copy first, then insert the arena copy as the key; a duplicate is not
+     * committed.  With a sink (init streaming into the store) only the id stays
+     * in memory and the strings go to the sink; else all three to the arena. */
+    size_t need = c->sink ? idlen + 1 : idlen + tlen + xlen + 3;
+    char *p = arena_reserve(&c->ar, need);
     if (!p) return oom(err, path, line);
     memcpy(p, id, idlen);
     p[idlen] = '\0';
@@ -426,18 +407,20 @@ static int add_doc(corpus *c, const char *id, size_t idlen, const char *title, s
         return 0;
     }
     doc_rec *d = &c->docs[c->ndocs];
-    d->id = p;
-    p += idlen + 1;
-    d->title = p;
-    memcpy(p, title, tlen);
-    p[tlen] = '\0';
-    p += tlen + 1;
-    d->text = p;
-    memcpy(p, text, xlen);
-    p[xlen] = '\0';
-    d->text_len = (uint32_t)xlen;
-    d->title_len = (uint32_t)tlen;
-    arena_commit(&c->ar, idlen + tlen + xlen + 3);
+    *d = (doc_rec){.id = p, .text_len = (uint32_t)xlen, .title_len = (uint32_t)tlen};
+    if (c->sink) {
+        if (cstore_sink_doc(c->sink, p, idlen, title, tlen, text, xlen, err) < 0) return -1;
+    } else {
+        p += idlen + 1;
+        d->title = p;
+        memcpy(p, title, tlen);
+        p[tlen] = '\0';
+        p += tlen + 1;
+        d->text = p;
+        memcpy(p, text, xlen);
+        p[xlen] = '\0';
+    }
+    arena_commit(&c->ar, need);
     c->ndocs++;
     if (is_blank(title, tlen) && is_blank(text, xlen))
         warnf(c, "%s:%zu: document \"%.*s\" has an empty title and text; kept (so indices and qrels stay "

@@ -1,6 +1,6 @@
 #!/bin/sh
 # bench_open: how long a command takes to open a big session, against reading
-# the corpus file once.  Builds (once, cached under $BUILD/bench-data/open/) a
+# the corpus file once.  Builds (once, cached under $BUILD/bench-data/open-v3/: v3 is the chunked session store) a
 # BEIR collection of BENCH_OPEN_DOCS passages (default 1,000,000) of MS MARCO's
 # length distribution (gencorpus --lengths msmarco: log-normal, mean 56 words,
 # sd ~24) and BENCH_OPEN_QUERIES queries (default 100,000), `syneg init`s it
@@ -20,7 +20,7 @@ SYNEG=${SYNEG:-$(pwd)/$BUILD/syneg}
 N=${BENCH_OPEN_DOCS:-1000000}
 Q=${BENCH_OPEN_QUERIES:-100000}
 S=${BENCH_OPEN_SEGMENTS:-64}
-D=$BUILD/bench-data/open-v2/$N-$Q-$S
+D=$BUILD/bench-data/open-v3/$N-$Q-$S
 if [ ! -s "$D/ready" ]; then
     rm -rf "$D" && mkdir -p "$D"
     "$BUILD/tools/gencorpus" --format beir --docs "$N" --queries "$Q" --words 56 --lengths msmarco "$D/data" >/dev/null || exit 1
