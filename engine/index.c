@@ -131,7 +131,7 @@ int dense_topk_docs(const float *Q, size_t nq, const dscan_docs *D, size_t k, ui
                     sy_err *err)
 {
     if (k == 0 || nq == 0) return 0;
-    if (nq < DSCAN_FEW) return dscan_topk(Q, nq, D, k, 0, DSCAN_AUTO, docs, scores, err);
+    if (dscan_streams(nq, D->dim)) return dscan_topk(Q, nq, D, k, 0, DSCAN_AUTO, docs, scores, err);
     return topk_gemm(Q, nq, D, k, docs, scores, err);
 }
 

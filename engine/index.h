@@ -99,7 +99,7 @@ const char *dense_notice(const dense_index *ix);
 /* The search core, on plain matrices: for each of nq query rows of Q[nq, dim]
  * the k largest inner products with the rows of D[nd, dim], best first (ties:
  * lower doc index first); docs/scores [nq * k], slots beyond nd hold
- * UINT32_MAX / -INFINITY.  Fewer than DSCAN_FEW queries stream the matrix once
+ * UINT32_MAX / -INFINITY.  One query or a few (dscan_streams) stream the matrix once
  * with the top-k inline (dscan.h: AVX-512 where the CPU has it, exact lane
  * arithmetic, NaN scores never returned); more use blocked sgemm (memory
  * O(block), not O(nq * nd)) with bounded heaps split over kern_threads()
