@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../engine/llm.h"
 #include "../engine/runs.h"
 #include "../engine/synth.h"
 #include "tui.h"
@@ -190,6 +191,9 @@ int tui_regen_start(tui *t, const char *qid, sy_err *err)
         neg_store_get(t->ns, refs[i], &r);
         if (r.seq > newest) newest = r.seq;
     }
+    /* the worker thread's LLM client needs libcurl initialised, and that
+     * must happen on the main thread (llm.h) */
+    if (llm_global_init(err) < 0) return -1;
     synth_job *w = synth_regen_start(t->s, qid, NULL, 0, &o, err);
     if (!w) return -1;
     snprintf(t->new_qid, sizeof t->new_qid, "%s", qid);
