@@ -119,6 +119,16 @@ n1=$("$SYNEG" info "$S" --json | python3 -c "import json,sys; print(json.load(sy
 n2=$("$SYNEG" info "$S" --json | python3 -c "import json,sys; print(json.load(sys.stdin)['negatives'].get('offline',0))")
 [ "$n1" = "$n2" ] && [ "$n1" -gt 0 ] && ok "offline is deterministic ($n1 rows, same ids on a rerun)" || fail "offline rows $n1 then $n2"
 
+# 6b. the workbench regenerates one query through the LLM (its worker thread's
+# client; libcurl is initialised on the main thread when the job starts)
+q=$(tail -n 1 "$CRAN/qrels/train.tsv" | cut -f1)   # the last train query: --limit 40 above did not reach it
+l0=$("$SYNEG" info "$S" --json | python3 -c "import json,sys; print(json.load(sys.stdin)['negatives'].get('llm',0))")
+printf ':goto %s\nR\n:wait-jobs 60\n:dump %s\n' "$q" "$T/regen.out" >"$T/regen.script"
+"$SYNEG" tui "$S" --script "$T/regen.script" --size 120x30 2>"$T/err" || fail "workbench regenerate script" "$(cat "$T/err")"
+l1=$("$SYNEG" info "$S" --json | python3 -c "import json,sys; print(json.load(sys.stdin)['negatives'].get('llm',0))")
+[ "$l1" -gt "$l0" ] && ! grep -q "offline generator" "$T/regen.out" \
+    && ok "the workbench regenerates through the LLM ($l0 -> $l1 llm rows)" || fail "workbench regenerate: $l0 -> $l1" "$(tail -n 3 "$T/regen.out"; cat "$T/err")"
+
 # 7. usage errors
 "$SYNEG" synth "$S" --reflect 5 2>"$T/err"; rc=$?
 [ $rc = 2 ] && ok "--reflect 5: usage error" || fail "--reflect 5 rc=$rc"
