@@ -842,6 +842,7 @@ static const query_rec *query_at(const cstore *s, uint32_t q)
 
 const char *cstore_path(const cstore *s) { return s->path; }
 uint64_t cstore_fingerprint(const cstore *s) { return s->fingerprint; }
+int cstore_version(const cstore *s) { return s->version; }
 uint64_t cstore_ids_fingerprint(const cstore *s) { return s->ids_fp; }
 uint64_t cstore_content_hash(const cstore *s) { return s->content_hash; }
 size_t cstore_size(const cstore *s) { return s->map.len; }

@@ -5,7 +5,7 @@
  *
  * Layout (all fixed fields little-endian; the reader refuses big-endian hosts):
  *   header, 192 bytes:
- *     0 magic "SYNEGCS\0"  8 u32 version (2)  12 u32 header size (192)
+ *     0 magic "SYNEGCS\0"  8 u32 version (3)  12 u32 header size (192)
  *     16 u64 file size     24 u64 source fingerprint (cstore_fingerprint)
  *     32 u32 ndocs  36 u32 nqueries  40 u32 nsplits  44 u32 warning messages kept
  *     48 u64 given negatives  56 u64 warnings counted
@@ -98,6 +98,8 @@ uint64_t cstore_checksum(const void *p, size_t n);
 /* Accessors (borrowed pointers into the mapping, valid until cstore_free). */
 const char *cstore_path(const cstore *s);
 uint64_t cstore_fingerprint(const cstore *s);
+/* The format version the file was written in (2 or CSTORE_VERSION). */
+int cstore_version(const cstore *s);
 uint64_t cstore_ids_fingerprint(const cstore *s);
 uint64_t cstore_content_hash(const cstore *s);
 size_t cstore_size(const cstore *s);

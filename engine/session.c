@@ -385,18 +385,23 @@ static corpus *open_corpus(session *s, corpus_format fmt, int lazy, sy_err *err)
     int have_fp = cstore_source_fingerprint(s->source_path, fmt, &fp, &fe) == 0;
     int existed = sy_file_exists(sp);
     cstore *st = existed ? cstore_open_mode(sp, lazy, &se) : NULL;
-    if (st && (!have_fp || cstore_fingerprint(st) == fp)) {
+    /* an older format is converted once, when the data set is there to
+     * rebuild from (else it is read as it is) */
+    int old = st && have_fp && cstore_version(st) != CSTORE_VERSION;
+    if (st && (!have_fp || cstore_fingerprint(st) == fp) && !old) {
         free(sp);
         return corpus_from_store(st, err);
     }
-    int stale = st != NULL;
+    int stale = st != NULL && !old;
     cstore_free(st);
     if (!have_fp) {
         free(sp);
         if (err) *err = existed ? se : fe;
         return NULL;
     }
-    const char *why = stale ? "the data set changed since it was built" : existed ? se.msg : "a session from before the store";
+    const char *why = old     ? "converted from the version 2 store, which every command had to check whole"
+                      : stale ? "the data set changed since it was built"
+                      : existed ? se.msg : "a session from before the store";
     double t0 = sy_now();
     const char *want[2] = {session_train_split(s), session_eval_split(s)};   /* as init read it */
     corpus *c = corpus_load_streamed(s->source_path, fmt, want, 2, sp, err);

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include "../check.h"
+#include "corpus_store.h"
 #include "session.h"
 #include "settings.h"
 #include "util.h"
@@ -116,9 +117,91 @@ TEST(errors_name_what_to_do)
     free(data);
 }
 
+/* Rewrite a version-3 session store as the version 2 that earlier builds
+ * wrote: no chunk table; one checksum over the tables (at 80) and one over the
+ * texts (at 96); chunk fields zero. */
+static int store_to_v2(const char *path)
+{
+    sy_map m;
+    sy_err err;
+    if (sy_map_open(&m, path, &err) < 0) return -1;
+    uint64_t ctab = sy_get_u64(m.data + 96), blob = sy_get_u64(m.data + 88);
+    uint8_t *f = malloc(ctab);
+    if (!f) return -1;
+    memcpy(f, m.data, ctab);
+    sy_map_close(&m);
+    sy_put_u32(f + 8, 2);
+    sy_put_u64(f + 16, ctab);
+    sy_put_u64(f + 80, cstore_checksum(f + 192, blob - 192));
+    sy_put_u64(f + 96, cstore_checksum(f + blob, ctab - blob));
+    memset(f + 128, 0, 184 - 128);
+    sy_put_u64(f + 184, cstore_checksum(f, 184));
+    int rc = sy_write_file_atomic(path, f, ctab, &err);
+    free(f);
+    return rc;
+}
+
+static int store_version(const char *path)
+{
+    sy_map m;
+    sy_err err;
+    if (sy_map_open(&m, path, &err) < 0) return -1;
+    int v = m.len >= 12 ? (int)sy_get_u32(m.data + 8) : -1;
+    sy_map_close(&m);
+    return v;
+}
+
+/* A session whose store an earlier build wrote (version 2) is converted once,
+ * saying so, when its data set is there; without it, it is read as it is. */
+TEST(old_store_converted_once)
+{
+    char *data = make_beir(), *root = check_tmpdir("sessv2");
+    char *dir = sy_path_join(root, "s"), *store = sy_path_join(dir, "corpus.syc");
+    sy_err err = {0};
+    session_source src = {.path = data, .format = CORPUS_BEIR};
+    CHECK_EQ_INT(session_create(dir, &src, &err), 0);
+    session *s = session_open(dir, SESSION_READ, &err);
+    CHECK(s && session_corpus(s, &err), "%s", err.msg);
+    session_close(s);
+    CHECK_EQ_INT(store_version(store), CSTORE_VERSION);
+    CHECK_EQ_INT(store_to_v2(store), 0);
+    CHECK_EQ_INT(store_version(store), 2);
+
+    s = session_open(dir, SESSION_READ, &err);
+    corpus *c = s ? session_corpus_lazy(s, &err) : NULL;
+    CHECK(c && corpus_ndocs(c) == 2 && !strcmp(corpus_doc_text(c, 1), "Green tea at 80 degrees."), "%s", err.msg);
+    CHECK(s && session_notice(s) && strstr(session_notice(s), "converted from the version 2"),
+          "conversion said: %s", s && session_notice(s) ? session_notice(s) : "(nothing)");
+    session_close(s);
+    CHECK_EQ_INT(store_version(store), CSTORE_VERSION);
+    s = session_open(dir, SESSION_READ, &err);
+    CHECK(s && session_corpus_lazy(s, &err) && !session_notice(s), "converted once: %s",
+          s && session_notice(s) ? session_notice(s) : err.msg);
+    session_close(s);
+
+    /* no data set: the version 2 store is all there is, and it is read */
+    CHECK_EQ_INT(store_to_v2(store), 0);
+    char *gone = sy_strdup_printf("%s.gone", data);
+    CHECK_EQ_INT(rename(data, gone), 0);
+    s = session_open(dir, SESSION_READ, &err);
+    c = s ? session_corpus_lazy(s, &err) : NULL;
+    CHECK(c && corpus_ndocs(c) == 2 && !strcmp(corpus_doc_id(c, 0), "d1") && !session_notice(s), "%s", err.msg);
+    session_close(s);
+    CHECK_EQ_INT(store_version(store), 2);
+    CHECK_EQ_INT(rename(gone, data), 0);
+    free(gone);
+    free(store);
+    free(dir);
+    check_rmrf(root);
+    check_rmrf(data);
+    free(root);
+    free(data);
+}
+
 int main(void)
 {
     RUN(create_open_lock_settings);
     RUN(errors_name_what_to_do);
+    RUN(old_store_converted_once);
     return check_done();
 }
