@@ -298,8 +298,12 @@ static void offer_lock(tui *t)
     tui_msg(t, "the writer (pid %ld) has quit: %s takes the session lock so you can label here", t->lock_pid, k[0] ? k : ":take-lock");
 }
 
-static void periodic(tui *t)
+/* Returns TUI_REDRAW when something on screen changed behind the person's
+ * back (new negatives on disk, another workbench's labels): the screen must
+ * show it at once, or the next key would act on rows not yet shown. */
+static int periodic(tui *t)
 {
+    int flags = 0;
     double now = sy_now();
     if (now - t->last_poll >= 0.2) {
         t->last_poll = now;
@@ -315,9 +319,10 @@ static void periodic(tui *t)
     }
     if (now - t->last_refresh >= 1.0) {
         t->last_refresh = now;
-        tui_refresh_store(t);
+        flags |= tui_refresh_store(t) & TUI_REDRAW;
         offer_lock(t);
     }
+    return flags;
 }
 
 /* one script line: ":command" or "key SPEC"/"SPEC" (keys); # comments */
@@ -537,8 +542,7 @@ int tui_run(const tui_opts *o, sy_err *err)
             int kind = get_wch(&wc);
             if (kind == ERR) {
                 if (busy) tui_stat_idle(&t, 0.015);
-                periodic(&t);
-                if (t.msg[0] || tui_jobs_running(&t)) tui_draw_all(&t);
+                if ((periodic(&t) & TUI_REDRAW) || t.msg[0] || tui_jobs_running(&t)) tui_draw_all(&t);
                 continue;
             }
             int key = (int)wc;

@@ -288,8 +288,11 @@ static int cmp_syn(const void *a, const void *b, void *store)
     return strcmp(x.neg_id, y.neg_id);
 }
 
-static void load_rows(tui *t, long pos)
+/* Returns 1 when the negative under a column's cursor is gone from the
+ * reloaded rows of the same query (a newer run replaced them). */
+static int load_rows(tui *t, long pos)
 {
+    int lost = 0;
     char keep_id[2][256] = {{0}, {0}};
     int same = pos == t->shown;
     for (int c = 0; c < 2; c++) {
@@ -303,7 +306,7 @@ static void load_rows(tui *t, long pos)
         if (!same) col->cur = col->top = 0;
     }
     t->shown = pos;
-    if (pos < 0 || !t->ns) return;
+    if (pos < 0 || !t->ns) return 0;
     size_t n;
     const neg_ref *refs = neg_store_query(t->ns, qid_at(t, (size_t)pos), &n);
     for (size_t i = 0; i < n; i++) {
@@ -314,15 +317,18 @@ static void load_rows(tui *t, long pos)
     if (t->col[COL_SYN].n > 1) qsort_r(t->col[COL_SYN].refs, t->col[COL_SYN].n, sizeof(neg_ref), cmp_syn, t->ns);
     for (int c = 0; c < 2; c++) {
         tui_col *col = &t->col[c];
+        int found = 0;
         if (keep_id[c][0])
-            for (size_t i = 0; i < col->n; i++) {
+            for (size_t i = 0; i < col->n && !found; i++) {
                 neg_row row;
                 neg_store_get(t->ns, col->refs[i], &row);
-                if (!strcmp(row.neg_id, keep_id[c])) col->cur = i;
+                if (!strcmp(row.neg_id, keep_id[c])) col->cur = i, found = 1;
             }
+        if (keep_id[c][0] && !found) lost = 1;
         if (col->cur >= col->n) col->cur = col->n ? col->n - 1 : 0;
         if (col->top > col->cur) col->top = col->cur;
     }
+    return lost;
 }
 
 void tui_reload_rows(tui *t) { load_rows(t, tui_cur_pos(t)); }
@@ -511,7 +517,9 @@ int tui_refresh_store(tui *t)
     if (changed) {
         memset(t->stat_ok, 0, t->nq);
         t->stat_idle = 0;
-        load_rows(t, t->shown);   /* same query: cursors kept by negative id */
+        /* same query: cursors kept by negative id; shown at once (periodic) */
+        if (load_rows(t, t->shown))
+            tui_msg(t, "new negatives on disk replaced the one under the cursor: check the row before you label");
         flags |= TUI_REDRAW | TUI_RELOAD;
     }
     if (t->readonly && t->lb) {
