@@ -40,6 +40,16 @@ n2=$(screen | grep -o "RETRIEVED [0-9]*" | head -n 1)
     || fail "the screen still shows the old rows ($n1 -> $n2)" "$(screen | grep -n RETRIEVED)"
 wait_for "replaced the one under the cursor" 30 && ok "it says the negative under the cursor is gone" \
     || fail "no word about the cursor's negative" "$(screen | tail -n 2)"
+# the label lands on the negative shown under the cursor: open it (Enter shows
+# its id), reject it, and read the journal
+keys Enter
+shown=$(screen | sed -n 's/.*DETAIL q01 \/ \([^ ]*\).*/\1/p' | head -n 1)
+keys x
+sleep 0.3
+last=$(tail -n 1 "$S/labels.jsonl" | python3 -c "import json,sys; o=json.load(sys.stdin); print(o['q'], o['n'], o['a'])")
+[ -n "$shown" ] && [ "$last" = "q01 $shown reject" ] && "$SYNEG" info "$S" --json >/dev/null \
+    && ok "x rejects the negative on screen ($shown), as the journal says" || fail "journal: '$last', shown '$shown'" "$(screen | head -n 3)"
+keys Escape
 keys q
 i=0; while [ ! -s "$T/exit" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 [ "$(cat "$T/exit" 2>/dev/null)" = 0 ] && ok "quits with 0" || fail "exit $(cat "$T/exit" 2>/dev/null)" "$(cat "$T/stderr")"
